@@ -1,0 +1,129 @@
+# Custos build. `make` builds every program, `make check` runs every test,
+# `make demo` issues a certificate from a local Pebble into a SoftHSM2 token,
+# `make deps` installs the Debian packages the build and the tests need.
+# CC=clang works as well as gcc; SANITIZE=1 builds with ASan and UBSan into
+# build-asan/.
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+else
+BUILD ?= build
+SANFLAGS =
+endif
+
+WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
+	-Wmissing-prototypes -Wstrict-prototypes
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -I. \
+	$(shell $(PKG_CONFIG) --cflags jansson libcurl p11-kit-1 openssl)
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pie -Wl,-z,relro,-z,now
+
+SIGNER_LIBS = -lp11 -lseccomp $(shell $(PKG_CONFIG) --libs jansson openssl) -ldl
+BROKER_LIBS = $(shell $(PKG_CONFIG) --libs jansson libcurl libmicrohttpd \
+	openssl libidn2)
+POLICY_LIBS = -lidn2
+
+# Code shared by the programs, each folder named for what it holds.
+SHARED_SRC = $(wildcard ipc/*.c logging/*.c encoding/*.c config/*.c)
+POLICY_SRC = $(wildcard policy/*.c)
+# main.c holds each program's main(); the rest is linked into unit tests.
+SIGNER_SRC = $(filter-out signer/main.c,$(wildcard signer/*.c))
+BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+test_obj = $(patsubst %.c,$(BUILD)/obj-test/%.o,$(1))
+
+SHARED_OBJ = $(call obj,$(SHARED_SRC))
+POLICY_OBJ = $(call obj,$(POLICY_SRC))
+SIGNER_OBJ = $(call obj,$(SIGNER_SRC))
+BROKER_OBJ = $(call obj,$(BROKER_SRC))
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOL_SRC = $(wildcard tests/tools/*.c)
+TOOL_BIN = $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
+
+PROGRAMS = $(BUILD)/custos $(BUILD)/custos-signer
+TEST_PROGRAMS = $(BUILD)/tests/custos-signer-testbuild $(UNIT_BIN) \
+	$(TOOL_BIN)
+
+.PHONY: all check demo deps clean unit integration tests
+all: $(PROGRAMS) $(TEST_PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# The signer's test build adds requests that exist only to test the sandbox.
+$(BUILD)/obj-test/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DCUSTOS_TEST_BUILD -MMD -MP -c $< -o $@
+
+$(BUILD)/custos-signer: $(call obj,signer/main.c) $(SIGNER_OBJ) \
+		$(POLICY_OBJ) $(SHARED_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS) $(POLICY_LIBS)
+
+$(BUILD)/tests/custos-signer-testbuild: $(call test_obj,signer/main.c) \
+		$(call test_obj,$(SIGNER_SRC)) $(POLICY_OBJ) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS) $(POLICY_LIBS)
+
+$(BUILD)/custos: $(call obj,broker/main.c) $(BROKER_OBJ) $(POLICY_OBJ) \
+		$(SHARED_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BROKER_LIBS) $(POLICY_LIBS)
+
+# A unit test named test_signer_* links the signer's code, test_broker_*
+# the broker's, test_policy_* the policy library; every test links the
+# shared code.
+$(BUILD)/tests/test_signer_%: $(call obj,tests/unit/test_signer_%.c) \
+		$(SIGNER_OBJ) $(POLICY_OBJ) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS) $(POLICY_LIBS)
+
+$(BUILD)/tests/test_broker_%: $(call obj,tests/unit/test_broker_%.c) \
+		$(BROKER_OBJ) $(POLICY_OBJ) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BROKER_LIBS) $(POLICY_LIBS)
+
+$(BUILD)/tests/test_policy_%: $(call obj,tests/unit/test_policy_%.c) \
+		$(POLICY_OBJ) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS) $(POLICY_LIBS)
+
+$(BUILD)/tests/test_shared_%: $(call obj,tests/unit/test_shared_%.c) \
+		$(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
+
+# Small programs that the integration tests drive (PKCS#11 probes, a fake
+# broker that speaks to the signer directly, and so on).
+$(BUILD)/tests/%: $(call obj,tests/tools/%.c) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
+
+# Runs every unit and integration test; the last line counts them.
+check: all
+	BUILD=$(BUILD) tests/run.sh
+
+unit: all
+	BUILD=$(BUILD) tests/run.sh unit
+
+integration: all
+	BUILD=$(BUILD) tests/run.sh integration
+
+demo: deps all
+	BUILD=$(BUILD) tests/lab/demo.sh
+
+deps:
+	packaging/install-deps.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

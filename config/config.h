@@ -1,0 +1,130 @@
+/*
+ * The Custos configuration file, read by the broker, the signer and the
+ * command line. Each program uses the sections it needs; the signer reads
+ * the hsm and signer sections and ignores the rest after validation.
+ *
+ * Syntax (documented for users in docs/configuration.md):
+ *
+ *	# a comment runs to the end of the line
+ *	key value ...            one statement per line
+ *	block [label] {          a block holds statements
+ *	    key value
+ *	}
+ *
+ * A value is a bare word (letters, digits and - _ . / : @ * + , = ~ %) or a
+ * double-quoted string with \" \\ \n \t escapes. Errors read
+ * "FILE:LINE:COLUMN: what is wrong", with the line and column of the
+ * offending token, both counted from 1.
+ */
+#ifndef CUSTOS_CONFIG_H
+#define CUSTOS_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_ERR_MAX 512
+
+enum key_type {
+	KEY_TYPE_EC_P256 = 0,
+	KEY_TYPE_EC_P384,
+	KEY_TYPE_RSA_2048,
+	KEY_TYPE_RSA_3072,
+	KEY_TYPE_RSA_4096,
+	KEY_TYPE_COUNT,
+};
+
+/* Returns "ec-p256", "ec-p384", "rsa-2048", ... */
+const char *key_type_name(enum key_type type);
+/* Returns 0 and sets *type for a known name, -1 otherwise. */
+int key_type_parse(const char *name, enum key_type *type);
+
+/* Where a setting came from, for messages that point at it. */
+struct config_origin {
+	const char *file;
+	int line;
+	int column;
+};
+
+struct config_issuer {
+	char *name;		/* the block label: issuer NAME { ... } */
+	char *directory;	/* ACME directory URL, https:// required */
+	char *trust_bundle;	/* PEM file; NULL: the system trust store */
+	char **contacts;	/* "mailto:..." URLs */
+	size_t contact_count;
+	int agree_tos;		/* 1 when terms-of-service are agreed */
+	struct config_origin origin;
+};
+
+struct config_hsm {
+	char *module;		/* PKCS#11 module path */
+	char *token_label;	/* exactly one of label and serial is set */
+	char *token_serial;
+	char *pin_file;		/* mode must deny group and others */
+};
+
+struct config_signer {
+	char *user;		/* user to run as when started as root */
+	char *program;		/* path of custos-signer; NULL: default */
+};
+
+enum http01_mode {
+	HTTP01_LISTEN = 0,	/* built-in responder */
+	HTTP01_WEBROOT,		/* write files under a web server's root */
+};
+
+struct config_challenge {
+	enum http01_mode http01_mode;
+	char *http01_address;	/* listen address, default 0.0.0.0 */
+	int http01_port;	/* listen port, default 80 */
+	char *webroot;		/* for HTTP01_WEBROOT */
+};
+
+struct config_broker {
+	char *user;		/* user to run as when started as root */
+	char *state_dir;	/* account records; default /var/lib/custos */
+};
+
+struct config_store {
+	char *directory;	/* issued certificates */
+};
+
+struct config_acme {
+	int poll_interval;	/* seconds between polls without Retry-After */
+	int poll_timeout;	/* seconds before an order is given up */
+	int http_timeout;	/* seconds for one HTTP request */
+	int bad_nonce_retries;	/* retries of one request after badNonce */
+	enum key_type account_key_type;
+	enum key_type certificate_key_type;
+};
+
+struct custos_config {
+	char *path;
+	struct config_hsm hsm;
+	struct config_signer signer;
+	struct config_broker broker;
+	struct config_challenge challenge;
+	struct config_store store;
+	struct config_acme acme;
+	struct config_issuer *issuers;
+	size_t issuer_count;
+};
+
+/*
+ * Reads and validates a configuration file. Returns 0 and a new
+ * configuration in *out, or -1 with "FILE:LINE:COLUMN: message" in err.
+ * Unknown keys, missing required keys, values of the wrong form and
+ * duplicate keys are errors.
+ */
+int config_load(const char *path, struct custos_config **out, char *err,
+    size_t errlen);
+
+/* Parses configuration text; name is used in messages in place of a path. */
+int config_load_string(const char *name, const char *text,
+    struct custos_config **out, char *err, size_t errlen);
+
+void config_free(struct custos_config *config);
+
+/* Returns the issuer with that name, or the only one when name is NULL. */
+const struct config_issuer *config_find_issuer(
+    const struct custos_config *config, const char *name);
+
+#endif

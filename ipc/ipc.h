@@ -1,0 +1,139 @@
+/*
+ * Messages between the broker and the signer.
+ *
+ * A frame is an 8-byte header followed by a payload:
+ *
+ *	uint32 length   payload length in bytes, big-endian, at most
+ *	                IPC_MAX_PAYLOAD; checked before anything is allocated
+ *	uint16 type     one of enum ipc_type, big-endian
+ *	uint16 flags    zero; any other value is a protocol error
+ *
+ * Every payload is one UTF-8 JSON object. The receiver rejects a frame
+ * whose type is not expected at that point, whose payload is not an object,
+ * or whose object has a member that the message does not define, a member
+ * of the wrong JSON type or a value out of range. A rejected frame ends the
+ * connection. The broker sends a request and waits for one reply
+ * (IPC_RESULT or IPC_ERROR) before it sends the next.
+ *
+ * Requests (broker to signer) and their IPC_RESULT payloads:
+ *
+ * IPC_KEY_GENERATE  {"purpose": "account" | "certificate",
+ *                    "type": "ec-p256" | "ec-p384" | "rsa-2048" |
+ *                            "rsa-3072" | "rsa-4096"}
+ * IPC_KEY_PUBLIC    {"key_id": KEYID}
+ *     result:       {"key_id": KEYID, "type": TYPE, "jwk": {...},
+ *                    "thumbprint": B64URL, "uri": "pkcs11:..."}
+ *
+ * IPC_JWS_SIGN      {"key_id": KEYID, "url": URL, "nonce": NONCE,
+ *                    "kid": ACCOUNT-URL (absent: embed the JWK),
+ *                    "payload": JSON-TEXT ("" for POST-as-GET)}
+ *     result:       {"protected": B64URL, "payload": B64URL,
+ *                    "signature": B64URL}
+ *
+ * IPC_CSR_BUILD     {"key_id": KEYID, "names": [NAME, ...]}
+ *     result:       {"csr": B64URL-DER}
+ *
+ * IPC_ERROR         {"code": WORD, "message": TEXT}, in place of a result.
+ *
+ * KEYID is the hex form of the key's CKA_ID: 32 lowercase hex digits.
+ */
+#ifndef CUSTOS_IPC_H
+#define CUSTOS_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define IPC_HEADER_SIZE 8
+#define IPC_MAX_PAYLOAD (64 * 1024)
+#define IPC_KEY_ID_LEN 32
+
+enum ipc_type {
+	IPC_KEY_GENERATE = 1,
+	IPC_KEY_PUBLIC = 2,
+	IPC_JWS_SIGN = 3,
+	IPC_CSR_BUILD = 4,
+
+	IPC_RESULT = 100,
+	IPC_ERROR = 101,
+
+	/* Understood only by a signer built with CUSTOS_TEST_BUILD. */
+	IPC_TEST_FORBIDDEN_SYSCALL = 900,
+};
+
+/* Error codes, negated, returned by the functions below. */
+enum ipc_status {
+	IPC_OK = 0,
+	IPC_EOF = 1,		/* the peer closed before a header began */
+	IPC_EIO = 2,		/* read or write failed; errno is kept */
+	IPC_ETRUNCATED = 3,	/* the peer closed inside a frame */
+	IPC_ETOOBIG = 4,	/* length over IPC_MAX_PAYLOAD */
+	IPC_EFLAGS = 5,		/* nonzero flags */
+	IPC_EJSON = 6,		/* payload is not one JSON object */
+	IPC_ENOMEM = 7,
+};
+
+struct ipc_frame {
+	uint16_t type;
+	uint32_t length;
+	unsigned char *payload;	/* length bytes, plus a NUL; or NULL */
+};
+
+/* Returns a short description of a negated enum ipc_status. */
+const char *ipc_strerror(int status);
+
+/* Returns the name of a message type, or "unknown". */
+const char *ipc_type_name(uint16_t type);
+
+/* Encodes and decodes the 8-byte header. */
+void ipc_header_encode(unsigned char header[IPC_HEADER_SIZE], uint16_t type,
+    uint32_t length);
+int ipc_header_decode(const unsigned char header[IPC_HEADER_SIZE],
+    uint16_t *type, uint32_t *length);
+
+/* Writes one frame, retrying short writes and EINTR. Returns 0 or -status. */
+int ipc_write_frame(int fd, uint16_t type, const void *payload,
+    size_t length);
+
+/* Serialises obj compactly and writes it as one frame. */
+int ipc_write_json(int fd, uint16_t type, const json_t *obj);
+
+/*
+ * Reads one frame. On success the caller owns frame->payload and frees it
+ * with ipc_frame_clear(). Returns 0 or -status.
+ */
+int ipc_read_frame(int fd, struct ipc_frame *frame);
+void ipc_frame_clear(struct ipc_frame *frame);
+
+/*
+ * Parses a frame's payload as one JSON object (no duplicate keys, nothing
+ * after it). Returns 0 and a new reference in *out, or -IPC_EJSON.
+ */
+int ipc_parse_object(const struct ipc_frame *frame, json_t **out);
+
+/*
+ * Field checks for a parsed payload. Each returns 0, or -1 with a message
+ * naming the member in err.
+ */
+
+/* Rejects any member whose name is not in the NULL-terminated list. */
+int ipc_check_members(const json_t *obj, const char *const *allowed,
+    char *err, size_t errlen);
+
+/*
+ * Gets a required (or, with optional set, possibly absent: *out = NULL)
+ * string member of 1 to max_len bytes with no NUL inside.
+ */
+int ipc_get_string(const json_t *obj, const char *name, size_t max_len,
+    int optional, const char **out, char *err, size_t errlen);
+
+/* Gets a string member that must equal one of the NULL-terminated choices. */
+int ipc_get_choice(const json_t *obj, const char *name,
+    const char *const *choices, int *index, char *err, size_t errlen);
+
+/* Gets a key id: exactly IPC_KEY_ID_LEN lowercase hex digits. */
+int ipc_get_key_id(const json_t *obj, const char *name, const char **out,
+    char *err, size_t errlen);
+
+#endif

@@ -32,6 +32,9 @@ POLICY_LIBS = -lidn2
 # Code shared by the programs, each folder named for what it holds.
 SHARED_SRC = $(wildcard ipc/*.c logging/*.c encoding/*.c config/*.c)
 POLICY_SRC = $(wildcard policy/*.c)
+# The signer matches names that the broker already normalised, so it links
+# the policy library without policy/idna.c and therefore without libidn2.
+POLICY_CORE_SRC = $(filter-out policy/idna.c,$(POLICY_SRC))
 # main.c holds each program's main(); the rest is linked into unit tests.
 SIGNER_SRC = $(filter-out signer/main.c,$(wildcard signer/*.c))
 BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
@@ -41,6 +44,7 @@ test_obj = $(patsubst %.c,$(BUILD)/obj-test/%.o,$(1))
 
 SHARED_OBJ = $(call obj,$(SHARED_SRC))
 POLICY_OBJ = $(call obj,$(POLICY_SRC))
+POLICY_CORE_OBJ = $(call obj,$(POLICY_CORE_SRC))
 SIGNER_OBJ = $(call obj,$(SIGNER_SRC))
 BROKER_OBJ = $(call obj,$(BROKER_SRC))
 
@@ -66,13 +70,13 @@ $(BUILD)/obj-test/%.o: %.c
 	$(CC) $(ALL_CFLAGS) -DCUSTOS_TEST_BUILD -MMD -MP -c $< -o $@
 
 $(BUILD)/custos-signer: $(call obj,signer/main.c) $(SIGNER_OBJ) \
-		$(POLICY_OBJ) $(SHARED_OBJ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS) $(POLICY_LIBS)
+		$(POLICY_CORE_OBJ) $(SHARED_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
 
 $(BUILD)/tests/custos-signer-testbuild: $(call test_obj,signer/main.c) \
-		$(call test_obj,$(SIGNER_SRC)) $(POLICY_OBJ) $(SHARED_OBJ)
+		$(call test_obj,$(SIGNER_SRC)) $(POLICY_CORE_OBJ) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS) $(POLICY_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
 
 $(BUILD)/custos: $(call obj,broker/main.c) $(BROKER_OBJ) $(POLICY_OBJ) \
 		$(SHARED_OBJ)
@@ -82,9 +86,9 @@ $(BUILD)/custos: $(call obj,broker/main.c) $(BROKER_OBJ) $(POLICY_OBJ) \
 # the broker's, test_policy_* the policy library; every test links the
 # shared code.
 $(BUILD)/tests/test_signer_%: $(call obj,tests/unit/test_signer_%.c) \
-		$(SIGNER_OBJ) $(POLICY_OBJ) $(SHARED_OBJ)
+		$(SIGNER_OBJ) $(POLICY_CORE_OBJ) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS) $(POLICY_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
 
 $(BUILD)/tests/test_broker_%: $(call obj,tests/unit/test_broker_%.c) \
 		$(BROKER_OBJ) $(POLICY_OBJ) $(SHARED_OBJ)

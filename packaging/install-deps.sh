@@ -1,0 +1,82 @@
+#!/bin/bash
+# Installs the Debian 12 packages that Custos needs to build and test, and
+# creates the system users custos (broker) and custos-signer (signer).
+# Run as root to install. Otherwise the script prints the commands to run.
+# A second run finds everything in place and changes nothing.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential clang pkg-config make
+	libssl-dev libp11-dev libp11-kit-dev libjansson-dev
+	libcurl4-openssl-dev libseccomp-dev libmicrohttpd-dev libidn2-dev
+	libldns-dev libsqlite3-dev
+	softhsm2 opensc libengine-pkcs11-openssl openssl
+	bind9 bind9-dnsutils pebble
+	iproute2 util-linux strace procps
+)
+USERS=(custos custos-signer)
+
+# Prints each package that dpkg does not list as installed.
+missing_packages() {
+	local pkg status
+
+	for pkg in "${PACKAGES[@]}"; do
+		status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" \
+			2>/dev/null || true)
+		if [ "$status" != installed ]; then
+			echo "$pkg"
+		fi
+	done
+}
+
+missing_users() {
+	local user
+
+	for user in "${USERS[@]}"; do
+		if ! getent passwd "$user" >/dev/null; then
+			echo "$user"
+		fi
+	done
+}
+
+main() {
+	local -a missing users
+	local user
+
+	mapfile -t missing < <(missing_packages)
+	mapfile -t users < <(missing_users)
+
+	if [ "$(id -u)" -ne 0 ]; then
+		if [ "${#missing[@]}" -gt 0 ]; then
+			echo "install-deps: not root; install the missing" \
+				"packages with:"
+			echo "  sudo apt-get update && sudo apt-get install -y" \
+				"--no-install-recommends ${missing[*]}"
+		fi
+		for user in "${users[@]}"; do
+			echo "install-deps: not root; create user $user with:"
+			echo "  sudo useradd --system --no-create-home" \
+				"--shell /usr/sbin/nologin $user"
+		done
+		if [ "${#missing[@]}" -gt 0 ] || [ "${#users[@]}" -gt 0 ]; then
+			return 1
+		fi
+		echo "install-deps: all packages and users are present"
+		return 0
+	fi
+
+	if [ "${#missing[@]}" -gt 0 ]; then
+		echo "install-deps: installing ${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update
+		apt-get install -y --no-install-recommends "${missing[@]}"
+	fi
+	for user in "${users[@]}"; do
+		echo "install-deps: creating system user $user"
+		useradd --system --no-create-home --shell /usr/sbin/nologin \
+			"$user"
+	done
+	echo "install-deps: all packages and users are present"
+}
+
+main "$@"

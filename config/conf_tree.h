@@ -9,6 +9,10 @@
 
 #include <stddef.h>
 
+#define CONF_MAX_FILE_SIZE (1024 * 1024)	/* bytes */
+#define CONF_MAX_DEPTH 8		/* blocks inside blocks */
+#define CONF_MAX_STATEMENTS 10000	/* in the whole file, nested included */
+
 struct conf_value {
 	char *text;		/* unescaped, NUL-terminated */
 	int quoted;		/* 1 when written as a "string" */
@@ -45,7 +49,13 @@ int conf_tree_parse_file(const char *path, struct conf_tree **out, char *err,
 
 void conf_tree_free(struct conf_tree *tree);
 
-/* Formats "FILE:LINE:COLUMN: " followed by fmt into err; returns -1. */
+/*
+ * Writes text into buf for an error message: newline and tab as \n and \t,
+ * cut with "..." to fit size. Returns buf, or "" when size is below 8.
+ */
+const char *conf_format_value(char *buf, size_t size, const char *text);
+
+/* Formats "FILE:LINE:COLUMN: " followed by fmt into err and returns -1. */
 int conf_error(char *err, size_t errlen, const char *file, int line,
     int column, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 

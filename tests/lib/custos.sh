@@ -1,0 +1,147 @@
+# shellcheck shell=bash
+# Custos configuration and commands for tests, sourced by bash after
+# tap.sh, pebble.sh and softhsm.sh.
+#
+# lab_tmpdir makes the test's temporary directory, custos_write_config
+# writes DIR/custos.conf for the Pebble and SoftHSM2 token that the other
+# helpers set up, and custos_issue runs `custos issue` with it.
+
+CUSTOS_SOURCE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in
+/*) CUSTOS_BUILD_DIR=$BUILD ;;
+*) CUSTOS_BUILD_DIR=$CUSTOS_SOURCE_DIR/$BUILD ;;
+esac
+CUSTOS=$CUSTOS_BUILD_DIR/custos
+CUSTOS_SIGNER=$CUSTOS_BUILD_DIR/custos-signer
+CUSTOS_BROKER_USER=custos
+CUSTOS_SIGNER_USER=custos-signer
+CUSTOS_HTTP01_ADDRESS=127.0.0.1
+CUSTOS_HTTP01_PORT=5002
+
+# Usage: lab_tmpdir [PREFIX]
+# Makes a directory under /tmp, sets LAB_DIR to its path and removes it
+# when the test exits unless CUSTOS_KEEP_TMP=1. mktemp makes it 0700, and it
+# becomes 0711 so that the broker and signer users can reach the files
+# inside. Call it directly, not in $(...), or the cleanup is lost.
+lab_tmpdir() {
+	LAB_DIR=$(mktemp -d "/tmp/${1:-custos-test}.XXXXXX") || return 1
+	chmod 0711 "$LAB_DIR" || return 1
+	if [ "${CUSTOS_KEEP_TMP:-0}" != 1 ]; then
+		at_exit rm -rf "$LAB_DIR"
+	fi
+}
+
+# Usage: custos_require_programs
+# Ends the test with one failure unless the broker and signer are built.
+custos_require_programs() {
+	local program
+
+	for program in "$CUSTOS" "$CUSTOS_SIGNER"; do
+		if [ ! -x "$program" ]; then
+			bail_out "$program is missing; run make first"
+		fi
+	done
+}
+
+# Usage: custos_give_to USER PATH ...
+# Hands the paths to USER when running as root, and does nothing
+# otherwise.
+custos_give_to() {
+	local user=$1
+
+	shift
+	if [ "$(id -u)" -eq 0 ]; then
+		chown -R "$user:" "$@"
+	fi
+}
+
+custos_write_http01() {
+	if [ -n "${CUSTOS_WEBROOT:-}" ]; then
+		printf '\thttp-01 webroot "%s"\n' "$CUSTOS_WEBROOT"
+	else
+		printf '\thttp-01 listen %s %s\n' "$CUSTOS_HTTP01_ADDRESS" \
+			"$CUSTOS_HTTP01_PORT"
+	fi
+}
+
+# Usage: custos_write_config DIR
+# Writes DIR/custos.conf and sets CUSTOS_CONF, CUSTOS_STORE (issued
+# certificates) and CUSTOS_STATE (account records). These variables change
+# what is written:
+#   CUSTOS_DIRECTORY_URL  ACME directory URL (default PEBBLE_DIRECTORY)
+#   CUSTOS_TRUST_BUNDLE   issuer trust bundle (default PEBBLE_TLS_CA)
+#   CUSTOS_MODULE         PKCS#11 module (default SOFTHSM_MODULE)
+#   CUSTOS_PIN_FILE       PIN file (default SOFTHSM_PIN_FILE)
+#   CUSTOS_TOKEN_LABEL    token label (default SOFTHSM_LABEL)
+#   CUSTOS_WEBROOT        serve HTTP-01 from this web root, not a listener
+custos_write_config() {
+	local dir=$1
+
+	CUSTOS_CONF=$dir/custos.conf
+	CUSTOS_STORE=$dir/store
+	CUSTOS_STATE=$dir/state
+	mkdir -p "$CUSTOS_STORE" "$CUSTOS_STATE" || return 1
+	chmod 0750 "$CUSTOS_STORE" "$CUSTOS_STATE"
+	custos_give_to "$CUSTOS_BROKER_USER" "$CUSTOS_STORE" "$CUSTOS_STATE" ||
+		return 1
+	{
+		printf '# Written by tests/lib/custos.sh for one test run.\n'
+		printf 'hsm {\n'
+		printf '\tmodule "%s"\n' "${CUSTOS_MODULE:-$SOFTHSM_MODULE}"
+		printf '\ttoken-label "%s"\n' \
+			"${CUSTOS_TOKEN_LABEL:-$SOFTHSM_LABEL}"
+		printf '\tpin-file "%s"\n' \
+			"${CUSTOS_PIN_FILE:-$SOFTHSM_PIN_FILE}"
+		printf '}\n'
+		printf 'signer {\n'
+		printf '\tuser %s\n' "$CUSTOS_SIGNER_USER"
+		printf '\tprogram "%s"\n' "$CUSTOS_SIGNER"
+		printf '}\n'
+		printf 'broker {\n'
+		printf '\tuser %s\n' "$CUSTOS_BROKER_USER"
+		printf '\tstate-dir "%s"\n' "$CUSTOS_STATE"
+		printf '}\n'
+		printf 'challenge {\n'
+		custos_write_http01
+		printf '}\n'
+		printf 'store {\n'
+		printf '\tdirectory "%s"\n' "$CUSTOS_STORE"
+		printf '}\n'
+		printf 'acme {\n'
+		printf '\tpoll-interval 1\n'
+		printf '\tpoll-timeout 60\n'
+		printf '\thttp-timeout 10\n'
+		printf '}\n'
+		printf 'issuer pebble {\n'
+		printf '\tdirectory "%s"\n' \
+			"${CUSTOS_DIRECTORY_URL:-$PEBBLE_DIRECTORY}"
+		printf '\ttrust-bundle "%s"\n' \
+			"${CUSTOS_TRUST_BUNDLE:-$PEBBLE_TLS_CA}"
+		printf '\tcontact "mailto:admin@example.org"\n'
+		printf '\tagree-tos yes\n'
+		printf '}\n'
+	} >"$CUSTOS_CONF" || return 1
+	chmod 0644 "$CUSTOS_CONF"
+}
+
+# Usage: custos_issue NAME ...
+# Runs `custos issue` with the test configuration; output goes to stdout.
+custos_issue() {
+	"$CUSTOS" issue --config "$CUSTOS_CONF" "$@"
+}
+
+# Prints one line per file in the store with its SHA-256, so
+# that two snapshots compare equal only when nothing was written.
+custos_store_snapshot() {
+	(cd "$CUSTOS_STORE" && find . -type f -print0 | sort -z |
+		xargs -0 -r sha256sum)
+}
+
+# Usage: custos_store_file NAME FILE
+# Prints the path of FILE (fullchain.pem, chain.pem, key.uri, ...) stored
+# for the certificate whose first name is NAME, or nothing.
+custos_store_file() {
+	find "$CUSTOS_STORE" -path "*$1*" -name "$2" -type f 2>/dev/null |
+		sort | tail -n 1
+}

@@ -13,6 +13,8 @@ PACKAGES=(
 	softhsm2 opensc libengine-pkcs11-openssl openssl
 	bind9 bind9-dnsutils pebble
 	iproute2 util-linux strace procps
+	# busybox httpd serves the web root in the HTTP-01 webroot test.
+	busybox
 )
 USERS=(custos custos-signer)
 

@@ -66,7 +66,7 @@ run_demo() {
 		fail "custos issue failed; Pebble's log is $PEBBLE_LOG"
 
 	fullchain=$(custos_store_file "${DEMO_NAMES[0]}" fullchain.pem)
-	[ -n "$fullchain" ] || fail "no fullchain.pem in $CUSTOS_STORE"
+	[ -f "$fullchain" ] || fail "$fullchain is missing"
 	key_uri=$(dirname "$fullchain")/key.uri
 	print_summary "$fullchain" "$key_uri"
 

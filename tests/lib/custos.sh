@@ -75,6 +75,7 @@ custos_write_http01() {
 #   CUSTOS_PIN_FILE       PIN file (default SOFTHSM_PIN_FILE)
 #   CUSTOS_TOKEN_LABEL    token label (default SOFTHSM_LABEL)
 #   CUSTOS_WEBROOT        serve HTTP-01 from this web root, not a listener
+#   CUSTOS_BAD_NONCE_RETRIES  retries of one request after badNonce
 custos_write_config() {
 	local dir=$1
 
@@ -112,6 +113,8 @@ custos_write_config() {
 		printf '\tpoll-interval 1\n'
 		printf '\tpoll-timeout 60\n'
 		printf '\thttp-timeout 10\n'
+		printf '\tbad-nonce-retries %s\n' \
+			"${CUSTOS_BAD_NONCE_RETRIES:-5}"
 		printf '}\n'
 		printf 'issuer pebble {\n'
 		printf '\tdirectory "%s"\n' \
@@ -139,9 +142,41 @@ custos_store_snapshot() {
 }
 
 # Usage: custos_store_file NAME FILE
-# Prints the path of FILE (fullchain.pem, chain.pem, key.uri, ...) stored
-# for the certificate whose first name is NAME, or nothing.
+# Prints STORE/NAME/current/FILE, the path of FILE (cert.pem, chain.pem,
+# fullchain.pem or key.uri) in the newest version stored for the
+# certificate whose first name is NAME. The file may not exist.
 custos_store_file() {
-	find "$CUSTOS_STORE" -path "*$1*" -name "$2" -type f 2>/dev/null |
-		sort | tail -n 1
+	printf '%s\n' "$CUSTOS_STORE/${1/#\*/_wildcard}/current/$2"
+}
+
+# Usage: custos_lab_start PREFIX
+# Makes LAB_DIR, starts Pebble, creates the token custos-test and writes
+# the configuration. Ends the test with one failure when a step fails.
+custos_lab_start() {
+	custos_require_programs
+	lab_tmpdir "$1" || bail_out "cannot make a directory under /tmp"
+	pebble_start "$LAB_DIR" ||
+		bail_out "Pebble did not start; see $LAB_DIR/pebble/*.log"
+	softhsm_init "$LAB_DIR" custos-test ||
+		bail_out "SoftHSM2 token setup failed in $LAB_DIR/softhsm"
+	custos_write_config "$LAB_DIR" ||
+		bail_out "cannot write $LAB_DIR/custos.conf"
+}
+
+# Usage: custos_uri_id PKCS11-URI
+# Prints the id attribute of a PKCS#11 URI (RFC 7512) as lowercase hex,
+# for example "0a1b" for "pkcs11:token=t;id=%0A%1B;type=private".
+custos_uri_id() {
+	local attribute
+	local -a attributes
+
+	IFS=';' read -ra attributes <<<"${1#pkcs11:}"
+	for attribute in "${attributes[@]}"; do
+		if [ "${attribute%%=*}" = id ]; then
+			printf '%s\n' "${attribute#id=}" | tr -d '%' |
+				tr 'A-F' 'a-f'
+			return 0
+		fi
+	done
+	return 1
 }

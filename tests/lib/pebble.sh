@@ -24,6 +24,8 @@ PEBBLE_MANAGEMENT_ADDRESS=127.0.0.1:15000
 PEBBLE_DNS_ADDRESS=127.0.0.1:8053
 CHALLTESTSRV_MANAGEMENT_ADDRESS=127.0.0.1:8055
 PEBBLE_HTTP_PORT=5002
+# A name for which Pebble rejects orders with a rejectedIdentifier problem.
+PEBBLE_BLOCKED_NAME=blocked.demo.test
 PEBBLE_START_TIMEOUT=${PEBBLE_START_TIMEOUT:-20}
 PEBBLE_PID=
 CHALLTESTSRV_PID=
@@ -62,7 +64,8 @@ pebble_write_config() {
     "httpPort": $PEBBLE_HTTP_PORT,
     "tlsPort": 5001,
     "ocspResponderURL": "",
-    "externalAccountBindingRequired": false
+    "externalAccountBindingRequired": false,
+    "domainBlocklist": ["$PEBBLE_BLOCKED_NAME"]
   }
 }
 JSON

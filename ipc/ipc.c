@@ -254,10 +254,10 @@ ipc_get_string(const json_t *obj, const char *name, size_t max_len,
 		return -1;
 	}
 	len = json_string_length(value);
-	if (len > max_len || strlen(json_string_value(value)) != len) {
-		snprintf(err, errlen,
-		    "member \"%s\" is longer than %zu bytes or contains NUL",
-		    name, max_len);
+	if (len == 0 || len > max_len ||
+	    strlen(json_string_value(value)) != len) {
+		snprintf(err, errlen, "member \"%s\" is empty, longer than "
+		    "%zu bytes or contains NUL", name, max_len);
 		return -1;
 	}
 	*out = json_string_value(value);

@@ -1,0 +1,186 @@
+/*
+ * custos-signer: started by the broker as
+ *
+ *	custos-signer --config FILE --fd 3
+ *
+ * with one end of a socketpair on the descriptor. It logs in to the token,
+ * drops privileges, enters its sandbox and only then serves requests.
+ * Every startup failure prints one line and exits with status 1.
+ */
+#include "signer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "logging/log.h"
+
+#ifndef CUSTOS_VERSION
+#define CUSTOS_VERSION "0.1.0"
+#endif
+
+#define DEFAULT_USER "custos-signer"
+
+struct options {
+	const char *config_path;
+	int fd;
+	int debug;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: custos-signer --config FILE --fd N [--debug]\n"
+	    "\n"
+	    "The Custos signer holds the HSM session and signs for the\n"
+	    "broker, which starts it. It is not meant to be run by hand.\n"
+	    "\n"
+	    "  --config FILE  configuration file (reads the hsm and signer\n"
+	    "                 sections)\n"
+	    "  --fd N         descriptor of the socket to the broker\n"
+	    "  --debug        log one line per request\n"
+	    "  --help         print this help and exit\n"
+	    "  --version      print the version and exit\n");
+}
+
+/* Returns 0 to go on, 1 to exit with status 0, -1 on a usage error. */
+static int
+parse_args(int argc, char **argv, struct options *opts)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	long fd;
+	int c;
+
+	opts->fd = -1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opts->config_path = optarg;
+			break;
+		case 'f':
+			errno = 0;
+			fd = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || end == optarg ||
+			    fd < 0 || fd > INT_MAX) {
+				log_error("invalid --fd '%s': expected a "
+				    "descriptor number such as 3", optarg);
+				return -1;
+			}
+			opts->fd = (int)fd;
+			break;
+		case 'd':
+			opts->debug = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("custos-signer %s\n", CUSTOS_VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc || opts->config_path == NULL || opts->fd < 0) {
+		log_error("missing --config FILE or --fd N (see --help)");
+		return -1;
+	}
+	return 0;
+}
+
+/* The descriptor must be an open socket; it must not leak into children. */
+static int
+check_fd(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		log_error("--fd %d is not an open socket: the broker starts "
+		    "the signer with a socketpair on that descriptor", fd);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+		log_error("setting close-on-exec on --fd %d failed: %s", fd,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Drops privileges, sets limits and installs the seccomp filter. */
+static int
+enter_sandbox(const struct custos_config *config)
+{
+	const char *user = config->signer.user ? config->signer.user :
+	    DEFAULT_USER;
+	char err[SIGNER_ERR_MAX];
+
+	if (sandbox_drop_privileges(user, err, sizeof(err)) != 0 ||
+	    sandbox_set_limits(err, sizeof(err)) != 0 ||
+	    sandbox_install_filter(err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct custos_config *config = NULL;
+	struct signer_token token = { 0 };
+	struct options opts = { 0 };
+	char err[CONFIG_ERR_MAX];
+	int rc;
+
+	log_init("custos-signer", LOG_LEVEL_INFO);
+	rc = parse_args(argc, argv, &opts);
+	if (rc != 0)
+		return rc > 0 ? 0 : 1;
+	if (opts.debug)
+		log_set_level(LOG_LEVEL_DEBUG);
+	if (check_fd(opts.fd) != 0)
+		return 1;
+	if (config_load(opts.config_path, &config, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
+
+	if (token_open(&token, &config->hsm, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto fail;
+	}
+	if (enter_sandbox(config) != 0)
+		goto fail;
+	log_info("ready: token '%s', sandbox active", token.label);
+
+	rc = signer_serve(&token, opts.fd);
+	close(opts.fd);
+	log_debug("exiting with status %d", rc == 0 ? 0 : 1);
+	/*
+	 * NOTE: _exit skips C_Finalize and the library destructors, whose
+	 * system calls the filter does not list; the token keeps no
+	 * unwritten state, since SoftHSM writes each change at once.
+	 */
+	_exit(rc == 0 ? 0 : 1);
+fail:
+	token_close(&token);
+	config_free(config);
+	return 1;
+}

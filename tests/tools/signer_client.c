@@ -1,0 +1,265 @@
+/*
+ * A stand-in broker for tests: starts custos-signer on one end of a
+ * socketpair, runs a list of steps against it and prints one line per
+ * reply, then the signer's exit status or signal.
+ *
+ *	signer_client [--debug] SIGNER CONFIG STEP ...
+ *
+ * Steps:
+ *	request TYPE JSON	send JSON text as it is, print the reply
+ *	raw HEX			send bytes, print the reply
+ *	truncated-header	send 5 header bytes, then end of file
+ *	truncated-payload	send a header for 100 bytes and 10 of them,
+ *				then end of file
+ *	oversized [LENGTH]	send a header with LENGTH (default 2^32-1)
+ *	flags			send a header with flags 1
+ *	status			print the signer's Seccomp, NoNewPrivs and
+ *				Uid lines from /proc/PID/status
+ *
+ * TYPE is a name (key-generate, key-public, jws-sign, csr-build,
+ * test-forbidden-syscall) or a number. Replies print as "result JSON",
+ * "error JSON", "eof" or "failed: REASON". The last line is "exit N" or
+ * "signal N". The client gives up after 120 seconds.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ipc/ipc.h"
+
+static const uint16_t known_types[] = {
+	IPC_KEY_GENERATE, IPC_KEY_PUBLIC, IPC_JWS_SIGN, IPC_CSR_BUILD,
+	IPC_RESULT, IPC_ERROR, IPC_TEST_FORBIDDEN_SYSCALL,
+};
+
+static int
+parse_type(const char *text, uint16_t *type)
+{
+	char *end;
+	unsigned long n;
+	size_t i;
+
+	for (i = 0; i < sizeof(known_types) / sizeof(known_types[0]); i++) {
+		if (strcmp(text, ipc_type_name(known_types[i])) == 0) {
+			*type = known_types[i];
+			return 0;
+		}
+	}
+	n = strtoul(text, &end, 0);
+	if (*end != '\0' || end == text || n > 0xffff)
+		return -1;
+	*type = (uint16_t)n;
+	return 0;
+}
+
+static pid_t
+start_signer(const char *signer, const char *config, int debug, int *fd)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (dup2(sv[1], 3) != 3)
+			_exit(127);
+		execl(signer, signer, "--config", config, "--fd", "3",
+		    debug ? "--debug" : NULL, (char *)NULL);
+		fprintf(stderr, "signer_client: exec %s: %s\n", signer,
+		    strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	*fd = sv[0];
+	return pid;
+}
+
+static void
+print_reply(int fd)
+{
+	struct ipc_frame frame;
+	int rc = ipc_read_frame(fd, &frame);
+
+	if (rc == -IPC_EOF)
+		printf("eof\n");
+	else if (rc != 0)
+		printf("failed: %s\n", ipc_strerror(rc));
+	else if (frame.type == IPC_RESULT || frame.type == IPC_ERROR)
+		printf("%s %s\n", ipc_type_name(frame.type),
+		    (const char *)frame.payload);
+	else
+		printf("failed: reply of type %u\n", frame.type);
+	fflush(stdout);
+	ipc_frame_clear(&frame);
+}
+
+static int
+send_bytes(int fd, const unsigned char *buf, size_t len, int then_eof)
+{
+	if (write(fd, buf, len) != (ssize_t)len)
+		return -1;
+	if (then_eof)
+		shutdown(fd, SHUT_WR);
+	return 0;
+}
+
+static int
+send_hex(int fd, const char *hex)
+{
+	unsigned char buf[4096];
+	size_t len = strlen(hex) / 2, i;
+
+	if (strlen(hex) % 2 != 0 || len > sizeof(buf))
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned int byte;
+
+		if (sscanf(hex + 2 * i, "%2x", &byte) != 1)
+			return -1;
+		buf[i] = (unsigned char)byte;
+	}
+	return send_bytes(fd, buf, len, 0);
+}
+
+static void
+print_status(pid_t pid)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL) {
+		printf("failed: %s: %s\n", path, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "Seccomp:", 8) == 0 ||
+		    strncmp(line, "NoNewPrivs:", 11) == 0 ||
+		    strncmp(line, "Uid:", 4) == 0)
+			fputs(line, stdout);
+	}
+	fclose(f);
+	fflush(stdout);
+}
+
+/* Runs the step at argv[0]; returns the number of arguments used, or -1. */
+static int
+run_step(int fd, pid_t pid, int argc, char **argv)
+{
+	unsigned char header[IPC_HEADER_SIZE];
+	uint16_t type;
+
+	if (strcmp(argv[0], "request") == 0 && argc >= 3) {
+		if (parse_type(argv[1], &type) != 0 ||
+		    ipc_write_frame(fd, type, argv[2], strlen(argv[2])) != 0)
+			return -1;
+		print_reply(fd);
+		return 3;
+	}
+	if (strcmp(argv[0], "raw") == 0 && argc >= 2) {
+		if (send_hex(fd, argv[1]) != 0)
+			return -1;
+		print_reply(fd);
+		return 2;
+	}
+	if (strcmp(argv[0], "truncated-header") == 0) {
+		ipc_header_encode(header, IPC_KEY_PUBLIC, 2);
+		if (send_bytes(fd, header, 5, 1) != 0)
+			return -1;
+		print_reply(fd);
+		return 1;
+	}
+	if (strcmp(argv[0], "truncated-payload") == 0) {
+		ipc_header_encode(header, IPC_KEY_PUBLIC, 100);
+		if (send_bytes(fd, header, sizeof(header), 0) != 0 ||
+		    send_bytes(fd, (const unsigned char *)"{\"key_id\":",
+		    10, 1) != 0)
+			return -1;
+		print_reply(fd);
+		return 1;
+	}
+	if (strcmp(argv[0], "oversized") == 0) {
+		unsigned long length = 0xffffffffUL;
+		int used = 1;
+
+		if (argc >= 2 && argv[1][0] >= '0' && argv[1][0] <= '9') {
+			length = strtoul(argv[1], NULL, 0);
+			used = 2;
+		}
+		ipc_header_encode(header, IPC_KEY_PUBLIC, (uint32_t)length);
+		if (send_bytes(fd, header, sizeof(header), 0) != 0)
+			return -1;
+		print_reply(fd);
+		return used;
+	}
+	if (strcmp(argv[0], "flags") == 0) {
+		ipc_header_encode(header, IPC_KEY_PUBLIC, 2);
+		header[7] = 1;
+		if (send_bytes(fd, header, sizeof(header), 0) != 0 ||
+		    send_bytes(fd, (const unsigned char *)"{}", 2, 0) != 0)
+			return -1;
+		print_reply(fd);
+		return 1;
+	}
+	if (strcmp(argv[0], "status") == 0) {
+		print_status(pid);
+		return 1;
+	}
+	return -1;
+}
+
+static void
+print_exit(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		printf("failed: waitpid: %s\n", strerror(errno));
+	else if (WIFSIGNALED(status))
+		printf("signal %d\n", WTERMSIG(status));
+	else
+		printf("exit %d\n", WEXITSTATUS(status));
+}
+
+int
+main(int argc, char **argv)
+{
+	int debug = 0, fd, i, used;
+	pid_t pid;
+
+	if (argc > 1 && strcmp(argv[1], "--debug") == 0) {
+		debug = 1;
+		argv++;
+		argc--;
+	}
+	if (argc < 3) {
+		fprintf(stderr, "usage: signer_client [--debug] SIGNER CONFIG "
+		    "STEP ...\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	alarm(120);
+	pid = start_signer(argv[1], argv[2], debug, &fd);
+	if (pid < 0) {
+		perror("signer_client: starting the signer");
+		return 2;
+	}
+	for (i = 3; i < argc; i += used) {
+		used = run_step(fd, pid, argc - i, argv + i);
+		if (used < 0) {
+			printf("failed: step %s\n", argv[i]);
+			break;
+		}
+	}
+	fflush(stdout);
+	close(fd);
+	print_exit(pid);
+	return 0;
+}

@@ -25,7 +25,8 @@ enum log_level log_get_level(void);
 
 void log_message(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void log_vmessage(enum log_level level, const char *fmt, va_list ap);
+void log_vmessage(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 #define log_error(...) log_message(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_message(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -65,8 +65,9 @@ custos_write_http01() {
 	fi
 }
 
-# Usage: custos_write_config DIR
-# Writes DIR/custos.conf and sets CUSTOS_CONF, CUSTOS_STORE (issued
+# Usage: custos_write_config DIR [FILE-NAME]
+# Writes DIR/custos.conf (or DIR/FILE-NAME, for a variant of the same
+# setup) and sets CUSTOS_CONF, CUSTOS_STORE (issued
 # certificates) and CUSTOS_STATE (account records). These variables change
 # what is written:
 #   CUSTOS_DIRECTORY_URL  ACME directory URL (default PEBBLE_DIRECTORY)
@@ -79,7 +80,7 @@ custos_write_http01() {
 custos_write_config() {
 	local dir=$1
 
-	CUSTOS_CONF=$dir/custos.conf
+	CUSTOS_CONF=$dir/${2:-custos.conf}
 	CUSTOS_STORE=$dir/store
 	CUSTOS_STATE=$dir/state
 	mkdir -p "$CUSTOS_STORE" "$CUSTOS_STATE" || return 1
@@ -129,7 +130,7 @@ custos_write_config() {
 }
 
 # Usage: custos_issue NAME ...
-# Runs `custos issue` with the test configuration; output goes to stdout.
+# Runs `custos issue` with the test configuration.
 custos_issue() {
 	"$CUSTOS" issue --config "$CUSTOS_CONF" "$@"
 }

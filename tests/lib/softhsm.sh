@@ -1,10 +1,10 @@
 # shellcheck shell=bash
 # A private SoftHSM2 token for one test, sourced by bash after tap.sh.
 #
-# softhsm_init DIR LABEL creates DIR/softhsm with its own softhsm2.conf
-# (exported as SOFTHSM2_CONF, so every PKCS#11 user in the test, the signer
-# included, uses only this token), a token named LABEL and a random user
-# PIN in a file of mode 0600. The PIN is never printed: tests pass the PIN
+# softhsm_init DIR LABEL creates DIR/softhsm with its own softhsm2.conf, a
+# token named LABEL and a random user PIN in a file of mode 0600. The
+# configuration is exported as SOFTHSM2_CONF, so every PKCS#11 user in the
+# test, the signer included, uses only this token. The PIN is never printed: tests pass the PIN
 # file, or SOFTHSM_PIN through pkcs11-tool's "env:" form.
 #
 # When run as root, the token directory and the PIN file belong to
@@ -66,7 +66,7 @@ softhsm_tool() {
 		--token-label "$SOFTHSM_LABEL" --pin env:SOFTHSM_PIN "$@"
 }
 
-# Prints the label and CKA_ID of every object on the token.
+# Prints pkcs11-tool's listing of every object on the token.
 softhsm_list_objects() {
 	softhsm_tool --list-objects 2>/dev/null
 }

@@ -4,8 +4,9 @@
 # softhsm_init DIR LABEL creates DIR/softhsm with its own softhsm2.conf, a
 # token named LABEL and a random user PIN in a file of mode 0600. The
 # configuration is exported as SOFTHSM2_CONF, so every PKCS#11 user in the
-# test, the signer included, uses only this token. The PIN is never printed: tests pass the PIN
-# file, or SOFTHSM_PIN through pkcs11-tool's "env:" form.
+# test, the signer included, uses only this token. The PIN is never
+# printed: tests pass the PIN file, or SOFTHSM_PIN through pkcs11-tool's
+# "env:" form.
 #
 # When run as root, the token directory and the PIN file belong to
 # custos-signer, because the signer drops to that user and SoftHSM reopens

@@ -52,7 +52,8 @@ main() {
 		if [ "${#missing[@]}" -gt 0 ]; then
 			echo "install-deps: not root; install the missing" \
 				"packages with:"
-			echo "  sudo apt-get update && sudo apt-get install -y" \
+			echo "  sudo apt-get update &&" \
+				"sudo apt-get install -y" \
 				"--no-install-recommends ${missing[*]}"
 		fi
 		for user in "${users[@]}"; do

@@ -10,15 +10,15 @@ source "$(dirname "$0")/../lib/lab.sh"
 # Usage: start_web_server DIR
 start_web_server() {
 	local deadline=$((SECONDS + 10))
+	local url=http://$CUSTOS_HTTP01_ADDRESS:$CUSTOS_HTTP01_PORT/probe.txt
 
 	busybox httpd -f -vv -p "$CUSTOS_HTTP01_ADDRESS:$CUSTOS_HTTP01_PORT" \
 		-h "$1" >"$LAB_DIR/httpd.log" 2>&1 &
 	at_exit kill "$!"
 	printf 'probe\n' >"$1/probe.txt"
 	while [ "$SECONDS" -lt "$deadline" ]; do
-		if curl -fsS -o /dev/null --max-time 1 \
-			"http://$CUSTOS_HTTP01_ADDRESS:$CUSTOS_HTTP01_PORT/probe.txt" \
-			2>/dev/null; then
+		if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null
+		then
 			rm -f "$1/probe.txt"
 			return 0
 		fi

@@ -84,8 +84,9 @@ main() {
 		return
 	fi
 	if [ "$(id -u)" -ne 0 ]; then
-		fail "run as root: the demo needs a private network namespace" \
-			"and the custos and custos-signer users (sudo make demo)"
+		fail "run as root (sudo make demo): the demo needs a" \
+			"private network namespace and the custos and" \
+			"custos-signer users"
 	fi
 	dir=$(mktemp -d /tmp/custos-demo.XXXXXX) || fail "mktemp failed"
 	chmod 0711 "$dir"

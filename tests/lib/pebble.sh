@@ -93,10 +93,9 @@ pebble_wait_dns() {
 	local deadline=$((SECONDS + PEBBLE_START_TIMEOUT))
 
 	while [ "$SECONDS" -lt "$deadline" ]; do
-		if curl -fsS --max-time 2 -o /dev/null \
-			"http://$CHALLTESTSRV_MANAGEMENT_ADDRESS/" 2>/dev/null ||
-			dig +short +time=1 +tries=1 -p 8053 @127.0.0.1 \
-			probe.test A 2>/dev/null | grep -q 127.0.0.1; then
+		if dig +short +time=1 +tries=1 -p "${PEBBLE_DNS_ADDRESS##*:}" \
+			"@${PEBBLE_DNS_ADDRESS%:*}" probe.test A 2>/dev/null |
+			grep -qx 127.0.0.1; then
 			return 0
 		fi
 		sleep 0.2

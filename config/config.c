@@ -1,0 +1,966 @@
+/*
+ * Checks a conf_tree against the Custos configuration schema and fills a
+ * struct custos_config. Each block has a table of keys, and each key's
+ * handler checks the form of its values and stores them. Defaults are set
+ * before the file is read, so a key in the file replaces its default.
+ */
+#include "config.h"
+#include "conf_tree.h"
+
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define VALUE_SHOWN_MAX 96	/* bytes of a value quoted in a message */
+#define PATH_MAX_LEN 4095
+#define ISSUER_NAME_MAX 64
+#define TOKEN_LABEL_MAX 32	/* CK_TOKEN_INFO.label is 32 bytes */
+#define TOKEN_SERIAL_MAX 16	/* CK_TOKEN_INFO.serialNumber is 16 bytes */
+#define USER_NAME_MAX 32
+
+struct loader {
+	const char *file;
+	struct custos_config *config;
+	const char *block_name;	/* "hsm", "issuer pebble", ... */
+	char *err;
+	size_t errlen;
+};
+
+struct key_rule;
+
+typedef int (*value_handler)(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section);
+
+struct key_rule {
+	const char *key;
+	int values;		/* value count, or -1: the handler checks */
+	const char *form;	/* what the value looks like, for messages */
+	value_handler apply;
+	size_t offset;		/* field in the section's structure */
+	int min;		/* range of numbers and durations */
+	int max;
+	int required;
+	int repeatable;
+};
+
+static const char *const key_type_names[KEY_TYPE_COUNT] = {
+	[KEY_TYPE_EC_P256] = "ec-p256",
+	[KEY_TYPE_EC_P384] = "ec-p384",
+	[KEY_TYPE_RSA_2048] = "rsa-2048",
+	[KEY_TYPE_RSA_3072] = "rsa-3072",
+	[KEY_TYPE_RSA_4096] = "rsa-4096",
+};
+
+const char *
+key_type_name(enum key_type type)
+{
+	if ((unsigned)type >= KEY_TYPE_COUNT)
+		return NULL;
+	return key_type_names[type];
+}
+
+int
+key_type_parse(const char *name, enum key_type *type)
+{
+	int i;
+
+	for (i = 0; i < KEY_TYPE_COUNT; i++) {
+		if (strcmp(name, key_type_names[i]) == 0) {
+			*type = (enum key_type)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static const char *
+shown(char *buf, const char *text)
+{
+	return conf_format_value(buf, VALUE_SHOWN_MAX, text);
+}
+
+static char **
+string_field(void *section, const struct key_rule *rule)
+{
+	return (char **)((char *)section + rule->offset);
+}
+
+static int *
+int_field(void *section, const struct key_rule *rule)
+{
+	return (int *)((char *)section + rule->offset);
+}
+
+static int
+replace_string(struct loader *ld, char **field, const char *text,
+    const struct conf_value *value)
+{
+	char *copy = strdup(text);
+
+	if (copy == NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, value->line,
+		    value->column, "out of memory");
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+static int
+value_error(struct loader *ld, const struct conf_value *value,
+    const struct key_rule *rule, const char *problem)
+{
+	char buf[VALUE_SHOWN_MAX];
+
+	return conf_error(ld->err, ld->errlen, ld->file, value->line,
+	    value->column, "%s '%s' for %s; use %s", problem,
+	    shown(buf, value->text), rule->key, rule->form);
+}
+
+static int
+check_absolute_path(struct loader *ld, const struct conf_value *value,
+    const struct key_rule *rule)
+{
+	if (value->text[0] != '/')
+		return value_error(ld, value, rule, "relative path");
+	if (strlen(value->text) > PATH_MAX_LEN)
+		return conf_error(ld->err, ld->errlen, ld->file, value->line,
+		    value->column, "path for %s is longer than %d bytes; "
+		    "use a shorter path", rule->key, PATH_MAX_LEN);
+	return 0;
+}
+
+static int
+set_path(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	if (check_absolute_path(ld, &node->values[0], rule) != 0)
+		return -1;
+	return replace_string(ld, string_field(section, rule),
+	    node->values[0].text, &node->values[0]);
+}
+
+/* Accepts 1 to rule->max bytes of printable text. */
+static int
+set_text(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	const struct conf_value *value = &node->values[0];
+	const unsigned char *p;
+	size_t len = strlen(value->text);
+
+	if (len == 0 || len > (size_t)rule->max)
+		return value_error(ld, value, rule, "invalid value");
+	for (p = (const unsigned char *)value->text; *p != '\0'; p++)
+		if (*p < 0x20)
+			return value_error(ld, value, rule, "invalid value");
+	return replace_string(ld, string_field(section, rule), value->text,
+	    value);
+}
+
+static int
+set_user(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	const struct conf_value *value = &node->values[0];
+	size_t len = strlen(value->text);
+
+	if (len == 0 || len > USER_NAME_MAX || value->text[0] == '-' ||
+	    strspn(value->text, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != len)
+		return value_error(ld, value, rule, "invalid user name");
+	return replace_string(ld, string_field(section, rule), value->text,
+	    value);
+}
+
+/* Parses 1 to 9 decimal digits. Returns -1 for anything else. */
+static long
+parse_digits(const char *text, const char **end)
+{
+	long n = 0;
+	int digits = 0;
+
+	while (*text >= '0' && *text <= '9' && digits < 10) {
+		n = n * 10 + (*text++ - '0');
+		digits++;
+	}
+	*end = text;
+	if (digits == 0 || digits > 9)
+		return -1;
+	return n;
+}
+
+/* Writes seconds in the largest unit that divides them: "90s", "5m". */
+static const char *
+format_duration(char *buf, size_t size, int seconds)
+{
+	if (seconds % 3600 == 0)
+		snprintf(buf, size, "%dh", seconds / 3600);
+	else if (seconds % 60 == 0)
+		snprintf(buf, size, "%dm", seconds / 60);
+	else
+		snprintf(buf, size, "%ds", seconds);
+	return buf;
+}
+
+/* A duration is a number of seconds, or a number with a unit s, m or h. */
+static int
+set_duration(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	const struct conf_value *value = &node->values[0];
+	char low[16], high[16], buf[VALUE_SHOWN_MAX];
+	const char *end;
+	long n, unit = 1;
+
+	n = parse_digits(value->text, &end);
+	if (*end == 'm')
+		unit = 60;
+	else if (*end == 'h')
+		unit = 3600;
+	else if (*end != 's' && *end != '\0')
+		n = -1;
+	if (*end != '\0' && end[1] != '\0')
+		n = -1;
+	if (n < 0)
+		return value_error(ld, value, rule, "invalid duration");
+
+	/* Compared before multiplying, so that "999999999h" cannot overflow. */
+	if (n < rule->min || n > rule->max / unit || n * unit < rule->min)
+		return conf_error(ld->err, ld->errlen, ld->file, value->line,
+		    value->column, "%s '%s' is out of range; use a duration "
+		    "from %s to %s", rule->key, shown(buf, value->text),
+		    format_duration(low, sizeof(low), rule->min),
+		    format_duration(high, sizeof(high), rule->max));
+	*int_field(section, rule) = (int)(n * unit);
+	return 0;
+}
+
+static int
+set_count(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	const struct conf_value *value = &node->values[0];
+	char buf[VALUE_SHOWN_MAX];
+	const char *end;
+	long n;
+
+	n = parse_digits(value->text, &end);
+	if (n < 0 || *end != '\0')
+		return value_error(ld, value, rule, "invalid number");
+	if (n < rule->min || n > rule->max)
+		return conf_error(ld->err, ld->errlen, ld->file, value->line,
+		    value->column, "%s '%s' is out of range; use a number "
+		    "from %d to %d", rule->key, shown(buf, value->text),
+		    rule->min, rule->max);
+	*int_field(section, rule) = (int)n;
+	return 0;
+}
+
+static int
+set_key_type(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	const struct conf_value *value = &node->values[0];
+	enum key_type type;
+
+	if (key_type_parse(value->text, &type) != 0)
+		return value_error(ld, value, rule, "unknown key type");
+	*(enum key_type *)((char *)section + rule->offset) = type;
+	return 0;
+}
+
+static int
+set_yes_no(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	const struct conf_value *value = &node->values[0];
+
+	if (strcmp(value->text, "yes") == 0)
+		*int_field(section, rule) = 1;
+	else if (strcmp(value->text, "no") == 0)
+		*int_field(section, rule) = 0;
+	else
+		return value_error(ld, value, rule, "invalid value");
+	return 0;
+}
+
+/* Accepts https://HOST[...] with no blank or control character. */
+static int
+set_https_url(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	const struct conf_value *value = &node->values[0];
+	const unsigned char *p;
+	const char *host = value->text + strlen("https://");
+
+	if (strncasecmp(value->text, "https://", strlen("https://")) != 0 ||
+	    *host == '\0' || *host == '/' || *host == '?' || *host == '#')
+		return value_error(ld, value, rule, "non-https URL");
+	for (p = (const unsigned char *)value->text; *p != '\0'; p++)
+		if (*p <= 0x20)
+			return value_error(ld, value, rule, "invalid URL");
+	return replace_string(ld, string_field(section, rule), value->text,
+	    value);
+}
+
+/* Accepts mailto:LOCAL@DOMAIN, one address without header fields. */
+static int
+check_contact(struct loader *ld, const struct conf_value *value,
+    const struct key_rule *rule)
+{
+	const char *address = value->text + strlen("mailto:");
+	const char *at = strchr(address, '@');
+	const unsigned char *p;
+
+	if (strncasecmp(value->text, "mailto:", strlen("mailto:")) != 0)
+		return value_error(ld, value, rule, "non-mailto URL");
+	if (at == NULL || at == address || at[1] == '\0' ||
+	    strchr(at + 1, '@') != NULL || strpbrk(address, ",?") != NULL)
+		return value_error(ld, value, rule, "invalid e-mail address");
+	for (p = (const unsigned char *)address; *p != '\0'; p++)
+		if (*p <= 0x20)
+			return value_error(ld, value, rule,
+			    "invalid e-mail address");
+	return 0;
+}
+
+static int
+add_contact(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_issuer *issuer = section;
+	const struct conf_value *value = &node->values[0];
+	char **contacts;
+
+	if (check_contact(ld, value, rule) != 0)
+		return -1;
+	contacts = realloc(issuer->contacts,
+	    (issuer->contact_count + 1) * sizeof(*contacts));
+	if (contacts == NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, value->line,
+		    value->column, "out of memory");
+	issuer->contacts = contacts;
+	contacts[issuer->contact_count] = NULL;
+	if (replace_string(ld, &contacts[issuer->contact_count], value->text,
+	    value) != 0)
+		return -1;
+	issuer->contact_count++;
+	return 0;
+}
+
+static int
+set_listen(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, struct config_challenge *challenge)
+{
+	const struct conf_value *address = &node->values[1];
+	const struct conf_value *port = &node->values[2];
+	unsigned char addr[16];
+	char buf[VALUE_SHOWN_MAX];
+	const char *end;
+	long n;
+
+	if (inet_pton(AF_INET, address->text, addr) != 1 &&
+	    inet_pton(AF_INET6, address->text, addr) != 1)
+		return conf_error(ld->err, ld->errlen, ld->file,
+		    address->line, address->column, "invalid listen address "
+		    "'%s' for %s; use an IPv4 or IPv6 address such as "
+		    "0.0.0.0 or ::", shown(buf, address->text), rule->key);
+	n = parse_digits(port->text, &end);
+	if (n < 1 || n > 65535 || *end != '\0')
+		return conf_error(ld->err, ld->errlen, ld->file, port->line,
+		    port->column, "invalid port '%s' for %s; use a number "
+		    "from 1 to 65535", shown(buf, port->text), rule->key);
+	challenge->http01_mode = HTTP01_LISTEN;
+	challenge->http01_port = (int)n;
+	return replace_string(ld, &challenge->http01_address, address->text,
+	    address);
+}
+
+/* http-01 listen ADDRESS PORT | http-01 webroot DIR */
+static int
+set_http01(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_challenge *challenge = section;
+	const struct conf_value *mode;
+	char buf[VALUE_SHOWN_MAX];
+	size_t expected = 0;
+
+	if (node->value_count == 0)
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "key '%s' has no value; use %s", rule->key,
+		    rule->form);
+	mode = &node->values[0];
+	if (strcmp(mode->text, "listen") == 0)
+		expected = 3;
+	else if (strcmp(mode->text, "webroot") == 0)
+		expected = 2;
+	else
+		return value_error(ld, mode, rule, "unknown mode");
+	if (node->value_count != expected)
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "%s %s takes %zu value%s, got %zu; use %s",
+		    rule->key, shown(buf, mode->text), expected - 1,
+		    expected == 2 ? "" : "s", node->value_count - 1,
+		    rule->form);
+	if (expected == 3)
+		return set_listen(ld, node, rule, challenge);
+	if (check_absolute_path(ld, &node->values[1], rule) != 0)
+		return -1;
+	challenge->http01_mode = HTTP01_WEBROOT;
+	return replace_string(ld, &challenge->webroot, node->values[1].text,
+	    &node->values[1]);
+}
+
+#define PATH_FORM "an absolute path such as /usr/lib/softhsm/libsofthsm2.so"
+#define DIR_FORM "an absolute path such as /var/lib/custos"
+#define USER_FORM "a user name of letters, digits, '_', '-' and '.'"
+#define KEY_TYPE_FORM "one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096"
+
+static const struct key_rule hsm_keys[] = {
+	{ "module", 1, PATH_FORM, set_path,
+	    offsetof(struct config_hsm, module), 0, 0, 1, 0 },
+	{ "token-label", 1, "1 to 32 bytes of text", set_text,
+	    offsetof(struct config_hsm, token_label), 0, TOKEN_LABEL_MAX, 0,
+	    0 },
+	{ "token-serial", 1, "1 to 16 bytes of text", set_text,
+	    offsetof(struct config_hsm, token_serial), 0, TOKEN_SERIAL_MAX, 0,
+	    0 },
+	{ "pin-file", 1, "an absolute path such as /etc/custos/pin",
+	    set_path, offsetof(struct config_hsm, pin_file), 0, 0, 1, 0 },
+};
+
+static const struct key_rule signer_keys[] = {
+	{ "user", 1, USER_FORM, set_user,
+	    offsetof(struct config_signer, user), 0, 0, 0, 0 },
+	{ "program", 1, "an absolute path such as /usr/libexec/custos-signer",
+	    set_path, offsetof(struct config_signer, program), 0, 0, 0, 0 },
+};
+
+static const struct key_rule broker_keys[] = {
+	{ "user", 1, USER_FORM, set_user,
+	    offsetof(struct config_broker, user), 0, 0, 0, 0 },
+	{ "state-dir", 1, DIR_FORM, set_path,
+	    offsetof(struct config_broker, state_dir), 0, 0, 0, 0 },
+};
+
+static const struct key_rule challenge_keys[] = {
+	{ "http-01", -1, "'listen ADDRESS PORT' or 'webroot DIRECTORY'",
+	    set_http01, 0, 0, 0, 0, 0 },
+};
+
+static const struct key_rule store_keys[] = {
+	{ "directory", 1, "an absolute path such as /var/lib/custos/store",
+	    set_path, offsetof(struct config_store, directory), 0, 0, 0, 0 },
+};
+
+static const struct key_rule acme_keys[] = {
+	{ "poll-interval", 1, "seconds, or a number with s, m or h: 2s, 1m",
+	    set_duration, offsetof(struct config_acme, poll_interval), 1,
+	    3600, 0, 0 },
+	{ "poll-timeout", 1, "seconds, or a number with s, m or h: 300s, 5m",
+	    set_duration, offsetof(struct config_acme, poll_timeout), 1,
+	    86400, 0, 0 },
+	{ "http-timeout", 1, "seconds, or a number with s, m or h: 30s, 1m",
+	    set_duration, offsetof(struct config_acme, http_timeout), 1, 600,
+	    0, 0 },
+	{ "bad-nonce-retries", 1, "a number from 0 to 20", set_count,
+	    offsetof(struct config_acme, bad_nonce_retries), 0, 20, 0, 0 },
+	{ "account-key-type", 1, KEY_TYPE_FORM, set_key_type,
+	    offsetof(struct config_acme, account_key_type), 0, 0, 0, 0 },
+	{ "certificate-key-type", 1, KEY_TYPE_FORM, set_key_type,
+	    offsetof(struct config_acme, certificate_key_type), 0, 0, 0, 0 },
+};
+
+static const struct key_rule issuer_keys[] = {
+	{ "directory", 1, "the https:// URL of the ACME directory",
+	    set_https_url, offsetof(struct config_issuer, directory), 0, 0, 1,
+	    0 },
+	{ "trust-bundle", 1, "an absolute path such as /etc/custos/ca.pem",
+	    set_path, offsetof(struct config_issuer, trust_bundle), 0, 0, 0,
+	    0 },
+	{ "contact", 1, "a mailto: URL such as mailto:admin@example.org",
+	    add_contact, 0, 0, 0, 0, 1 },
+	{ "agree-tos", 1, "yes or no", set_yes_no,
+	    offsetof(struct config_issuer, agree_tos), 0, 0, 0, 0 },
+};
+
+static void
+list_keys(char *buf, size_t size, const struct key_rule *keys, size_t count)
+{
+	size_t i, used = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; i < count && used < size; i++) {
+		n = snprintf(buf + used, size - used, "%s%s",
+		    i == 0 ? "" : ", ", keys[i].key);
+		if (n < 0)
+			return;
+		used += (size_t)n;
+	}
+}
+
+static const struct key_rule *
+find_rule(const struct key_rule *keys, size_t count, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (strcmp(keys[i].key, key) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Returns the first earlier sibling of children[index] with the same key. */
+static const struct conf_node *
+find_earlier(const struct conf_node *block, size_t index)
+{
+	size_t i;
+
+	for (i = 0; i < index; i++)
+		if (strcmp(block->children[i].key,
+		    block->children[index].key) == 0)
+			return &block->children[i];
+	return NULL;
+}
+
+static int
+check_value_count(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule)
+{
+	const struct conf_value *extra;
+
+	if (rule->values < 0 || node->value_count == (size_t)rule->values)
+		return 0;
+	if (node->value_count == 0)
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "key '%s' has no value; use %s", rule->key,
+		    rule->form);
+	extra = &node->values[rule->values];
+	return conf_error(ld->err, ld->errlen, ld->file, extra->line,
+	    extra->column, "key '%s' takes %d value, got %zu; use %s, in "
+	    "double quotes if it contains spaces", rule->key, rule->values,
+	    node->value_count, rule->form);
+}
+
+static int
+apply_statement(struct loader *ld, const struct conf_node *block,
+    size_t index, const struct key_rule *keys, size_t count, void *section)
+{
+	const struct conf_node *node = &block->children[index];
+	const struct conf_node *earlier;
+	const struct key_rule *rule;
+	char names[256];
+
+	rule = find_rule(keys, count, node->key);
+	if (rule == NULL) {
+		list_keys(names, sizeof(names), keys, count);
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "unknown key '%s' in block '%s' (expected "
+		    "one of: %s)", node->key, ld->block_name, names);
+	}
+	earlier = find_earlier(block, index);
+	if (earlier != NULL && !rule->repeatable)
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "duplicate key '%s' in block '%s'; the "
+		    "first is at line %d, remove one", node->key,
+		    ld->block_name, earlier->line);
+	if (node->has_block)
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "key '%s' takes no block; write '%s' "
+		    "and its value on one line", node->key, node->key);
+	if (check_value_count(ld, node, rule) != 0)
+		return -1;
+	return rule->apply(ld, node, rule, section);
+}
+
+/* Applies every statement of block to section, then checks required keys. */
+static int
+apply_block(struct loader *ld, const struct conf_node *block,
+    const struct key_rule *keys, size_t count, void *section)
+{
+	size_t i, j;
+
+	for (i = 0; i < block->child_count; i++)
+		if (apply_statement(ld, block, i, keys, count, section) != 0)
+			return -1;
+
+	for (i = 0; i < count; i++) {
+		if (!keys[i].required)
+			continue;
+		for (j = 0; j < block->child_count; j++)
+			if (strcmp(block->children[j].key, keys[i].key) == 0)
+				break;
+		if (j == block->child_count)
+			return conf_error(ld->err, ld->errlen, ld->file,
+			    block->line, block->column, "block '%s' is "
+			    "missing required key '%s'; add '%s' with %s",
+			    ld->block_name, keys[i].key, keys[i].key,
+			    keys[i].form);
+	}
+	return 0;
+}
+
+static int
+check_unlabeled(struct loader *ld, const struct conf_node *block)
+{
+	if (block->value_count == 0)
+		return 0;
+	return conf_error(ld->err, ld->errlen, ld->file,
+	    block->values[0].line, block->values[0].column, "block '%s' "
+	    "takes no name; write '%s {'", block->key, block->key);
+}
+
+#define APPLY_KEYS(ld, block, keys, section) \
+	apply_block(ld, block, keys, sizeof(keys) / sizeof(keys[0]), section)
+
+static int
+load_hsm(struct loader *ld, const struct conf_node *block)
+{
+	struct config_hsm *hsm = &ld->config->hsm;
+	const struct conf_node *serial = NULL;
+	size_t i;
+
+	if (APPLY_KEYS(ld, block, hsm_keys, hsm) != 0)
+		return -1;
+	for (i = 0; i < block->child_count; i++)
+		if (strcmp(block->children[i].key, "token-serial") == 0)
+			serial = &block->children[i];
+	if (hsm->token_label != NULL && serial != NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, serial->line,
+		    serial->column, "block 'hsm' sets both token-label and "
+		    "token-serial; keep one of them");
+	if (hsm->token_label == NULL && serial == NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, block->line,
+		    block->column, "block 'hsm' is missing required key "
+		    "'token-label' or 'token-serial'; add one of them");
+	return 0;
+}
+
+static int
+load_signer(struct loader *ld, const struct conf_node *block)
+{
+	return APPLY_KEYS(ld, block, signer_keys, &ld->config->signer);
+}
+
+static int
+load_broker(struct loader *ld, const struct conf_node *block)
+{
+	return APPLY_KEYS(ld, block, broker_keys, &ld->config->broker);
+}
+
+static int
+load_challenge(struct loader *ld, const struct conf_node *block)
+{
+	return APPLY_KEYS(ld, block, challenge_keys, &ld->config->challenge);
+}
+
+static int
+load_store(struct loader *ld, const struct conf_node *block)
+{
+	return APPLY_KEYS(ld, block, store_keys, &ld->config->store);
+}
+
+static int
+load_acme(struct loader *ld, const struct conf_node *block)
+{
+	struct config_acme *acme = &ld->config->acme;
+
+	if (APPLY_KEYS(ld, block, acme_keys, acme) != 0)
+		return -1;
+	if (acme->poll_interval > acme->poll_timeout)
+		return conf_error(ld->err, ld->errlen, ld->file, block->line,
+		    block->column, "poll-interval (%ds) is longer than "
+		    "poll-timeout (%ds); lower poll-interval or raise "
+		    "poll-timeout", acme->poll_interval, acme->poll_timeout);
+	return 0;
+}
+
+/*
+ * An issuer name may become part of file names, so it is limited to
+ * letters, digits, '.', '_' and '-', and cannot start with '.' or '-'.
+ */
+static int
+check_issuer_name(struct loader *ld, const struct conf_node *block)
+{
+	const struct conf_value *name;
+	char buf[VALUE_SHOWN_MAX];
+	size_t len;
+
+	if (block->value_count != 1)
+		return conf_error(ld->err, ld->errlen, ld->file, block->line,
+		    block->column, "block 'issuer' takes one name, got %zu; "
+		    "write 'issuer NAME {'", block->value_count);
+	name = &block->values[0];
+	len = strlen(name->text);
+	if (len == 0 || len > ISSUER_NAME_MAX ||
+	    strchr("._-", name->text[0]) != NULL ||
+	    strspn(name->text, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len)
+		return conf_error(ld->err, ld->errlen, ld->file, name->line,
+		    name->column, "invalid issuer name '%s'; use 1 to %d "
+		    "letters, digits, '.', '_' or '-', starting with a letter "
+		    "or digit", shown(buf, name->text), ISSUER_NAME_MAX);
+	return 0;
+}
+
+static int
+load_issuer(struct loader *ld, const struct conf_node *block)
+{
+	struct custos_config *config = ld->config;
+	struct config_issuer *issuer;
+	char label[ISSUER_NAME_MAX + 16];
+	size_t i;
+
+	if (check_issuer_name(ld, block) != 0)
+		return -1;
+	for (i = 0; i < config->issuer_count; i++)
+		if (strcmp(config->issuers[i].name,
+		    block->values[0].text) == 0)
+			return conf_error(ld->err, ld->errlen, ld->file,
+			    block->values[0].line, block->values[0].column,
+			    "duplicate issuer '%s'; the first is at line %d, "
+			    "rename or remove one", config->issuers[i].name,
+			    config->issuers[i].origin.line);
+
+	/* The caller sized config->issuers for every issuer block. */
+	issuer = &config->issuers[config->issuer_count++];
+	issuer->origin.file = config->path;
+	issuer->origin.line = block->line;
+	issuer->origin.column = block->column;
+	issuer->name = strdup(block->values[0].text);
+	if (issuer->name == NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, block->line,
+		    block->column, "out of memory");
+	snprintf(label, sizeof(label), "issuer %s", issuer->name);
+	ld->block_name = label;
+	return APPLY_KEYS(ld, block, issuer_keys, issuer);
+}
+
+static const struct {
+	const char *name;
+	int (*load)(struct loader *ld, const struct conf_node *block);
+	int labeled;
+	int required;
+} blocks[] = {
+	{ "hsm", load_hsm, 0, 1 },
+	{ "signer", load_signer, 0, 0 },
+	{ "broker", load_broker, 0, 0 },
+	{ "challenge", load_challenge, 0, 0 },
+	{ "store", load_store, 0, 0 },
+	{ "acme", load_acme, 0, 0 },
+	{ "issuer", load_issuer, 1, 1 },
+};
+
+#define BLOCK_COUNT (sizeof(blocks) / sizeof(blocks[0]))
+#define BLOCK_NAMES "hsm, signer, broker, challenge, store, acme, issuer"
+
+static int
+load_top_statement(struct loader *ld, const struct conf_node *root,
+    size_t index)
+{
+	const struct conf_node *node = &root->children[index];
+	const struct conf_node *earlier;
+	size_t i;
+
+	for (i = 0; i < BLOCK_COUNT; i++)
+		if (strcmp(blocks[i].name, node->key) == 0)
+			break;
+	if (i == BLOCK_COUNT)
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "unknown key '%s' at top level (expected "
+		    "one of: " BLOCK_NAMES ")", node->key);
+	if (!node->has_block)
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "'%s' must be a block; write '%s%s {' "
+		    "and its keys on the lines below", node->key, node->key,
+		    blocks[i].labeled ? " NAME" : "");
+	earlier = find_earlier(root, index);
+	if (!blocks[i].labeled && earlier != NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "duplicate block '%s'; the first is at "
+		    "line %d, merge the two", node->key, earlier->line);
+	if (!blocks[i].labeled && check_unlabeled(ld, node) != 0)
+		return -1;
+	ld->block_name = node->key;
+	return blocks[i].load(ld, node);
+}
+
+static int
+check_required_blocks(struct loader *ld, const struct conf_node *root)
+{
+	size_t i, j;
+
+	for (i = 0; i < BLOCK_COUNT; i++) {
+		if (!blocks[i].required)
+			continue;
+		for (j = 0; j < root->child_count; j++)
+			if (strcmp(root->children[j].key, blocks[i].name) == 0)
+				break;
+		if (j < root->child_count)
+			continue;
+		snprintf(ld->err, ld->errlen, "%s: missing block '%s'; add "
+		    "'%s%s {' with its keys (see docs/configuration.md)",
+		    ld->file, blocks[i].name, blocks[i].name,
+		    blocks[i].labeled ? " NAME" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_defaults(struct custos_config *config)
+{
+	config->signer.user = strdup("custos-signer");
+	config->broker.user = strdup("custos");
+	config->broker.state_dir = strdup("/var/lib/custos");
+	config->store.directory = strdup("/var/lib/custos/store");
+	config->challenge.http01_mode = HTTP01_LISTEN;
+	config->challenge.http01_address = strdup("0.0.0.0");
+	config->challenge.http01_port = 80;
+	config->acme.poll_interval = 2;
+	config->acme.poll_timeout = 300;
+	config->acme.http_timeout = 30;
+	config->acme.bad_nonce_retries = 5;
+	config->acme.account_key_type = KEY_TYPE_EC_P256;
+	config->acme.certificate_key_type = KEY_TYPE_EC_P256;
+	if (config->signer.user == NULL || config->broker.user == NULL ||
+	    config->broker.state_dir == NULL ||
+	    config->store.directory == NULL ||
+	    config->challenge.http01_address == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+load_tree(const struct conf_tree *tree, struct custos_config *config,
+    char *err, size_t errlen)
+{
+	struct loader ld = {
+		.file = tree->file,
+		.config = config,
+		.err = err,
+		.errlen = errlen,
+	};
+	const struct conf_node *root = &tree->root;
+	size_t i, issuers = 0;
+
+	for (i = 0; i < root->child_count; i++)
+		if (strcmp(root->children[i].key, "issuer") == 0)
+			issuers++;
+	if (issuers > 0) {
+		config->issuers = calloc(issuers, sizeof(*config->issuers));
+		if (config->issuers == NULL) {
+			snprintf(err, errlen, "%s: out of memory", tree->file);
+			return -1;
+		}
+	}
+	for (i = 0; i < root->child_count; i++)
+		if (load_top_statement(&ld, root, i) != 0)
+			return -1;
+	return check_required_blocks(&ld, root);
+}
+
+static int
+load_parsed(struct conf_tree *tree, struct custos_config **out, char *err,
+    size_t errlen)
+{
+	struct custos_config *config;
+	int rc = -1;
+
+	config = calloc(1, sizeof(*config));
+	if (config == NULL || (config->path = strdup(tree->file)) == NULL ||
+	    set_defaults(config) != 0) {
+		snprintf(err, errlen, "%s: out of memory", tree->file);
+		goto out;
+	}
+	if (load_tree(tree, config, err, errlen) != 0)
+		goto out;
+	*out = config;
+	config = NULL;
+	rc = 0;
+out:
+	config_free(config);
+	conf_tree_free(tree);
+	return rc;
+}
+
+int
+config_load(const char *path, struct custos_config **out, char *err,
+    size_t errlen)
+{
+	struct conf_tree *tree;
+
+	*out = NULL;
+	if (conf_tree_parse_file(path, &tree, err, errlen) != 0)
+		return -1;
+	return load_parsed(tree, out, err, errlen);
+}
+
+int
+config_load_string(const char *name, const char *text,
+    struct custos_config **out, char *err, size_t errlen)
+{
+	struct conf_tree *tree;
+
+	*out = NULL;
+	if (conf_tree_parse(name, text, strlen(text), &tree, err,
+	    errlen) != 0)
+		return -1;
+	return load_parsed(tree, out, err, errlen);
+}
+
+static void
+issuer_clear(struct config_issuer *issuer)
+{
+	size_t i;
+
+	free(issuer->name);
+	free(issuer->directory);
+	free(issuer->trust_bundle);
+	for (i = 0; i < issuer->contact_count; i++)
+		free(issuer->contacts[i]);
+	free(issuer->contacts);
+}
+
+void
+config_free(struct custos_config *config)
+{
+	size_t i;
+
+	if (config == NULL)
+		return;
+	free(config->hsm.module);
+	free(config->hsm.token_label);
+	free(config->hsm.token_serial);
+	free(config->hsm.pin_file);
+	free(config->signer.user);
+	free(config->signer.program);
+	free(config->broker.user);
+	free(config->broker.state_dir);
+	free(config->challenge.http01_address);
+	free(config->challenge.webroot);
+	free(config->store.directory);
+	for (i = 0; i < config->issuer_count; i++)
+		issuer_clear(&config->issuers[i]);
+	free(config->issuers);
+	free(config->path);
+	free(config);
+}
+
+const struct config_issuer *
+config_find_issuer(const struct custos_config *config, const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		return config->issuer_count == 1 ? &config->issuers[0] : NULL;
+	for (i = 0; i < config->issuer_count; i++)
+		if (strcmp(config->issuers[i].name, name) == 0)
+			return &config->issuers[i];
+	return NULL;
+}

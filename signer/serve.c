@@ -342,7 +342,8 @@ signer_serve(struct signer_token *token, int fd)
 		if (rc == -IPC_EOF)
 			return 0;
 		if (rc != 0) {
-			log_warn("closing the connection: %s", ipc_strerror(rc));
+			log_warn("closing the connection: %s",
+			    ipc_strerror(rc));
 			return -1;
 		}
 		rc = serve_frame(token, fd, &frame);

@@ -27,9 +27,9 @@ struct signer_token {
 	unsigned int slot_count;
 	PKCS11_SLOT *slot;		/* the slot holding our token */
 	CK_SLOT_ID slot_id;
-	void *module;			/* dlopen handle of the same module */
+	void *module;			/* dlopen handle, same module */
 	CK_FUNCTION_LIST *p11;		/* that module's function list */
-	char *label;			/* the token's label, for messages */
+	char *label;			/* token label, for messages */
 };
 
 /* An IPC_ERROR reply: a short code word and a one-line message. */

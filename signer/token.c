@@ -156,7 +156,8 @@ token_find_slot(struct signer_token *token, const struct config_hsm *hsm,
 		return 0;
 	if (found == 0)
 		snprintf(err, errlen, "no token with %s '%s' in PKCS#11 module "
-		    "'%s' (check hsm.token-%s)", what, value, hsm->module, what);
+		    "'%s' (check hsm.token-%s)", what, value, hsm->module,
+		    what);
 	else
 		snprintf(err, errlen, "%u tokens have %s '%s' (set "
 		    "hsm.token-serial to choose one)", found, what, value);

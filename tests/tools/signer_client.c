@@ -13,8 +13,8 @@
  *				then end of file
  *	oversized [LENGTH]	send a header with LENGTH (default 2^32-1)
  *	flags			send a header with flags 1
- *	status			print the signer's Seccomp, NoNewPrivs and
- *				Uid lines from /proc/PID/status
+ *	status			print the Seccomp, NoNewPrivs and Uid
+ *				lines of the signer's /proc/PID/status
  *
  * TYPE is a name (key-generate, key-public, jws-sign, csr-build,
  * test-forbidden-syscall) or a number. Replies print as "result JSON",

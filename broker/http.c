@@ -1,0 +1,333 @@
+#include "broker/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "broker/version.h"
+
+struct http_client {
+	CURL *curl;
+	char error[CURL_ERROR_SIZE];
+	struct http_response *resp;	/* filled by the callbacks */
+	int body_too_large;
+	int too_many_headers;
+};
+
+int
+http_url_is_https(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int ok = 0;
+
+	if (u == NULL)
+		return 0;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	ok = strcmp(scheme, "https") == 0 && host[0] != '\0';
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+void
+http_response_clear(struct http_response *resp)
+{
+	for (size_t i = 0; i < resp->header_count; i++) {
+		free(resp->headers[i].name);
+		free(resp->headers[i].value);
+	}
+	free(resp->headers);
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+}
+
+static void
+clear_headers(struct http_response *resp)
+{
+	for (size_t i = 0; i < resp->header_count; i++) {
+		free(resp->headers[i].name);
+		free(resp->headers[i].value);
+	}
+	free(resp->headers);
+	resp->headers = NULL;
+	resp->header_count = 0;
+}
+
+static char *
+trimmed_copy(const char *s, size_t len)
+{
+	while (len > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		len--;
+	}
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
+	    s[len - 1] == '\r' || s[len - 1] == '\n'))
+		len--;
+	return strndup(s, len);
+}
+
+/* Keeps one header field; a status line starts a new header block. */
+static size_t
+header_callback(char *data, size_t size, size_t count, void *arg)
+{
+	struct http_client *client = arg;
+	struct http_response *resp = client->resp;
+	size_t len = size * count;
+	struct http_header *headers;
+	const char *colon;
+
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		clear_headers(resp);
+		return len;
+	}
+	colon = memchr(data, ':', len);
+	if (colon == NULL || colon == data)
+		return len;
+	if (resp->header_count >= HTTP_MAX_HEADERS) {
+		client->too_many_headers = 1;
+		return 0;
+	}
+	headers = reallocarray(resp->headers, resp->header_count + 1,
+	    sizeof(*headers));
+	if (headers == NULL)
+		return 0;
+	resp->headers = headers;
+	headers[resp->header_count].name = trimmed_copy(data,
+	    (size_t)(colon - data));
+	headers[resp->header_count].value = trimmed_copy(colon + 1,
+	    len - (size_t)(colon - data) - 1);
+	resp->header_count++;
+	if (headers[resp->header_count - 1].name == NULL ||
+	    headers[resp->header_count - 1].value == NULL)
+		return 0;
+	return len;
+}
+
+static size_t
+body_callback(char *data, size_t size, size_t count, void *arg)
+{
+	struct http_client *client = arg;
+	struct http_response *resp = client->resp;
+	size_t len = size * count;
+	char *body;
+
+	if (len > HTTP_MAX_BODY - resp->body_len) {
+		client->body_too_large = 1;
+		return 0;
+	}
+	body = realloc(resp->body, resp->body_len + len + 1);
+	if (body == NULL)
+		return 0;
+	memcpy(body + resp->body_len, data, len);
+	resp->body_len += len;
+	body[resp->body_len] = '\0';
+	resp->body = body;
+	return len;
+}
+
+static int
+set_common_options(struct http_client *client, const char *trust_bundle,
+    long timeout)
+{
+	CURL *c = client->curl;
+	CURLcode rc = CURLE_OK;
+
+	rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, client->error);
+	rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
+	rc |= curl_easy_setopt(c, CURLOPT_USERAGENT,
+	    "custos/" CUSTOS_VERSION);
+	rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_callback);
+	rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, client);
+	rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_callback);
+	rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, client);
+	rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (trust_bundle != NULL) {
+		/* CAINFO alone leaves the system CA directory trusted. */
+		rc |= curl_easy_setopt(c, CURLOPT_CAINFO, trust_bundle);
+		rc |= curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	}
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+int
+http_client_new(const char *trust_bundle, long timeout,
+    struct http_client **out, char *err, size_t errlen)
+{
+	struct http_client *client;
+
+	*out = NULL;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "libcurl initialisation failed");
+		return -1;
+	}
+	client = calloc(1, sizeof(*client));
+	if (client == NULL || (client->curl = curl_easy_init()) == NULL) {
+		free(client);
+		snprintf(err, errlen, "out of memory creating the HTTP client");
+		return -1;
+	}
+	if (set_common_options(client, trust_bundle, timeout) != 0) {
+		http_client_free(client);
+		snprintf(err, errlen,
+		    "libcurl rejected an option (it needs 7.85 or later)");
+		return -1;
+	}
+	*out = client;
+	return 0;
+}
+
+void
+http_client_free(struct http_client *client)
+{
+	if (client == NULL)
+		return;
+	curl_easy_cleanup(client->curl);
+	free(client);
+}
+
+static int
+perform(struct http_client *client, const char *method, const char *url,
+    struct curl_slist *fields, struct http_response *resp, char *err,
+    size_t errlen)
+{
+	CURLcode rc;
+
+	memset(resp, 0, sizeof(*resp));
+	client->resp = resp;
+	client->error[0] = '\0';
+	client->body_too_large = 0;
+	client->too_many_headers = 0;
+	curl_easy_setopt(client->curl, CURLOPT_URL, url);
+	curl_easy_setopt(client->curl, CURLOPT_HTTPHEADER, fields);
+
+	rc = curl_easy_perform(client->curl);
+	curl_easy_setopt(client->curl, CURLOPT_HTTPHEADER, NULL);
+	client->resp = NULL;
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE,
+		    &resp->status);
+		return 0;
+	}
+
+	if (client->body_too_large)
+		snprintf(err, errlen, "%s %s: response body over %d bytes",
+		    method, url, HTTP_MAX_BODY);
+	else if (client->too_many_headers)
+		snprintf(err, errlen, "%s %s: more than %d header fields",
+		    method, url, HTTP_MAX_HEADERS);
+	else
+		snprintf(err, errlen, "%s %s: %s", method, url,
+		    client->error[0] != '\0' ? client->error :
+		    curl_easy_strerror(rc));
+	http_response_clear(resp);
+	return -1;
+}
+
+/* Builds the request header list; returns NULL when memory runs out. */
+static struct curl_slist *
+request_fields(const char *accept, const char *content_type)
+{
+	struct curl_slist *list = NULL, *next;
+	char line[256];
+
+	snprintf(line, sizeof(line), "Accept: %s",
+	    accept != NULL ? accept : "*/*");
+	list = curl_slist_append(NULL, line);
+	if (list != NULL && content_type != NULL) {
+		snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+		next = curl_slist_append(list, line);
+		if (next == NULL) {
+			curl_slist_free_all(list);
+			return NULL;
+		}
+		list = next;
+	}
+	return list;
+}
+
+int
+http_get(struct http_client *client, const char *url, const char *accept,
+    struct http_response *resp, char *err, size_t errlen)
+{
+	struct curl_slist *fields = request_fields(accept, NULL);
+	int rc;
+
+	if (fields == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	curl_easy_setopt(client->curl, CURLOPT_HTTPGET, 1L);
+	rc = perform(client, "GET", url, fields, resp, err, errlen);
+	curl_slist_free_all(fields);
+	return rc;
+}
+
+int
+http_head(struct http_client *client, const char *url,
+    struct http_response *resp, char *err, size_t errlen)
+{
+	struct curl_slist *fields = request_fields(NULL, NULL);
+	int rc;
+
+	if (fields == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* HTTPGET resets NOBODY, so it must come first. */
+	curl_easy_setopt(client->curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(client->curl, CURLOPT_NOBODY, 1L);
+	rc = perform(client, "HEAD", url, fields, resp, err, errlen);
+	curl_easy_setopt(client->curl, CURLOPT_NOBODY, 0L);
+	curl_slist_free_all(fields);
+	return rc;
+}
+
+int
+http_post_jose(struct http_client *client, const char *url,
+    const char *body, const char *accept, struct http_response *resp,
+    char *err, size_t errlen)
+{
+	struct curl_slist *fields;
+	int rc;
+
+	fields = request_fields(accept, "application/jose+json");
+	if (fields == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	curl_easy_setopt(client->curl, CURLOPT_NOBODY, 0L);
+	curl_easy_setopt(client->curl, CURLOPT_POSTFIELDSIZE,
+	    (long)strlen(body));
+	curl_easy_setopt(client->curl, CURLOPT_POSTFIELDS, body);
+	rc = perform(client, "POST", url, fields, resp, err, errlen);
+	curl_easy_setopt(client->curl, CURLOPT_POSTFIELDS, NULL);
+	curl_slist_free_all(fields);
+	return rc;
+}
+
+const char *
+http_response_header(const struct http_response *resp, const char *name,
+    size_t index)
+{
+	for (size_t i = 0; i < resp->header_count; i++) {
+		if (strcasecmp(resp->headers[i].name, name) != 0)
+			continue;
+		if (index-- == 0)
+			return resp->headers[i].value;
+	}
+	return NULL;
+}

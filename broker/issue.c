@@ -1,0 +1,271 @@
+/*
+ * The "custos issue" command: one certificate, one process run.
+ */
+#include "broker/issue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/acme.h"
+#include "broker/certificate.h"
+#include "broker/challenge_http.h"
+#include "broker/names.h"
+#include "broker/privdrop.h"
+#include "broker/signer_client.h"
+#include "broker/store.h"
+#include "logging/log.h"
+
+/* Everything one issuance holds, released by issue_cleanup. */
+struct issue {
+	const struct issue_options *options;
+	struct custos_config *config;
+	struct acme_names names;
+	enum key_type key_type;
+	struct signer_client signer;
+	struct acme_client acme;
+	struct acme_order order;
+	char *order_url;
+	struct signer_key cert_key;
+	char *csr;
+	char *pem;
+	size_t pem_len;
+	struct cert_chain chain;
+	char *stored;
+};
+
+static int
+load_settings(struct issue *is)
+{
+	const struct issue_options *opt = is->options;
+	struct acme_client *acme = &is->acme;
+
+	if (config_load(opt->config_path, &is->config, acme->err,
+	    sizeof(acme->err)) != 0)
+		return -1;
+	acme->config = is->config;
+	if (names_parse(opt->names, opt->name_count, &is->names, acme->err,
+	    sizeof(acme->err)) != 0)
+		return -1;
+
+	acme->issuer = config_find_issuer(is->config, opt->issuer);
+	if (acme->issuer == NULL) {
+		snprintf(acme->err, sizeof(acme->err), opt->issuer != NULL ?
+		    "issuer \"%s\" not found in %s (check --issuer)" :
+		    "%s%s has several issuers (choose one with --issuer)",
+		    opt->issuer != NULL ? opt->issuer : "", opt->config_path);
+		return -1;
+	}
+	is->key_type = is->config->acme.certificate_key_type;
+	if (opt->key_type != NULL &&
+	    key_type_parse(opt->key_type, &is->key_type) != 0) {
+		snprintf(acme->err, sizeof(acme->err), "invalid --key-type "
+		    "\"%s\" (use ec-p256, ec-p384, rsa-2048, rsa-3072 or "
+		    "rsa-4096)", opt->key_type);
+		return -1;
+	}
+	return 0;
+}
+
+/* Binds the listener, starts the signer and drops privileges, in order. */
+static int
+start_processes(struct issue *is)
+{
+	const struct custos_config *config = is->config;
+	struct acme_client *acme = &is->acme;
+	char *program = config->signer.program;
+	const char *user = config->broker.user != NULL ?
+	    config->broker.user : "custos";
+	int rc;
+
+	if (config->challenge.http01_mode == HTTP01_LISTEN &&
+	    challenge_http_bind(config->challenge.http01_address,
+	    config->challenge.http01_port, &acme->responder, acme->err,
+	    sizeof(acme->err)) != 0)
+		return -1;
+
+	if (program == NULL)
+		program = signer_default_program(acme->err,
+		    sizeof(acme->err));
+	if (program == NULL)
+		return -1;
+	rc = signer_spawn(program, config->path, &is->signer, acme->err,
+	    sizeof(acme->err));
+	if (program != config->signer.program)
+		free(program);
+	if (rc != 0)
+		return -1;
+	acme->signer = &is->signer;
+
+	if (privdrop_to_user(user, config->path, acme->err,
+	    sizeof(acme->err)) != 0)
+		return -1;
+	if (acme->responder != NULL &&
+	    challenge_http_start(acme->responder, acme->err,
+	    sizeof(acme->err)) != 0)
+		return -1;
+	return http_client_new(acme->issuer->trust_bundle,
+	    config->acme.http_timeout, &acme->http, acme->err,
+	    sizeof(acme->err));
+}
+
+static int
+create_order(struct issue *is)
+{
+	struct acme_client *acme = &is->acme;
+
+	if (acme_order_new(acme, &is->names, &is->order, &is->order_url) != 0)
+		return -1;
+	printf("order: %s (%s, %zu authorizations)\n", is->order_url,
+	    is->order.status, is->order.authorization_count);
+	if (acme_authorize_all(acme, &is->order) != 0)
+		return -1;
+
+	/* The order turns ready once every authorization is valid. */
+	if (acme_order_refresh(acme, is->order_url, &is->order) != 0 ||
+	    acme_order_wait(acme, is->order_url, "pending", &is->order) != 0)
+		return -1;
+	if (strcmp(is->order.status, "ready") != 0) {
+		snprintf(acme->err, sizeof(acme->err), "the order is \"%s\" "
+		    "after authorization, expected \"ready\"",
+		    is->order.status);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+finalize_order(struct issue *is)
+{
+	struct acme_client *acme = &is->acme;
+	const char **values;
+	char key_id[IPC_KEY_ID_LEN + 1];
+	int rc;
+
+	printf("finalize: generating a %s certificate key\n",
+	    key_type_name(is->key_type));
+	if (signer_key_generate(acme->signer, "certificate",
+	    key_type_name(is->key_type), key_id, acme->err,
+	    sizeof(acme->err)) != 0 ||
+	    signer_key_public(acme->signer, key_id, &is->cert_key, acme->err,
+	    sizeof(acme->err)) != 0)
+		return -1;
+
+	values = calloc(is->names.count, sizeof(*values));
+	if (values == NULL) {
+		snprintf(acme->err, sizeof(acme->err), "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < is->names.count; i++)
+		values[i] = is->names.items[i].value;
+	rc = signer_csr_build(acme->signer, key_id, values, is->names.count,
+	    &is->csr, acme->err, sizeof(acme->err));
+	free(values);
+	if (rc != 0)
+		return -1;
+	return acme_order_finalize(acme, is->order_url, &is->order, is->csr);
+}
+
+static int
+download_and_store(struct issue *is)
+{
+	struct acme_client *acme = &is->acme;
+	struct store_files files;
+	char version[128], *label;
+	int rc;
+
+	printf("download: %s\n", is->order.certificate);
+	if (acme_certificate_download(acme, &is->order, &is->pem,
+	    &is->pem_len) != 0 ||
+	    cert_chain_parse(is->pem, is->pem_len, &is->chain, acme->err,
+	    sizeof(acme->err)) != 0 ||
+	    cert_check_key(&is->chain, is->cert_key.jwk, acme->err,
+	    sizeof(acme->err)) != 0 ||
+	    cert_check_names(&is->chain, &is->names, acme->err,
+	    sizeof(acme->err)) != 0)
+		return -1;
+
+	if (store_version_name(time(NULL), is->chain.serial_hex, version,
+	    sizeof(version)) != 0 ||
+	    (label = names_store_label(is->names.items[0].value)) == NULL) {
+		snprintf(acme->err, sizeof(acme->err), "out of memory");
+		return -1;
+	}
+	files.cert_pem = is->chain.leaf_pem;
+	files.chain_pem = is->chain.chain_pem;
+	files.fullchain_pem = is->chain.fullchain_pem;
+	files.key_uri = is->cert_key.uri;
+	rc = store_certificate(is->config->store.directory, label, version,
+	    &files, &is->stored, acme->err, sizeof(acme->err));
+	free(label);
+	return rc;
+}
+
+static int
+run_steps(struct issue *is)
+{
+	struct acme_client *acme = &is->acme;
+
+	if (load_settings(is) != 0 || start_processes(is) != 0)
+		return -1;
+	printf("issuer %s: %s\n", acme->issuer->name,
+	    acme->issuer->directory);
+	if (acme_directory_fetch(acme) != 0 ||
+	    acme_account_ensure(acme) != 0 ||
+	    create_order(is) != 0 ||
+	    finalize_order(is) != 0 ||
+	    download_and_store(is) != 0)
+		return -1;
+	printf("stored: %s (serial %s)\n", is->stored, is->chain.serial_hex);
+	return 0;
+}
+
+static int
+issue_cleanup(struct issue *is)
+{
+	char err[512];
+	int rc = 0;
+
+	challenge_http_free(is->acme.responder);
+	http_client_free(is->acme.http);
+	acme_directory_clear(&is->acme.directory);
+	acme_order_clear(&is->order);
+	if (is->signer.fd >= 0 && is->signer.pid > 0 &&
+	    signer_finish(&is->signer, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		rc = -1;
+	}
+	free(is->acme.nonce);
+	free(is->acme.account_url);
+	free(is->acme.account_thumbprint);
+	free(is->order_url);
+	signer_key_clear(&is->cert_key);
+	free(is->csr);
+	free(is->pem);
+	cert_chain_clear(&is->chain);
+	free(is->stored);
+	names_clear(&is->names);
+	config_free(is->config);
+	return rc;
+}
+
+int
+issue_run(const struct issue_options *options)
+{
+	struct issue is;
+	int rc;
+
+	memset(&is, 0, sizeof(is));
+	is.options = options;
+	is.signer.fd = -1;
+	is.signer.pid = -1;
+	rc = run_steps(&is);
+	fflush(stdout);
+	if (rc != 0)
+		log_error("%s", is.acme.err);
+	if (issue_cleanup(&is) != 0)
+		rc = -1;
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,23 @@
+#ifndef CUSTOS_BROKER_ISSUE_H
+#define CUSTOS_BROKER_ISSUE_H
+
+#include <stddef.h>
+
+#define ISSUE_DEFAULT_CONFIG "/etc/custos/custos.conf"
+
+struct issue_options {
+	const char *config_path;
+	const char *issuer;	/* NULL: the only issuer in the file */
+	const char *key_type;	/* NULL: acme certificate-key-type */
+	char *const *names;
+	size_t name_count;
+};
+
+/*
+ * Issues one certificate: loads the configuration, starts the signer,
+ * drops privileges, runs the ACME order and stores the result. Progress
+ * goes to stdout, the error to stderr. Returns the exit status (0 or 1).
+ */
+int issue_run(const struct issue_options *options);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * The broker's side of the signer: starts custos-signer on one end of a
+ * socket pair and wraps each request of ipc/ipc.h in a function that sends
+ * one frame, reads one reply and checks every member it uses.
+ *
+ * Functions return 0, or -1 with a one-line message in err. When the
+ * signer has died, the message gives its exit status or signal.
+ */
+#ifndef CUSTOS_BROKER_SIGNER_CLIENT_H
+#define CUSTOS_BROKER_SIGNER_CLIENT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "ipc/ipc.h"
+
+struct signer_client {
+	pid_t pid;
+	int fd;
+};
+
+/* A key's public half, as the signer describes it. */
+struct signer_key {
+	char key_id[IPC_KEY_ID_LEN + 1];
+	char type[16];
+	json_t *jwk;
+	char *thumbprint;	/* RFC 7638, base64url */
+	char *uri;		/* RFC 7512 pkcs11: URI */
+};
+
+/*
+ * Returns the default signer path: custos-signer in the directory of the
+ * running executable. The result is malloc'd, or NULL with err set.
+ */
+char *signer_default_program(char *err, size_t errlen);
+
+/*
+ * Starts program with "--config config_path --fd 3", fd 3 being its end of
+ * a socket pair; the environment is passed through.
+ */
+int signer_spawn(const char *program, const char *config_path,
+    struct signer_client *signer, char *err, size_t errlen);
+
+/*
+ * Closes the connection and waits for the signer to exit. Returns 0 when
+ * it exited with status 0, -1 with err set otherwise.
+ */
+int signer_finish(struct signer_client *signer, char *err, size_t errlen);
+
+/* purpose is "account" or "certificate"; type a key type name. */
+int signer_key_generate(struct signer_client *signer, const char *purpose,
+    const char *type, char key_id[IPC_KEY_ID_LEN + 1], char *err,
+    size_t errlen);
+int signer_key_public(struct signer_client *signer, const char *key_id,
+    struct signer_key *key, char *err, size_t errlen);
+void signer_key_clear(struct signer_key *key);
+
+/*
+ * Signs a JWS for url. kid NULL embeds the JWK; payload "" makes a
+ * POST-as-GET. Sets *jws to the malloc'd flattened JSON serialisation.
+ */
+int signer_jws_sign(struct signer_client *signer, const char *key_id,
+    const char *url, const char *nonce, const char *kid,
+    const char *payload, char **jws, char *err, size_t errlen);
+
+/* Builds a CSR for names; sets *csr to malloc'd base64url DER. */
+int signer_csr_build(struct signer_client *signer, const char *key_id,
+    const char *const *names, size_t count, char **csr, char *err,
+    size_t errlen);
+
+#endif

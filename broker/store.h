@@ -1,0 +1,36 @@
+/*
+ * The certificate store: STORE/LABEL/VERSION/{cert,chain,fullchain}.pem
+ * and key.uri, with STORE/LABEL/current a symlink to the newest VERSION.
+ * LABEL is the first requested name with "*" replaced by "_wildcard";
+ * VERSION is the UTC time and the certificate serial in hex, for example
+ * 20261204T163000Z-0a1b2c.
+ */
+#ifndef CUSTOS_BROKER_STORE_H
+#define CUSTOS_BROKER_STORE_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct store_files {
+	const char *cert_pem;		/* the leaf certificate */
+	const char *chain_pem;		/* the issuers, may be "" */
+	const char *fullchain_pem;
+	const char *key_uri;		/* RFC 7512 URI of the private key */
+};
+
+/* Formats VERSION from a time and a lowercase hex serial into out. */
+int store_version_name(time_t when, const char *serial_hex, char *out,
+    size_t outlen);
+
+/*
+ * Writes the files into a new temporary directory beside VERSION (each
+ * file fsynced), renames it to VERSION, fsyncs LABEL and replaces the
+ * current symlink atomically. On failure nothing new is left behind and
+ * current is unchanged. Sets *stored to the malloc'd VERSION path.
+ * Returns 0, or -1 with a message in err.
+ */
+int store_certificate(const char *store_dir, const char *label,
+    const char *version, const struct store_files *files, char **stored,
+    char *err, size_t errlen);
+
+#endif

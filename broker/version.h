@@ -1,0 +1,6 @@
+#ifndef CUSTOS_BROKER_VERSION_H
+#define CUSTOS_BROKER_VERSION_H
+
+#define CUSTOS_VERSION "0.1.0"
+
+#endif

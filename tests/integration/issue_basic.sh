@@ -53,7 +53,7 @@ check_certificate() {
 }
 
 check_token_key() {
-	local cert key_uri id access
+	local cert key_uri id access cert_key token_key
 
 	cert=$(custos_store_file "${NAMES[0]}" cert.pem)
 	key_uri=$(cat "$(custos_store_file "${NAMES[0]}" key.uri)")
@@ -62,8 +62,11 @@ check_token_key() {
 		"token=$SOFTHSM_LABEL"
 	id=$(custos_uri_id "$key_uri")
 	assert_not_equal "key.uri has an id" "$id" ""
-	assert_equal "certificate key is the token's key $id" \
-		"$(certificate_public_key "$cert")" "$(token_public_key "$id")"
+	cert_key=$(certificate_public_key "$cert")
+	token_key=$(token_public_key "$id")
+	assert_not_equal "token has public key $id" "$token_key" ""
+	assert_equal "certificate key is the token's key $id" "$cert_key" \
+		"$token_key"
 
 	access=$(softhsm_private_key_access "$id")
 	assert_contains "private key $id is on the token" "$access" local

@@ -184,7 +184,8 @@ test_csr_long_first_name(void)
 	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	/* 65 bytes. */
 	json_t *names = json_pack("[s]",
-	    "first-label-of-forty-bytes-0123456789012.second-label.example.org");
+	    "first-label-of-forty-bytes-0123456789012.second-label"
+	    ".example.org");
 	X509_REQ *req = build(pkey, names);
 
 	CHECK(req != NULL);

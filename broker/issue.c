@@ -222,8 +222,9 @@ run_steps(struct issue *is)
 	return 0;
 }
 
+/* Releases everything; failed tells whether an error is already shown. */
 static int
-issue_cleanup(struct issue *is)
+issue_cleanup(struct issue *is, int failed)
 {
 	char err[512];
 	int rc = 0;
@@ -232,9 +233,12 @@ issue_cleanup(struct issue *is)
 	http_client_free(is->acme.http);
 	acme_directory_clear(&is->acme.directory);
 	acme_order_clear(&is->order);
-	if (is->signer.fd >= 0 && is->signer.pid > 0 &&
+	if (is->signer.pid > 0 &&
 	    signer_finish(&is->signer, err, sizeof(err)) != 0) {
-		log_error("%s", err);
+		if (failed || is->signer.printed_error)
+			log_info("%s", err);
+		else
+			log_error("%s", err);
 		rc = -1;
 	}
 	free(is->acme.nonce);
@@ -263,9 +267,12 @@ issue_run(const struct issue_options *options)
 	is.signer.pid = -1;
 	rc = run_steps(&is);
 	fflush(stdout);
-	if (rc != 0)
+	/* A signer that exited with an error has printed the cause. */
+	if (rc != 0 && is.signer.printed_error)
+		log_info("%s", is.acme.err);
+	else if (rc != 0)
 		log_error("%s", is.acme.err);
-	if (issue_cleanup(&is) != 0)
+	if (issue_cleanup(&is, rc != 0) != 0)
 		rc = -1;
 	return rc == 0 ? 0 : 1;
 }

@@ -79,6 +79,7 @@ signer_spawn(const char *program, const char *config_path,
 
 	signer->pid = -1;
 	signer->fd = -1;
+	signer->printed_error = 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
 		snprintf(err, errlen, "socketpair for the signer failed: %s",
 		    strerror(errno));
@@ -129,6 +130,7 @@ report_death(struct signer_client *signer, const char *request, char *err,
 		return;
 	}
 	signer->pid = -1;
+	signer->printed_error = WIFEXITED(status) && WEXITSTATUS(status) != 0;
 	describe_exit(status, why, sizeof(why));
 	snprintf(err, errlen, "%s during %s", why, request);
 }
@@ -153,6 +155,7 @@ signer_finish(struct signer_client *signer, char *err, size_t errlen)
 	signer->pid = -1;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
+	signer->printed_error = WIFEXITED(status);
 	describe_exit(status, err, errlen);
 	return -1;
 }

@@ -19,6 +19,11 @@
 struct signer_client {
 	pid_t pid;
 	int fd;
+	/*
+	 * 1 once the signer has exited with a nonzero status: it then has
+	 * printed its own error line, and the broker's message is a note.
+	 */
+	int printed_error;
 };
 
 /* A key's public half, as the signer describes it. */

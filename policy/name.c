@@ -254,8 +254,8 @@ policy_ip_parse(const char *input, struct policy_ip *ip, char *err,
 		return address_error(err, errlen, input, "remove the brackets "
 		    "around the IPv6 address");
 	if (strchr(input, '%') != NULL)
-		return address_error(err, errlen, input, "an IPv6 zone index is "
-		    "not allowed; remove the %%zone suffix");
+		return address_error(err, errlen, input, "an IPv6 zone index "
+		    "is not allowed; remove the %%zone suffix");
 
 	if (strchr(input, ':') == NULL) {
 		if (check_ipv4_octets(input, err, errlen) < 0)
@@ -308,7 +308,7 @@ policy_ip_check_canonical(const char *input, char *err, size_t errlen)
 	if (policy_ip_normalize(input, text, sizeof(text), err, errlen) < 0)
 		return -1;
 	if (strcmp(text, input) != 0)
-		return address_error(err, errlen, input, "not in canonical form; "
-		    "write %s", text);
+		return address_error(err, errlen, input, "not in canonical "
+		    "form; write %s", text);
 	return 0;
 }

@@ -18,14 +18,15 @@
 
 #include <stddef.h>
 
-#define POLICY_NAME_MAX 253		/* RFC 1035, without the trailing dot */
+/* RFC 1035 limits, the name counted without its trailing dot. */
+#define POLICY_NAME_MAX 253
 #define POLICY_LABEL_MAX 63
 /* Holds any canonical DNS name or IP address text, with its NUL. */
 #define POLICY_NAME_BUFSIZE 256
 
 struct policy_ip {
 	int family;			/* AF_INET or AF_INET6 */
-	unsigned char addr[16];		/* network order; 4 bytes for IPv4 */
+	unsigned char addr[16];		/* network order; IPv4 uses 4 */
 };
 
 /* A name normaliser: policy_name_normalize or policy_name_normalize_ascii. */

@@ -33,7 +33,7 @@ enum policy_action {
 enum policy_pattern_kind {
 	POLICY_PATTERN_NAME = 0,	/* www.example.com: that name only */
 	POLICY_PATTERN_WILDCARD,	/* *.example.com: that name only */
-	POLICY_PATTERN_SUBTREE,		/* .example.com: names below it */
+	POLICY_PATTERN_SUBTREE,		/* .example.com: names below */
 	POLICY_PATTERN_ADDRESS,		/* 192.0.2.0/24, 2001:db8::1 */
 };
 

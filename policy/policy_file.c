@@ -33,7 +33,7 @@ typedef int (*statement_fn)(struct reader *rd, struct policy_tenant *tenant,
 struct statement {
 	const char *key;
 	statement_fn parse;
-	int single;		/* 1 when the key may appear once per tenant */
+	int single;		/* 1 when a tenant may give the key once */
 };
 
 /* Formats an error at the value's position; returns -1. */
@@ -216,8 +216,9 @@ parse_groups(struct reader *rd, struct policy_tenant *tenant,
 		v = &node->values[i];
 		rc = resolve_id(v->text, 1, &id);
 		if (rc == -1)
-			return value_error(rd, v, "unknown group \"%s\"; create "
-			    "the group or remove it from groups", v->text);
+			return value_error(rd, v, "unknown group \"%s\"; "
+			    "create the group or remove it from groups",
+			    v->text);
 		if (rc < 0)
 			return value_error(rd, v, "looking up group \"%s\" "
 			    "failed", v->text);
@@ -405,11 +406,13 @@ check_host_bits(struct reader *rd, const struct conf_value *v,
 	    v->text, text, rule->prefix);
 }
 
+/* Returns 1 for text that can only be an address or a range. */
 static int
 looks_like_address(const char *text)
 {
 	return strchr(text, ':') != NULL || strchr(text, '/') != NULL ||
-	    strspn(text, "0123456789.") == strlen(text);
+	    (text[0] >= '0' && text[0] <= '9' &&
+	    strspn(text, "0123456789.") == strlen(text));
 }
 
 /* Parses one allow or deny value into rule. */
@@ -638,7 +641,7 @@ check_statement(struct reader *rd, const struct conf_node *block,
     size_t index, const struct statement *st)
 {
 	const struct conf_node *node = &block->children[index];
-	size_t i;
+	size_t i, max;
 
 	if (node->has_block)
 		return node_error(rd, node, "%s takes no block; remove the "
@@ -647,13 +650,15 @@ check_statement(struct reader *rd, const struct conf_node *block,
 		return node_error(rd, node, "%s needs a value", node->key);
 	if (!st->single)
 		return 0;
-	if (node->value_count > (strcmp(st->key, "rate") == 0 ? 2u : 1u))
-		return value_error(rd, &node->values[1], "too many values for "
-		    "%s", node->key);
+	max = strcmp(st->key, "rate") == 0 ? 2 : 1;
+	if (node->value_count > max)
+		return value_error(rd, &node->values[max], "too many values "
+		    "for %s", node->key);
 	for (i = 0; i < index; i++)
 		if (strcmp(block->children[i].key, node->key) == 0)
-			return node_error(rd, node, "duplicate %s; the first is "
-			    "at line %d", node->key, block->children[i].line);
+			return node_error(rd, node, "duplicate %s; the first "
+			    "is at line %d", node->key,
+			    block->children[i].line);
 	return 0;
 }
 
@@ -671,8 +676,10 @@ parse_tenant_body(struct reader *rd, struct policy_tenant *tenant,
 				break;
 		if (j == STATEMENT_COUNT)
 			return node_error(rd, node, "unknown key \"%s\" in "
-			    "tenant %s; see docs/policy.md for the keys",
-			    node->key, tenant->name);
+			    "tenant %s; use users, groups, token, allow, deny, "
+			    "issuers, accounts, challenges, key-types, "
+			    "max-names, max-lifetime, max-certificates or "
+			    "rate", node->key, tenant->name);
 		if (check_statement(rd, block, i, &statements[j]) < 0 ||
 		    statements[j].parse(rd, tenant, node) < 0)
 			return -1;

@@ -262,8 +262,9 @@ test_match_length_limits(void)
 	strcpy(name + 64, ".example.com");
 	evaluate(policy, name, &d);
 	CHECK_INT(d.allowed, 0);
-	CHECK_STR(d.reason, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..."
-	    ": denied, invalid name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	CHECK_STR(d.reason, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaa...: denied, invalid name \""
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaa...\": label \"aaaaaaaaaaaaaaaa...\" is "
 	    "64 characters long, over the maximum of 63");
 

@@ -1,0 +1,149 @@
+#!/bin/bash
+# The signer with a real SoftHSM2 token: every key type generates inside
+# the token as a sensitive, non-extractable signing key (checked with raw
+# PKCS#11 by p11probe), signs a JWS that OpenSSL verifies with the key
+# read back from the token, and signs a CSR for that same key.
+set -uo pipefail
+source "$(dirname "$0")/../lib/lab.sh"
+
+CLIENT=$CUSTOS_BUILD_DIR/tests/signer_client
+PROBE=$CUSTOS_BUILD_DIR/tests/p11probe
+VERIFY=$CUSTOS_BUILD_DIR/tests/jws_verify
+TOKEN_LABEL=custos-signer-keys
+
+for program in "$CUSTOS_SIGNER" "$CLIENT" "$PROBE" "$VERIFY"; do
+	[ -x "$program" ] || bail_out "$program is missing; run make first"
+done
+if [ "$(id -u)" -eq 0 ] && ! id "$CUSTOS_SIGNER_USER" >/dev/null 2>&1; then
+	useradd --system --no-create-home --shell /usr/sbin/nologin \
+		"$CUSTOS_SIGNER_USER" || bail_out "cannot create the signer user"
+fi
+lab_tmpdir custos-signer-keys || bail_out "cannot make a temporary directory"
+softhsm_init "$LAB_DIR" "$TOKEN_LABEL" || bail_out "cannot make a token"
+
+CONF=$LAB_DIR/signer.conf
+cat >"$CONF" <<EOF
+hsm {
+	module "$SOFTHSM_MODULE"
+	token-label "$TOKEN_LABEL"
+	pin-file "$SOFTHSM_PIN_FILE"
+}
+signer {
+	user $CUSTOS_SIGNER_USER
+}
+issuer local {
+	directory "https://127.0.0.1:14000/dir"
+}
+EOF
+
+# Usage: member JSON-LINE NAME
+# Prints one string member of the JSON after "result " on a reply line.
+member() {
+	printf '%s\n' "${1#result }" |
+		sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p"
+}
+
+# Usage: b64url_to_file TEXT FILE
+b64url_to_file() {
+	local text=$1 pad
+
+	pad=$(( (4 - ${#text} % 4) % 4 ))
+	text=$text$(printf '%*s' "$pad" '' | tr ' ' '=')
+	printf '%s' "$text" | tr -- '-_' '+/' | base64 -d >"$2"
+}
+
+expected_access="sensitive=1
+extractable=0
+always_sensitive=1
+never_extractable=1"
+expected_usage="sign=1
+decrypt=0
+unwrap=0
+derive=0
+verify=1
+encrypt=0
+wrap=0"
+
+check_key_type() {
+	local type=$1 alg=$2 out reply id probe jws csr_b64
+
+	out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" request key-generate \
+		"{\"purpose\":\"certificate\",\"type\":\"$type\"}" 2>&1)
+	reply=$(printf '%s\n' "$out" | grep '^result ')
+	id=$(member "$reply" key_id)
+	assert_equal "$type: generated type" "$(member "$reply" type)" "$type"
+	assert_equal "$type: key id is 32 hex digits" \
+		"$(printf '%s' "$id" | grep -cE '^[0-9a-f]{32}$')" 1
+	assert_contains "$type: URI names the token and object" \
+		"$(member "$reply" uri)" \
+		"pkcs11:token=$TOKEN_LABEL;id=%"
+	assert_contains "$type: URI ends with the object label" \
+		"$(member "$reply" uri)" \
+		";object=custos-certificate-$id;type=private"
+	[ -n "$id" ] || return
+
+	probe=$("$PROBE" "$SOFTHSM_MODULE" "$TOKEN_LABEL" \
+		"$SOFTHSM_PIN_FILE" "$id" "$LAB_DIR/$type.pem" 2>&1)
+	assert_equal "$type: private key is sensitive, never extractable" \
+		"$(printf '%s\n' "$probe" | sed -n 1,4p)" "$expected_access"
+	assert_equal "$type: reading the secret is refused" \
+		"$(printf '%s\n' "$probe" | sed -n 's/^value=//p')" \
+		CKR_ATTRIBUTE_SENSITIVE
+	assert_equal "$type: making it extractable is refused" \
+		"$(printf '%s\n' "$probe" | sed -n 's/^set_extractable=//p')" \
+		CKR_ATTRIBUTE_READ_ONLY
+	assert_equal "$type: key pair may only sign and verify" \
+		"$(printf '%s\n' "$probe" |
+			grep -E '^(sign|decrypt|unwrap|derive|verify|encrypt|wrap)=')" \
+		"$expected_usage"
+
+	out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" \
+		request jws-sign "{\"key_id\":\"$id\",\"url\":\"https://127.0.0.1:14000/new-order\",\"nonce\":\"abc-_1\",\"kid\":\"https://127.0.0.1:14000/acct/1\",\"payload\":\"{\\\"identifiers\\\":[{\\\"type\\\":\\\"dns\\\",\\\"value\\\":\\\"a.test\\\"}]}\"}" \
+		request csr-build "{\"key_id\":\"$id\",\"names\":[\"a.test\",\"*.a.test\",\"127.0.0.1\"]}" \
+		2>&1)
+	jws=$(printf '%s\n' "$out" | grep '^result {"protected"')
+	assert_equal "$type: JWS verifies with the token's public key" \
+		"$(printf '%s' "${jws#result }" | "$VERIFY" "$LAB_DIR/$type.pem")" \
+		"alg=$alg
+valid"
+
+	csr_b64=$(member "$(printf '%s\n' "$out" | grep '^result {"csr"')" csr)
+	b64url_to_file "$csr_b64" "$LAB_DIR/$type.csr"
+	check "$type: CSR signature verifies" \
+		openssl req -inform DER -in "$LAB_DIR/$type.csr" -verify -noout
+	assert_equal "$type: CSR holds the token's public key" \
+		"$(openssl req -inform DER -in "$LAB_DIR/$type.csr" -pubkey \
+			-noout 2>&1)" "$(cat "$LAB_DIR/$type.pem")"
+	assert_contains "$type: CSR lists every name" \
+		"$(openssl req -inform DER -in "$LAB_DIR/$type.csr" -noout \
+			-text 2>&1 | tr -d ' ')" \
+		"DNS:a.test,DNS:*.a.test,IPAddress:127.0.0.1"
+	assert_equal "$type: signer exits 0 at end of file" \
+		"$(printf '%s\n' "$out" | tail -n 1)" "exit 0"
+}
+
+check_key_type ec-p256 ES256
+check_key_type ec-p384 ES384
+check_key_type rsa-2048 RS256
+check_key_type rsa-3072 RS256
+check_key_type rsa-4096 RS256
+
+# The type defaults to P-256, and account keys carry their own label.
+out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" request key-generate \
+	'{"purpose":"account"}' 2>&1)
+reply=$(printf '%s\n' "$out" | grep '^result ')
+assert_equal "default key type is ec-p256" "$(member "$reply" type)" ec-p256
+assert_contains "account key label" "$(member "$reply" uri)" \
+	";object=custos-account-$(member "$reply" key_id);"
+
+# A key made by one signer process is usable by the next one.
+id=$(member "$reply" key_id)
+out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" request key-public \
+	"{\"key_id\":\"$id\"}" 2>&1)
+assert_equal "key-public finds the key in a new process" \
+	"$(member "$(printf '%s\n' "$out" | grep '^result ')" key_id)" "$id"
+assert_equal "key-public thumbprint matches key-generate" \
+	"$(member "$(printf '%s\n' "$out" | grep '^result ')" thumbprint)" \
+	"$(member "$reply" thumbprint)"
+
+tap_done

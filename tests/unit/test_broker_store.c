@@ -1,0 +1,256 @@
+/* Tests for broker/store.c: atomic storage and clean failures. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/names.h"
+#include "broker/store.h"
+#include "tests/unit/check.h"
+
+static const struct store_files files = {
+	.cert_pem = "-----BEGIN CERTIFICATE-----\nleaf\n"
+	    "-----END CERTIFICATE-----\n",
+	.chain_pem = "-----BEGIN CERTIFICATE-----\nissuer\n"
+	    "-----END CERTIFICATE-----\n",
+	.fullchain_pem = "-----BEGIN CERTIFICATE-----\nleaf\n"
+	    "-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nissuer\n"
+	    "-----END CERTIFICATE-----\n",
+	.key_uri = "pkcs11:token=t;id=%01;type=private",
+};
+
+/* Makes a fresh directory under TMPDIR or /tmp into dir. */
+static int
+make_store(char *dir, size_t len)
+{
+	const char *base = getenv("TMPDIR");
+
+	snprintf(dir, len, "%s/custos-store-test.XXXXXX",
+	    base != NULL ? base : "/tmp");
+	return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static void
+remove_tree(const char *path)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		printf("#   cannot remove %s\n", path);
+}
+
+static char *
+read_text(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Counts the entries of dir other than "." and "..". */
+static int
+count_entries(const char *dir)
+{
+	struct dirent *entry;
+	int count = 0;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return -1;
+	while ((entry = readdir(d)) != NULL)
+		if (strcmp(entry->d_name, ".") != 0 &&
+		    strcmp(entry->d_name, "..") != 0)
+			count++;
+	closedir(d);
+	return count;
+}
+
+static void
+test_store_version_name(void)
+{
+	char out[64];
+
+	/* 2026-12-04 16:30:00 UTC */
+	CHECK_INT(store_version_name((time_t)1796401800, "0a1b2c", out,
+	    sizeof(out)), 0);
+	CHECK_STR(out, "20261204T163000Z-0a1b2c");
+	CHECK_INT(store_version_name((time_t)1796401800, "0a1b2c", out, 20),
+	    -1);
+}
+
+static void
+test_store_label_wildcard(void)
+{
+	char *label = names_store_label("*.example.com");
+	char *plain = names_store_label("www.example.com");
+
+	CHECK_STR(label, "_wildcard.example.com");
+	CHECK_STR(plain, "www.example.com");
+	free(label);
+	free(plain);
+}
+
+static void
+test_store_writes_files(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64], link[64], err[512] = "";
+	char *stored = NULL;
+	ssize_t n;
+
+	if (make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a temporary directory");
+		return;
+	}
+	CHECK_INT(store_certificate(dir, "a.test", "20261204T163000Z-01",
+	    &files, &stored, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	snprintf(path, sizeof(path), "%s/a.test/20261204T163000Z-01", dir);
+	CHECK_STR(stored, path);
+	CHECK_INT(count_entries(path), 4);
+
+	snprintf(path, sizeof(path), "%s/a.test/current/cert.pem", dir);
+	CHECK_STR(read_text(path), files.cert_pem);
+	snprintf(path, sizeof(path), "%s/a.test/current/chain.pem", dir);
+	CHECK_STR(read_text(path), files.chain_pem);
+	snprintf(path, sizeof(path), "%s/a.test/current/fullchain.pem", dir);
+	CHECK_STR(read_text(path), files.fullchain_pem);
+	snprintf(path, sizeof(path), "%s/a.test/current/key.uri", dir);
+	CHECK_STR(read_text(path), "pkcs11:token=t;id=%01;type=private\n");
+
+	snprintf(path, sizeof(path), "%s/a.test/current", dir);
+	n = readlink(path, link, sizeof(link) - 1);
+	CHECK_INT(n, strlen("20261204T163000Z-01"));
+	link[n > 0 ? n : 0] = '\0';
+	CHECK_STR(link, "20261204T163000Z-01");
+
+	/* Only VERSION and current: no temporary names are left. */
+	snprintf(path, sizeof(path), "%s/a.test", dir);
+	CHECK_INT(count_entries(path), 2);
+	free(stored);
+	remove_tree(dir);
+}
+
+static void
+test_store_replaces_current(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64], link[64], err[512];
+	char *stored = NULL;
+	ssize_t n;
+
+	if (make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a temporary directory");
+		return;
+	}
+	CHECK_INT(store_certificate(dir, "a.test", "v1", &files, &stored,
+	    err, sizeof(err)), 0);
+	free(stored);
+	CHECK_INT(store_certificate(dir, "a.test", "v2", &files, &stored,
+	    err, sizeof(err)), 0);
+	free(stored);
+
+	snprintf(path, sizeof(path), "%s/a.test/current", dir);
+	n = readlink(path, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = '\0';
+	CHECK_STR(link, "v2");
+	snprintf(path, sizeof(path), "%s/a.test", dir);
+	CHECK_INT(count_entries(path), 3);
+	remove_tree(dir);
+}
+
+/* An existing VERSION makes the rename fail before anything changes. */
+static void
+test_store_failed_rename_leaves_nothing(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64], err[512] = "";
+	char *stored = (char *)"unchanged";
+
+	if (make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a temporary directory");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/a.test", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/a.test/v1", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/a.test/v1/other", dir);
+	fclose(fopen(path, "w"));
+
+	CHECK_INT(store_certificate(dir, "a.test", "v1", &files, &stored,
+	    err, sizeof(err)), -1);
+	CHECK(stored == NULL);
+	CHECK(strstr(err, "cannot rename") != NULL);
+	snprintf(path, sizeof(path), "%s/a.test", dir);
+	CHECK_INT(count_entries(path), 1);
+	snprintf(path, sizeof(path), "%s/a.test/v1", dir);
+	CHECK_INT(count_entries(path), 1);
+	remove_tree(dir);
+}
+
+/*
+ * A directory named current cannot be replaced by a symlink: the new
+ * VERSION, already renamed into place, must be removed again.
+ */
+static void
+test_store_failed_current_rolls_back(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64], err[512] = "";
+	char *stored = NULL;
+
+	if (make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a temporary directory");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/a.test", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/a.test/current", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/a.test/current/keep", dir);
+	fclose(fopen(path, "w"));
+
+	CHECK_INT(store_certificate(dir, "a.test", "v1", &files, &stored,
+	    err, sizeof(err)), -1);
+	CHECK(stored == NULL);
+	CHECK(strstr(err, "/a.test/current") != NULL);
+	snprintf(path, sizeof(path), "%s/a.test", dir);
+	CHECK_INT(count_entries(path), 1);
+	snprintf(path, sizeof(path), "%s/a.test/v1", dir);
+	CHECK_INT(access(path, F_OK), -1);
+	remove_tree(dir);
+}
+
+static void
+test_store_missing_parent(void)
+{
+	char err[512] = "";
+	char *stored = NULL;
+
+	CHECK_INT(store_certificate("/nonexistent-custos/store", "a.test",
+	    "v1", &files, &stored, err, sizeof(err)), -1);
+	CHECK(stored == NULL);
+	CHECK(strstr(err, "cannot create store directory "
+	    "/nonexistent-custos/store") != NULL);
+}
+
+int
+main(void)
+{
+	RUN(test_store_version_name);
+	RUN(test_store_label_wildcard);
+	RUN(test_store_writes_files);
+	RUN(test_store_replaces_current);
+	RUN(test_store_failed_rename_leaves_nothing);
+	RUN(test_store_failed_current_rolls_back);
+	RUN(test_store_missing_parent);
+	return check_done();
+}

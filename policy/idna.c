@@ -18,7 +18,7 @@
  */
 #define IDNA_FLAGS (IDN2_NONTRANSITIONAL | IDN2_USE_STD3_ASCII_RULES)
 
-/* Longest input accepted: 253 characters of up to 4 UTF-8 bytes each. */
+/* Maximum input length: 253 characters of up to 4 UTF-8 bytes each. */
 #define INPUT_MAX (4 * POLICY_NAME_MAX + 1)
 
 static int __attribute__((format(printf, 4, 5)))

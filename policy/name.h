@@ -1,8 +1,8 @@
 /*
- * Identifier names as the policy compares them: DNS names in canonical
- * ASCII form (lower-case LDH labels, A-labels for internationalised names,
- * no trailing dot, at most one '*' as the whole leftmost label) and IP
- * addresses in the text inet_ntop(3) produces (RFC 8738 identifiers).
+ * Identifier names as the policy compares them. DNS names are in canonical
+ * ASCII form: lower-case LDH labels, A-labels for internationalised names,
+ * no trailing dot, and at most one '*' as the whole leftmost label. IP
+ * addresses (RFC 8738 identifiers) are in the text inet_ntop(3) produces.
  *
  * Everything here except policy_name_normalize() is in name.c and needs no
  * library. policy_name_normalize() is in idna.c, the only file that calls
@@ -34,12 +34,14 @@ typedef int (*policy_normalize_fn)(const char *input, char *out,
     size_t outlen, char *err, size_t errlen);
 
 /*
- * Checks that name is a DNS name in canonical form: 1 to 253 characters,
- * labels of 1 to 63 lower-case letters, digits and hyphens that neither
- * start nor end with a hyphen, hyphens in the third and fourth positions
- * only in "xn--" labels, no trailing dot, a last label that is not all
- * digits, and '*' only as the whole leftmost label of a name with at least
- * two labels. It does not decode "xn--" labels.
+ * Checks that name is a DNS name in canonical form:
+ *  - 1 to 253 characters and no trailing dot;
+ *  - labels of 1 to 63 lower-case letters, digits and hyphens, neither
+ *    starting nor ending with a hyphen;
+ *  - hyphens in the third and fourth positions only in "xn--" labels;
+ *  - a last label that is not all digits;
+ *  - '*' only as the whole leftmost label of a name of two labels or more.
+ * It does not decode "xn--" labels.
  */
 int policy_name_check_canonical(const char *name, char *err, size_t errlen);
 

@@ -1,9 +1,10 @@
 /*
- * Per-tenant issuance policy, deny by default. A policy file (syntax and
- * matching rules in docs/policy.md) lists tenants; each tenant names the
- * UNIX users, groups and API tokens that act for it, the names it may
- * request, and its issuers, accounts, challenge types, key types and
- * limits. Every list is an allow list: what it does not name is denied.
+ * Per-tenant issuance policy, deny by default. A policy file lists
+ * tenants, and docs/policy.md gives its syntax and matching rules. Each
+ * tenant names the UNIX users, groups and API tokens that act for it, the
+ * names it may request, and its issuers, accounts, challenge types, key
+ * types and limits. Every list is an allow list, so what it does not name
+ * is denied.
  *
  * The broker and the signer both use this library. The signer passes
  * policy_name_normalize_ascii as the normaliser and only checks names the
@@ -203,7 +204,7 @@ int policy_check_name_count(const struct policy_tenant *tenant,
     size_t count, struct policy_decision *decision);
 int policy_check_lifetime(const struct policy_tenant *tenant,
     long seconds, struct policy_decision *decision);
-/* held: certificates the tenant holds now, before this one. */
+/* held: the number of certificates the tenant has now, without this one. */
 int policy_check_certificates_held(const struct policy_tenant *tenant,
     long held, struct policy_decision *decision);
 /* Counts of certificates issued to the tenant in the last hour and day. */

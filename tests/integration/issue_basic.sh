@@ -22,6 +22,12 @@ token_public_key() {
 		-outform DER | od -An -tx1 | tr -d ' \n'
 }
 
+# Usage: probe_field NAME
+# Prints the value of NAME in p11probe's "name=value" lines in PROBE.
+probe_field() {
+	sed -n "s/^$1=//p" <<<"$PROBE"
+}
+
 check_stored_files() {
 	local name
 
@@ -53,7 +59,7 @@ check_certificate() {
 }
 
 check_token_key() {
-	local cert key_uri id access cert_key token_key
+	local cert key_uri id cert_key token_key
 
 	cert=$(custos_store_file "${NAMES[0]}" cert.pem)
 	key_uri=$(cat "$(custos_store_file "${NAMES[0]}" key.uri)")
@@ -68,18 +74,23 @@ check_token_key() {
 	assert_equal "certificate key is the token's key $id" "$cert_key" \
 		"$token_key"
 
-	access=$(softhsm_private_key_access "$id")
-	assert_contains "private key $id is on the token" "$access" local
-	assert_equal "CKA_SENSITIVE is true" \
-		"$(grep -cx sensitive <<<"$access")" 1
+	PROBE=$("$CUSTOS_BUILD_DIR/tests/p11probe" "$SOFTHSM_MODULE" \
+		"$SOFTHSM_LABEL" "$SOFTHSM_PIN_FILE" "$id" 2>&1)
+	diag "p11probe for $id:" "$PROBE"
+	assert_equal "CKA_SENSITIVE is true" "$(probe_field sensitive)" 1
 	assert_equal "CKA_EXTRACTABLE is false" \
-		"$(grep -cx extractable <<<"$access")" 0
+		"$(probe_field extractable)" 0
+	assert_equal "CKA_VALUE cannot be read" "$(probe_field value)" \
+		CKR_ATTRIBUTE_SENSITIVE
+	assert_equal "CKA_EXTRACTABLE cannot be set to true" \
+		"$(probe_field set_extractable)" CKR_ATTRIBUTE_READ_ONLY
+	assert_equal "private key can sign" "$(probe_field sign)" 1
+	assert_equal "private key cannot derive" "$(probe_field derive)" 0
 }
 
 custos_lab_start custos-issue-basic
 
 assert_status "custos issue succeeds" 0 custos_issue "${NAMES[@]}"
-diag "$TAP_OUTPUT"
 assert_not_contains "output does not contain the PIN" "$TAP_OUTPUT" \
 	"$SOFTHSM_PIN"
 assert_equal "Pebble created one order" "$(pebble_order_count)" 1

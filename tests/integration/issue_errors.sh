@@ -14,7 +14,6 @@ expect_failure() {
 	shift 2
 	before=$(custos_store_snapshot)
 	assert_fails "$case_name: custos issue fails" custos_issue "$@"
-	diag "$TAP_OUTPUT"
 	errors=$(grep ': error: ' <<<"$TAP_OUTPUT")
 	assert_line_count "$case_name: one error line" "$errors" 1
 	assert_contains "$case_name: error names $expected" "$errors" \
@@ -42,7 +41,6 @@ custos_lab_start custos-issue-errors
 good_conf=$CUSTOS_CONF
 
 assert_status "good issuance succeeds" 0 custos_issue good.demo.test
-diag "$TAP_OUTPUT"
 assert_file_exists "store has the good certificate" \
 	"$(custos_store_file good.demo.test fullchain.pem)"
 

@@ -43,7 +43,6 @@ custos_write_config "$LAB_DIR" || bail_out "cannot write the configuration"
 assert_contains "configuration selects webroot mode" \
 	"$(cat "$CUSTOS_CONF")" "http-01 webroot"
 assert_status "custos issue succeeds" 0 custos_issue a.demo.test
-diag "$TAP_OUTPUT"
 check "chain verifies against Pebble's root" openssl verify \
 	-CAfile "$PEBBLE_ROOT" \
 	-untrusted "$(custos_store_file a.demo.test chain.pem)" \

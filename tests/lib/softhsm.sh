@@ -85,20 +85,3 @@ softhsm_public_key_der() {
 	softhsm_tool --read-object --type pubkey --id "$1" \
 		--output-file "$2" >/dev/null 2>&1
 }
-
-# Usage: softhsm_private_key_access ID
-# Prints the access flags pkcs11-tool shows for the private key whose
-# CKA_ID is ID, one per line: "sensitive" when CKA_SENSITIVE is true,
-# "extractable" when CKA_EXTRACTABLE is true, and so on (OpenSC 0.23).
-softhsm_private_key_access() {
-	softhsm_tool --list-objects --type privkey 2>/dev/null |
-		awk -v id="$1" '
-		/^[A-Za-z].*Object;/ { in_key = 0 }
-		/^  ID: / { in_key = (tolower($2) == tolower(id)) }
-		in_key && /^  Access: / {
-			sub(/^  Access: */, "")
-			n = split($0, flags, /, */)
-			for (i = 1; i <= n; i++)
-				print flags[i]
-		}'
-}

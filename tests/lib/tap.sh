@@ -124,7 +124,8 @@ assert_file_missing() {
 
 # Usage: assert_status NAME EXPECTED-STATUS COMMAND [ARG ...]
 # Runs COMMAND and compares its exit status. The command's combined
-# output is kept in TAP_OUTPUT for later assertions.
+# output follows as diagnostics and stays in TAP_OUTPUT for later
+# assertions.
 assert_status() {
 	local name=$1 expected=$2 status
 
@@ -133,6 +134,7 @@ assert_status() {
 	status=$?
 	if [ "$status" -eq "$expected" ]; then
 		ok "$name"
+		diag "$TAP_OUTPUT"
 	else
 		not_ok "$name" "command: $*" "got exit status:      $status" \
 			"expected exit status: $expected" "output: $TAP_OUTPUT"
@@ -141,7 +143,8 @@ assert_status() {
 
 # Usage: assert_fails NAME COMMAND [ARG ...]
 # Passes when COMMAND exits with any non-zero status below 128 (a crash
-# by signal fails). The output is kept in TAP_OUTPUT.
+# by signal fails). The output follows as diagnostics and stays in
+# TAP_OUTPUT.
 assert_fails() {
 	local name=$1 status
 
@@ -150,6 +153,7 @@ assert_fails() {
 	status=$?
 	if [ "$status" -ne 0 ] && [ "$status" -lt 128 ]; then
 		ok "$name"
+		diag "$TAP_OUTPUT"
 	else
 		not_ok "$name" "command: $*" "got exit status: $status" \
 			"expected: a non-zero status below 128" \

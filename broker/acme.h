@@ -93,8 +93,8 @@ void acme_directory_clear(struct acme_directory *dir);
 void acme_order_clear(struct acme_order *order);
 void acme_authz_clear(struct acme_authz *authz);
 
-/* Parses a response body as one JSON object; what names it in messages. */
-int acme_body_object(const struct http_response *resp, const char *what,
+/* Parses a response body as one JSON object; kind names it in messages. */
+int acme_body_object(const struct http_response *resp, const char *kind,
     json_t **out, char *err, size_t errlen);
 
 /* acme_directory.c */
@@ -112,12 +112,12 @@ int acme_post(struct acme_client *client, const char *url,
     const char *payload, int use_jwk, const char *accept,
     struct http_response *resp);
 /*
- * POST-as-GET of a JSON resource; what names it in messages. Sets
+ * POST-as-GET of a JSON resource; kind names it in messages. Sets
  * *retry_after (when not NULL) to the Retry-After delay in seconds, or -1
  * when the response has none.
  */
 int acme_fetch_object(struct acme_client *client, const char *url,
-    const char *what, json_t **out, long *retry_after);
+    const char *kind, json_t **out, long *retry_after);
 
 /* acme_account.c: loads or registers the account for the issuer. */
 int acme_account_ensure(struct acme_client *client);
@@ -144,10 +144,10 @@ int acme_certificate_download(struct acme_client *client,
 
 /*
  * Sleeps before the next poll: retry_after seconds when not negative,
- * acme.poll-interval otherwise. Returns -1 with a message naming what when
- * the deadline would pass.
+ * acme.poll-interval otherwise. Returns -1 with a timeout message naming
+ * resource (for example "the order") when the deadline would pass.
  */
 int acme_poll_sleep(struct acme_client *client, long retry_after,
-    time_t deadline, const char *what);
+    time_t deadline, const char *resource);
 
 #endif

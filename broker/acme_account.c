@@ -20,8 +20,6 @@
 #include "broker/signer_client.h"
 #include "logging/log.h"
 
-#define ACCOUNT_FILE_MAX (64 * 1024)
-
 static const char *const record_members[] = { "key_id", "url", NULL };
 
 /* Sets *dir and *path to malloc'd STATE-DIR/accounts and its record. */
@@ -47,15 +45,15 @@ record_path(struct acme_client *client, char **dir, char **path)
 
 static int
 check_record(const json_t *doc, const char **key_id, const char **url,
-    char *why, size_t whylen)
+    char *reason, size_t reasonlen)
 {
 	*url = NULL;
-	if (ipc_check_members(doc, record_members, why, whylen) != 0 ||
-	    ipc_get_key_id(doc, "key_id", key_id, why, whylen) != 0 ||
-	    ipc_get_string(doc, "url", 2048, 1, url, why, whylen) != 0)
+	if (ipc_check_members(doc, record_members, reason, reasonlen) != 0 ||
+	    ipc_get_key_id(doc, "key_id", key_id, reason, reasonlen) != 0 ||
+	    ipc_get_string(doc, "url", 2048, 1, url, reason, reasonlen) != 0)
 		return -1;
 	if (*url != NULL && !http_url_is_https(*url)) {
-		snprintf(why, whylen, "member \"url\" is not https://");
+		snprintf(reason, reasonlen, "member \"url\" is not https://");
 		return -1;
 	}
 	return 0;
@@ -67,7 +65,7 @@ load_record(struct acme_client *client, const char *path)
 {
 	const char *key_id, *url;
 	json_error_t error;
-	char why[160];
+	char reason[160];
 	json_t *doc;
 	int rc = -1;
 
@@ -75,14 +73,14 @@ load_record(struct acme_client *client, const char *path)
 	if (doc == NULL && access(path, F_OK) != 0 && errno == ENOENT)
 		return 0;
 	if (doc == NULL || !json_is_object(doc))
-		snprintf(why, sizeof(why), "%s", doc == NULL ? error.text :
-		    "not a JSON object");
-	else if (check_record(doc, &key_id, &url, why, sizeof(why)) == 0)
+		snprintf(reason, sizeof(reason), "%s",
+		    doc == NULL ? error.text : "not a JSON object");
+	else if (check_record(doc, &key_id, &url, reason, sizeof(reason)) == 0)
 		rc = 0;
 	if (rc != 0) {
 		snprintf(client->err, sizeof(client->err), "invalid account "
 		    "record %s: %s (remove it to register a new account)",
-		    path, why);
+		    path, reason);
 		goto out;
 	}
 	memcpy(client->account_key_id, key_id, IPC_KEY_ID_LEN + 1);
@@ -179,9 +177,9 @@ check_terms(struct acme_client *client)
 	if (dir->terms_of_service != NULL && !client->issuer->agree_tos) {
 		snprintf(client->err, sizeof(client->err), "issuer %s requires "
 		    "agreement to its terms of service at %s (read them, then "
-		    "set agree-tos yes in issuer %s in %s)", client->issuer->name,
-		    dir->terms_of_service, client->issuer->name,
-		    client->config->path);
+		    "set agree-tos yes in issuer %s in %s)",
+		    client->issuer->name, dir->terms_of_service,
+		    client->issuer->name, client->config->path);
 		return -1;
 	}
 	return 0;

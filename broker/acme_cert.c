@@ -24,14 +24,15 @@ acme_certificate_download(struct acme_client *client,
 		return -1;
 	type = http_response_header(&resp, "Content-Type", 0);
 	if (type == NULL || !header_media_type_is(type, PEM_CHAIN_TYPE)) {
-		snprintf(client->err, sizeof(client->err), "invalid certificate "
-		    "from the CA: Content-Type is \"%.64s\", expected "
+		snprintf(client->err, sizeof(client->err), "invalid "
+		    "certificate from the CA: Content-Type is \"%.64s\", "
+		    "expected "
 		    PEM_CHAIN_TYPE, type != NULL ? type : "");
 		goto out;
 	}
 	if (resp.body == NULL || resp.body_len == 0) {
-		snprintf(client->err, sizeof(client->err), "invalid certificate "
-		    "from the CA: empty body");
+		snprintf(client->err, sizeof(client->err), "invalid "
+		    "certificate from the CA: empty body");
 		goto out;
 	}
 	*pem = resp.body;

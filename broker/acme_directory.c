@@ -10,7 +10,7 @@ acme_directory_fetch(struct acme_client *client)
 	const char *url = client->issuer->directory;
 	struct http_response resp = { 0 };
 	const char *type;
-	char why[512];
+	char reason[512];
 	json_t *doc = NULL;
 	int rc = -1;
 
@@ -21,11 +21,11 @@ acme_directory_fetch(struct acme_client *client)
 		    client->config->path);
 		return -1;
 	}
-	if (http_get(client->http, url, "application/json", &resp, why,
-	    sizeof(why)) != 0) {
+	if (http_get(client->http, url, "application/json", &resp, reason,
+	    sizeof(reason)) != 0) {
 		snprintf(client->err, sizeof(client->err), "cannot fetch the "
 		    "ACME directory: %s (check that the CA is running and "
-		    "issuer directory in %s)", why, client->config->path);
+		    "issuer directory in %s)", reason, client->config->path);
 		return -1;
 	}
 	if (resp.status != 200) {

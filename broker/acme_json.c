@@ -17,7 +17,7 @@ static const char *const challenge_statuses[] = {
 };
 
 static int
-get_string(const json_t *obj, const char *what, const char *name,
+get_string(const json_t *obj, const char *kind, const char *name,
     int optional, const char **out, char *err, size_t errlen)
 {
 	const json_t *value = json_object_get(obj, name);
@@ -27,13 +27,13 @@ get_string(const json_t *obj, const char *what, const char *name,
 		return 0;
 	if (value == NULL) {
 		snprintf(err, errlen, "invalid %s from the CA: member \"%s\" "
-		    "is missing", what, name);
+		    "is missing", kind, name);
 		return -1;
 	}
 	if (!json_is_string(value) || json_string_length(value) == 0 ||
 	    strlen(json_string_value(value)) != json_string_length(value)) {
 		snprintf(err, errlen, "invalid %s from the CA: member \"%s\" "
-		    "is not a non-empty string", what, name);
+		    "is not a non-empty string", kind, name);
 		return -1;
 	}
 	*out = json_string_value(value);
@@ -41,35 +41,35 @@ get_string(const json_t *obj, const char *what, const char *name,
 }
 
 static int
-get_url(const json_t *obj, const char *what, const char *name,
+get_url(const json_t *obj, const char *kind, const char *name,
     int optional, const char **out, char *err, size_t errlen)
 {
-	if (get_string(obj, what, name, optional, out, err, errlen) != 0)
+	if (get_string(obj, kind, name, optional, out, err, errlen) != 0)
 		return -1;
 	if (*out != NULL && !http_url_is_https(*out)) {
 		snprintf(err, errlen, "invalid %s from the CA: member \"%s\" "
-		    "is not an https:// URL: \"%.200s\"", what, name, *out);
+		    "is not an https:// URL: \"%.200s\"", kind, name, *out);
 		return -1;
 	}
 	return 0;
 }
 
 static int
-get_status(const json_t *obj, const char *what,
+get_status(const json_t *obj, const char *kind,
     const char *const *choices, const char **out, char *err, size_t errlen)
 {
-	if (get_string(obj, what, "status", 0, out, err, errlen) != 0)
+	if (get_string(obj, kind, "status", 0, out, err, errlen) != 0)
 		return -1;
 	for (size_t i = 0; choices[i] != NULL; i++)
 		if (strcmp(*out, choices[i]) == 0)
 			return 0;
 	snprintf(err, errlen, "invalid %s from the CA: unknown status "
-	    "\"%.64s\"", what, *out);
+	    "\"%.64s\"", kind, *out);
 	return -1;
 }
 
 static int
-get_optional_object(const json_t *obj, const char *what, const char *name,
+get_optional_object(const json_t *obj, const char *kind, const char *name,
     const json_t **out, char *err, size_t errlen)
 {
 	const json_t *value = json_object_get(obj, name);
@@ -79,7 +79,7 @@ get_optional_object(const json_t *obj, const char *what, const char *name,
 		return 0;
 	if (!json_is_object(value)) {
 		snprintf(err, errlen, "invalid %s from the CA: member \"%s\" "
-		    "is not an object", what, name);
+		    "is not an object", kind, name);
 		return -1;
 	}
 	*out = value;
@@ -87,7 +87,7 @@ get_optional_object(const json_t *obj, const char *what, const char *name,
 }
 
 static int
-get_optional_boolean(const json_t *obj, const char *what, const char *name,
+get_optional_boolean(const json_t *obj, const char *kind, const char *name,
     int *out, char *err, size_t errlen)
 {
 	const json_t *value = json_object_get(obj, name);
@@ -97,7 +97,7 @@ get_optional_boolean(const json_t *obj, const char *what, const char *name,
 		return 0;
 	if (!json_is_boolean(value)) {
 		snprintf(err, errlen, "invalid %s from the CA: member \"%s\" "
-		    "is not a boolean", what, name);
+		    "is not a boolean", kind, name);
 		return -1;
 	}
 	*out = json_is_true(value);
@@ -105,22 +105,22 @@ get_optional_boolean(const json_t *obj, const char *what, const char *name,
 }
 
 static int
-check_identifier(const json_t *obj, const char *what, char *err,
+check_identifier(const json_t *obj, const char *kind, char *err,
     size_t errlen, const char **type, const char **value)
 {
 	if (!json_is_object(obj)) {
 		snprintf(err, errlen, "invalid %s from the CA: an identifier "
-		    "is not an object", what);
+		    "is not an object", kind);
 		return -1;
 	}
-	if (get_string(obj, what, "type", 0, type, err, errlen) != 0 ||
-	    get_string(obj, what, "value", 0, value, err, errlen) != 0)
+	if (get_string(obj, kind, "type", 0, type, err, errlen) != 0 ||
+	    get_string(obj, kind, "value", 0, value, err, errlen) != 0)
 		return -1;
 	return 0;
 }
 
 int
-acme_body_object(const struct http_response *resp, const char *what,
+acme_body_object(const struct http_response *resp, const char *kind,
     json_t **out, char *err, size_t errlen)
 {
 	json_error_t error;
@@ -128,21 +128,21 @@ acme_body_object(const struct http_response *resp, const char *what,
 	*out = NULL;
 	if (resp->body == NULL) {
 		snprintf(err, errlen, "invalid %s from the CA: empty body",
-		    what);
+		    kind);
 		return -1;
 	}
 	*out = json_loadb(resp->body, resp->body_len, JSON_REJECT_DUPLICATES,
 	    &error);
 	if (*out == NULL) {
 		snprintf(err, errlen, "invalid %s from the CA: %s at byte %d",
-		    what, error.text, error.position);
+		    kind, error.text, error.position);
 		return -1;
 	}
 	if (!json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
 		snprintf(err, errlen, "invalid %s from the CA: not a JSON "
-		    "object", what);
+		    "object", kind);
 		return -1;
 	}
 	return 0;
@@ -159,17 +159,17 @@ int
 acme_directory_parse(json_t *doc, struct acme_directory *dir, char *err,
     size_t errlen)
 {
-	const char *what = "directory";
+	const char *kind = "directory";
 	const json_t *meta;
 
 	memset(dir, 0, sizeof(*dir));
-	if (get_url(doc, what, "newNonce", 0, &dir->new_nonce, err,
+	if (get_url(doc, kind, "newNonce", 0, &dir->new_nonce, err,
 	    errlen) != 0 ||
-	    get_url(doc, what, "newAccount", 0, &dir->new_account, err,
+	    get_url(doc, kind, "newAccount", 0, &dir->new_account, err,
 	    errlen) != 0 ||
-	    get_url(doc, what, "newOrder", 0, &dir->new_order, err,
+	    get_url(doc, kind, "newOrder", 0, &dir->new_order, err,
 	    errlen) != 0 ||
-	    get_optional_object(doc, what, "meta", &meta, err, errlen) != 0)
+	    get_optional_object(doc, kind, "meta", &meta, err, errlen) != 0)
 		return -1;
 	if (meta != NULL && (get_string(meta, "directory meta",
 	    "termsOfService", 1, &dir->terms_of_service, err, errlen) != 0 ||
@@ -192,7 +192,7 @@ static int
 check_order_lists(const json_t *doc, size_t *authz_count, char *err,
     size_t errlen)
 {
-	const char *what = "order", *type, *value;
+	const char *kind = "order", *type, *value;
 	const json_t *ids = json_object_get(doc, "identifiers");
 	const json_t *authzs = json_object_get(doc, "authorizations");
 	size_t i;
@@ -203,7 +203,7 @@ check_order_lists(const json_t *doc, size_t *authz_count, char *err,
 		return -1;
 	}
 	for (i = 0; i < json_array_size(ids); i++)
-		if (check_identifier(json_array_get(ids, i), what, err, errlen,
+		if (check_identifier(json_array_get(ids, i), kind, err, errlen,
 		    &type, &value) != 0)
 			return -1;
 
@@ -230,19 +230,19 @@ int
 acme_order_parse(json_t *doc, struct acme_order *order, char *err,
     size_t errlen)
 {
-	const char *what = "order";
+	const char *kind = "order";
 
 	memset(order, 0, sizeof(*order));
-	if (get_status(doc, what, order_statuses, &order->status, err,
+	if (get_status(doc, kind, order_statuses, &order->status, err,
 	    errlen) != 0 ||
 	    check_order_lists(doc, &order->authorization_count, err,
 	    errlen) != 0 ||
-	    get_url(doc, what, "finalize", 0, &order->finalize, err,
+	    get_url(doc, kind, "finalize", 0, &order->finalize, err,
 	    errlen) != 0 ||
-	    get_url(doc, what, "certificate",
+	    get_url(doc, kind, "certificate",
 	    strcmp(order->status, "valid") != 0, &order->certificate, err,
 	    errlen) != 0 ||
-	    get_optional_object(doc, what, "error", &order->error, err,
+	    get_optional_object(doc, kind, "error", &order->error, err,
 	    errlen) != 0) {
 		memset(order, 0, sizeof(*order));
 		return -1;
@@ -263,7 +263,7 @@ int
 acme_challenge_parse(const json_t *obj, struct acme_challenge *chall,
     char *err, size_t errlen)
 {
-	const char *what = "challenge";
+	const char *kind = "challenge";
 
 	memset(chall, 0, sizeof(*chall));
 	if (!json_is_object(obj)) {
@@ -271,13 +271,13 @@ acme_challenge_parse(const json_t *obj, struct acme_challenge *chall,
 		    "challenge is not an object");
 		return -1;
 	}
-	if (get_string(obj, what, "type", 0, &chall->type, err, errlen) != 0 ||
-	    get_url(obj, what, "url", 0, &chall->url, err, errlen) != 0 ||
-	    get_status(obj, what, challenge_statuses, &chall->status, err,
+	if (get_string(obj, kind, "type", 0, &chall->type, err, errlen) != 0 ||
+	    get_url(obj, kind, "url", 0, &chall->url, err, errlen) != 0 ||
+	    get_status(obj, kind, challenge_statuses, &chall->status, err,
 	    errlen) != 0 ||
-	    get_string(obj, what, "token", 1, &chall->token, err,
+	    get_string(obj, kind, "token", 1, &chall->token, err,
 	    errlen) != 0 ||
-	    get_optional_object(obj, what, "error", &chall->error, err,
+	    get_optional_object(obj, kind, "error", &chall->error, err,
 	    errlen) != 0)
 		return -1;
 
@@ -307,17 +307,17 @@ int
 acme_authz_parse(json_t *doc, struct acme_authz *authz, char *err,
     size_t errlen)
 {
-	const char *what = "authorization";
+	const char *kind = "authorization";
 	const json_t *challenges = json_object_get(doc, "challenges");
 	struct acme_challenge chall;
 	size_t i;
 
 	memset(authz, 0, sizeof(*authz));
-	if (get_status(doc, what, authz_statuses, &authz->status, err,
+	if (get_status(doc, kind, authz_statuses, &authz->status, err,
 	    errlen) != 0 ||
-	    check_identifier(json_object_get(doc, "identifier"), what, err,
+	    check_identifier(json_object_get(doc, "identifier"), kind, err,
 	    errlen, &authz->identifier_type, &authz->identifier_value) != 0 ||
-	    get_optional_boolean(doc, what, "wildcard", &authz->wildcard, err,
+	    get_optional_boolean(doc, kind, "wildcard", &authz->wildcard, err,
 	    errlen) != 0)
 		goto fail;
 	if (!json_is_array(challenges)) {

@@ -55,7 +55,8 @@ acme_nonce_fetch(struct acme_client *client)
 	keep_nonce(client, &resp);
 	if (client->nonce == NULL) {
 		snprintf(client->err, sizeof(client->err), "newNonce %s sent "
-		    "no valid Replay-Nonce header", client->directory.new_nonce);
+		    "no valid Replay-Nonce header",
+		    client->directory.new_nonce);
 		goto out;
 	}
 	rc = 0;
@@ -140,7 +141,7 @@ acme_post(struct acme_client *client, const char *url, const char *payload,
 
 int
 acme_fetch_object(struct acme_client *client, const char *url,
-    const char *what, json_t **out, long *retry_after)
+    const char *kind, json_t **out, long *retry_after)
 {
 	struct http_response resp = { 0 };
 	const char *value;
@@ -156,10 +157,10 @@ acme_fetch_object(struct acme_client *client, const char *url,
 	    "application/json")) {
 		snprintf(client->err, sizeof(client->err), "invalid %s from "
 		    "the CA: Content-Type is \"%.64s\", expected "
-		    "application/json", what, value != NULL ? value : "");
+		    "application/json", kind, value != NULL ? value : "");
 		goto out;
 	}
-	if (acme_body_object(&resp, what, out, client->err,
+	if (acme_body_object(&resp, kind, out, client->err,
 	    sizeof(client->err)) != 0)
 		goto out;
 	value = http_response_header(&resp, "Retry-After", 0);
@@ -177,7 +178,7 @@ out:
 
 int
 acme_poll_sleep(struct acme_client *client, long retry_after,
-    time_t deadline, const char *what)
+    time_t deadline, const char *resource)
 {
 	long delay = retry_after >= 0 ? retry_after :
 	    client->config->acme.poll_interval;
@@ -186,7 +187,7 @@ acme_poll_sleep(struct acme_client *client, long retry_after,
 	if (now + delay > deadline) {
 		snprintf(client->err, sizeof(client->err), "timed out after "
 		    "%d seconds waiting for %s (raise acme poll-timeout)",
-		    client->config->acme.poll_timeout, what);
+		    client->config->acme.poll_timeout, resource);
 		return -1;
 	}
 	/* At least a second, so a "Retry-After: 0" cannot make a busy loop. */

@@ -273,6 +273,7 @@ san_contains(const GENERAL_NAMES *sans, const struct acme_identifier *id)
 {
 	unsigned char addr[16];
 	int is_ip = strcmp(id->type, "ip") == 0, addr_len = 0;
+	size_t len;
 
 	if (is_ip) {
 		if (inet_pton(AF_INET, id->value, addr) == 1)
@@ -294,9 +295,10 @@ san_contains(const GENERAL_NAMES *sans, const struct acme_identifier *id)
 				return 1;
 		} else if (!is_ip && gn->type == GEN_DNS) {
 			s = gn->d.dNSName;
-			if ((size_t)ASN1_STRING_length(s) == strlen(id->value) &&
+			len = strlen(id->value);
+			if ((size_t)ASN1_STRING_length(s) == len &&
 			    strncasecmp((const char *)ASN1_STRING_get0_data(s),
-			    id->value, strlen(id->value)) == 0)
+			    id->value, len) == 0)
 				return 1;
 		}
 	}

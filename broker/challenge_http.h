@@ -21,7 +21,7 @@ struct challenge_http;
  */
 int challenge_http_bind(const char *address, int port,
     struct challenge_http **out, char *err, size_t errlen);
-/* Starts answering requests on a thread of libmicrohttpd. */
+/* Starts serving requests on a libmicrohttpd thread. */
 int challenge_http_start(struct challenge_http *responder, char *err,
     size_t errlen);
 /* Serves key_authorization for token until it is withdrawn. */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <time.h>
 
-/* Limits on a Replay-Nonce value, in characters. */
+/* Maximum length of a Replay-Nonce value, in characters. */
 #define HEADER_NONCE_MAX_LEN 256
 
 /* A growable list of malloc'd strings. */

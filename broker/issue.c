@@ -222,7 +222,7 @@ run_steps(struct issue *is)
 	return 0;
 }
 
-/* Releases everything; failed tells whether an error is already shown. */
+/* Releases everything; failed is 1 when an error line was printed. */
 static int
 issue_cleanup(struct issue *is, int failed)
 {

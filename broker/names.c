@@ -27,16 +27,16 @@ convert_name(const char *name, struct acme_identifier *id, char *err,
 {
 	char canonical[POLICY_NAME_BUFSIZE];
 	struct policy_ip ip;
-	char why[256];
+	char reason[256];
 
-	if (policy_ip_parse(name, &ip, why, sizeof(why)) == 0) {
+	if (policy_ip_parse(name, &ip, reason, sizeof(reason)) == 0) {
 		if (policy_ip_format(&ip, canonical, sizeof(canonical)) != 0)
 			return -1;
 		snprintf(id->type, sizeof(id->type), "ip");
 	} else if (strchr(name, ':') != NULL ||
 	    strspn(name, "0123456789.") == strlen(name)) {
 		/* It looks like an address, so the address error helps. */
-		snprintf(err, errlen, "%s", why);
+		snprintf(err, errlen, "%s", reason);
 		return -1;
 	} else {
 		if (policy_name_normalize(name, canonical, sizeof(canonical),

@@ -257,7 +257,8 @@ test_authz_with_http01(void)
 	    "{\"type\": \"dns-01\", \"url\": \"https://ca.test/c/1\", "
 	    "\"status\": \"pending\", \"token\": \"dG9rZW4\"},"
 	    "{\"type\": \"http-01\", \"url\": \"https://ca.test/c/2\", "
-	    "\"status\": \"pending\", \"token\": \"LoqXcYV8q5ONbJQxbmR7SC\"}]}");
+	    "\"status\": \"pending\", "
+	    "\"token\": \"LoqXcYV8q5ONbJQxbmR7SC\"}]}");
 	struct acme_challenge chall;
 	struct acme_authz authz;
 	char err[256] = "";

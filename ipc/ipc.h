@@ -19,8 +19,9 @@
  *
  * IPC_KEY_GENERATE  {"purpose": "account" | "certificate",
  *                    "type": "ec-p256" | "ec-p384" | "rsa-2048" |
- *                            "rsa-3072" | "rsa-4096"}
+ *                            "rsa-3072" | "rsa-4096" (absent: ec-p256)}
  * IPC_KEY_PUBLIC    {"key_id": KEYID}
+ *     Both requests have the same result:
  *     result:       {"key_id": KEYID, "type": TYPE, "jwk": {...},
  *                    "thumbprint": B64URL, "uri": "pkcs11:..."}
  *
@@ -34,6 +35,9 @@
  *     result:       {"csr": B64URL-DER}
  *
  * IPC_ERROR         {"code": WORD, "message": TEXT}, in place of a result.
+ *     WORD is "unknown-key" (no such key in the token), "hsm-failure"
+ *     (the token failed the operation), "unsupported-key" (a key of a
+ *     type Custos does not use) or "internal" (out of memory).
  *
  * KEYID is the hex form of the key's CKA_ID: 32 lowercase hex digits.
  */

@@ -11,8 +11,6 @@
 
 #include <openssl/rand.h>
 
-#define ATTR(type, value) { (type), &(value), sizeof(value) }
-
 /* DER-encoded OIDs of the named curves, for CKA_EC_PARAMS. */
 static const CK_BYTE oid_p256[] = {
 	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
@@ -22,35 +20,88 @@ static const CK_BYTE oid_p384[] = {
 };
 static const CK_BYTE rsa_exponent[] = { 0x01, 0x00, 0x01 };
 
-struct keygen_params {
+/* Everything C_GenerateKeyPair needs, with the storage it points to. */
+struct keygen_request {
 	CK_MECHANISM mechanism;
-	CK_ATTRIBUTE shape[2];		/* curve, or modulus bits and e */
-	CK_ULONG shape_count;
+	CK_ATTRIBUTE pub[10];
+	CK_ULONG pub_count;
+	CK_ATTRIBUTE priv[10];
+	CK_ULONG priv_count;
+	CK_BBOOL yes, no;
 	CK_ULONG modulus_bits;
+	unsigned char id[KEY_ID_BYTES];
+	char label[96];
 };
 
 static void
-keygen_params_init(struct keygen_params *p, enum key_type type)
+add_attr(CK_ATTRIBUTE *attrs, CK_ULONG *count, CK_ATTRIBUTE_TYPE type,
+    const void *value, CK_ULONG len)
 {
-	memset(p, 0, sizeof(*p));
+	attrs[(*count)++] = (CK_ATTRIBUTE){ type, (void *)value, len };
+}
+
+/* Adds the curve, or the modulus size and public exponent. */
+static void
+keygen_add_shape(struct keygen_request *k, enum key_type type)
+{
+	int p256 = type == KEY_TYPE_EC_P256;
+
 	if (type == KEY_TYPE_EC_P256 || type == KEY_TYPE_EC_P384) {
-		p->mechanism.mechanism = CKM_EC_KEY_PAIR_GEN;
-		p->shape[0].type = CKA_EC_PARAMS;
-		p->shape[0].pValue = (void *)(type == KEY_TYPE_EC_P256 ?
-		    oid_p256 : oid_p384);
-		p->shape[0].ulValueLen = type == KEY_TYPE_EC_P256 ?
-		    sizeof(oid_p256) : sizeof(oid_p384);
-		p->shape_count = 1;
+		k->mechanism.mechanism = CKM_EC_KEY_PAIR_GEN;
+		add_attr(k->pub, &k->pub_count, CKA_EC_PARAMS,
+		    p256 ? oid_p256 : oid_p384,
+		    p256 ? sizeof(oid_p256) : sizeof(oid_p384));
 		return;
 	}
-	p->mechanism.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
-	p->modulus_bits = type == KEY_TYPE_RSA_2048 ? 2048 :
+	k->mechanism.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+	k->modulus_bits = type == KEY_TYPE_RSA_2048 ? 2048 :
 	    type == KEY_TYPE_RSA_3072 ? 3072 : 4096;
-	p->shape[0] = (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &p->modulus_bits,
-	    sizeof(p->modulus_bits) };
-	p->shape[1] = (CK_ATTRIBUTE){ CKA_PUBLIC_EXPONENT,
-	    (void *)rsa_exponent, sizeof(rsa_exponent) };
-	p->shape_count = 2;
+	add_attr(k->pub, &k->pub_count, CKA_MODULUS_BITS, &k->modulus_bits,
+	    sizeof(k->modulus_bits));
+	add_attr(k->pub, &k->pub_count, CKA_PUBLIC_EXPONENT, rsa_exponent,
+	    sizeof(rsa_exponent));
+}
+
+/*
+ * Fills the templates. Every usage attribute is set explicitly, because
+ * SoftHSM's defaults would let the public key encrypt and wrap and the
+ * private key unwrap.
+ */
+static void
+keygen_request_init(struct keygen_request *k, enum key_type type,
+    const char *purpose, const unsigned char id[KEY_ID_BYTES])
+{
+	char hex[2 * KEY_ID_BYTES + 1];
+	CK_ULONG label_len;
+
+	memset(k, 0, sizeof(*k));
+	k->yes = CK_TRUE;
+	k->no = CK_FALSE;
+	memcpy(k->id, id, KEY_ID_BYTES);
+	key_id_to_hex(id, hex);
+	snprintf(k->label, sizeof(k->label), "custos-%s-%s", purpose, hex);
+	label_len = strlen(k->label);
+
+	add_attr(k->pub, &k->pub_count, CKA_TOKEN, &k->yes, 1);
+	add_attr(k->pub, &k->pub_count, CKA_PRIVATE, &k->no, 1);
+	add_attr(k->pub, &k->pub_count, CKA_VERIFY, &k->yes, 1);
+	add_attr(k->pub, &k->pub_count, CKA_ENCRYPT, &k->no, 1);
+	add_attr(k->pub, &k->pub_count, CKA_WRAP, &k->no, 1);
+	add_attr(k->pub, &k->pub_count, CKA_DERIVE, &k->no, 1);
+	add_attr(k->pub, &k->pub_count, CKA_ID, k->id, KEY_ID_BYTES);
+	add_attr(k->pub, &k->pub_count, CKA_LABEL, k->label, label_len);
+	keygen_add_shape(k, type);
+
+	add_attr(k->priv, &k->priv_count, CKA_TOKEN, &k->yes, 1);
+	add_attr(k->priv, &k->priv_count, CKA_PRIVATE, &k->yes, 1);
+	add_attr(k->priv, &k->priv_count, CKA_SENSITIVE, &k->yes, 1);
+	add_attr(k->priv, &k->priv_count, CKA_EXTRACTABLE, &k->no, 1);
+	add_attr(k->priv, &k->priv_count, CKA_SIGN, &k->yes, 1);
+	add_attr(k->priv, &k->priv_count, CKA_DECRYPT, &k->no, 1);
+	add_attr(k->priv, &k->priv_count, CKA_UNWRAP, &k->no, 1);
+	add_attr(k->priv, &k->priv_count, CKA_DERIVE, &k->no, 1);
+	add_attr(k->priv, &k->priv_count, CKA_ID, k->id, KEY_ID_BYTES);
+	add_attr(k->priv, &k->priv_count, CKA_LABEL, k->label, label_len);
 }
 
 /*
@@ -64,47 +115,22 @@ token_generate_key(struct signer_token *token, enum key_type type,
     const char *purpose, unsigned char id[KEY_ID_BYTES], char *err,
     size_t errlen)
 {
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	struct keygen_request k;
 	CK_OBJECT_HANDLE pub, priv;
 	CK_SESSION_HANDLE session;
-	struct keygen_params p;
-	char hex[2 * KEY_ID_BYTES + 1];
-	char label[96];
 	CK_RV rv;
 
 	if (RAND_bytes(id, KEY_ID_BYTES) != 1) {
 		snprintf(err, errlen, "no random bytes for the key id");
 		return -1;
 	}
-	key_id_to_hex(id, hex);
-	snprintf(label, sizeof(label), "custos-%s-%s", purpose, hex);
-	keygen_params_init(&p, type);
-
-	CK_ATTRIBUTE pub_attrs[] = {
-		ATTR(CKA_TOKEN, yes), ATTR(CKA_PRIVATE, no),
-		ATTR(CKA_VERIFY, yes), ATTR(CKA_ENCRYPT, no),
-		ATTR(CKA_WRAP, no), ATTR(CKA_DERIVE, no),
-		{ CKA_ID, id, KEY_ID_BYTES },
-		{ CKA_LABEL, label, strlen(label) },
-		p.shape[0], p.shape[1],
-	};
-	CK_ATTRIBUTE priv_attrs[] = {
-		ATTR(CKA_TOKEN, yes), ATTR(CKA_PRIVATE, yes),
-		ATTR(CKA_SENSITIVE, yes), ATTR(CKA_EXTRACTABLE, no),
-		ATTR(CKA_SIGN, yes), ATTR(CKA_DECRYPT, no),
-		ATTR(CKA_UNWRAP, no), ATTR(CKA_DERIVE, no),
-		{ CKA_ID, id, KEY_ID_BYTES },
-		{ CKA_LABEL, label, strlen(label) },
-	};
-	CK_ULONG pub_count = sizeof(pub_attrs) / sizeof(pub_attrs[0]) - 2 +
-	    p.shape_count;
+	keygen_request_init(&k, type, purpose, id);
 
 	rv = token->p11->C_OpenSession(token->slot_id,
 	    CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session);
 	if (rv == CKR_OK) {
-		rv = token->p11->C_GenerateKeyPair(session, &p.mechanism,
-		    pub_attrs, pub_count, priv_attrs,
-		    sizeof(priv_attrs) / sizeof(priv_attrs[0]), &pub, &priv);
+		rv = token->p11->C_GenerateKeyPair(session, &k.mechanism,
+		    k.pub, k.pub_count, k.priv, k.priv_count, &pub, &priv);
 		token->p11->C_CloseSession(session);
 	}
 	if (rv != CKR_OK) {

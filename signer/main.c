@@ -174,9 +174,9 @@ main(int argc, char **argv)
 	close(opts.fd);
 	log_debug("exiting with status %d", rc == 0 ? 0 : 1);
 	/*
-	 * NOTE: _exit skips C_Finalize and the library destructors, whose
-	 * system calls the filter does not list; the token keeps no
-	 * unwritten state, since SoftHSM writes each change at once.
+	 * _exit skips C_Finalize and the library destructors, because the
+	 * filter does not list their system calls. Nothing is lost: SoftHSM
+	 * has written each new key to its token files before replying.
 	 */
 	_exit(rc == 0 ? 0 : 1);
 fail:

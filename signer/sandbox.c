@@ -1,8 +1,8 @@
 /*
  * The signer's sandbox, entered after the token login and before the
- * first byte from the broker: drop to an unprivileged user, limit
- * resources, forbid new privileges and core dumps, and install a seccomp
- * allowlist that kills the process on any other system call.
+ * first byte from the broker. It drops to an unprivileged user, limits
+ * resources and forbids new privileges and core dumps. Last, a seccomp
+ * allowlist kills the process on any system call it does not list.
  */
 #include "signer.h"
 
@@ -76,7 +76,7 @@ sandbox_set_limits(char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
-	/* Not enforced for root, but the filter forbids fork anyway. */
+	/* The filter forbids fork too; this limit is a second barrier. */
 	if (setrlimit(RLIMIT_NPROC, &zero) != 0) {
 		snprintf(err, errlen, "setting RLIMIT_NPROC failed: %s",
 		    strerror(errno));
@@ -91,12 +91,12 @@ sandbox_set_limits(char *err, size_t errlen)
 }
 
 /*
- * The allowlist. Running every request type under strace with SoftHSM2
- * 2.6.1, libp11 0.4.12, OpenSSL 3.0 and glibc 2.36 showed only fcntl,
- * getpid, openat, close, read, newfstatat, write, lseek, ftruncate, brk
- * and exit_group; the other entries cover rarer paths named in their
- * comments. SoftHSM reopens and locks its token files on every operation,
- * and seccomp cannot see paths, so file access cannot be narrowed here.
+ * The allowlist. Every request type run under strace (SoftHSM2 2.6.1,
+ * libp11 0.4.12, OpenSSL 3.0, glibc 2.36) used only fcntl, getpid, openat,
+ * close, read, newfstatat, write, lseek, ftruncate, brk and exit_group.
+ * The other entries cover the rarer paths named in their comments.
+ * SoftHSM reopens and locks its token files on every operation, and
+ * seccomp cannot see paths, so file access cannot be narrowed here.
  */
 static const int allowed_syscalls[] = {
 	/* IPC, logging and SoftHSM's token files. */
@@ -139,7 +139,7 @@ add_rules(scmp_filter_ctx ctx)
 
 	/*
 	 * SoftHSM's error paths call syslog(3), which opens an AF_UNIX
-	 * socket: answer with an error instead of killing the signer.
+	 * socket. Those calls fail with EACCES instead of killing the signer.
 	 */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
 	    SCMP_SYS(socket), 0);

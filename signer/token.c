@@ -1,9 +1,9 @@
 /*
- * The PKCS#11 token: module loading, token lookup, login and key
- * generation. libp11 0.4.12 loads the module and signs; key generation
- * uses the module's own C_GenerateKeyPair because libp11 0.4.12 can make
- * only RSA keys and cannot set their attributes. Both share one loaded
- * module, one C_Initialize and one login.
+ * The PKCS#11 token: module loading, token lookup and login through
+ * libp11. The module's own function list is kept for key generation
+ * (keystore.c), because libp11 0.4.12 can make only RSA keys and cannot
+ * set their attributes. Both share one loaded module, one C_Initialize
+ * and one login.
  */
 #include "signer.h"
 

@@ -1,8 +1,8 @@
 #!/bin/bash
-# The signer with a real SoftHSM2 token: every key type generates inside
-# the token as a sensitive, non-extractable signing key (checked with raw
-# PKCS#11 by p11probe), signs a JWS that OpenSSL verifies with the key
-# read back from the token, and signs a CSR for that same key.
+# The signer with a real SoftHSM2 token. Every key type must generate
+# inside the token as a sensitive, non-extractable signing key, which
+# p11probe checks with raw PKCS#11. OpenSSL then verifies the key's JWS
+# and CSR with the public key read back from the token.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"

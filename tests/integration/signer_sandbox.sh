@@ -1,10 +1,10 @@
 #!/bin/bash
-# The signer's sandbox and protocol checks with a real SoftHSM2 token:
-# the filter and no-new-privileges are active before the first request,
-# a forbidden system call kills the test build with SIGSYS, every
-# protocol violation ends the connection with a logged reason, each
-# startup mistake gives one line naming the value and the fix, and the
-# PIN appears in no output.
+# The signer's sandbox and protocol checks with a real SoftHSM2 token.
+# The filter and no-new-privileges must be active before the first reply,
+# and a forbidden system call must kill the test build with SIGSYS. Every
+# protocol violation must end the connection with a logged reason. Each
+# startup mistake must give one line naming the value and the fix, and
+# the PIN must appear in no output.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"

@@ -4,12 +4,13 @@
  *
  *	p11probe MODULE TOKEN-LABEL PIN-FILE KEY-ID-HEX [PUBKEY-PEM-OUT]
  *
- * Prints one "name=value" line per fact about the private key:
- * sensitive, extractable, always_sensitive, never_extractable, sign,
- * decrypt, unwrap, derive (each 0 or 1), value (the result of reading
- * the secret: CKA_VALUE of an EC key, CKA_PRIVATE_EXPONENT of an RSA key)
- * and set_extractable (the result of setting CKA_EXTRACTABLE to
- * true); then verify, encrypt and wrap for the public key. With
+ * Prints one "name=value" line per fact about the private key, in this
+ * order: sensitive, extractable, always_sensitive, never_extractable,
+ * sign, decrypt, unwrap and derive (each 0 or 1). Then come value, the
+ * result of reading the secret (CKA_VALUE of an EC key,
+ * CKA_PRIVATE_EXPONENT of an RSA key), and set_extractable, the result of
+ * setting CKA_EXTRACTABLE to true. Last come verify, encrypt and wrap for
+ * the public key. With
  * PUBKEY-PEM-OUT it writes the public key as a PEM SubjectPublicKeyInfo.
  * Exits 0 when every line was printed, 1 otherwise.
  */
@@ -222,7 +223,7 @@ ec_public(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
 	    sizeof(params));
 	point_len = get_bytes(session, key, CKA_EC_POINT, point,
 	    sizeof(point));
-	/* CKA_EC_POINT holds the point wrapped in a DER OCTET STRING. */
+	/* CKA_EC_POINT contains the point inside a DER OCTET STRING. */
 	if (params_len > 0 && point_len > 0 &&
 	    d2i_ASN1_OBJECT(&oid, &p, params_len) != NULL &&
 	    d2i_ASN1_OCTET_STRING(&octets, &q, point_len) != NULL &&

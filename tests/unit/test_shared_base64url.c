@@ -47,8 +47,9 @@ test_decode_rfc4648_vectors(void)
 		len = base64url_decode(rfc4648_vectors[i].encoded,
 		    strlen(rfc4648_vectors[i].encoded), out);
 		CHECK_INT(len, strlen(rfc4648_vectors[i].plain));
-		CHECK(len >= 0 && memcmp(out, rfc4648_vectors[i].plain,
-		    (size_t)len) == 0);
+		if (len >= 0)
+			CHECK(memcmp(out, rfc4648_vectors[i].plain,
+			    (size_t)len) == 0);
 	}
 }
 

@@ -175,6 +175,11 @@ token_login(struct signer_token *token, const char *pin_file, char *err,
 	if (token_read_pin(pin_file, pin, sizeof(pin), err, errlen) != 0)
 		return -1;
 	ERR_clear_error();
+	/*
+	 * NOTE: libp11 keeps its own copy of the PIN for re-login after a
+	 * fork, and it stays in memory until exit. Only the sandbox (no core
+	 * dumps, not dumpable, so no ptrace) protects that copy.
+	 */
 	rc = PKCS11_login(token->slot, 0, pin);
 	explicit_bzero(pin, sizeof(pin));
 	if (rc == 0)

@@ -228,6 +228,15 @@ fi
 out=$("$CUSTOS_SIGNER" --config "$CONF" --fd 0 </dev/null 2>&1)
 assert_contains "descriptor that is not a socket" "$out" \
 	"--fd 0 is not an open socket"
+out=$("$CUSTOS_SIGNER" --fd 3 2>&1)
+assert_equal "missing --config" "$out" \
+	"custos-signer: error: missing --config FILE or --fd N (see --help)"
+assert_status "--help exits 0" 0 "$CUSTOS_SIGNER" --help
+assert_contains "--help shows usage" "$TAP_OUTPUT" \
+	"usage: custos-signer --config FILE --fd N"
+assert_status "--version exits 0" 0 "$CUSTOS_SIGNER" --version
+assert_contains "--version names the program" "$TAP_OUTPUT" \
+	"custos-signer "
 
 # --- Secrets ------------------------------------------------------------
 

@@ -415,10 +415,32 @@ set_http01(struct loader *ld, const struct conf_node *node,
 	    &node->values[1]);
 }
 
+/*
+ * Accepts an account name: it becomes part of key labels and file names,
+ * so it has the same form as an issuer name.
+ */
+static int
+set_name(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	const struct conf_value *value = &node->values[0];
+	size_t len = strlen(value->text);
+
+	if (len == 0 || len > ISSUER_NAME_MAX ||
+	    strchr("._-", value->text[0]) != NULL ||
+	    strspn(value->text, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len)
+		return value_error(ld, value, rule, "invalid name");
+	return replace_string(ld, string_field(section, rule), value->text,
+	    value);
+}
+
 #define PATH_FORM "an absolute path such as /usr/lib/softhsm/libsofthsm2.so"
 #define DIR_FORM "an absolute path such as /var/lib/custos"
 #define USER_FORM "a user name of letters, digits, '_', '-' and '.'"
 #define KEY_TYPE_FORM "one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096"
+#define ACCOUNT_FORM "1 to 64 letters, digits, '.', '_' or '-', starting " \
+	"with a letter or digit"
 
 static const struct key_rule hsm_keys[] = {
 	{ "module", 1, PATH_FORM, set_path,
@@ -486,6 +508,13 @@ static const struct key_rule issuer_keys[] = {
 	    add_contact, 0, 0, 0, 0, 1 },
 	{ "agree-tos", 1, "yes or no", set_yes_no,
 	    offsetof(struct config_issuer, agree_tos), 0, 0, 0, 0 },
+	{ "account", 1, ACCOUNT_FORM, set_name,
+	    offsetof(struct config_issuer, account), 0, 0, 0, 0 },
+};
+
+static const struct key_rule policy_keys[] = {
+	{ "file", 1, "an absolute path such as /etc/custos/policy.conf",
+	    set_path, offsetof(struct config_policy, file), 0, 0, 1, 0 },
 };
 
 static void
@@ -666,6 +695,12 @@ load_store(struct loader *ld, const struct conf_node *block)
 }
 
 static int
+load_policy(struct loader *ld, const struct conf_node *block)
+{
+	return APPLY_KEYS(ld, block, policy_keys, &ld->config->policy);
+}
+
+static int
 load_acme(struct loader *ld, const struct conf_node *block)
 {
 	struct config_acme *acme = &ld->config->acme;
@@ -738,7 +773,13 @@ load_issuer(struct loader *ld, const struct conf_node *block)
 		    block->column, "out of memory");
 	snprintf(label, sizeof(label), "issuer %s", issuer->name);
 	ld->block_name = label;
-	return APPLY_KEYS(ld, block, issuer_keys, issuer);
+	if (APPLY_KEYS(ld, block, issuer_keys, issuer) != 0)
+		return -1;
+	if (issuer->account == NULL &&
+	    (issuer->account = strdup(issuer->name)) == NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, block->line,
+		    block->column, "out of memory");
+	return 0;
 }
 
 static const struct {
@@ -754,10 +795,12 @@ static const struct {
 	{ "store", load_store, 0, 0 },
 	{ "acme", load_acme, 0, 0 },
 	{ "issuer", load_issuer, 1, 1 },
+	{ "policy", load_policy, 0, 1 },
 };
 
 #define BLOCK_COUNT (sizeof(blocks) / sizeof(blocks[0]))
-#define BLOCK_NAMES "hsm, signer, broker, challenge, store, acme, issuer"
+#define BLOCK_NAMES "hsm, signer, broker, challenge, store, acme, issuer, " \
+	"policy"
 
 static int
 load_top_statement(struct loader *ld, const struct conf_node *root,
@@ -925,6 +968,7 @@ issuer_clear(struct config_issuer *issuer)
 	for (i = 0; i < issuer->contact_count; i++)
 		free(issuer->contacts[i]);
 	free(issuer->contacts);
+	free(issuer->account);
 }
 
 void
@@ -945,6 +989,7 @@ config_free(struct custos_config *config)
 	free(config->challenge.http01_address);
 	free(config->challenge.webroot);
 	free(config->store.directory);
+	free(config->policy.file);
 	for (i = 0; i < config->issuer_count; i++)
 		issuer_clear(&config->issuers[i]);
 	free(config->issuers);

@@ -51,6 +51,12 @@ struct config_issuer {
 	char **contacts;	/* "mailto:..." URLs */
 	size_t contact_count;
 	int agree_tos;		/* 1 when terms-of-service are agreed */
+	/*
+	 * The name of the ACME account this installation holds at the
+	 * issuer; tenant policies grant accounts by this name. Default: the
+	 * issuer's name.
+	 */
+	char *account;
 	struct config_origin origin;
 };
 
@@ -87,6 +93,10 @@ struct config_store {
 	char *directory;	/* issued certificates */
 };
 
+struct config_policy {
+	char *file;		/* the tenants' policy file (docs/policy.md) */
+};
+
 struct config_acme {
 	int poll_interval;	/* seconds between polls without Retry-After */
 	int poll_timeout;	/* seconds before an order is given up */
@@ -104,6 +114,7 @@ struct custos_config {
 	struct config_challenge challenge;
 	struct config_store store;
 	struct config_acme acme;
+	struct config_policy policy;
 	struct config_issuer *issuers;
 	size_t issuer_count;
 };

@@ -36,7 +36,12 @@ signer {
 issuer local {
 	directory "https://127.0.0.1:14000/dir"
 }
+policy {
+	file "$LAB_DIR/policy.conf"
+}
 EOF
+custos_write_policy "$LAB_DIR/policy.conf" ||
+	bail_out "cannot write $LAB_DIR/policy.conf"
 
 # Usage: member JSON-LINE NAME
 # Prints one string member of the JSON after "result " on a reply line.

@@ -40,7 +40,12 @@ signer {
 issuer local {
 	directory "https://127.0.0.1:14000/dir"
 }
+policy {
+	file "$LAB_DIR/policy.conf"
+}
 EOF
+custos_write_policy "$LAB_DIR/policy.conf" ||
+	bail_out "cannot write $LAB_DIR/policy.conf"
 }
 
 CONF=$LAB_DIR/signer.conf

@@ -125,8 +125,30 @@ custos_write_config() {
 		printf '\tcontact "mailto:admin@example.org"\n'
 		printf '\tagree-tos yes\n'
 		printf '}\n'
+		printf 'policy {\n'
+		printf '\tfile "%s"\n' "${CUSTOS_POLICY:-$dir/policy.conf}"
+		printf '}\n'
 	} >"$CUSTOS_CONF" || return 1
 	chmod 0644 "$CUSTOS_CONF"
+	[ -n "${CUSTOS_POLICY:-}" ] || custos_write_policy "$dir/policy.conf"
+}
+
+# Usage: custos_write_policy FILE
+# Writes a policy with one tenant, "lab", for the user running the tests:
+# any name below .test, the Pebble issuer and its account, every key type.
+custos_write_policy() {
+	{
+		printf '# Written by tests/lib/custos.sh for one test run.\n'
+		printf 'tenant lab {\n'
+		printf '\tusers %s\n' "$(id -un)"
+		printf '\tallow .test\n'
+		printf '\tissuers pebble\n'
+		printf '\taccounts pebble\n'
+		printf '\tchallenges http-01\n'
+		printf '\tkey-types ec-p256 ec-p384 rsa-2048 rsa-3072 rsa-4096\n'
+		printf '}\n'
+	} >"$1" || return 1
+	chmod 0644 "$1"
 }
 
 # Usage: custos_issue NAME ...

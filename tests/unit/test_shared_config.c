@@ -25,6 +25,11 @@
 	"\tagree-tos yes\n" \
 	"\tcontact mailto:ops@example.org\n" \
 	"}\n"
+/* Placed last, so that it moves no line that a test points at. */
+#define POLICY_BLOCK \
+	"policy {\n" \
+	"\tfile /etc/custos/policy.conf\n" \
+	"}\n"
 
 static char err[CONFIG_ERR_MAX];
 
@@ -51,7 +56,8 @@ block_error(const char *block)
 {
 	static char text[4096];
 
-	snprintf(text, sizeof(text), "%s" HSM_BLOCK ISSUER_BLOCK, block);
+	snprintf(text, sizeof(text), "%s" HSM_BLOCK ISSUER_BLOCK POLICY_BLOCK,
+	    block);
 	return load_error(text);
 }
 
@@ -61,7 +67,7 @@ issuer_error(const char *issuer)
 {
 	static char text[4096];
 
-	snprintf(text, sizeof(text), HSM_BLOCK "%s", issuer);
+	snprintf(text, sizeof(text), HSM_BLOCK "%s" POLICY_BLOCK, issuer);
 	return load_error(text);
 }
 
@@ -183,7 +189,7 @@ test_config_webroot_and_units(void)
 	    "\tpoll-timeout 24h\n"
 	    "\thttp-timeout 10m\n"
 	    "\tbad-nonce-retries 20\n"
-	    "}\n" HSM_BLOCK ISSUER_BLOCK);
+	    "}\n" HSM_BLOCK ISSUER_BLOCK POLICY_BLOCK);
 
 	CHECK(config != NULL);
 	if (config == NULL)
@@ -223,7 +229,7 @@ test_config_top_level_errors(void)
 {
 	CHECK_STR(block_error("log {\n}\n"), "t.conf:1:1: unknown key 'log' "
 	    "at top level (expected one of: hsm, signer, broker, challenge, "
-	    "store, acme, issuer)");
+	    "store, acme, issuer, policy)");
 	CHECK_STR(block_error("acme 5\n"), "t.conf:1:1: 'acme' must be a "
 	    "block; write 'acme {' and its keys on the lines below");
 	CHECK_STR(block_error("acme {\n}\nacme {\n}\n"), "t.conf:3:1: "
@@ -236,6 +242,9 @@ test_config_top_level_errors(void)
 	    "add 'issuer NAME {' with its keys (see docs/configuration.md)");
 	CHECK_STR(load_error(""), "t.conf: missing block 'hsm'; add 'hsm {' "
 	    "with its keys (see docs/configuration.md)");
+	CHECK_STR(load_error(HSM_BLOCK ISSUER_BLOCK), "t.conf: missing block "
+	    "'policy'; add 'policy {' with its keys (see "
+	    "docs/configuration.md)");
 }
 
 static void
@@ -263,7 +272,7 @@ test_config_issuer_block_errors(void)
 	CHECK_STR(issuer_error("issuer a {\n\tdirectory https://h/\n"
 	    "\temail ops@example.org\n}\n"), "t.conf:8:2: unknown key "
 	    "'email' in block 'issuer a' (expected one of: directory, "
-	    "trust-bundle, contact, agree-tos)");
+	    "trust-bundle, contact, agree-tos, account)");
 }
 
 static void
@@ -511,6 +520,31 @@ test_key_type_names(void)
 	CHECK_INT(key_type_parse("", &type), -1);
 }
 
+static void
+test_config_account_and_policy(void)
+{
+	struct custos_config *config;
+
+	config = load_ok(HSM_BLOCK ISSUER_BLOCK
+	    "issuer second {\n\tdirectory https://h/\n\taccount web-1\n}\n"
+	    POLICY_BLOCK);
+	CHECK(config != NULL);
+	if (config == NULL)
+		return;
+	CHECK_STR(config->issuers[0].account, "local");
+	CHECK_STR(config->issuers[1].account, "web-1");
+	CHECK_STR(config->policy.file, "/etc/custos/policy.conf");
+	config_free(config);
+
+	CHECK_STR(issuer_error("issuer a {\n\tdirectory https://h/\n"
+	    "\taccount -x\n}\n"), "t.conf:8:10: invalid name '-x' for "
+	    "account; use 1 to 64 letters, digits, '.', '_' or '-', starting "
+	    "with a letter or digit");
+	CHECK_STR(block_error("policy {\n\tfile policy.conf\n}\n"),
+	    "t.conf:2:7: relative path 'policy.conf' for file; use an "
+	    "absolute path such as /etc/custos/policy.conf");
+}
+
 int
 main(void)
 {
@@ -530,5 +564,6 @@ main(void)
 	RUN(test_config_issuer_value_errors);
 	RUN(test_config_contact_errors);
 	RUN(test_key_type_names);
+	RUN(test_config_account_and_policy);
 	return check_done();
 }

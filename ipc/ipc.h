@@ -17,27 +17,45 @@
  *
  * Requests (broker to signer) and their IPC_RESULT payloads:
  *
- * IPC_KEY_GENERATE  {"purpose": "account" | "certificate",
- *                    "type": "ec-p256" | "ec-p384" | "rsa-2048" |
- *                            "rsa-3072" | "rsa-4096" (absent: ec-p256)}
+ * IPC_KEY_GENERATE  {"purpose": "account", "tenant": TENANT,
+ *                    "issuer": ISSUER, "type": TYPE}
+ *                or {"purpose": "certificate", "tenant": TENANT,
+ *                    "type": TYPE}
+ *     TYPE is "ec-p256" | "ec-p384" | "rsa-2048" | "rsa-3072" |
+ *     "rsa-4096" (absent: ec-p256). The signer binds the key to what the
+ *     request names by its CKA_LABEL, which the broker cannot change:
+ *     "custos/account/ISSUER/ACCOUNT/KEYID" (ACCOUNT from the issuer's
+ *     configuration) or "custos/certificate/TENANT/KEYID". The tenant
+ *     must be allowed to use that issuer and account, or that key type.
  * IPC_KEY_PUBLIC    {"key_id": KEYID}
  *     Both requests have the same result:
  *     result:       {"key_id": KEYID, "type": TYPE, "jwk": {...},
  *                    "thumbprint": B64URL, "uri": "pkcs11:..."}
  *
- * IPC_JWS_SIGN      {"key_id": KEYID, "url": URL, "nonce": NONCE,
+ * IPC_JWS_SIGN      {"key_id": KEYID, "tenant": TENANT, "url": URL,
+ *                    "nonce": NONCE,
  *                    "kid": ACCOUNT-URL (absent: embed the JWK),
  *                    "payload": JSON-TEXT ("" for POST-as-GET)}
  *     result:       {"protected": B64URL, "payload": B64URL,
  *                    "signature": B64URL}
+ *     KEYID must name an account key whose issuer's directory URL has the
+ *     same origin as URL, and TENANT must be allowed that issuer and
+ *     account. The payload must have one of the shapes ACME defines; the
+ *     identifiers of a new order or authorization must be allowed for
+ *     TENANT, and a finalize CSR must be one this signer built for TENANT.
  *
- * IPC_CSR_BUILD     {"key_id": KEYID, "names": [NAME, ...]}
+ * IPC_CSR_BUILD     {"key_id": KEYID, "tenant": TENANT,
+ *                    "names": [NAME, ...]}
  *     result:       {"csr": B64URL-DER}
+ *     KEYID must name a certificate key bound to TENANT, and every name
+ *     must be allowed for TENANT.
  *
  * IPC_ERROR         {"code": WORD, "message": TEXT}, in place of a result.
  *     WORD is "unknown-key" (no such key in the token), "hsm-failure"
  *     (the token failed the operation), "unsupported-key" (a key of a
- *     type Custos does not use) or "internal" (out of memory).
+ *     type Custos does not use), "policy-denied" (the tenant's policy
+ *     or the shape checks reject the request; TEXT says which rule) or
+ *     "internal" (out of memory).
  *
  * KEYID is the hex form of the key's CKA_ID: 32 lowercase hex digits.
  */

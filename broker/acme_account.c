@@ -1,11 +1,13 @@
 /*
  * The ACME account of an issuer (RFC 8555 section 7.3). Its key id and URL
- * are kept in STATE-DIR/accounts/ISSUER.json, so later runs reuse both:
+ * are kept in STATE-DIR/accounts/ISSUER/ACCOUNT.json, ACCOUNT being the
+ * issuer's account name, so later runs reuse both:
  *
  *	{"key_id": "<32 hex digits>", "url": "https://..."}
  *
  * The key id is saved as soon as the key exists, so a failed registration
- * is retried with the same key on the next run.
+ * is retried with the same key on the next run. Every tenant allowed the
+ * issuer and account shares the record.
  */
 #include "broker/acme.h"
 
@@ -22,21 +24,38 @@
 
 static const char *const record_members[] = { "key_id", "url", NULL };
 
-/* Sets *dir and *path to malloc'd STATE-DIR/accounts and its record. */
+/* Returns 1 when name can be one component of a path. */
+static int
+is_file_name(const char *name)
+{
+	return name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL;
+}
+
+/*
+ * Sets *dir to the malloc'd STATE-DIR/accounts/ISSUER and *path to the
+ * account record in it.
+ */
 static int
 record_path(struct acme_client *client, char **dir, char **path)
 {
 	const char *name = client->issuer->name;
+	const char *account = client->issuer->account;
 
 	*dir = *path = NULL;
-	if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL) {
+	if (!is_file_name(name)) {
 		snprintf(client->err, sizeof(client->err), "issuer name \"%s\" "
 		    "cannot be a file name (rename the issuer block)", name);
 		return -1;
 	}
-	if (asprintf(dir, "%s/accounts",
-	    client->config->broker.state_dir) < 0 ||
-	    asprintf(path, "%s/%s.json", *dir, name) < 0) {
+	if (!is_file_name(account)) {
+		snprintf(client->err, sizeof(client->err), "account name "
+		    "\"%s\" of issuer %s cannot be a file name (set account "
+		    "in issuer %s to a plain name)", account, name, name);
+		return -1;
+	}
+	if (asprintf(dir, "%s/accounts/%s",
+	    client->config->broker.state_dir, name) < 0 ||
+	    asprintf(path, "%s/%s.json", *dir, account) < 0) {
 		snprintf(client->err, sizeof(client->err), "out of memory");
 		return -1;
 	}
@@ -101,6 +120,26 @@ write_text(int fd, const char *text)
 	return write(fd, text, len) == (ssize_t)len ? 0 : -1;
 }
 
+/* Creates STATE-DIR/accounts/ISSUER and its parent, mode 0700. */
+static int
+make_record_dir(const char *dir)
+{
+	char *parent, *slash;
+	int rc;
+
+	parent = strdup(dir);
+	if (parent == NULL)
+		return -1;
+	slash = strrchr(parent, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	rc = mkdir(parent, 0700) != 0 && errno != EEXIST ? -1 : 0;
+	free(parent);
+	if (rc == 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
+		rc = -1;
+	return rc;
+}
+
 /* Replaces the record through a temporary file renamed over it. */
 static int
 save_record(struct acme_client *client, const char *dir, const char *path)
@@ -120,7 +159,7 @@ save_record(struct acme_client *client, const char *dir, const char *path)
 		tmp = NULL;
 		goto out;
 	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+	if (make_record_dir(dir) != 0)
 		goto out;
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -256,9 +295,10 @@ acme_account_ensure(struct acme_client *client)
 
 	if (client->account_key_id[0] == '\0') {
 		key_type = key_type_name(client->config->acme.account_key_type);
-		printf("account: generating a %s key\n", key_type);
-		if (signer_key_generate(client->signer, "account", key_type,
-		    client->account_key_id, client->err,
+		printf("account: generating a %s key for %s/%s\n", key_type,
+		    client->issuer->name, client->issuer->account);
+		if (signer_key_generate(client->signer, client->issuer->name,
+		    key_type, client->account_key_id, client->err,
 		    sizeof(client->err)) != 0 ||
 		    save_record(client, dir, path) != 0)
 			goto out;

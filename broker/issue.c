@@ -13,15 +13,25 @@
 #include "broker/certificate.h"
 #include "broker/challenge_http.h"
 #include "broker/names.h"
+#include "broker/policy_gate.h"
 #include "broker/privdrop.h"
 #include "broker/signer_client.h"
 #include "broker/store.h"
+#include "broker/tenant.h"
 #include "logging/log.h"
+#include "policy/policy.h"
+
+/* The only challenge type custos issue completes. */
+#define ISSUE_CHALLENGE "http-01"
 
 /* Everything one issuance holds, released by issue_cleanup. */
 struct issue {
 	const struct issue_options *options;
 	struct custos_config *config;
+	struct policy *policy;
+	struct caller caller;
+	const struct policy_tenant *tenant;
+	size_t denials;		/* policy denials, each printed already */
 	struct acme_names names;
 	enum key_type key_type;
 	struct signer_client signer;
@@ -66,6 +76,55 @@ load_settings(struct issue *is)
 		    "rsa-4096)", opt->key_type);
 		return -1;
 	}
+	return 0;
+}
+
+static void
+print_denial(const char *line, void *arg)
+{
+	const struct issue *is = arg;
+
+	log_error("tenant %s: %s", is->tenant->name, line);
+}
+
+/*
+ * Finds the caller's tenant and checks the whole request against its
+ * policy. Runs before the signer starts, so a denied request generates no
+ * key and sends nothing to the CA.
+ */
+static int
+check_policy(struct issue *is)
+{
+	struct acme_client *acme = &is->acme;
+	struct gate_request request = {
+		.written = is->options->names,
+		.names = &is->names,
+		.issuer = acme->issuer->name,
+		.account = acme->issuer->account,
+		.challenge = ISSUE_CHALLENGE,
+		.key_type = is->key_type,
+	};
+
+	if (policy_load(is->config->policy.file, policy_name_normalize,
+	    &is->policy, acme->err, sizeof(acme->err)) != 0 ||
+	    caller_identify(&is->caller, acme->err, sizeof(acme->err)) != 0 ||
+	    tenant_select(is->policy, &is->caller, is->options->tenant,
+	    &is->tenant, acme->err, sizeof(acme->err)) != 0)
+		return -1;
+
+	is->denials = gate_check_request(is->tenant, &request, print_denial,
+	    is);
+	if (is->denials > 0) {
+		snprintf(acme->err, sizeof(acme->err), "the policy of tenant "
+		    "%s denies the request", is->tenant->name);
+		return -1;
+	}
+	printf("policy: tenant %s may request %zu %s from %s (account %s, "
+	    "%s, %s key)\n", is->tenant->name, is->names.count,
+	    is->names.count == 1 ? "name" : "names", acme->issuer->name,
+	    acme->issuer->account, ISSUE_CHALLENGE,
+	    key_type_name(is->key_type));
+	is->signer.tenant = is->tenant->name;
 	return 0;
 }
 
@@ -146,7 +205,7 @@ finalize_order(struct issue *is)
 
 	printf("finalize: generating a %s certificate key\n",
 	    key_type_name(is->key_type));
-	if (signer_key_generate(acme->signer, "certificate",
+	if (signer_key_generate(acme->signer, NULL,
 	    key_type_name(is->key_type), key_id, acme->err,
 	    sizeof(acme->err)) != 0 ||
 	    signer_key_public(acme->signer, key_id, &is->cert_key, acme->err,
@@ -197,8 +256,9 @@ download_and_store(struct issue *is)
 	files.chain_pem = is->chain.chain_pem;
 	files.fullchain_pem = is->chain.fullchain_pem;
 	files.key_uri = is->cert_key.uri;
-	rc = store_certificate(is->config->store.directory, label, version,
-	    &files, &is->stored, acme->err, sizeof(acme->err));
+	rc = store_certificate(is->config->store.directory, is->tenant->name,
+	    label, version, &files, &is->stored, acme->err,
+	    sizeof(acme->err));
 	free(label);
 	return rc;
 }
@@ -208,7 +268,8 @@ run_steps(struct issue *is)
 {
 	struct acme_client *acme = &is->acme;
 
-	if (load_settings(is) != 0 || start_processes(is) != 0)
+	if (load_settings(is) != 0 || check_policy(is) != 0 ||
+	    start_processes(is) != 0)
 		return -1;
 	printf("issuer %s: %s\n", acme->issuer->name,
 	    acme->issuer->directory);
@@ -251,6 +312,8 @@ issue_cleanup(struct issue *is, int failed)
 	cert_chain_clear(&is->chain);
 	free(is->stored);
 	names_clear(&is->names);
+	caller_clear(&is->caller);
+	policy_free(is->policy);
 	config_free(is->config);
 	return rc;
 }
@@ -267,8 +330,11 @@ issue_run(const struct issue_options *options)
 	is.signer.pid = -1;
 	rc = run_steps(&is);
 	fflush(stdout);
-	/* A signer that exited with an error has printed the cause. */
-	if (rc != 0 && is.signer.printed_error)
+	/*
+	 * A signer that exited with an error has printed the cause, and each
+	 * policy denial has its own error line.
+	 */
+	if (rc != 0 && (is.signer.printed_error || is.denials > 0))
 		log_info("%s", is.acme.err);
 	else if (rc != 0)
 		log_error("%s", is.acme.err);

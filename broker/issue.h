@@ -9,13 +9,16 @@ struct issue_options {
 	const char *config_path;
 	const char *issuer;	/* NULL: the only issuer in the file */
 	const char *key_type;	/* NULL: acme certificate-key-type */
+	const char *tenant;	/* NULL: the tenant that lists the caller */
 	char *const *names;
 	size_t name_count;
 };
 
 /*
- * Issues one certificate: loads the configuration, starts the signer,
- * drops privileges, runs the ACME order and stores the result. Progress
+ * Issues one certificate: loads the configuration and the policy, checks
+ * the request against the tenant's policy, starts the signer, drops
+ * privileges, runs the ACME order and stores the result in the tenant's
+ * part of the store. Progress
  * goes to stdout, the error to stderr. Returns the exit status (0 or 1).
  */
 int issue_run(const struct issue_options *options);

@@ -16,19 +16,21 @@ names_clear(struct acme_names *names)
 	names->count = 0;
 }
 
-/*
- * Converts one written name: an IP literal becomes an "ip" identifier in
- * inet_ntop(3) text, anything else a canonical "dns" identifier (lower
- * case, A-labels), the form the signer checks names against.
- */
-static int
-convert_name(const char *name, struct acme_identifier *id, char *err,
+/* The canonical form is the one the signer checks names against. */
+int
+names_convert(const char *name, struct acme_identifier *id, char *err,
     size_t errlen)
 {
 	char canonical[POLICY_NAME_BUFSIZE];
 	struct policy_ip ip;
 	char reason[256];
 
+	id->value = NULL;
+	if (name[0] == '\0') {
+		snprintf(err, errlen, "invalid name \"\": a name cannot be "
+		    "empty");
+		return -1;
+	}
 	if (policy_ip_parse(name, &ip, reason, sizeof(reason)) == 0) {
 		if (policy_ip_format(&ip, canonical, sizeof(canonical)) != 0)
 			return -1;
@@ -68,12 +70,8 @@ names_parse(char *const *names, size_t count, struct acme_names *out,
 		return -1;
 	}
 	for (size_t i = 0; i < count; i++) {
-		if (names[i][0] == '\0') {
-			snprintf(err, errlen, "invalid name \"\": a name "
-			    "cannot be empty");
-			goto fail;
-		}
-		if (convert_name(names[i], &out->items[i], err, errlen) != 0)
+		if (names_convert(names[i], &out->items[i], err,
+		    errlen) != 0)
 			goto fail;
 		out->count++;
 		for (size_t j = 0; j < i; j++)

@@ -22,6 +22,15 @@ struct acme_names {
 };
 
 /*
+ * Converts one written name: an IP literal becomes an "ip" identifier in
+ * inet_ntop(3) text, anything else a canonical "dns" identifier (lower
+ * case, A-labels). Sets id->value to a malloc'd string. Returns 0, or -1
+ * with a message quoting the name in err.
+ */
+int names_convert(const char *name, struct acme_identifier *id, char *err,
+    size_t errlen);
+
+/*
  * Checks and converts each name. Returns 0, or -1 with a message naming
  * the bad value in err. Duplicates are rejected.
  */

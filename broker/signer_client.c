@@ -160,9 +160,13 @@ signer_finish(struct signer_client *signer, char *err, size_t errlen)
 	return -1;
 }
 
+/*
+ * Formats an IPC_ERROR reply. A policy denial carries the signer's reason
+ * as the whole message, because it names the rule that decided.
+ */
 static void
-describe_signer_error(const json_t *obj, const char *request, char *err,
-    size_t errlen)
+describe_signer_error(const struct signer_client *signer, const json_t *obj,
+    const char *request, char *err, size_t errlen)
 {
 	const char *code, *message;
 	char why[128];
@@ -173,6 +177,12 @@ describe_signer_error(const json_t *obj, const char *request, char *err,
 	    sizeof(why)) != 0) {
 		snprintf(err, errlen, "invalid error reply from the signer to "
 		    "%s: %s", request, why);
+		return;
+	}
+	if (strcmp(code, "policy-denied") == 0) {
+		snprintf(err, errlen, "the signer's policy check denied %s "
+		    "for tenant %s: %s", request, signer->tenant != NULL ?
+		    signer->tenant : "(none)", message);
 		return;
 	}
 	snprintf(err, errlen, "signer rejected %s: %s (%s)", request, message,
@@ -216,7 +226,7 @@ transact(struct signer_client *signer, uint16_t type, const json_t *request,
 		snprintf(err, errlen, "signer reply to %s is not one JSON "
 		    "object", name);
 	} else if (frame.type == IPC_ERROR) {
-		describe_signer_error(obj, name, err, errlen);
+		describe_signer_error(signer, obj, name, err, errlen);
 	} else if (ipc_check_members(obj, allowed, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "invalid signer reply to %s: %s", name,
 		    why);
@@ -229,8 +239,20 @@ transact(struct signer_client *signer, uint16_t type, const json_t *request,
 	return rc;
 }
 
+/* Builds a key-generate request: an account key when issuer is set. */
+static json_t *
+key_generate_request(const char *tenant, const char *issuer,
+    const char *type)
+{
+	if (issuer != NULL)
+		return json_pack("{s:s, s:s, s:s, s:s}", "purpose", "account",
+		    "tenant", tenant, "issuer", issuer, "type", type);
+	return json_pack("{s:s, s:s, s:s}", "purpose", "certificate",
+	    "tenant", tenant, "type", type);
+}
+
 int
-signer_key_generate(struct signer_client *signer, const char *purpose,
+signer_key_generate(struct signer_client *signer, const char *issuer,
     const char *type, char key_id[IPC_KEY_ID_LEN + 1], char *err,
     size_t errlen)
 {
@@ -239,7 +261,11 @@ signer_key_generate(struct signer_client *signer, const char *purpose,
 	char why[128];
 	int rc = -1;
 
-	request = json_pack("{s:s, s:s}", "purpose", purpose, "type", type);
+	if (signer->tenant == NULL) {
+		snprintf(err, errlen, "no tenant set for the signer request");
+		return -1;
+	}
+	request = key_generate_request(signer->tenant, issuer, type);
 	if (request == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -368,13 +394,14 @@ get_base64url(const json_t *obj, const char *name, int may_be_empty,
 }
 
 static json_t *
-jws_request(const char *key_id, const char *url, const char *nonce,
-    const char *kid, const char *payload)
+jws_request(const char *key_id, const char *tenant, const char *url,
+    const char *nonce, const char *kid, const char *payload)
 {
 	json_t *request;
 
-	request = json_pack("{s:s, s:s, s:s, s:s}", "key_id", key_id, "url",
-	    url, "nonce", nonce, "payload", payload);
+	request = json_pack("{s:s, s:s, s:s, s:s, s:s}", "key_id", key_id,
+	    "tenant", tenant, "url", url, "nonce", nonce, "payload",
+	    payload);
 	if (request != NULL && kid != NULL &&
 	    json_object_set_new(request, "kid", json_string(kid)) != 0) {
 		json_decref(request);
@@ -394,7 +421,12 @@ signer_jws_sign(struct signer_client *signer, const char *key_id,
 	int rc = -1;
 
 	*jws = NULL;
-	request = jws_request(key_id, url, nonce, kid, payload);
+	if (signer->tenant == NULL) {
+		snprintf(err, errlen, "no tenant set for the signer request");
+		return -1;
+	}
+	request = jws_request(key_id, signer->tenant, url, nonce, kid,
+	    payload);
 	if (request == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -439,14 +471,18 @@ signer_csr_build(struct signer_client *signer, const char *key_id,
 	int rc = -1;
 
 	*csr = NULL;
+	if (signer->tenant == NULL) {
+		snprintf(err, errlen, "no tenant set for the signer request");
+		return -1;
+	}
 	list = json_array();
 	for (size_t i = 0; list != NULL && i < count; i++)
 		if (json_array_append_new(list, json_string(names[i])) != 0) {
 			json_decref(list);
 			list = NULL;
 		}
-	request = list != NULL ? json_pack("{s:s, s:o}", "key_id", key_id,
-	    "names", list) : NULL;
+	request = list != NULL ? json_pack("{s:s, s:s, s:o}", "key_id",
+	    key_id, "tenant", signer->tenant, "names", list) : NULL;
 	if (request == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -19,6 +19,8 @@
 struct signer_client {
 	pid_t pid;
 	int fd;
+	/* The tenant every request acts for; set before the first request. */
+	const char *tenant;
 	/*
 	 * 1 once the signer has exited with a nonzero status: it then has
 	 * printed its own error line, and the broker's message is a note.
@@ -54,8 +56,11 @@ int signer_spawn(const char *program, const char *config_path,
  */
 int signer_finish(struct signer_client *signer, char *err, size_t errlen);
 
-/* purpose is "account" or "certificate"; type a key type name. */
-int signer_key_generate(struct signer_client *signer, const char *purpose,
+/*
+ * Generates an account key for issuer, or a certificate key for the
+ * signer's tenant when issuer is NULL. type is a key type name.
+ */
+int signer_key_generate(struct signer_client *signer, const char *issuer,
     const char *type, char key_id[IPC_KEY_ID_LEN + 1], char *err,
     size_t errlen);
 int signer_key_public(struct signer_client *signer, const char *key_id,

@@ -165,37 +165,50 @@ replace_current(const char *label_dir, const char *version, char *err,
 	return 0;
 }
 
+/* Creates path unless it exists; returns -1 with errno set otherwise. */
 static int
-make_label_dir(const char *store_dir, const char *label, char *label_dir,
-    size_t len, char *err, size_t errlen)
+make_dir(const char *path)
 {
-	if (mkdir(store_dir, 0755) != 0 && errno != EEXIST) {
+	return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Creates STORE, STORE/TENANT and STORE/TENANT/LABEL as needed. */
+static int
+make_label_dir(const char *store_dir, const char *tenant, const char *label,
+    char *label_dir, size_t len, char *err, size_t errlen)
+{
+	char tenant_dir[STORE_PATH_MAX];
+
+	if (make_dir(store_dir) != 0) {
 		snprintf(err, errlen, "cannot create store directory %s: %s "
 		    "(set store directory to a writable path)", store_dir,
 		    strerror(errno));
 		return -1;
 	}
-	if (join_path(label_dir, len, store_dir, label) != 0 ||
-	    (mkdir(label_dir, 0755) != 0 && errno != EEXIST)) {
-		snprintf(err, errlen, "cannot create %s: %s (check store "
-		    "directory permissions)", label_dir, strerror(errno));
+	if (join_path(tenant_dir, sizeof(tenant_dir), store_dir,
+	    tenant) != 0 || make_dir(tenant_dir) != 0 ||
+	    join_path(label_dir, len, tenant_dir, label) != 0 ||
+	    make_dir(label_dir) != 0) {
+		snprintf(err, errlen, "cannot create %s/%s/%s: %s (check "
+		    "store directory permissions)", store_dir, tenant, label,
+		    strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
 int
-store_certificate(const char *store_dir, const char *label,
-    const char *version, const struct store_files *files, char **stored,
-    char *err, size_t errlen)
+store_certificate(const char *store_dir, const char *tenant,
+    const char *label, const char *version, const struct store_files *files,
+    char **stored, char *err, size_t errlen)
 {
 	char label_dir[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
 	char final[STORE_PATH_MAX], tmp_name[256];
 	int renamed = 0;
 
 	*stored = NULL;
-	if (make_label_dir(store_dir, label, label_dir, sizeof(label_dir),
-	    err, errlen) != 0)
+	if (make_label_dir(store_dir, tenant, label, label_dir,
+	    sizeof(label_dir), err, errlen) != 0)
 		return -1;
 	snprintf(tmp_name, sizeof(tmp_name), ".tmp-%s-XXXXXX", version);
 	if (join_path(final, sizeof(final), label_dir, version) != 0 ||

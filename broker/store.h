@@ -1,9 +1,11 @@
 /*
- * The certificate store: STORE/LABEL/VERSION/{cert,chain,fullchain}.pem
- * and key.uri, with STORE/LABEL/current a symlink to the newest VERSION.
- * LABEL is the first requested name with "*" replaced by "_wildcard";
- * VERSION is the UTC time and the certificate serial in hex, for example
- * 20261204T163000Z-0a1b2c.
+ * The certificate store: STORE/TENANT/LABEL/VERSION/{cert,chain,
+ * fullchain}.pem and key.uri, with STORE/TENANT/LABEL/current a symlink to
+ * the newest VERSION. Each tenant has its own directory, so two tenants
+ * never share a LABEL. TENANT is a tenant name from the policy, which
+ * allows only letters, digits, "-" and "_". LABEL is the first requested
+ * name with "*" replaced by "_wildcard". VERSION is the UTC time and the
+ * certificate serial in hex, for example 20261204T163000Z-0a1b2c.
  */
 #ifndef CUSTOS_BROKER_STORE_H
 #define CUSTOS_BROKER_STORE_H
@@ -25,12 +27,13 @@ int store_version_name(time_t when, const char *serial_hex, char *out,
 /*
  * Writes the files into a new temporary directory beside VERSION (each
  * file fsynced), renames it to VERSION, fsyncs LABEL and replaces the
- * current symlink atomically. On failure nothing new is left behind and
+ * current symlink atomically. The TENANT and LABEL directories are
+ * created when missing. On failure no new version is left behind and
  * current is unchanged. Sets *stored to the malloc'd VERSION path.
  * Returns 0, or -1 with a message in err.
  */
-int store_certificate(const char *store_dir, const char *label,
-    const char *version, const struct store_files *files, char **stored,
-    char *err, size_t errlen);
+int store_certificate(const char *store_dir, const char *tenant,
+    const char *label, const char *version, const struct store_files *files,
+    char **stored, char *err, size_t errlen);
 
 #endif

@@ -18,6 +18,8 @@ CUSTOS_BROKER_USER=custos
 CUSTOS_SIGNER_USER=custos-signer
 CUSTOS_HTTP01_ADDRESS=127.0.0.1
 CUSTOS_HTTP01_PORT=5002
+# The tenant that custos_write_policy writes and custos_store_file reads.
+CUSTOS_TENANT=lab
 
 # Usage: lab_tmpdir [PREFIX]
 # Makes a directory under /tmp, sets LAB_DIR to its path and removes it
@@ -134,12 +136,13 @@ custos_write_config() {
 }
 
 # Usage: custos_write_policy FILE
-# Writes a policy with one tenant, "lab", for the user running the tests:
-# any name below .test, the Pebble issuer and its account, every key type.
+# Writes a policy with one tenant, CUSTOS_TENANT ("lab"), for the user
+# running the tests: any name below .test, the Pebble issuer and its
+# account, every key type.
 custos_write_policy() {
 	{
 		printf '# Written by tests/lib/custos.sh for one test run.\n'
-		printf 'tenant lab {\n'
+		printf 'tenant %s {\n' "$CUSTOS_TENANT"
 		printf '\tusers %s\n' "$(id -un)"
 		printf '\tallow .test\n'
 		printf '\tissuers pebble\n'
@@ -164,12 +167,15 @@ custos_store_snapshot() {
 		xargs -0 -r sha256sum)
 }
 
-# Usage: custos_store_file NAME FILE
-# Prints STORE/NAME/current/FILE, the path of FILE (cert.pem, chain.pem,
-# fullchain.pem or key.uri) in the newest version stored for the
-# certificate whose first name is NAME. The file may not exist.
+# Usage: custos_store_file NAME FILE [TENANT]
+# Prints STORE/TENANT/NAME/current/FILE, the path of FILE (cert.pem,
+# chain.pem, fullchain.pem or key.uri) in the newest version stored for
+# the tenant's certificate whose first name is NAME. TENANT defaults to
+# CUSTOS_TENANT. The file may not exist.
 custos_store_file() {
-	printf '%s\n' "$CUSTOS_STORE/${1/#\*/_wildcard}/current/$2"
+	local label=${1/#\*/_wildcard}
+
+	printf '%s\n' "$CUSTOS_STORE/${3:-$CUSTOS_TENANT}/$label/current/$2"
 }
 
 # Usage: custos_lab_start PREFIX

@@ -112,30 +112,30 @@ test_store_writes_files(void)
 		CHECK(!"cannot make a temporary directory");
 		return;
 	}
-	CHECK_INT(store_certificate(dir, "a.test", "20261204T163000Z-01",
+	CHECK_INT(store_certificate(dir, "t1", "a.test", "20261204T163000Z-01",
 	    &files, &stored, err, sizeof(err)), 0);
 	CHECK_STR(err, "");
-	snprintf(path, sizeof(path), "%s/a.test/20261204T163000Z-01", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test/20261204T163000Z-01", dir);
 	CHECK_STR(stored, path);
 	CHECK_INT(count_entries(path), 4);
 
-	snprintf(path, sizeof(path), "%s/a.test/current/cert.pem", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test/current/cert.pem", dir);
 	CHECK_STR(read_text(path), files.cert_pem);
-	snprintf(path, sizeof(path), "%s/a.test/current/chain.pem", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test/current/chain.pem", dir);
 	CHECK_STR(read_text(path), files.chain_pem);
-	snprintf(path, sizeof(path), "%s/a.test/current/fullchain.pem", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test/current/fullchain.pem", dir);
 	CHECK_STR(read_text(path), files.fullchain_pem);
-	snprintf(path, sizeof(path), "%s/a.test/current/key.uri", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test/current/key.uri", dir);
 	CHECK_STR(read_text(path), "pkcs11:token=t;id=%01;type=private\n");
 
-	snprintf(path, sizeof(path), "%s/a.test/current", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test/current", dir);
 	n = readlink(path, link, sizeof(link) - 1);
 	CHECK_INT(n, strlen("20261204T163000Z-01"));
 	link[n > 0 ? n : 0] = '\0';
 	CHECK_STR(link, "20261204T163000Z-01");
 
 	/* Only VERSION and current: no temporary names are left. */
-	snprintf(path, sizeof(path), "%s/a.test", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test", dir);
 	CHECK_INT(count_entries(path), 2);
 	free(stored);
 	remove_tree(dir);
@@ -152,18 +152,18 @@ test_store_replaces_current(void)
 		CHECK(!"cannot make a temporary directory");
 		return;
 	}
-	CHECK_INT(store_certificate(dir, "a.test", "v1", &files, &stored,
+	CHECK_INT(store_certificate(dir, "t1", "a.test", "v1", &files, &stored,
 	    err, sizeof(err)), 0);
 	free(stored);
-	CHECK_INT(store_certificate(dir, "a.test", "v2", &files, &stored,
+	CHECK_INT(store_certificate(dir, "t1", "a.test", "v2", &files, &stored,
 	    err, sizeof(err)), 0);
 	free(stored);
 
-	snprintf(path, sizeof(path), "%s/a.test/current", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test/current", dir);
 	n = readlink(path, link, sizeof(link) - 1);
 	link[n > 0 ? n : 0] = '\0';
 	CHECK_STR(link, "v2");
-	snprintf(path, sizeof(path), "%s/a.test", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test", dir);
 	CHECK_INT(count_entries(path), 3);
 	remove_tree(dir);
 }
@@ -179,20 +179,22 @@ test_store_failed_rename_leaves_nothing(void)
 		CHECK(!"cannot make a temporary directory");
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/a.test", dir);
+	snprintf(path, sizeof(path), "%s/t1", dir);
 	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/a.test/v1", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test", dir);
 	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/a.test/v1/other", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test/v1", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/t1/a.test/v1/other", dir);
 	fclose(fopen(path, "w"));
 
-	CHECK_INT(store_certificate(dir, "a.test", "v1", &files, &stored,
+	CHECK_INT(store_certificate(dir, "t1", "a.test", "v1", &files, &stored,
 	    err, sizeof(err)), -1);
 	CHECK(stored == NULL);
 	CHECK(strstr(err, "cannot rename") != NULL);
-	snprintf(path, sizeof(path), "%s/a.test", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test", dir);
 	CHECK_INT(count_entries(path), 1);
-	snprintf(path, sizeof(path), "%s/a.test/v1", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test/v1", dir);
 	CHECK_INT(count_entries(path), 1);
 	remove_tree(dir);
 }
@@ -211,21 +213,53 @@ test_store_failed_current_rolls_back(void)
 		CHECK(!"cannot make a temporary directory");
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/a.test", dir);
+	snprintf(path, sizeof(path), "%s/t1", dir);
 	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/a.test/current", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test", dir);
 	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/a.test/current/keep", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test/current", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/t1/a.test/current/keep", dir);
 	fclose(fopen(path, "w"));
 
-	CHECK_INT(store_certificate(dir, "a.test", "v1", &files, &stored,
+	CHECK_INT(store_certificate(dir, "t1", "a.test", "v1", &files, &stored,
 	    err, sizeof(err)), -1);
 	CHECK(stored == NULL);
 	CHECK(strstr(err, "/a.test/current") != NULL);
-	snprintf(path, sizeof(path), "%s/a.test", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test", dir);
 	CHECK_INT(count_entries(path), 1);
-	snprintf(path, sizeof(path), "%s/a.test/v1", dir);
+	snprintf(path, sizeof(path), "%s/t1/a.test/v1", dir);
 	CHECK_INT(access(path, F_OK), -1);
+	remove_tree(dir);
+}
+
+/* Two tenants storing the same first name write to separate places. */
+static void
+test_store_tenants_separate(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64], err[512] = "";
+	char *stored_a = NULL, *stored_b = NULL;
+
+	if (make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a temporary directory");
+		return;
+	}
+	CHECK_INT(store_certificate(dir, "alpha", "a.test", "v1", &files,
+	    &stored_a, err, sizeof(err)), 0);
+	CHECK_INT(store_certificate(dir, "beta", "a.test", "v1", &files,
+	    &stored_b, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	snprintf(path, sizeof(path), "%s/alpha/a.test/v1", dir);
+	CHECK_STR(stored_a, path);
+	snprintf(path, sizeof(path), "%s/beta/a.test/v1", dir);
+	CHECK_STR(stored_b, path);
+	CHECK_INT(count_entries(dir), 2);
+	snprintf(path, sizeof(path), "%s/alpha/a.test", dir);
+	CHECK_INT(count_entries(path), 2);
+	snprintf(path, sizeof(path), "%s/beta/a.test", dir);
+	CHECK_INT(count_entries(path), 2);
+	free(stored_a);
+	free(stored_b);
 	remove_tree(dir);
 }
 
@@ -235,8 +269,8 @@ test_store_missing_parent(void)
 	char err[512] = "";
 	char *stored = NULL;
 
-	CHECK_INT(store_certificate("/nonexistent-custos/store", "a.test",
-	    "v1", &files, &stored, err, sizeof(err)), -1);
+	CHECK_INT(store_certificate("/nonexistent-custos/store", "t1",
+	    "a.test", "v1", &files, &stored, err, sizeof(err)), -1);
 	CHECK(stored == NULL);
 	CHECK(strstr(err, "cannot create store directory "
 	    "/nonexistent-custos/store") != NULL);
@@ -251,6 +285,7 @@ main(void)
 	RUN(test_store_replaces_current);
 	RUN(test_store_failed_rename_leaves_nothing);
 	RUN(test_store_failed_current_rolls_back);
+	RUN(test_store_tenants_separate);
 	RUN(test_store_missing_parent);
 	return check_done();
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker/issue.h"
+#include "broker/policy_cmd.h"
 #include "broker/version.h"
 #include "logging/log.h"
 
@@ -17,17 +18,22 @@ static const char program_usage[] =
     "\n"
     "commands:\n"
     "  issue     request a certificate for one or more names\n"
+    "  policy    check names against a tenant's policy (policy check) or\n"
+    "            a policy file for errors and warnings (policy lint)\n"
     "  version   print the version\n"
     "\n"
     "Run \"custos COMMAND --help\" for the options of a command.\n";
 
 static const char issue_usage[] =
     "usage: custos issue [--config FILE] [--issuer NAME] [--key-type TYPE]\n"
-    "                    NAME...\n"
+    "                    [--tenant NAME] NAME...\n"
     "\n"
     "Requests one certificate covering every NAME (DNS names, *.wildcards\n"
     "or IP addresses; the first NAME names the store directory) and stores\n"
-    "it under the store directory of the configuration.\n"
+    "it under STORE/TENANT in the store directory of the configuration.\n"
+    "The tenant's policy must allow every NAME, the issuer, its account,\n"
+    "the http-01 challenge, the key type and the number of names; a\n"
+    "denied request exits 1 before anything is sent to the CA.\n"
     "\n"
     "options:\n"
     "  -c, --config FILE    configuration file (default "
@@ -37,6 +43,9 @@ static const char issue_usage[] =
     "  -k, --key-type TYPE  certificate key type: ec-p256, ec-p384,\n"
     "                       rsa-2048, rsa-3072 or rsa-4096 (default: acme\n"
     "                       certificate-key-type)\n"
+    "  -t, --tenant NAME    act for this tenant (default: the tenant whose\n"
+    "                       users or groups list the caller); the caller\n"
+    "                       must belong to it unless it is root\n"
     "  -h, --help           print this help\n";
 
 static const char version_usage[] =
@@ -60,13 +69,14 @@ command_issue(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "issuer", required_argument, NULL, 'i' },
 		{ "key-type", required_argument, NULL, 'k' },
+		{ "tenant", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct issue_options opt = { .config_path = ISSUE_DEFAULT_CONFIG };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+c:i:k:h", options,
+	while ((c = getopt_long(argc, argv, "+c:i:k:t:h", options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -77,6 +87,9 @@ command_issue(int argc, char **argv)
 			break;
 		case 'k':
 			opt.key_type = optarg;
+			break;
+		case 't':
+			opt.tenant = optarg;
 			break;
 		case 'h':
 			fputs(issue_usage, stdout);
@@ -131,6 +144,8 @@ main(int argc, char **argv)
 		return command_version(1, argv + 1);
 	if (strcmp(command, "issue") == 0)
 		return command_issue(argc - 1, argv + 1);
+	if (strcmp(command, "policy") == 0)
+		return policy_command(argc - 1, argv + 1);
 	if (strcmp(command, "version") == 0)
 		return command_version(argc - 1, argv + 1);
 	return usage_error(program_usage, "unknown command", command);

@@ -58,6 +58,7 @@ struct acme_authz {
 
 struct signer_client;
 struct challenge_http;
+struct challenge_set;
 
 struct acme_client {
 	const struct custos_config *config;
@@ -65,6 +66,7 @@ struct acme_client {
 	struct http_client *http;
 	struct signer_client *signer;
 	struct challenge_http *responder;	/* NULL in webroot mode */
+	struct challenge_set *challenges;	/* the other challenge types */
 	struct acme_directory directory;
 	char *nonce;			/* next Replay-Nonce to use, or NULL */
 	char *account_url;		/* the kid of signed requests */
@@ -134,7 +136,10 @@ int acme_order_wait(struct acme_client *client, const char *url,
 int acme_order_finalize(struct acme_client *client, const char *order_url,
     struct acme_order *order, const char *csr);
 
-/* acme_authz.c: completes every authorization of the order. */
+/*
+ * acme_authz.c: completes every authorization of the order through the
+ * challenge types that client->challenges chooses (broker/challenge.h).
+ */
 int acme_authorize_all(struct acme_client *client,
     const struct acme_order *order);
 
@@ -144,8 +149,9 @@ int acme_certificate_download(struct acme_client *client,
 
 /*
  * Sleeps before the next poll: retry_after seconds when not negative,
- * acme.poll-interval otherwise. Returns -1 with a timeout message naming
- * resource (for example "the order") when the deadline would pass.
+ * acme.poll-interval otherwise, but never past the deadline. Returns -1
+ * with a timeout message naming resource (for example "the order") when
+ * the deadline has passed.
  */
 int acme_poll_sleep(struct acme_client *client, long retry_after,
     time_t deadline, const char *resource);

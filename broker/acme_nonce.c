@@ -92,29 +92,68 @@ post_once(struct acme_client *client, const char *url, const char *payload,
 	return 0;
 }
 
-/* Formats an error response; sets *bad_nonce when it is a badNonce. */
+/* Formats an error response that carries no problem document. */
+static void
+describe_plain_error(struct acme_client *client, const char *url,
+    const struct http_response *resp)
+{
+	const char *location = http_response_header(resp, "Location", 0);
+	const char *retry = http_response_header(resp, "Retry-After", 0);
+
+	if (resp->status >= 300 && resp->status < 400)
+		snprintf(client->err, sizeof(client->err), "%s returned HTTP "
+		    "%ld, a redirect to \"%.200s\", which custos does not "
+		    "follow (check issuer directory)", url, resp->status,
+		    location != NULL ? location : "");
+	else if (retry != NULL)
+		snprintf(client->err, sizeof(client->err), "%s returned HTTP "
+		    "%ld without a problem document (the CA sent Retry-After "
+		    "\"%.64s\"; try again later)", url, resp->status, retry);
+	else
+		snprintf(client->err, sizeof(client->err), "%s returned HTTP "
+		    "%ld without a problem document", url, resp->status);
+}
+
+/*
+ * Formats an error response; sets *bad_nonce when it is a badNonce. Some
+ * CAs send problem documents as application/json, so a JSON object of
+ * that type counts as one too.
+ */
 static void
 describe_error(struct acme_client *client, const char *url,
     const struct http_response *resp, int *bad_nonce)
 {
 	const char *type = http_response_header(resp, "Content-Type", 0);
 	char problem[768];
-	json_t *doc;
+	json_t *doc = NULL;
 
 	*bad_nonce = 0;
-	if (type == NULL || !header_media_type_is(type,
-	    "application/problem+json")) {
-		snprintf(client->err, sizeof(client->err), "%s answered HTTP "
-		    "%ld without a problem document", url, resp->status);
+	if (type != NULL && (header_media_type_is(type,
+	    "application/problem+json") || header_media_type_is(type,
+	    "application/json")))
+		doc = json_loadb(resp->body != NULL ? resp->body : "",
+		    resp->body_len, 0, NULL);
+	if (!json_is_object(doc) && (type == NULL ||
+	    !header_media_type_is(type, "application/problem+json"))) {
+		json_decref(doc);
+		describe_plain_error(client, url, resp);
 		return;
 	}
-	doc = json_loadb(resp->body != NULL ? resp->body : "", resp->body_len,
-	    0, NULL);
 	*bad_nonce = problem_is(doc, "badNonce");
 	problem_format(doc, resp->status, problem, sizeof(problem));
 	json_decref(doc);
 	snprintf(client->err, sizeof(client->err), "the CA rejected the "
 	    "request to %s: %s", url, problem);
+}
+
+static void
+append_retry_count(struct acme_client *client, int retries)
+{
+	size_t used = strlen(client->err);
+
+	snprintf(client->err + used, sizeof(client->err) - used, "; gave up "
+	    "after %d badNonce retries (raise acme bad-nonce-retries)",
+	    retries);
 }
 
 int
@@ -132,8 +171,12 @@ acme_post(struct acme_client *client, const char *url, const char *payload,
 			return 0;
 		describe_error(client, url, resp, &bad_nonce);
 		http_response_clear(resp);
-		if (!bad_nonce || attempt >= retries)
+		if (!bad_nonce)
 			return -1;
+		if (attempt >= retries) {
+			append_retry_count(client, retries);
+			return -1;
+		}
 		log_info("the CA rejected the nonce; retrying with a new one "
 		    "(%d of %d)", attempt + 1, retries);
 	}
@@ -167,7 +210,8 @@ acme_fetch_object(struct acme_client *client, const char *url,
 	if (retry_after != NULL && value != NULL &&
 	    header_retry_after(value, time(NULL),
 	    client->config->acme.poll_timeout, retry_after) != 0) {
-		log_warn("ignoring an invalid Retry-After from the CA");
+		log_warn("ignoring an invalid Retry-After \"%.64s\" from "
+		    "the CA", value);
 		*retry_after = -1;
 	}
 	rc = 0;
@@ -182,13 +226,21 @@ acme_poll_sleep(struct acme_client *client, long retry_after,
 {
 	long delay = retry_after >= 0 ? retry_after :
 	    client->config->acme.poll_interval;
-	time_t now = time(NULL);
+	time_t left = deadline - time(NULL);
 
-	if (now + delay > deadline) {
+	if (left <= 0) {
 		snprintf(client->err, sizeof(client->err), "timed out after "
 		    "%d seconds waiting for %s (raise acme poll-timeout)",
 		    client->config->acme.poll_timeout, resource);
 		return -1;
+	}
+	/* A longer wait is cut short, so the last poll is at the deadline. */
+	if (delay > (long)left) {
+		if (retry_after >= 0)
+			log_warn("the CA's Retry-After for %s is longer than "
+			    "the %ld seconds left before acme poll-timeout; "
+			    "polling again then", resource, (long)left);
+		delay = (long)left;
 	}
 	/* At least a second, so a "Retry-After: 0" cannot make a busy loop. */
 	sleep(delay > 0 ? (unsigned int)delay : 1);

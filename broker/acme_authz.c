@@ -1,7 +1,10 @@
 /*
- * Authorizations (RFC 8555 section 7.5) completed through http-01: the key
- * authorization is published, the challenge is triggered with an empty
- * object and the authorization is polled until the CA decides.
+ * Authorizations (RFC 8555 section 7.5): a challenge is chosen for each
+ * pending authorization, every response is published (and dns-01 records
+ * checked on the zone's servers) before any challenge is triggered,
+ * because example.org and *.example.org share one TXT record name. Then
+ * each challenge is triggered with an empty object, each authorization is
+ * polled until the CA decides, and every response is withdrawn.
  */
 #include "broker/acme.h"
 
@@ -9,52 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/challenge_http.h"
+#include "broker/challenge.h"
 #include "broker/problem.h"
 #include "logging/log.h"
-
-static int
-publish(struct acme_client *client, const char *token,
-    const char *key_authorization)
-{
-	if (client->responder != NULL)
-		return challenge_http_publish(client->responder, token,
-		    key_authorization, client->err, sizeof(client->err));
-	return challenge_webroot_publish(client->config->challenge.webroot,
-	    token, key_authorization, client->err, sizeof(client->err));
-}
-
-static void
-withdraw(struct acme_client *client, const char *token)
-{
-	char err[512];
-
-	if (client->responder != NULL) {
-		challenge_http_withdraw(client->responder, token);
-		return;
-	}
-	if (challenge_webroot_withdraw(client->config->challenge.webroot,
-	    token, err, sizeof(err)) != 0)
-		log_error("%s", err);
-}
-
-/* Finds the http-01 challenge; returns -1 when the CA offers none. */
-static int
-find_http01(struct acme_client *client, const struct acme_authz *authz,
-    struct acme_challenge *chall)
-{
-	for (size_t i = 0; i < authz->challenge_count; i++) {
-		if (acme_authz_challenge(authz, i, chall, client->err,
-		    sizeof(client->err)) != 0)
-			return -1;
-		if (strcmp(chall->type, "http-01") == 0)
-			return 0;
-	}
-	snprintf(client->err, sizeof(client->err), "the CA offers no http-01 "
-	    "challenge for %s:%s (custos supports only http-01 so far)",
-	    authz->identifier_type, authz->identifier_value);
-	return -1;
-}
 
 static int
 fetch_authz(struct acme_client *client, const char *url,
@@ -111,10 +71,13 @@ wait_authz(struct acme_client *client, const char *url,
 {
 	time_t deadline = time(NULL) + client->config->acme.poll_timeout;
 	long retry_after = -1;
+	char resource[512];
 
+	snprintf(resource, sizeof(resource), "authorization %.400s for %s:%s",
+	    url, authz->identifier_type, authz->identifier_value);
 	while (strcmp(authz->status, "pending") == 0) {
 		if (acme_poll_sleep(client, retry_after, deadline,
-		    "the authorization") != 0 ||
+		    resource) != 0 ||
 		    fetch_authz(client, url, authz, &retry_after) != 0)
 			return -1;
 	}
@@ -130,78 +93,152 @@ wait_authz(struct acme_client *client, const char *url,
 	return -1;
 }
 
+/* One authorization of the order and the challenge chosen for it. */
+struct authz_work {
+	const char *url;
+	struct acme_authz authz;
+	int pending;		/* 1 when it needs validation */
+	enum challenge_type type;
+	char *challenge_url;
+	char *token;
+	char *key_authorization;
+	int trigger;		/* 1 when the challenge is still pending */
+	int published;
+};
+
 static int
-validate_pending(struct acme_client *client, const char *url,
-    struct acme_authz *authz)
+choose_challenge(struct acme_client *client, struct authz_work *work)
 {
 	struct acme_challenge chall;
-	char *key_authorization = NULL, *token = NULL;
-	int published = 0, rc = -1;
 
-	if (find_http01(client, authz, &chall) != 0)
+	if (challenge_choose(client->challenges, &work->authz, &chall,
+	    &work->type, client->err, sizeof(client->err)) != 0)
 		return -1;
-	token = strdup(chall.token);
-	if (token == NULL || asprintf(&key_authorization, "%s.%s", token,
+	work->trigger = strcmp(chall.status, "pending") == 0;
+	work->challenge_url = strdup(chall.url);
+	work->token = chall.token != NULL ? strdup(chall.token) : NULL;
+	if (work->challenge_url == NULL || work->token == NULL ||
+	    asprintf(&work->key_authorization, "%s.%s", work->token,
 	    client->account_thumbprint) < 0) {
-		free(token);
-		snprintf(client->err, sizeof(client->err), "out of memory");
+		work->key_authorization = NULL;
+		snprintf(client->err, sizeof(client->err), chall.token ==
+		    NULL ? "the %s challenge for %s has no token" :
+		    "out of memory", chall.type,
+		    work->authz.identifier_value);
 		return -1;
 	}
-	if (publish(client, token, key_authorization) != 0)
-		goto out;
-	published = 1;
-	printf("authorization %s: serving http-01 token, asking the CA to "
-	    "validate\n", authz->identifier_value);
-	fflush(stdout);
-	if (strcmp(chall.status, "pending") == 0 &&
-	    trigger_challenge(client, chall.url) != 0)
-		goto out;
-	rc = wait_authz(client, url, authz);
-out:
-	if (published)
-		withdraw(client, token);
-	free(key_authorization);
-	free(token);
-	return rc;
+	return 0;
+}
+
+/* Fetches one authorization and, when pending, chooses its challenge. */
+static int
+prepare(struct acme_client *client, struct authz_work *work)
+{
+	struct acme_authz *authz = &work->authz;
+
+	if (fetch_authz(client, work->url, authz, NULL) != 0)
+		return -1;
+	printf("authorization %s%s: %s\n", authz->wildcard ? "*." : "",
+	    authz->identifier_value, authz->status);
+	if (strcmp(authz->status, "valid") == 0)
+		return 0;
+	if (strcmp(authz->status, "pending") != 0) {
+		snprintf(client->err, sizeof(client->err), "authorization for "
+		    "%s:%s is \"%s\" (start a new order)",
+		    authz->identifier_type, authz->identifier_value,
+		    authz->status);
+		return -1;
+	}
+	work->pending = 1;
+	return choose_challenge(client, work);
 }
 
 static int
-authorize_one(struct acme_client *client, const char *url)
+publish(struct acme_client *client, struct authz_work *work)
 {
-	struct acme_authz authz = { 0 };
-	int rc = -1;
+	const char *type = challenge_type_name(work->type);
 
-	if (fetch_authz(client, url, &authz, NULL) != 0)
-		goto out;
-	printf("authorization %s: %s\n", authz.identifier_value,
-	    authz.status);
+	if (challenge_publish(client, client->challenges, work->type,
+	    work->authz.identifier_value, work->token,
+	    work->key_authorization) != 0)
+		return -1;
+	work->published = 1;
+	printf("authorization %s%s: published the %s response\n",
+	    work->authz.wildcard ? "*." : "", work->authz.identifier_value,
+	    type);
+	return 0;
+}
+
+static int
+validate(struct acme_client *client, struct authz_work *work)
+{
+	if (work->trigger && trigger_challenge(client,
+	    work->challenge_url) != 0)
+		return -1;
+	if (wait_authz(client, work->url, &work->authz) != 0)
+		return -1;
+	printf("authorization %s%s: valid\n", work->authz.wildcard ? "*." : "",
+	    work->authz.identifier_value);
+	return 0;
+}
+
+/* Withdraws every response, dns-01 records included, and frees work. */
+static void
+finish(struct acme_client *client, struct authz_work *works, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct authz_work *work = &works[i];
+
+		if (work->published)
+			challenge_withdraw(client, client->challenges,
+			    work->type, work->authz.identifier_value,
+			    work->token);
+		free(work->challenge_url);
+		free(work->token);
+		free(work->key_authorization);
+		acme_authz_clear(&work->authz);
+	}
+	challenge_withdraw_dns(client->challenges);
+	free(works);
+}
+
+static int
+authorize_pending(struct acme_client *client, struct authz_work *works,
+    size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (works[i].pending && publish(client, &works[i]) != 0)
+			return -1;
+	if (challenge_wait_published(client, client->challenges) != 0)
+		return -1;
 	fflush(stdout);
-	if (strcmp(authz.status, "valid") == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (strcmp(authz.status, "pending") != 0) {
-		snprintf(client->err, sizeof(client->err), "authorization for "
-		    "%s:%s is \"%s\" (start a new order)",
-		    authz.identifier_type, authz.identifier_value,
-		    authz.status);
-		goto out;
-	}
-	rc = validate_pending(client, url, &authz);
-	if (rc == 0)
-		printf("authorization %s: valid\n", authz.identifier_value);
-out:
-	acme_authz_clear(&authz);
-	return rc;
+	for (size_t i = 0; i < count; i++)
+		if (works[i].pending && validate(client, &works[i]) != 0)
+			return -1;
+	return 0;
 }
 
 int
 acme_authorize_all(struct acme_client *client,
     const struct acme_order *order)
 {
-	for (size_t i = 0; i < order->authorization_count; i++)
-		if (authorize_one(client, acme_order_authorization(order,
-		    i)) != 0)
-			return -1;
-	return 0;
+	size_t count = order->authorization_count;
+	struct authz_work *works;
+	int rc = -1;
+
+	works = calloc(count > 0 ? count : 1, sizeof(*works));
+	if (works == NULL) {
+		snprintf(client->err, sizeof(client->err), "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		works[i].url = acme_order_authorization(order, i);
+		if (prepare(client, &works[i]) != 0)
+			goto out;
+	}
+	fflush(stdout);
+	rc = authorize_pending(client, works, count);
+out:
+	finish(client, works, count);
+	return rc;
 }

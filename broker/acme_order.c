@@ -157,12 +157,15 @@ acme_order_wait(struct acme_client *client, const char *url,
 {
 	time_t deadline = time(NULL) + client->config->acme.poll_timeout;
 	long retry_after = -1;
+	char resource[512];
 	json_t *doc;
 	int rc;
 
+	snprintf(resource, sizeof(resource), "order %.400s to leave status "
+	    "\"%s\"", url, wait_status);
 	while (strcmp(order->status, wait_status) == 0) {
 		if (acme_poll_sleep(client, retry_after, deadline,
-		    "the order") != 0 ||
+		    resource) != 0 ||
 		    acme_fetch_object(client, url, "order", &doc,
 		    &retry_after) != 0)
 			return -1;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "broker/headers.h"
+#include "logging/log.h"
 
 #define PEM_CHAIN_TYPE "application/pem-certificate-chain"
 
@@ -22,8 +23,15 @@ acme_certificate_download(struct acme_client *client,
 	if (acme_post(client, order->certificate, "", 0, PEM_CHAIN_TYPE,
 	    &resp) != 0)
 		return -1;
+	/*
+	 * A missing Content-Type is accepted because the PEM parser checks
+	 * the body anyway, but a different media type is rejected.
+	 */
 	type = http_response_header(&resp, "Content-Type", 0);
-	if (type == NULL || !header_media_type_is(type, PEM_CHAIN_TYPE)) {
+	if (type == NULL)
+		log_warn("the certificate from %s has no Content-Type; reading "
+		    "it as " PEM_CHAIN_TYPE, order->certificate);
+	else if (!header_media_type_is(type, PEM_CHAIN_TYPE)) {
 		snprintf(client->err, sizeof(client->err), "invalid "
 		    "certificate from the CA: Content-Type is \"%.64s\", "
 		    "expected "

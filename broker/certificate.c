@@ -75,15 +75,63 @@ set_serial(X509 *leaf, char *out, size_t outlen)
 	return rc;
 }
 
+/*
+ * Reads the next PEM block, which must be a CERTIFICATE. Text outside the
+ * blocks is skipped, as `openssl x509 -text` writes some. Returns 1 with
+ * *cert set, 0 at the end of input, or -1 with the reason in reason.
+ * PEM_read_bio_X509 would skip any other block, a private key included.
+ */
+static int
+read_pem_certificate(BIO *bio, X509 **cert, char *reason, size_t len)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	const unsigned char *p;
+	long data_len;
+	int rc = -1;
+
+	*cert = NULL;
+	if (PEM_read_bio(bio, &name, &header, &data, &data_len) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) !=
+		    PEM_R_NO_START_LINE) {
+			snprintf(reason, len, "is damaged");
+			return -1;
+		}
+		ERR_clear_error();
+		return 0;
+	}
+	p = data;
+	if (strcmp(name, PEM_STRING_X509) != 0)
+		snprintf(reason, len, "is a \"%.40s\", not a CERTIFICATE",
+		    name);
+	else if ((*cert = d2i_X509(NULL, &p, data_len)) == NULL ||
+	    p != data + data_len)
+		snprintf(reason, len, "is not a valid DER certificate");
+	else
+		rc = 1;
+	if (rc != 1) {
+		X509_free(*cert);
+		*cert = NULL;
+	}
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
+	return rc;
+}
+
 /* Reads each certificate in turn and sorts it into leaf or chain. */
 static int
-read_certificates(BIO *bio, struct cert_chain *chain, size_t *count)
+read_certificates(BIO *bio, struct cert_chain *chain, size_t *count,
+    char *reason, size_t reasonlen)
 {
 	X509 *cert;
 	char *pem;
+	int rc;
 
 	*count = 0;
-	while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+	snprintf(reason, reasonlen, "cannot be stored (out of memory)");
+	while ((rc = read_pem_certificate(bio, &cert, reason,
+	    reasonlen)) == 1) {
 		pem = cert_to_pem(cert);
 		if (pem == NULL || append_text(&chain->fullchain_pem,
 		    pem) != 0 || append_text(*count == 0 ? &chain->leaf_pem :
@@ -99,11 +147,7 @@ read_certificates(BIO *bio, struct cert_chain *chain, size_t *count)
 			X509_free(cert);
 		(*count)++;
 	}
-	/* The loop ends on end of input, or on a damaged block. */
-	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE)
-		return -1;
-	ERR_clear_error();
-	return 0;
+	return rc;
 }
 
 int
@@ -111,6 +155,7 @@ cert_chain_parse(const char *pem, size_t len, struct cert_chain *chain,
     char *err, size_t errlen)
 {
 	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	char reason[128];
 	size_t count = 0;
 	int rc = -1;
 
@@ -120,9 +165,10 @@ cert_chain_parse(const char *pem, size_t len, struct cert_chain *chain,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (read_certificates(bio, chain, &count) != 0) {
+	if (read_certificates(bio, chain, &count, reason,
+	    sizeof(reason)) != 0) {
 		snprintf(err, errlen, "invalid certificate chain from the CA: "
-		    "PEM block %zu is damaged", count + 1);
+		    "PEM block %zu %s; nothing was stored", count + 1, reason);
 		goto out;
 	}
 	if (count == 0) {

@@ -9,7 +9,7 @@ acme_directory_fetch(struct acme_client *client)
 {
 	const char *url = client->issuer->directory;
 	struct http_response resp = { 0 };
-	const char *type;
+	const char *type, *location;
 	char reason[512];
 	json_t *doc = NULL;
 	int rc = -1;
@@ -27,6 +27,15 @@ acme_directory_fetch(struct acme_client *client)
 		    "ACME directory: %s (check that the CA is running and "
 		    "issuer directory in %s)", reason, client->config->path);
 		return -1;
+	}
+	location = http_response_header(&resp, "Location", 0);
+	if (resp.status >= 300 && resp.status < 400) {
+		snprintf(client->err, sizeof(client->err), "ACME directory %s "
+		    "returned HTTP %ld, a redirect to \"%.200s\", which "
+		    "custos does not follow (set issuer directory in %s to "
+		    "the final URL)", url, resp.status,
+		    location != NULL ? location : "", client->config->path);
+		goto out;
 	}
 	if (resp.status != 200) {
 		snprintf(client->err, sizeof(client->err), "ACME directory %s "

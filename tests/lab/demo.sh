@@ -1,7 +1,8 @@
 #!/bin/bash
-# Issues a certificate for a.demo.test and b.demo.test from a local Pebble,
-# with its private key in a private SoftHSM2 token, and prints where the
-# result is. `make demo` runs it after building, as root, because the
+# Issues a certificate for a.demo.test and b.demo.test from a local Pebble
+# for tenant "lab", with its private key in a private SoftHSM2 token, and
+# prints where the result is. Before issuing, it shows what the tenant's
+# policy decides for each name. `make demo` runs it after building, as root, because the
 # servers run in a private network namespace so that nothing leaves
 # loopback.
 #
@@ -60,6 +61,11 @@ run_demo() {
 	softhsm_init "$dir" custos-demo || fail "SoftHSM2 token setup failed"
 	custos_write_config "$dir" || fail "cannot write $dir/custos.conf"
 	echo "configuration: $CUSTOS_CONF"
+
+	step "custos policy check --tenant $CUSTOS_TENANT ${DEMO_NAMES[*]}"
+	"$CUSTOS" policy check --config "$CUSTOS_CONF" \
+		--tenant "$CUSTOS_TENANT" "${DEMO_NAMES[@]}" ||
+		fail "the policy in $dir/policy.conf denies a name"
 
 	step "custos issue --config $CUSTOS_CONF ${DEMO_NAMES[*]}"
 	custos_issue "${DEMO_NAMES[@]}" ||

@@ -11,6 +11,7 @@
 
 #include "broker/acme.h"
 #include "broker/certificate.h"
+#include "broker/challenge.h"
 #include "broker/challenge_http.h"
 #include "broker/names.h"
 #include "broker/policy_gate.h"
@@ -20,9 +21,6 @@
 #include "broker/tenant.h"
 #include "logging/log.h"
 #include "policy/policy.h"
-
-/* The only challenge type custos issue completes. */
-#define ISSUE_CHALLENGE "http-01"
 
 /* Everything one issuance holds, released by issue_cleanup. */
 struct issue {
@@ -36,6 +34,7 @@ struct issue {
 	enum key_type key_type;
 	struct signer_client signer;
 	struct acme_client acme;
+	struct challenge_set challenges;
 	struct acme_order order;
 	char *order_url;
 	struct signer_key cert_key;
@@ -101,7 +100,6 @@ check_policy(struct issue *is)
 		.names = &is->names,
 		.issuer = acme->issuer->name,
 		.account = acme->issuer->account,
-		.challenge = ISSUE_CHALLENGE,
 		.key_type = is->key_type,
 	};
 
@@ -112,6 +110,7 @@ check_policy(struct issue *is)
 	    &is->tenant, acme->err, sizeof(acme->err)) != 0)
 		return -1;
 
+	request.challenge = challenge_gate_type(is->config, is->tenant);
 	is->denials = gate_check_request(is->tenant, &request, print_denial,
 	    is);
 	if (is->denials > 0) {
@@ -122,7 +121,7 @@ check_policy(struct issue *is)
 	printf("policy: tenant %s may request %zu %s from %s (account %s, "
 	    "%s, %s key)\n", is->tenant->name, is->names.count,
 	    is->names.count == 1 ? "name" : "names", acme->issuer->name,
-	    acme->issuer->account, ISSUE_CHALLENGE,
+	    acme->issuer->account, request.challenge,
 	    key_type_name(is->key_type));
 	is->signer.tenant = is->tenant->name;
 	return 0;
@@ -139,9 +138,16 @@ start_processes(struct issue *is)
 	    config->broker.user : "custos";
 	int rc;
 
-	if (config->challenge.http01_mode == HTTP01_LISTEN &&
+	is->challenges.config = config;
+	is->challenges.tenant = is->tenant;
+	acme->challenges = &is->challenges;
+	if (config_challenge_enabled(config, CHALLENGE_HTTP01) &&
+	    config->challenge.http01_mode == HTTP01_LISTEN &&
 	    challenge_http_bind(config->challenge.http01_address,
 	    config->challenge.http01_port, &acme->responder, acme->err,
+	    sizeof(acme->err)) != 0)
+		return -1;
+	if (challenge_set_bind(&is->challenges, acme->err,
 	    sizeof(acme->err)) != 0)
 		return -1;
 
@@ -163,6 +169,9 @@ start_processes(struct issue *is)
 		return -1;
 	if (acme->responder != NULL &&
 	    challenge_http_start(acme->responder, acme->err,
+	    sizeof(acme->err)) != 0)
+		return -1;
+	if (challenge_set_start(&is->challenges, acme->err,
 	    sizeof(acme->err)) != 0)
 		return -1;
 	return http_client_new(acme->issuer->trust_bundle,
@@ -290,6 +299,7 @@ issue_cleanup(struct issue *is, int failed)
 	char err[512];
 	int rc = 0;
 
+	challenge_set_free(&is->challenges);
 	challenge_http_free(is->acme.responder);
 	http_client_free(is->acme.http);
 	acme_directory_clear(&is->acme.directory);

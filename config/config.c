@@ -76,6 +76,20 @@ key_type_parse(const char *name, enum key_type *type)
 	return -1;
 }
 
+static const char *const challenge_type_names[CHALLENGE_TYPE_COUNT] = {
+	[CHALLENGE_HTTP01] = "http-01",
+	[CHALLENGE_DNS01] = "dns-01",
+	[CHALLENGE_TLSALPN01] = "tls-alpn-01",
+};
+
+const char *
+challenge_type_name(enum challenge_type type)
+{
+	if ((unsigned)type >= CHALLENGE_TYPE_COUNT)
+		return NULL;
+	return challenge_type_names[type];
+}
+
 static const char *
 shown(char *buf, const char *text)
 {
@@ -435,6 +449,224 @@ set_name(struct loader *ld, const struct conf_node *node,
 	    value);
 }
 
+/*
+ * dns-01 and tls-alpn-01 settings: the challenge types, the tls-alpn-01
+ * listener, DNS servers and the dns-zone blocks.
+ */
+
+#define DNS_NAME_MAX 253
+#define DNS_LABEL_MAX 63
+
+/* Checks ADDRESS and PORT values and stores them in *address and *port. */
+static int
+parse_server(struct loader *ld, const struct conf_value *address,
+    const struct conf_value *port, const struct key_rule *rule,
+    char **address_field, int *port_field)
+{
+	unsigned char addr[16];
+	char buf[VALUE_SHOWN_MAX];
+	const char *end;
+	long n;
+
+	if (inet_pton(AF_INET, address->text, addr) != 1 &&
+	    inet_pton(AF_INET6, address->text, addr) != 1)
+		return conf_error(ld->err, ld->errlen, ld->file,
+		    address->line, address->column, "invalid address '%s' "
+		    "for %s; use an IPv4 or IPv6 address such as 127.0.0.1 "
+		    "or ::1", shown(buf, address->text), rule->key);
+	n = parse_digits(port->text, &end);
+	if (n < 1 || n > 65535 || *end != '\0')
+		return conf_error(ld->err, ld->errlen, ld->file, port->line,
+		    port->column, "invalid port '%s' for %s; use a number "
+		    "from 1 to 65535", shown(buf, port->text), rule->key);
+	*port_field = (int)n;
+	return replace_string(ld, address_field, address->text, address);
+}
+
+/* Appends ADDRESS PORT to a list of servers. */
+static int
+add_server(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, struct config_dns_server **list,
+    size_t *count)
+{
+	struct config_dns_server *grown;
+
+	grown = realloc(*list, (*count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "out of memory");
+	*list = grown;
+	memset(&grown[*count], 0, sizeof(grown[*count]));
+	(*count)++;
+	return parse_server(ld, &node->values[0], &node->values[1], rule,
+	    &grown[*count - 1].address, &grown[*count - 1].port);
+}
+
+/* types TYPE ...: each of http-01, dns-01, tls-alpn-01 at most once. */
+static int
+set_challenge_types(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_challenge *challenge = section;
+	const struct conf_value *value;
+	int type;
+
+	if (node->value_count == 0)
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "key '%s' has no value; use %s", rule->key,
+		    rule->form);
+	challenge->type_count = 0;
+	for (size_t i = 0; i < node->value_count; i++) {
+		value = &node->values[i];
+		for (type = 0; type < CHALLENGE_TYPE_COUNT; type++)
+			if (strcmp(value->text,
+			    challenge_type_names[type]) == 0)
+				break;
+		if (type == CHALLENGE_TYPE_COUNT)
+			return value_error(ld, value, rule,
+			    "unknown challenge type");
+		for (size_t j = 0; j < challenge->type_count; j++)
+			if (challenge->types[j] == (enum challenge_type)type)
+				return value_error(ld, value, rule,
+				    "repeated challenge type");
+		challenge->types[challenge->type_count++] =
+		    (enum challenge_type)type;
+	}
+	return 0;
+}
+
+/* tls-alpn-01 listen ADDRESS PORT */
+static int
+set_tlsalpn01(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_challenge *challenge = section;
+
+	if (strcmp(node->values[0].text, "listen") != 0)
+		return value_error(ld, &node->values[0], rule,
+		    "unknown mode");
+	return parse_server(ld, &node->values[1], &node->values[2], rule,
+	    &challenge->tlsalpn01_address, &challenge->tlsalpn01_port);
+}
+
+static int
+add_dns_resolver(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_challenge *challenge = section;
+
+	return add_server(ld, node, rule, &challenge->dns_resolvers,
+	    &challenge->dns_resolver_count);
+}
+
+static int
+set_update_server(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_dns_zone *zone = section;
+
+	return parse_server(ld, &node->values[0], &node->values[1], rule,
+	    &zone->server.address, &zone->server.port);
+}
+
+static int
+add_nameserver(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_dns_zone *zone = section;
+
+	return add_server(ld, node, rule, &zone->nameservers,
+	    &zone->nameserver_count);
+}
+
+/*
+ * Writes the canonical form of a DNS name (lower case, no trailing dot)
+ * into out, of size DNS_NAME_MAX + 1. Returns -1 for an empty name, a
+ * label that is empty, longer than 63 bytes or has characters other than
+ * letters, digits, '-' and '_', or a name longer than 253 bytes.
+ */
+static int
+canonical_dns_name(const char *text, char *out)
+{
+	size_t len = strlen(text), label = 0;
+
+	if (len > 0 && text[len - 1] == '.')
+		len--;
+	if (len == 0 || len > DNS_NAME_MAX)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return -1;
+			label = 0;
+		} else if (strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", c) != NULL &&
+		    c != '\0') {
+			if (++label > DNS_LABEL_MAX)
+				return -1;
+		} else {
+			return -1;
+		}
+		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	out[len] = '\0';
+	return label == 0 ? -1 : 0;
+}
+
+/* tsig-key NAME ALGORITHM FILE */
+static int
+set_tsig_key(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_dns_zone *zone = section;
+	const struct conf_value *name = &node->values[0];
+	const struct conf_value *algorithm = &node->values[1];
+	char canonical[DNS_NAME_MAX + 1], buf[VALUE_SHOWN_MAX];
+
+	if (canonical_dns_name(name->text, canonical) != 0)
+		return conf_error(ld->err, ld->errlen, ld->file, name->line,
+		    name->column, "invalid TSIG key name '%s'; use the key's "
+		    "DNS name as in the server's 'key' statement",
+		    shown(buf, name->text));
+	if (strcmp(algorithm->text, "hmac-sha384") == 0)
+		return conf_error(ld->err, ld->errlen, ld->file,
+		    algorithm->line, algorithm->column, "TSIG algorithm "
+		    "hmac-sha384 does not work with ldns 1.8.3, which "
+		    "misspells its name; use hmac-sha256 or hmac-sha512");
+	if (strcmp(algorithm->text, "hmac-sha256") != 0 &&
+	    strcmp(algorithm->text, "hmac-sha512") != 0)
+		return conf_error(ld->err, ld->errlen, ld->file,
+		    algorithm->line, algorithm->column, "unsupported TSIG "
+		    "algorithm '%s'; use hmac-sha256 or hmac-sha512",
+		    shown(buf, algorithm->text));
+	if (check_absolute_path(ld, &node->values[2], rule) != 0)
+		return -1;
+	if (replace_string(ld, &zone->tsig_name, canonical, name) != 0 ||
+	    replace_string(ld, &zone->tsig_algorithm, algorithm->text,
+	    algorithm) != 0)
+		return -1;
+	return replace_string(ld, &zone->tsig_secret_file,
+	    node->values[2].text, &node->values[2]);
+}
+
+static int
+set_propagation(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_dns_zone *zone = section;
+	const struct conf_value *value = &node->values[0];
+
+	if (strcmp(value->text, "required") == 0)
+		zone->propagation = DNS_PROPAGATION_REQUIRED;
+	else if (strcmp(value->text, "advisory") == 0)
+		zone->propagation = DNS_PROPAGATION_ADVISORY;
+	else
+		return value_error(ld, value, rule, "invalid value");
+	return 0;
+}
+
 #define PATH_FORM "an absolute path such as /usr/lib/softhsm/libsofthsm2.so"
 #define DIR_FORM "an absolute path such as /var/lib/custos"
 #define USER_FORM "a user name of letters, digits, '_', '-' and '.'"
@@ -469,9 +701,37 @@ static const struct key_rule broker_keys[] = {
 	    offsetof(struct config_broker, state_dir), 0, 0, 0, 0 },
 };
 
+#define SERVER_FORM "ADDRESS PORT, such as 127.0.0.1 53"
+
 static const struct key_rule challenge_keys[] = {
 	{ "http-01", -1, "'listen ADDRESS PORT' or 'webroot DIRECTORY'",
 	    set_http01, 0, 0, 0, 0, 0 },
+	{ "types", -1, "one or more of http-01, dns-01, tls-alpn-01",
+	    set_challenge_types, 0, 0, 0, 0, 0 },
+	{ "tls-alpn-01", 3, "'listen ADDRESS PORT'", set_tlsalpn01, 0, 0, 0,
+	    0, 0 },
+	{ "dns-resolver", 2, SERVER_FORM, add_dns_resolver, 0, 0, 0, 0, 1 },
+};
+
+static const struct key_rule dns_zone_keys[] = {
+	{ "server", 2, SERVER_FORM, set_update_server, 0, 0, 0, 0, 0 },
+	{ "tsig-key", 3, "NAME ALGORITHM FILE, such as custos hmac-sha256 "
+	    "/etc/custos/tsig.key", set_tsig_key, 0, 0, 0, 0, 0 },
+	{ "ttl", 1, "a number of seconds from 1 to 86400", set_count,
+	    offsetof(struct config_dns_zone, ttl), 1, 86400, 0, 0 },
+	{ "nameserver", 2, SERVER_FORM, add_nameserver, 0, 0, 0, 0, 1 },
+	{ "propagation", 1, "required or advisory", set_propagation, 0, 0, 0,
+	    0, 0 },
+	{ "propagation-timeout", 1, "a duration such as 120s or 5m",
+	    set_duration, offsetof(struct config_dns_zone,
+	    propagation_timeout), 1, 3600, 0, 0 },
+	{ "propagation-interval", 1, "a duration such as 2s",
+	    set_duration, offsetof(struct config_dns_zone,
+	    propagation_interval), 1, 600, 0, 0 },
+	{ "hook", 1, "an absolute path such as /usr/local/bin/dns-hook",
+	    set_path, offsetof(struct config_dns_zone, hook), 0, 0, 0, 0 },
+	{ "hook-timeout", 1, "a duration such as 30s or 2m", set_duration,
+	    offsetof(struct config_dns_zone, hook_timeout), 1, 600, 0, 0 },
 };
 
 static const struct key_rule store_keys[] = {
@@ -782,6 +1042,96 @@ load_issuer(struct loader *ld, const struct conf_node *block)
 	return 0;
 }
 
+/* Checks what the keys of one dns-zone block mean together. */
+static int
+check_dns_zone(struct loader *ld, const struct conf_node *block,
+    const struct config_dns_zone *zone)
+{
+	const char *problem = NULL;
+
+	if (zone->server.address == NULL && zone->hook == NULL)
+		problem = "sets neither 'server' nor 'hook'; add 'server "
+		    "ADDRESS PORT' with 'tsig-key', or 'hook PROGRAM'";
+	else if (zone->server.address != NULL && zone->hook != NULL)
+		problem = "sets both 'server' and 'hook'; keep one of them";
+	else if (zone->server.address != NULL && zone->tsig_name == NULL)
+		problem = "is missing required key 'tsig-key'; add 'tsig-key "
+		    "NAME ALGORITHM FILE' (updates must be signed)";
+	else if (zone->hook != NULL && zone->tsig_name != NULL)
+		problem = "sets 'tsig-key' with 'hook'; remove 'tsig-key' or "
+		    "use 'server'";
+	else if (zone->propagation_interval > zone->propagation_timeout)
+		problem = "has propagation-interval longer than "
+		    "propagation-timeout; lower the interval";
+	if (problem == NULL)
+		return 0;
+	return conf_error(ld->err, ld->errlen, ld->file, block->line,
+	    block->column, "block '%s' %s", ld->block_name, problem);
+}
+
+static int
+load_dns_zone(struct loader *ld, const struct conf_node *block)
+{
+	struct custos_config *config = ld->config;
+	struct config_dns_zone *zone;
+	char name[DNS_NAME_MAX + 1], label[DNS_NAME_MAX + 16];
+	char buf[VALUE_SHOWN_MAX];
+	const struct conf_value *value;
+
+	if (block->value_count != 1)
+		return conf_error(ld->err, ld->errlen, ld->file, block->line,
+		    block->column, "block 'dns-zone' takes one name, got %zu; "
+		    "write 'dns-zone ZONE {'", block->value_count);
+	value = &block->values[0];
+	if (canonical_dns_name(value->text, name) != 0)
+		return conf_error(ld->err, ld->errlen, ld->file, value->line,
+		    value->column, "invalid zone name '%s'; use a DNS name "
+		    "such as example.org, with A-labels (xn--...) for "
+		    "international names", shown(buf, value->text));
+	for (size_t i = 0; i < config->dns_zone_count; i++)
+		if (strcmp(config->dns_zones[i].name, name) == 0)
+			return conf_error(ld->err, ld->errlen, ld->file,
+			    value->line, value->column, "duplicate dns-zone "
+			    "'%s'; the first is at line %d, merge the two",
+			    name, config->dns_zones[i].origin.line);
+
+	/* The caller sized config->dns_zones for every dns-zone block. */
+	zone = &config->dns_zones[config->dns_zone_count++];
+	zone->origin.file = config->path;
+	zone->origin.line = block->line;
+	zone->origin.column = block->column;
+	zone->ttl = 60;
+	zone->hook_timeout = 60;
+	zone->propagation_timeout = 120;
+	zone->propagation_interval = 2;
+	zone->propagation = DNS_PROPAGATION_REQUIRED;
+	zone->name = strdup(name);
+	if (zone->name == NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, block->line,
+		    block->column, "out of memory");
+	snprintf(label, sizeof(label), "dns-zone %s", name);
+	ld->block_name = label;
+	if (APPLY_KEYS(ld, block, dns_zone_keys, zone) != 0)
+		return -1;
+	return check_dns_zone(ld, block, zone);
+}
+
+/* dns-01 needs at least one zone to publish its records in. */
+static int
+check_challenge_types(struct loader *ld)
+{
+	const struct custos_config *config = ld->config;
+
+	if (config_challenge_enabled(config, CHALLENGE_DNS01) &&
+	    config->dns_zone_count == 0) {
+		snprintf(ld->err, ld->errlen, "%s: challenge types list "
+		    "dns-01 but no 'dns-zone' block exists; add 'dns-zone "
+		    "ZONE {' (see docs/configuration.md)", ld->file);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*load)(struct loader *ld, const struct conf_node *block);
@@ -796,11 +1146,12 @@ static const struct {
 	{ "acme", load_acme, 0, 0 },
 	{ "issuer", load_issuer, 1, 1 },
 	{ "policy", load_policy, 0, 1 },
+	{ "dns-zone", load_dns_zone, 1, 0 },
 };
 
 #define BLOCK_COUNT (sizeof(blocks) / sizeof(blocks[0]))
 #define BLOCK_NAMES "hsm, signer, broker, challenge, store, acme, issuer, " \
-	"policy"
+	"policy, dns-zone"
 
 static int
 load_top_statement(struct loader *ld, const struct conf_node *root,
@@ -865,6 +1216,10 @@ set_defaults(struct custos_config *config)
 	config->challenge.http01_mode = HTTP01_LISTEN;
 	config->challenge.http01_address = strdup("0.0.0.0");
 	config->challenge.http01_port = 80;
+	config->challenge.types[0] = CHALLENGE_HTTP01;
+	config->challenge.type_count = 1;
+	config->challenge.tlsalpn01_address = strdup("0.0.0.0");
+	config->challenge.tlsalpn01_port = 443;
 	config->acme.poll_interval = 2;
 	config->acme.poll_timeout = 300;
 	config->acme.http_timeout = 30;
@@ -874,7 +1229,8 @@ set_defaults(struct custos_config *config)
 	if (config->signer.user == NULL || config->broker.user == NULL ||
 	    config->broker.state_dir == NULL ||
 	    config->store.directory == NULL ||
-	    config->challenge.http01_address == NULL)
+	    config->challenge.http01_address == NULL ||
+	    config->challenge.tlsalpn01_address == NULL)
 		return -1;
 	return 0;
 }
@@ -890,11 +1246,14 @@ load_tree(const struct conf_tree *tree, struct custos_config *config,
 		.errlen = errlen,
 	};
 	const struct conf_node *root = &tree->root;
-	size_t i, issuers = 0;
+	size_t i, issuers = 0, zones = 0;
 
-	for (i = 0; i < root->child_count; i++)
+	for (i = 0; i < root->child_count; i++) {
 		if (strcmp(root->children[i].key, "issuer") == 0)
 			issuers++;
+		if (strcmp(root->children[i].key, "dns-zone") == 0)
+			zones++;
+	}
 	if (issuers > 0) {
 		config->issuers = calloc(issuers, sizeof(*config->issuers));
 		if (config->issuers == NULL) {
@@ -902,10 +1261,19 @@ load_tree(const struct conf_tree *tree, struct custos_config *config,
 			return -1;
 		}
 	}
+	if (zones > 0) {
+		config->dns_zones = calloc(zones, sizeof(*config->dns_zones));
+		if (config->dns_zones == NULL) {
+			snprintf(err, errlen, "%s: out of memory", tree->file);
+			return -1;
+		}
+	}
 	for (i = 0; i < root->child_count; i++)
 		if (load_top_statement(&ld, root, i) != 0)
 			return -1;
-	return check_required_blocks(&ld, root);
+	if (check_required_blocks(&ld, root) != 0)
+		return -1;
+	return check_challenge_types(&ld);
 }
 
 static int
@@ -971,6 +1339,26 @@ issuer_clear(struct config_issuer *issuer)
 	free(issuer->account);
 }
 
+static void
+dns_servers_free(struct config_dns_server *servers, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(servers[i].address);
+	free(servers);
+}
+
+static void
+dns_zone_clear(struct config_dns_zone *zone)
+{
+	free(zone->name);
+	free(zone->server.address);
+	free(zone->tsig_name);
+	free(zone->tsig_algorithm);
+	free(zone->tsig_secret_file);
+	free(zone->hook);
+	dns_servers_free(zone->nameservers, zone->nameserver_count);
+}
+
 void
 config_free(struct custos_config *config)
 {
@@ -988,6 +1376,12 @@ config_free(struct custos_config *config)
 	free(config->broker.state_dir);
 	free(config->challenge.http01_address);
 	free(config->challenge.webroot);
+	free(config->challenge.tlsalpn01_address);
+	dns_servers_free(config->challenge.dns_resolvers,
+	    config->challenge.dns_resolver_count);
+	for (i = 0; i < config->dns_zone_count; i++)
+		dns_zone_clear(&config->dns_zones[i]);
+	free(config->dns_zones);
 	free(config->store.directory);
 	free(config->policy.file);
 	for (i = 0; i < config->issuer_count; i++)
@@ -1008,4 +1402,23 @@ config_find_issuer(const struct custos_config *config, const char *name)
 		if (strcmp(config->issuers[i].name, name) == 0)
 			return &config->issuers[i];
 	return NULL;
+}
+
+const struct config_dns_zone *
+config_find_dns_zone(const struct custos_config *config, const char *name)
+{
+	for (size_t i = 0; i < config->dns_zone_count; i++)
+		if (strcmp(config->dns_zones[i].name, name) == 0)
+			return &config->dns_zones[i];
+	return NULL;
+}
+
+int
+config_challenge_enabled(const struct custos_config *config,
+    enum challenge_type type)
+{
+	for (size_t i = 0; i < config->challenge.type_count; i++)
+		if (config->challenge.types[i] == type)
+			return 1;
+	return 0;
 }

@@ -77,11 +77,63 @@ enum http01_mode {
 	HTTP01_WEBROOT,		/* write files under a web server's root */
 };
 
+enum challenge_type {
+	CHALLENGE_HTTP01 = 0,
+	CHALLENGE_DNS01,
+	CHALLENGE_TLSALPN01,
+	CHALLENGE_TYPE_COUNT,
+};
+
+/* Returns "http-01", "dns-01" or "tls-alpn-01". */
+const char *challenge_type_name(enum challenge_type type);
+
+/* A DNS server by address (IPv4 or IPv6 text) and UDP/TCP port. */
+struct config_dns_server {
+	char *address;
+	int port;
+};
+
 struct config_challenge {
 	enum http01_mode http01_mode;
 	char *http01_address;	/* listen address, default 0.0.0.0 */
 	int http01_port;	/* listen port, default 80 */
 	char *webroot;		/* for HTTP01_WEBROOT */
+	/* Types Custos may answer, most preferred first; default http-01. */
+	enum challenge_type types[CHALLENGE_TYPE_COUNT];
+	size_t type_count;
+	char *tlsalpn01_address;	/* listen address, default 0.0.0.0 */
+	int tlsalpn01_port;		/* listen port, default 443 */
+	/* Recursive resolvers for zone lookups; none: /etc/resolv.conf. */
+	struct config_dns_server *dns_resolvers;
+	size_t dns_resolver_count;
+};
+
+enum dns_propagation_mode {
+	DNS_PROPAGATION_REQUIRED = 0,	/* a lagging server fails the order */
+	DNS_PROPAGATION_ADVISORY,	/* a lagging server is only logged */
+};
+
+/*
+ * A DNS zone in which Custos publishes dns-01 TXT records, either by RFC
+ * 2136 updates signed with TSIG (server is set) or through a hook program
+ * (hook is set); exactly one of the two is set.
+ */
+struct config_dns_zone {
+	char *name;		/* lower case, A-labels, no trailing dot */
+	struct config_dns_server server;	/* primary for updates */
+	char *tsig_name;	/* key name as the server knows it */
+	char *tsig_algorithm;	/* "hmac-sha256" or "hmac-sha512" */
+	char *tsig_secret_file;	/* base64 secret or a BIND key file */
+	char *hook;		/* program path for zones without RFC 2136 */
+	int hook_timeout;	/* seconds */
+	int ttl;		/* seconds, of the TXT records added */
+	/* Servers checked for propagation; none: the zone's NS records. */
+	struct config_dns_server *nameservers;
+	size_t nameserver_count;
+	int propagation_timeout;	/* seconds */
+	int propagation_interval;	/* seconds between rounds */
+	enum dns_propagation_mode propagation;
+	struct config_origin origin;
 };
 
 struct config_broker {
@@ -117,6 +169,8 @@ struct custos_config {
 	struct config_policy policy;
 	struct config_issuer *issuers;
 	size_t issuer_count;
+	struct config_dns_zone *dns_zones;
+	size_t dns_zone_count;
 };
 
 /*
@@ -137,5 +191,13 @@ void config_free(struct custos_config *config);
 /* Returns the issuer with that name, or the only one when name is NULL. */
 const struct config_issuer *config_find_issuer(
     const struct custos_config *config, const char *name);
+
+/* Returns the dns-zone block with that name (canonical), or NULL. */
+const struct config_dns_zone *config_find_dns_zone(
+    const struct custos_config *config, const char *name);
+
+/* Returns 1 when challenge types lists type. */
+int config_challenge_enabled(const struct custos_config *config,
+    enum challenge_type type);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/ecdsa.h>
 
@@ -23,9 +24,9 @@ jws_check_url(const char *url, char *err, size_t errlen)
 	size_t len = strlen(url);
 	size_t start, i;
 
-	if (strncmp(url, "https://", 8) == 0)
+	if (strncasecmp(url, "https://", 8) == 0)
 		start = 8;
-	else if (strncmp(url, "http://", 7) == 0)
+	else if (strncasecmp(url, "http://", 7) == 0)
 		start = 7;
 	else {
 		snprintf(err, errlen, "URL does not start with https:// or "

@@ -30,7 +30,7 @@ struct keygen_request {
 	CK_BBOOL yes, no;
 	CK_ULONG modulus_bits;
 	unsigned char id[KEY_ID_BYTES];
-	char label[96];
+	char label[KEY_LABEL_MAX];
 };
 
 static void
@@ -38,6 +38,84 @@ add_attr(CK_ATTRIBUTE *attrs, CK_ULONG *count, CK_ATTRIBUTE_TYPE type,
     const void *value, CK_ULONG len)
 {
 	attrs[(*count)++] = (CK_ATTRIBUTE){ type, (void *)value, len };
+}
+
+/*
+ * Writes the label that binds a key: "custos/account/ISSUER/ACCOUNT/KEYID"
+ * or "custos/certificate/TENANT/KEYID", KEYID being hex. Only the signer
+ * writes labels, and it reads them back for every later request. Returns
+ * 0, or -1 when a name is empty, too long or contains '/'.
+ */
+int
+key_label_format(const struct key_binding *binding, const char *hex,
+    char *out, size_t outlen)
+{
+	const char *a = binding->purpose == KEY_PURPOSE_ACCOUNT ?
+	    binding->issuer : binding->tenant;
+	const char *b = binding->purpose == KEY_PURPOSE_ACCOUNT ?
+	    binding->account : NULL;
+	int n;
+
+	if (a[0] == '\0' || strchr(a, '/') != NULL ||
+	    (b != NULL && (b[0] == '\0' || strchr(b, '/') != NULL)))
+		return -1;
+	if (b != NULL)
+		n = snprintf(out, outlen, "custos/account/%s/%s/%s", a, b,
+		    hex);
+	else
+		n = snprintf(out, outlen, "custos/certificate/%s/%s", a, hex);
+	return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+/* Copies the next '/'-separated field of *text into out. */
+static int
+next_field(const char **text, char *out, size_t outlen)
+{
+	size_t len = strcspn(*text, "/");
+
+	if (len == 0 || len >= outlen)
+		return -1;
+	memcpy(out, *text, len);
+	out[len] = '\0';
+	*text += len;
+	if (**text == '/')
+		(*text)++;
+	return 0;
+}
+
+/*
+ * Parses a label that key_label_format() wrote for the key whose id is
+ * hex. Returns 0, or -1 for any other label, one naming another key id
+ * included.
+ */
+int
+key_label_parse(const char *label, const char *hex,
+    struct key_binding *binding)
+{
+	char id[2 * KEY_ID_BYTES + 1];
+	const char *p;
+	int rc;
+
+	memset(binding, 0, sizeof(*binding));
+	if (strncmp(label, "custos/account/", 15) == 0) {
+		binding->purpose = KEY_PURPOSE_ACCOUNT;
+		p = label + 15;
+		rc = next_field(&p, binding->issuer,
+		    sizeof(binding->issuer)) |
+		    next_field(&p, binding->account,
+		    sizeof(binding->account));
+	} else if (strncmp(label, "custos/certificate/", 19) == 0) {
+		binding->purpose = KEY_PURPOSE_CERTIFICATE;
+		p = label + 19;
+		rc = next_field(&p, binding->tenant,
+		    sizeof(binding->tenant));
+	} else {
+		return -1;
+	}
+	if (rc != 0 || next_field(&p, id, sizeof(id)) != 0 || *p != '\0' ||
+	    p[-1] == '/' || strcmp(id, hex) != 0)
+		return -1;
+	return 0;
 }
 
 /* Adds the curve, or the modulus size and public exponent. */
@@ -67,9 +145,9 @@ keygen_add_shape(struct keygen_request *k, enum key_type type)
  * SoftHSM's defaults would let the public key encrypt and wrap and the
  * private key unwrap.
  */
-static void
+static int
 keygen_request_init(struct keygen_request *k, enum key_type type,
-    const char *purpose, const unsigned char id[KEY_ID_BYTES])
+    const struct key_binding *binding, const unsigned char id[KEY_ID_BYTES])
 {
 	char hex[2 * KEY_ID_BYTES + 1];
 	CK_ULONG label_len;
@@ -79,7 +157,8 @@ keygen_request_init(struct keygen_request *k, enum key_type type,
 	k->no = CK_FALSE;
 	memcpy(k->id, id, KEY_ID_BYTES);
 	key_id_to_hex(id, hex);
-	snprintf(k->label, sizeof(k->label), "custos-%s-%s", purpose, hex);
+	if (key_label_format(binding, hex, k->label, sizeof(k->label)) != 0)
+		return -1;
 	label_len = strlen(k->label);
 
 	add_attr(k->pub, &k->pub_count, CKA_TOKEN, &k->yes, 1);
@@ -102,18 +181,19 @@ keygen_request_init(struct keygen_request *k, enum key_type type,
 	add_attr(k->priv, &k->priv_count, CKA_DERIVE, &k->no, 1);
 	add_attr(k->priv, &k->priv_count, CKA_ID, k->id, KEY_ID_BYTES);
 	add_attr(k->priv, &k->priv_count, CKA_LABEL, k->label, label_len);
+	return 0;
 }
 
 /*
  * Generates a key pair in the token. The private key can only sign and
  * never leaves the token (sensitive, not extractable); the public key can
  * only verify. Both carry CKA_ID id (16 random bytes, written to id) and
- * CKA_LABEL "custos-PURPOSE-<hex id>". Returns 0, or -1 with err set.
+ * the CKA_LABEL of key_label_format(). Returns 0, or -1 with err set.
  */
 int
 token_generate_key(struct signer_token *token, enum key_type type,
-    const char *purpose, unsigned char id[KEY_ID_BYTES], char *err,
-    size_t errlen)
+    const struct key_binding *binding, unsigned char id[KEY_ID_BYTES],
+    char *err, size_t errlen)
 {
 	struct keygen_request k;
 	CK_OBJECT_HANDLE pub, priv;
@@ -124,7 +204,10 @@ token_generate_key(struct signer_token *token, enum key_type type,
 		snprintf(err, errlen, "no random bytes for the key id");
 		return -1;
 	}
-	keygen_request_init(&k, type, purpose, id);
+	if (keygen_request_init(&k, type, binding, id) != 0) {
+		snprintf(err, errlen, "the key label does not fit");
+		return -1;
+	}
 
 	rv = token->p11->C_OpenSession(token->slot_id,
 	    CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session);

@@ -42,8 +42,8 @@ usage(FILE *out)
 	    "The Custos signer holds the HSM session and signs for the\n"
 	    "broker, which starts it. It is not meant to be run by hand.\n"
 	    "\n"
-	    "  --config FILE  configuration file (reads the hsm and signer\n"
-	    "                 sections)\n"
+	    "  --config FILE  configuration file (reads the hsm, signer,\n"
+	    "                 issuer and policy sections)\n"
 	    "  --fd N         descriptor of the socket to the broker\n"
 	    "  --debug        log one line per request\n"
 	    "  --help         print this help and exit\n"
@@ -140,11 +140,29 @@ enter_sandbox(const struct custos_config *config)
 	return 0;
 }
 
+/* Reads the policy file that the configuration names. */
+static int
+load_policy(const struct custos_config *config, struct policy **policy)
+{
+	char err[CONFIG_ERR_MAX];
+
+	if (policy_load(config->policy.file, policy_name_normalize_ascii,
+	    policy, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_debug("policy %s: %zu tenants", config->policy.file,
+	    (*policy)->tenant_count);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct custos_config *config = NULL;
 	struct signer_token token = { 0 };
+	struct signer_context ctx = { .token = &token };
+	struct policy *policy = NULL;
 	struct options opts = { 0 };
 	char err[CONFIG_ERR_MAX];
 	int rc;
@@ -161,6 +179,15 @@ main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
+	if (load_policy(config, &policy) != 0)
+		goto fail;
+	ctx.config = config;
+	ctx.policy = policy;
+	ctx.csrs = calloc(1, sizeof(*ctx.csrs));
+	if (ctx.csrs == NULL) {
+		log_error("out of memory");
+		goto fail;
+	}
 
 	if (token_open(&token, &config->hsm, err, sizeof(err)) != 0) {
 		log_error("%s", err);
@@ -170,7 +197,7 @@ main(int argc, char **argv)
 		goto fail;
 	log_info("ready: token '%s', sandbox active", token.label);
 
-	rc = signer_serve(&token, opts.fd);
+	rc = signer_serve(&ctx, opts.fd);
 	close(opts.fd);
 	log_debug("exiting with status %d", rc == 0 ? 0 : 1);
 	/*
@@ -181,6 +208,8 @@ main(int argc, char **argv)
 	_exit(rc == 0 ? 0 : 1);
 fail:
 	token_close(&token);
+	free(ctx.csrs);
+	policy_free(policy);
 	config_free(config);
 	return 1;
 }

@@ -20,15 +20,22 @@
 
 #define PAYLOAD_TEXT_MAX IPC_MAX_PAYLOAD
 #define URI_MAX 512
-#define LABEL_MAX 128
+#define LABEL_MAX 256
+#define NAME_TEXT_MAX 256		/* tenant and issuer members */
+#define NAMES_SHOWN_MAX 256
 
 /* One request being served. */
 struct request {
-	struct signer_token *token;
+	struct signer_context *ctx;
 	const json_t *body;
 	json_t *result;			/* set by a successful handler */
 	const char *code;		/* IPC_ERROR code word */
 	char message[SIGNER_ERR_MAX];	/* error reply or violation */
+	/* Facts for the log line of a denial; empty when not known. */
+	const char *tenant;
+	char account[KEY_NAME_MAX + 1];
+	char key_id[2 * KEY_ID_BYTES + 1];
+	char names[NAMES_SHOWN_MAX];
 };
 
 static int
@@ -47,27 +54,92 @@ reply_error(struct request *req, const char *code, const char *fmt, ...)
 	return SIGNER_REPLY_ERROR;
 }
 
+static int
+reply_denied(struct request *req, const struct policy_decision *decision)
+{
+	return reply_error(req, "policy-denied", "%s", decision->reason);
+}
+
+/* Notes the names of a request, quoted, for the log line of a denial. */
+static void
+note_names(struct request *req, const char *const *names, size_t count)
+{
+	char quoted[POLICY_QUOTE_BUFSIZE];
+	size_t i, pos = 0;
+	int n;
+
+	req->names[0] = '\0';
+	for (i = 0; i < count && pos < sizeof(req->names); i++) {
+		n = snprintf(req->names + pos, sizeof(req->names) - pos,
+		    "%s%s", i ? " " : "", policy_quote(names[i], quoted));
+		if (n < 0)
+			return;
+		pos += (size_t)n;
+	}
+}
+
+static void
+note_identifiers(struct request *req, const struct acme_payload *payload)
+{
+	const char *names[16];
+	size_t i, count = payload->id_count < 16 ? payload->id_count : 16;
+
+	for (i = 0; i < count; i++)
+		names[i] = payload->ids[i].value;
+	note_names(req, names, count);
+}
+
+static void
+note_csr_names(struct request *req, const json_t *array)
+{
+	const char *names[16];
+	size_t i, count = json_array_size(array);
+
+	if (count > 16)
+		count = 16;
+	for (i = 0; i < count; i++)
+		names[i] = json_string_value(json_array_get(array, i));
+	note_names(req, names, count);
+}
+
+/* Gets the "tenant" member and finds the tenant, or denies the request. */
+static int
+get_tenant(struct request *req, const struct policy_tenant **tenant)
+{
+	struct policy_decision decision;
+
+	if (ipc_get_string(req->body, "tenant", NAME_TEXT_MAX, 0,
+	    &req->tenant, req->message, sizeof(req->message)) != 0)
+		return SIGNER_PROTOCOL_ERROR;
+	if (!authorize_tenant(req->ctx->policy, req->tenant, tenant,
+	    &decision))
+		return reply_denied(req, &decision);
+	return 0;
+}
+
 /*
- * Gets the key id member and loads the key. Returns 0, a protocol error
- * for a malformed id, or an error reply for an unknown key.
+ * Gets the key id member and loads the key and its label. Returns 0, a
+ * protocol error for a malformed id, or an error reply for an unknown key.
  */
 static int
 load_key(struct request *req, EVP_PKEY **pkey, unsigned char id[KEY_ID_BYTES],
     char *label, size_t labellen)
 {
+	struct signer_token *token = req->ctx->token;
 	const char *hex;
 	int rc;
 
 	if (ipc_get_key_id(req->body, "key_id", &hex, req->message,
 	    sizeof(req->message)) != 0 || key_id_from_hex(hex, id) != 0)
 		return SIGNER_PROTOCOL_ERROR;
-	rc = token_find_key(req->token, id, pkey, label, labellen);
+	snprintf(req->key_id, sizeof(req->key_id), "%s", hex);
+	rc = token_find_key(token, id, pkey, label, labellen);
 	if (rc == -ENOENT)
 		return reply_error(req, "unknown-key", "no key with id %s in "
-		    "token '%s'", hex, req->token->label);
+		    "token '%s'", hex, token->label);
 	if (rc != 0)
 		return reply_error(req, "hsm-failure", "reading key %s from "
-		    "token '%s' failed", hex, req->token->label);
+		    "token '%s' failed", hex, token->label);
 	return 0;
 }
 
@@ -84,7 +156,8 @@ describe_key(struct request *req, EVP_PKEY *pkey,
 	jwk = key_jwk(pkey);
 	if (key_type_of(pkey, &type) != 0 || jwk == NULL ||
 	    key_thumbprint(jwk, thumbprint, sizeof(thumbprint)) != 0 ||
-	    key_uri(req->token->label, id, label, uri, sizeof(uri)) != 0) {
+	    key_uri(req->ctx->token->label, id, label, uri,
+	    sizeof(uri)) != 0) {
 		json_decref(jwk);
 		return reply_error(req, "unsupported-key", "key %s is not "
 		    "of a supported type", hex);
@@ -98,36 +171,76 @@ describe_key(struct request *req, EVP_PKEY *pkey,
 }
 
 static const char *const key_generate_members[] = {
-	"purpose", "type", NULL,
+	"purpose", "tenant", "issuer", "type", NULL,
 };
 static const char *const purposes[] = { "account", "certificate", NULL };
 
+/* Reads the purpose, the issuer (account keys only) and the key type. */
 static int
-handle_key_generate(struct request *req)
+get_key_request(struct request *req, enum key_purpose *purpose,
+    const char **issuer, enum key_type *type)
 {
-	unsigned char id[KEY_ID_BYTES];
-	char label[LABEL_MAX];
 	const char *type_name;
-	enum key_type type = KEY_TYPE_EC_P256;
-	EVP_PKEY *pkey = NULL;
-	int purpose, rc;
+	int choice;
 
-	if (ipc_get_choice(req->body, "purpose", purposes, &purpose,
+	if (ipc_get_choice(req->body, "purpose", purposes, &choice,
+	    req->message, sizeof(req->message)) != 0 ||
+	    ipc_get_string(req->body, "issuer", NAME_TEXT_MAX, 1, issuer,
 	    req->message, sizeof(req->message)) != 0 ||
 	    ipc_get_string(req->body, "type", 64, 1, &type_name,
 	    req->message, sizeof(req->message)) != 0)
 		return SIGNER_PROTOCOL_ERROR;
-	if (type_name != NULL && key_type_parse(type_name, &type) != 0) {
+	*purpose = choice == 0 ? KEY_PURPOSE_ACCOUNT : KEY_PURPOSE_CERTIFICATE;
+	if (*purpose == KEY_PURPOSE_ACCOUNT && *issuer == NULL) {
+		snprintf(req->message, sizeof(req->message), "missing member "
+		    "\"issuer\", which account keys need");
+		return SIGNER_PROTOCOL_ERROR;
+	}
+	if (*purpose == KEY_PURPOSE_CERTIFICATE && *issuer != NULL) {
+		snprintf(req->message, sizeof(req->message), "member "
+		    "\"issuer\" is only for account keys");
+		return SIGNER_PROTOCOL_ERROR;
+	}
+	*type = KEY_TYPE_EC_P256;
+	if (type_name != NULL && key_type_parse(type_name, type) != 0) {
 		snprintf(req->message, sizeof(req->message), "member \"type\" "
 		    "has unsupported value \"%.32s\"", type_name);
 		return SIGNER_PROTOCOL_ERROR;
 	}
-	if (token_generate_key(req->token, type, purposes[purpose], id,
-	    req->message, sizeof(req->message)) != 0)
+	return 0;
+}
+
+static int
+handle_key_generate(struct request *req)
+{
+	struct signer_token *token = req->ctx->token;
+	const struct policy_tenant *tenant;
+	struct policy_decision decision;
+	struct key_binding binding;
+	unsigned char id[KEY_ID_BYTES];
+	char label[LABEL_MAX];
+	enum key_purpose purpose;
+	enum key_type type;
+	const char *issuer;
+	EVP_PKEY *pkey = NULL;
+	int rc;
+
+	rc = get_key_request(req, &purpose, &issuer, &type);
+	if (rc == 0)
+		rc = get_tenant(req, &tenant);
+	if (rc != 0)
+		return rc;
+	if (!authorize_key_generate(req->ctx->config, tenant, purpose,
+	    issuer, type, &binding, &decision))
+		return reply_denied(req, &decision);
+	snprintf(req->account, sizeof(req->account), "%s", binding.account);
+
+	if (token_generate_key(token, type, &binding, id, req->message,
+	    sizeof(req->message)) != 0)
 		return reply_error(req, "hsm-failure", "%s", req->message);
-	if (token_find_key(req->token, id, &pkey, label, sizeof(label)) != 0)
+	if (token_find_key(token, id, &pkey, label, sizeof(label)) != 0)
 		return reply_error(req, "hsm-failure", "the new key is not "
-		    "found in token '%s'", req->token->label);
+		    "found in token '%s'", token->label);
 	rc = describe_key(req, pkey, id, label);
 	EVP_PKEY_free(pkey);
 	return rc;
@@ -151,14 +264,17 @@ handle_key_public(struct request *req)
 }
 
 static const char *const jws_sign_members[] = {
-	"key_id", "url", "nonce", "kid", "payload", NULL,
+	"key_id", "tenant", "url", "nonce", "kid", "payload", NULL,
 };
 
-/* Reads and checks every JWS_SIGN member except the key id. */
+/*
+ * Reads and checks the URL, nonce, kid and payload members. The payload's
+ * content is checked by authorize_payload(), which denies what it rejects.
+ */
 static int
 get_jws_input(struct request *req, struct jws_input *in)
 {
-	char *payload = NULL;
+	const json_t *payload = json_object_get(req->body, "payload");
 	char *msg = req->message;
 	size_t len = sizeof(req->message);
 
@@ -167,32 +283,59 @@ get_jws_input(struct request *req, struct jws_input *in)
 	    len) ||
 	    ipc_get_string(req->body, "kid", 4096, 1, &in->kid, msg, len))
 		return SIGNER_PROTOCOL_ERROR;
-	if (json_is_string(json_object_get(req->body, "payload")) &&
-	    json_string_length(json_object_get(req->body, "payload")) == 0)
+	if (json_is_string(payload) && json_string_length(payload) == 0)
 		in->payload = "";
 	else if (ipc_get_string(req->body, "payload", PAYLOAD_TEXT_MAX, 0,
 	    &in->payload, msg, len) != 0)
 		return SIGNER_PROTOCOL_ERROR;
 	if (jws_check_url(in->url, msg, len) != 0 ||
 	    jws_check_nonce(in->nonce, msg, len) != 0 ||
-	    (in->kid != NULL && jws_check_url(in->kid, msg, len) != 0) ||
-	    jws_canonical_payload(in->payload, &payload, msg, len) != 0)
+	    (in->kid != NULL && jws_check_url(in->kid, msg, len) != 0))
 		return SIGNER_PROTOCOL_ERROR;
-	free(payload);
 	return 0;
+}
+
+/* Decides the key's binding, issuer and account, then the payload. */
+static int
+authorize_jws(struct request *req, const struct policy_tenant *tenant,
+    const struct jws_input *in, EVP_PKEY **pkey)
+{
+	struct acme_payload payload;
+	struct policy_decision decision;
+	struct key_binding binding;
+	unsigned char id[KEY_ID_BYTES];
+	char label[LABEL_MAX];
+	int allowed, rc;
+
+	rc = load_key(req, pkey, id, label, sizeof(label));
+	if (rc != 0)
+		return rc;
+	allowed = authorize_account_key(req->ctx->config, tenant, label,
+	    req->key_id, in->url, &binding, &decision);
+	snprintf(req->account, sizeof(req->account), "%s", binding.account);
+	if (!allowed)
+		return reply_denied(req, &decision);
+
+	allowed = authorize_payload(tenant, req->ctx->csrs, in->payload,
+	    in->kid != NULL, &payload, &decision);
+	note_identifiers(req, &payload);
+	acme_payload_clear(&payload);
+	return allowed ? 0 : reply_denied(req, &decision);
 }
 
 static int
 handle_jws_sign(struct request *req)
 {
-	unsigned char id[KEY_ID_BYTES];
+	const struct policy_tenant *tenant;
 	struct jws_input in = { 0 };
 	EVP_PKEY *pkey = NULL;
 	int rc;
 
 	rc = get_jws_input(req, &in);
 	if (rc == 0)
-		rc = load_key(req, &pkey, id, NULL, 0);
+		rc = get_tenant(req, &tenant);
+	if (rc == 0)
+		rc = authorize_jws(req, tenant, &in, &pkey);
 	if (rc == 0 && jws_sign(pkey, &in, &req->result, req->message,
 	    sizeof(req->message)) != 0)
 		rc = reply_error(req, "hsm-failure", "%s", req->message);
@@ -200,15 +343,18 @@ handle_jws_sign(struct request *req)
 	return rc;
 }
 
-static const char *const csr_build_members[] = { "key_id", "names", NULL };
+static const char *const csr_build_members[] = {
+	"key_id", "tenant", "names", NULL,
+};
 
+/* Checks the names and the key's binding to the tenant. */
 static int
-handle_csr_build(struct request *req)
+authorize_csr(struct request *req, const json_t *names, EVP_PKEY **pkey)
 {
-	const json_t *names = json_object_get(req->body, "names");
+	const struct policy_tenant *tenant;
+	struct policy_decision decision;
 	unsigned char id[KEY_ID_BYTES];
-	EVP_PKEY *pkey = NULL;
-	char *csr = NULL;
+	char label[LABEL_MAX];
 	int rc;
 
 	if (names == NULL) {
@@ -218,10 +364,37 @@ handle_csr_build(struct request *req)
 	}
 	if (csr_check_names(names, req->message, sizeof(req->message)) != 0)
 		return SIGNER_PROTOCOL_ERROR;
-	rc = load_key(req, &pkey, id, NULL, 0);
+	note_csr_names(req, names);
+	rc = get_tenant(req, &tenant);
+	if (rc != 0)
+		return rc;
+	if (!authorize_csr_names(tenant, names, &decision))
+		return reply_denied(req, &decision);
+
+	rc = load_key(req, pkey, id, label, sizeof(label));
+	if (rc != 0)
+		return rc;
+	if (!authorize_certificate_key(tenant, label, req->key_id,
+	    &decision))
+		return reply_denied(req, &decision);
+	return 0;
+}
+
+static int
+handle_csr_build(struct request *req)
+{
+	const json_t *names = json_object_get(req->body, "names");
+	EVP_PKEY *pkey = NULL;
+	char *csr = NULL;
+	int rc;
+
+	rc = authorize_csr(req, names, &pkey);
 	if (rc == 0 && csr_build(pkey, names, &csr, req->message,
 	    sizeof(req->message)) != 0)
 		rc = reply_error(req, "hsm-failure", "%s", req->message);
+	if (rc == 0 && csr_table_add(req->ctx->csrs, req->tenant, csr,
+	    names) != 0)
+		rc = reply_error(req, "internal", "recording the CSR failed");
 	if (rc == 0) {
 		req->result = json_pack("{s:s}", "csr", csr);
 		if (req->result == NULL)
@@ -277,14 +450,52 @@ find_handler(uint16_t type)
 	return NULL;
 }
 
+/*
+ * Logs a denial in one line with what the request named. The reason
+ * quotes only names and rules, never the payload or a secret.
+ */
+static void
+log_denial(const struct request *req, uint16_t type)
+{
+	char quoted[POLICY_QUOTE_BUFSIZE];
+
+	log_warn("%s request denied: tenant %s, account %s, key %s, "
+	    "names [%s]: %s", ipc_type_name(type),
+	    req->tenant ? policy_quote(req->tenant, quoted) : "-",
+	    req->account[0] ? req->account : "-",
+	    req->key_id[0] ? req->key_id : "-", req->names, req->message);
+}
+
+/* Sends the IPC_RESULT or IPC_ERROR of a handled request. */
+static int
+send_reply(const struct request *req, int fd, uint16_t type, int rc)
+{
+	json_t *error;
+
+	if (rc == 0) {
+		log_debug("%s request done", ipc_type_name(type));
+		return ipc_write_json(fd, IPC_RESULT, req->result);
+	}
+	if (strcmp(req->code, "policy-denied") == 0)
+		log_denial(req, type);
+	else
+		log_warn("%s request failed: %s: %s", ipc_type_name(type),
+		    req->code, req->message);
+	error = json_pack("{s:s, s:s}", "code", req->code, "message",
+	    req->message);
+	rc = error ? ipc_write_json(fd, IPC_ERROR, error) : -1;
+	json_decref(error);
+	return rc;
+}
+
 /* Runs one request. Returns 0 after a reply, or -1 to close. */
 static int
-serve_frame(struct signer_token *token, int fd,
+serve_frame(struct signer_context *ctx, int fd,
     const struct ipc_frame *frame)
 {
 	const struct handler *handler = find_handler(frame->type);
-	struct request req = { .token = token };
-	json_t *body = NULL, *error;
+	struct request req = { .ctx = ctx };
+	json_t *body = NULL;
 	int rc;
 
 	if (handler == NULL) {
@@ -301,28 +512,20 @@ serve_frame(struct signer_token *token, int fd,
 	rc = ipc_check_members(body, handler->members, req.message,
 	    sizeof(req.message)) == 0 ? handler->fn(&req) :
 	    SIGNER_PROTOCOL_ERROR;
-	json_decref(body);
 
 	if (rc == SIGNER_PROTOCOL_ERROR) {
 		log_warn("closing the connection: %s request: %s",
 		    ipc_type_name(frame->type), req.message);
-		json_decref(req.result);
-		return -1;
-	}
-	if (rc == SIGNER_REPLY_ERROR) {
-		log_warn("%s request failed: %s: %s",
-		    ipc_type_name(frame->type), req.code, req.message);
-		error = json_pack("{s:s, s:s}", "code", req.code, "message",
-		    req.message);
-		rc = error ? ipc_write_json(fd, IPC_ERROR, error) : -1;
-		json_decref(error);
+		rc = -1;
 	} else {
-		log_debug("%s request done", ipc_type_name(frame->type));
-		rc = ipc_write_json(fd, IPC_RESULT, req.result);
-		json_decref(req.result);
+		rc = send_reply(&req, fd, frame->type, rc);
+		if (rc != 0)
+			log_error("writing the reply failed: %s",
+			    ipc_strerror(rc));
 	}
-	if (rc != 0)
-		log_error("writing the reply failed: %s", ipc_strerror(rc));
+	json_decref(req.result);
+	/* The request's strings point into body until here. */
+	json_decref(body);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -332,7 +535,7 @@ serve_frame(struct signer_token *token, int fd,
  * error (already logged).
  */
 int
-signer_serve(struct signer_token *token, int fd)
+signer_serve(struct signer_context *ctx, int fd)
 {
 	struct ipc_frame frame;
 	int rc;
@@ -346,7 +549,7 @@ signer_serve(struct signer_token *token, int fd)
 			    ipc_strerror(rc));
 			return -1;
 		}
-		rc = serve_frame(token, fd, &frame);
+		rc = serve_frame(ctx, fd, &frame);
 		ipc_frame_clear(&frame);
 		if (rc != 0)
 			return -1;

@@ -16,9 +16,14 @@
 #include <p11-kit/pkcs11.h>
 
 #include "config/config.h"
+#include "policy/policy.h"
 
 #define KEY_ID_BYTES 16
-#define SIGNER_ERR_MAX 256
+#define SIGNER_ERR_MAX 512
+/* Issuer, account and tenant names: 1 to 64 bytes in both grammars. */
+#define KEY_NAME_MAX 64
+/* "custos/account/ISSUER/ACCOUNT/KEYID", the longest key label. */
+#define KEY_LABEL_MAX (15 + 2 * KEY_NAME_MAX + 2 + 2 * KEY_ID_BYTES + 1)
 
 /* The loaded module, the logged-in token and the module's raw functions. */
 struct signer_token {
@@ -44,13 +49,35 @@ enum {
 	SIGNER_PROTOCOL_ERROR = -2,	/* log, close the connection */
 };
 
+enum key_purpose {
+	KEY_PURPOSE_ACCOUNT = 0,
+	KEY_PURPOSE_CERTIFICATE,
+};
+
+/*
+ * The owner of a key, as its CKA_LABEL records it: an account key belongs
+ * to an issuer and an account, a certificate key to a tenant.
+ */
+struct key_binding {
+	enum key_purpose purpose;
+	char issuer[KEY_NAME_MAX + 1];
+	char account[KEY_NAME_MAX + 1];
+	char tenant[KEY_NAME_MAX + 1];
+};
+
 /* token.c */
 int token_open(struct signer_token *token, const struct config_hsm *hsm,
     char *err, size_t errlen);
 void token_close(struct signer_token *token);
+
+/* keystore.c */
+int key_label_format(const struct key_binding *binding, const char *hex,
+    char *out, size_t outlen);
+int key_label_parse(const char *label, const char *hex,
+    struct key_binding *binding);
 int token_generate_key(struct signer_token *token, enum key_type type,
-    const char *purpose, unsigned char id[KEY_ID_BYTES], char *err,
-    size_t errlen);
+    const struct key_binding *binding, unsigned char id[KEY_ID_BYTES],
+    char *err, size_t errlen);
 int token_find_key(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], EVP_PKEY **out, char *label,
     size_t labellen);
@@ -89,12 +116,111 @@ int csr_check_names(const json_t *names, char *err, size_t errlen);
 int csr_build(EVP_PKEY *pkey, const json_t *names, char **out_b64,
     char *err, size_t errlen);
 
+/* origin.c */
+struct url_origin {
+	char scheme[8];			/* "https" or "http" */
+	char host[256];			/* lower case; IPv6 without brackets */
+	unsigned int port;
+};
+
+int url_origin_parse(const char *url, struct url_origin *out, char *err,
+    size_t errlen);
+int url_origin_equal(const struct url_origin *a, const struct url_origin *b);
+void url_origin_format(const struct url_origin *origin, char *out,
+    size_t outlen);
+
+/* acme_payload.c */
+enum acme_shape {
+	ACME_SHAPE_POST_AS_GET = 0,
+	ACME_SHAPE_CHALLENGE_RESPONSE,
+	ACME_SHAPE_NEW_ACCOUNT,
+	ACME_SHAPE_ACCOUNT_UPDATE,
+	ACME_SHAPE_DEACTIVATION,
+	ACME_SHAPE_NEW_ORDER,
+	ACME_SHAPE_NEW_AUTHZ,
+	ACME_SHAPE_FINALIZE,
+	ACME_SHAPE_KEY_CHANGE,
+	ACME_SHAPE_REVOCATION,
+};
+
+/* A classified payload; ids and csr point into object. */
+struct acme_payload {
+	enum acme_shape shape;
+	json_t *object;			/* NULL for POST-as-GET */
+	struct policy_identifier *ids;	/* newOrder and newAuthz */
+	size_t id_count;
+	int has_not_before, has_not_after;
+	long long not_before, not_after;	/* seconds since the epoch */
+	const char *csr;		/* finalize: base64url DER */
+};
+
+const char *acme_shape_name(enum acme_shape shape);
+int acme_time_parse(const char *text, long long *seconds);
+int acme_payload_classify(const char *text, int has_kid,
+    struct acme_payload *out, char *err, size_t errlen);
+void acme_payload_clear(struct acme_payload *payload);
+
+/* csr_table.c */
+#define CSR_TABLE_SIZE 1024
+#define CSR_DIGEST_LEN 32
+
+struct csr_record {
+	int used;
+	unsigned char digest[CSR_DIGEST_LEN];	/* SHA-256 of the DER */
+	char tenant[KEY_NAME_MAX + 1];
+	char names[160];		/* for messages; may be cut */
+};
+
+struct csr_table {
+	struct csr_record records[CSR_TABLE_SIZE];
+	size_t next;			/* the slot written next */
+};
+
+enum csr_lookup {
+	CSR_FOUND = 0,
+	CSR_OTHER_TENANT,
+	CSR_UNKNOWN,
+	CSR_INVALID,
+};
+
+int csr_table_add(struct csr_table *table, const char *tenant,
+    const char *b64, const json_t *names);
+enum csr_lookup csr_table_find(const struct csr_table *table,
+    const char *tenant, const char *b64, const struct csr_record **record);
+
+/* authorize.c: each returns 1 when allowed, 0 with decision's reason */
+int authorize_tenant(const struct policy *policy, const char *name,
+    const struct policy_tenant **tenant, struct policy_decision *decision);
+int authorize_key_generate(const struct custos_config *config,
+    const struct policy_tenant *tenant, enum key_purpose purpose,
+    const char *issuer_name, enum key_type type,
+    struct key_binding *binding, struct policy_decision *decision);
+int authorize_account_key(const struct custos_config *config,
+    const struct policy_tenant *tenant, const char *label, const char *hex,
+    const char *url, struct key_binding *binding,
+    struct policy_decision *decision);
+int authorize_certificate_key(const struct policy_tenant *tenant,
+    const char *label, const char *hex, struct policy_decision *decision);
+int authorize_payload(const struct policy_tenant *tenant,
+    const struct csr_table *csrs, const char *text, int has_kid,
+    struct acme_payload *payload, struct policy_decision *decision);
+int authorize_csr_names(const struct policy_tenant *tenant,
+    const json_t *names, struct policy_decision *decision);
+
 /* sandbox.c */
 int sandbox_drop_privileges(const char *user, char *err, size_t errlen);
 int sandbox_set_limits(char *err, size_t errlen);
 int sandbox_install_filter(char *err, size_t errlen);
 
+/* The state the request handlers share, set up before the sandbox. */
+struct signer_context {
+	struct signer_token *token;
+	const struct custos_config *config;
+	const struct policy *policy;
+	struct csr_table *csrs;
+};
+
 /* serve.c */
-int signer_serve(struct signer_token *token, int fd);
+int signer_serve(struct signer_context *ctx, int fd);
 
 #endif

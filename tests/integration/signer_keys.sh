@@ -33,15 +33,24 @@ hsm {
 signer {
 	user $CUSTOS_SIGNER_USER
 }
-issuer local {
+issuer pebble {
 	directory "https://127.0.0.1:14000/dir"
 }
 policy {
 	file "$LAB_DIR/policy.conf"
 }
 EOF
-custos_write_policy "$LAB_DIR/policy.conf" ||
-	bail_out "cannot write $LAB_DIR/policy.conf"
+# Tenant "lab" may use issuer pebble, every key type and the names the
+# CSRs below list.
+cat >"$LAB_DIR/policy.conf" <<EOF
+tenant lab {
+	allow .test 127.0.0.1
+	issuers pebble
+	accounts pebble
+	key-types ec-p256 ec-p384 rsa-2048 rsa-3072 rsa-4096
+}
+EOF
+chmod 0644 "$LAB_DIR/policy.conf"
 
 # Usage: member JSON-LINE NAME
 # Prints one string member of the JSON after "result " on a reply line.
@@ -60,12 +69,15 @@ b64url_to_file() {
 }
 
 # Requests for one key; %s is the key id. The payload is JSON text
-# inside a JSON string, so its quotes are escaped.
-JWS_TEMPLATE='{"key_id":"%s","url":"https://127.0.0.1:14000/new-order",'
+# inside a JSON string, so its quotes are escaped. JWS_SIGN takes an
+# account key and CSR_BUILD a certificate key.
+JWS_TEMPLATE='{"key_id":"%s","tenant":"lab",'
+JWS_TEMPLATE+='"url":"https://127.0.0.1:14000/new-order",'
 JWS_TEMPLATE+='"nonce":"abc-_1","kid":"https://127.0.0.1:14000/acct/1",'
 JWS_TEMPLATE+='"payload":"{\\"identifiers\\":[{\\"type\\":\\"dns\\",'
 JWS_TEMPLATE+='\\"value\\":\\"a.test\\"}]}"}'
-CSR_TEMPLATE='{"key_id":"%s","names":["a.test","*.a.test","127.0.0.1"]}'
+CSR_TEMPLATE='{"key_id":"%s","tenant":"lab",'
+CSR_TEMPLATE+='"names":["a.test","*.a.test","127.0.0.1"]}'
 
 expected_access="sensitive=1
 extractable=0
@@ -79,12 +91,21 @@ verify=1
 encrypt=0
 wrap=0"
 
-check_key_type() {
-	local type=$1 alg=$2 out reply id probe jws csr_b64
+# Usage: generate PURPOSE TYPE
+# Prints the reply line of a key-generate request for tenant lab.
+generate() {
+	local issuer=
 
-	out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" request key-generate \
-		"{\"purpose\":\"certificate\",\"type\":\"$type\"}" 2>&1)
-	reply=$(printf '%s\n' "$out" | grep '^result ')
+	[ "$1" = account ] && issuer=',"issuer":"pebble"'
+	"$CLIENT" "$CUSTOS_SIGNER" "$CONF" request key-generate \
+		"{\"purpose\":\"$1\",\"tenant\":\"lab\"$issuer,\"type\":\"$2\"}" \
+		2>&1 | grep '^result '
+}
+
+check_key_type() {
+	local type=$1 alg=$2 out reply id probe jws csr_b64 account
+
+	reply=$(generate certificate "$type")
 	id=$(member "$reply" key_id)
 	assert_equal "$type: generated type" "$(member "$reply" type)" "$type"
 	assert_equal "$type: key id is 32 hex digits" \
@@ -92,9 +113,9 @@ check_key_type() {
 	assert_contains "$type: URI names the token and object" \
 		"$(member "$reply" uri)" \
 		"pkcs11:token=$TOKEN_LABEL;id=%"
-	assert_contains "$type: URI ends with the object label" \
+	assert_contains "$type: URI ends with the label binding tenant lab" \
 		"$(member "$reply" uri)" \
-		";object=custos-certificate-$id;type=private"
+		";object=custos%2Fcertificate%2Flab%2F$id;type=private"
 	[ -n "$id" ] || return
 
 	probe=$("$PROBE" "$SOFTHSM_MODULE" "$TOKEN_LABEL" \
@@ -111,14 +132,18 @@ check_key_type() {
 		"$(printf '%s\n' "$probe" | sed -n '5,8p;11,$p')" \
 		"$expected_usage"
 
+	account=$(member "$(generate account "$type")" key_id)
+	"$PROBE" "$SOFTHSM_MODULE" "$TOKEN_LABEL" "$SOFTHSM_PIN_FILE" \
+		"$account" "$LAB_DIR/$type-account.pem" >/dev/null 2>&1
+
 	# shellcheck disable=SC2059 # The templates are format strings.
 	out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" \
-		request jws-sign "$(printf "$JWS_TEMPLATE" "$id")" \
+		request jws-sign "$(printf "$JWS_TEMPLATE" "$account")" \
 		request csr-build "$(printf "$CSR_TEMPLATE" "$id")" 2>&1)
 	jws=$(printf '%s\n' "$out" | grep '^result {"protected"')
 	assert_equal "$type: JWS verifies with the token's public key" \
 		"$(printf '%s' "${jws#result }" |
-			"$VERIFY" "$LAB_DIR/$type.pem")" "alg=$alg
+			"$VERIFY" "$LAB_DIR/$type-account.pem")" "alg=$alg
 valid"
 
 	csr_b64=$(member "$(printf '%s\n' "$out" | grep '^result {"csr"')" csr)
@@ -144,11 +169,12 @@ check_key_type rsa-4096 RS256
 
 # The type defaults to P-256, and account keys carry their own label.
 out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" request key-generate \
-	'{"purpose":"account"}' 2>&1)
+	'{"purpose":"account","tenant":"lab","issuer":"pebble"}' 2>&1)
 reply=$(printf '%s\n' "$out" | grep '^result ')
 assert_equal "default key type is ec-p256" "$(member "$reply" type)" ec-p256
-assert_contains "account key label" "$(member "$reply" uri)" \
-	";object=custos-account-$(member "$reply" key_id);"
+assert_contains "account key label binds issuer and account" \
+	"$(member "$reply" uri)" \
+	";object=custos%2Faccount%2Fpebble%2Fpebble%2F$(member "$reply" key_id);"
 
 # A key made by one signer process is usable by the next one.
 id=$(member "$reply" key_id)

@@ -123,13 +123,14 @@ violation() {
 
 # Usage: jws_json URL NONCE PAYLOAD
 jws_json() {
-	printf '{"key_id":"%s","url":"%s","nonce":"%s","payload":"%s"}' \
-		"$ZERO_ID" "$1" "$2" "$3"
+	printf '{"key_id":"%s","tenant":"lab","url":"%s","nonce":"%s",' \
+		"$ZERO_ID" "$1" "$2"
+	printf '"payload":"%s"}' "$3"
 }
 
 # Usage: csr_json NAMES-JSON
 csr_json() {
-	printf '{"key_id":"%s","names":%s}' "$ZERO_ID" "$1"
+	printf '{"key_id":"%s","tenant":"lab","names":%s}' "$ZERO_ID" "$1"
 }
 
 PUBLIC_REQUEST="key-public request:"
@@ -160,7 +161,8 @@ violation "uppercase key id" \
 	request key-public "{\"key_id\":\"${ZERO_ID%0}A\"}"
 violation "unknown key type" \
 	'key-generate request: member "type" has unsupported value' \
-	request key-generate '{"purpose":"account","type":"ec-p521"}'
+	request key-generate \
+	'{"purpose":"account","tenant":"lab","issuer":"local","type":"ec-p521"}'
 violation "unknown purpose" \
 	'key-generate request: member "purpose" has unsupported value' \
 	request key-generate '{"purpose":"backup"}'
@@ -173,9 +175,22 @@ violation "URL with newline" \
 violation "nonce outside base64url" \
 	"jws-sign request: nonce contains a character outside" \
 	request jws-sign "$(jws_json https://a 'n=' '')"
-violation "payload not an object" \
-	"jws-sign request: payload is not one JSON object: another JSON type" \
-	request jws-sign "$(jws_json https://a n '[1]')"
+violation "account key without issuer" \
+	'key-generate request: missing member "issuer", which account keys' \
+	request key-generate '{"purpose":"account","tenant":"lab"}'
+violation "certificate key with issuer" \
+	'key-generate request: member "issuer" is only for account keys' \
+	request key-generate \
+	'{"purpose":"certificate","tenant":"lab","issuer":"local"}'
+violation "key without tenant" \
+	'key-generate request: missing member "tenant"' \
+	request key-generate '{"purpose":"certificate"}'
+violation "signature without tenant" \
+	'jws-sign request: missing member "tenant"' \
+	request jws-sign "{\"key_id\":\"$ZERO_ID\",\"url\":\"https://a\",\"nonce\":\"n\",\"payload\":\"\"}"
+violation "tenant of the wrong type" \
+	'csr-build request: member "tenant" is not a string' \
+	request csr-build "{\"key_id\":\"$ZERO_ID\",\"tenant\":1,\"names\":[\"a.test\"]}"
 violation "invalid CSR name" \
 	'csr-build request: names[0] "a..b" is neither a valid DNS name' \
 	request csr-build "$(csr_json '["a..b"]')"

@@ -15,6 +15,9 @@
  *	flags			send a header with flags 1
  *	status			print the Seccomp, NoNewPrivs and Uid
  *				lines of the signer's /proc/PID/status
+ *	keep NAME MEMBER	store string MEMBER of the last result as
+ *				NAME; later JSON text has each @NAME@
+ *				replaced by it
  *
  * TYPE is a name (key-generate, key-public, jws-sign, csr-build,
  * test-forbidden-syscall) or a number. Replies print as "result JSON",
@@ -31,6 +34,16 @@
 #include <unistd.h>
 
 #include "ipc/ipc.h"
+
+#define VARS_MAX 32
+
+/* Values kept from results, for "@NAME@" in later requests. */
+static struct {
+	char *name;
+	char *value;
+} vars[VARS_MAX];
+static size_t var_count;
+static json_t *last_result;
 
 static const uint16_t known_types[] = {
 	IPC_KEY_GENERATE, IPC_KEY_PUBLIC, IPC_JWS_SIGN, IPC_CSR_BUILD,
@@ -96,7 +109,67 @@ print_reply(int fd)
 	else
 		printf("failed: reply of type %u\n", frame.type);
 	fflush(stdout);
+	json_decref(last_result);
+	last_result = NULL;
+	if (rc == 0 && frame.type == IPC_RESULT)
+		ipc_parse_object(&frame, &last_result);
 	ipc_frame_clear(&frame);
+}
+
+/* Stores string member of the last result as variable name. */
+static int
+keep_member(const char *name, const char *member)
+{
+	const char *value = json_string_value(json_object_get(last_result,
+	    member));
+
+	if (value == NULL || var_count == VARS_MAX) {
+		printf("failed: no string \"%s\" in the last result\n",
+		    member);
+		return 0;
+	}
+	vars[var_count].name = strdup(name);
+	vars[var_count].value = strdup(value);
+	if (vars[var_count].name == NULL || vars[var_count].value == NULL)
+		return -1;
+	var_count++;
+	return 0;
+}
+
+/* Returns text with every @NAME@ replaced by its value; NULL on error. */
+static char *
+expand_vars(const char *text)
+{
+	size_t len = strlen(text) + 1, i, pos = 0, name_len;
+	char *out = malloc(len), *grown;
+	const char *end;
+
+	while (out != NULL && *text != '\0') {
+		end = *text == '@' ? strchr(text + 1, '@') : NULL;
+		for (i = 0; end != NULL && i < var_count; i++) {
+			name_len = (size_t)(end - text - 1);
+			if (strlen(vars[i].name) == name_len &&
+			    strncmp(vars[i].name, text + 1, name_len) == 0)
+				break;
+		}
+		if (end == NULL || i == var_count) {
+			out[pos++] = *text++;
+			continue;
+		}
+		len += strlen(vars[i].value);
+		grown = realloc(out, len);
+		if (grown == NULL) {
+			free(out);
+			return NULL;
+		}
+		out = grown;
+		memcpy(out + pos, vars[i].value, strlen(vars[i].value));
+		pos += strlen(vars[i].value);
+		text = end + 1;
+	}
+	if (out != NULL)
+		out[pos] = '\0';
+	return out;
 }
 
 static int
@@ -157,12 +230,19 @@ run_step(int fd, pid_t pid, int argc, char **argv)
 	uint16_t type;
 
 	if (strcmp(argv[0], "request") == 0 && argc >= 3) {
-		if (parse_type(argv[1], &type) != 0 ||
-		    ipc_write_frame(fd, type, argv[2], strlen(argv[2])) != 0)
+		char *text = expand_vars(argv[2]);
+
+		if (text == NULL || parse_type(argv[1], &type) != 0 ||
+		    ipc_write_frame(fd, type, text, strlen(text)) != 0) {
+			free(text);
 			return -1;
+		}
+		free(text);
 		print_reply(fd);
 		return 3;
 	}
+	if (strcmp(argv[0], "keep") == 0 && argc >= 3)
+		return keep_member(argv[1], argv[2]) == 0 ? 3 : -1;
 	if (strcmp(argv[0], "raw") == 0 && argc >= 2) {
 		if (send_hex(fd, argv[1]) != 0)
 			return -1;

@@ -65,6 +65,12 @@ custos_write_http01() {
 		printf '\thttp-01 listen %s %s\n' "$CUSTOS_HTTP01_ADDRESS" \
 			"$CUSTOS_HTTP01_PORT"
 	fi
+	if [ -n "${CUSTOS_CHALLENGE_TYPES:-}" ]; then
+		printf '\ttypes %s\n' "$CUSTOS_CHALLENGE_TYPES"
+	fi
+	if [ -n "${CUSTOS_CHALLENGE_LINES:-}" ]; then
+		printf '%s\n' "$CUSTOS_CHALLENGE_LINES"
+	fi
 }
 
 # Usage: custos_write_config DIR [FILE-NAME]
@@ -79,6 +85,10 @@ custos_write_http01() {
 #   CUSTOS_TOKEN_LABEL    token label (default SOFTHSM_LABEL)
 #   CUSTOS_WEBROOT        serve HTTP-01 from this web root, not a listener
 #   CUSTOS_BAD_NONCE_RETRIES  retries of one request after badNonce
+#   CUSTOS_CHALLENGE_TYPES    challenge types, most preferred first
+#   CUSTOS_CHALLENGE_LINES    more lines for the challenge block
+#   CUSTOS_EXTRA_BLOCKS       more blocks at the end, such as dns-zone
+#   CUSTOS_POLICY_CHALLENGES  the policy's challenges (default http-01)
 custos_write_config() {
 	local dir=$1
 
@@ -130,6 +140,9 @@ custos_write_config() {
 		printf 'policy {\n'
 		printf '\tfile "%s"\n' "${CUSTOS_POLICY:-$dir/policy.conf}"
 		printf '}\n'
+		if [ -n "${CUSTOS_EXTRA_BLOCKS:-}" ]; then
+			printf '%s\n' "$CUSTOS_EXTRA_BLOCKS"
+		fi
 	} >"$CUSTOS_CONF" || return 1
 	chmod 0644 "$CUSTOS_CONF"
 	[ -n "${CUSTOS_POLICY:-}" ] || custos_write_policy "$dir/policy.conf"
@@ -147,7 +160,7 @@ custos_write_policy() {
 		printf '\tallow .test\n'
 		printf '\tissuers pebble\n'
 		printf '\taccounts pebble\n'
-		printf '\tchallenges http-01\n'
+		printf '\tchallenges %s\n' "${CUSTOS_POLICY_CHALLENGES:-http-01}"
 		printf '\tkey-types ec-p256 ec-p384 rsa-2048 rsa-3072 rsa-4096\n'
 		printf '}\n'
 	} >"$1" || return 1

@@ -18,12 +18,19 @@
 #                      /roots/0 after each start because Pebble makes a new
 #                      one every time
 #   PEBBLE_LOG         Pebble's log, CHALLTESTSRV_LOG the DNS server's
+#
+# Set before pebble_start:
+#   PEBBLE_DNS_SERVER  ADDRESS:PORT of a DNS server that Pebble validates
+#                      against (named.sh's for dns-01), in place of
+#                      pebble-challtestsrv, which then does not start
+#   PEBBLE_TLS_PORT    port where Pebble connects for tls-alpn-01 (5001)
 
 PEBBLE_ACME_ADDRESS=127.0.0.1:14000
 PEBBLE_MANAGEMENT_ADDRESS=127.0.0.1:15000
 PEBBLE_DNS_ADDRESS=127.0.0.1:8053
 CHALLTESTSRV_MANAGEMENT_ADDRESS=127.0.0.1:8055
 PEBBLE_HTTP_PORT=5002
+PEBBLE_TLS_PORT=${PEBBLE_TLS_PORT:-5001}
 # A name for which Pebble rejects orders with a rejectedIdentifier problem.
 PEBBLE_BLOCKED_NAME=blocked.demo.test
 PEBBLE_START_TIMEOUT=${PEBBLE_START_TIMEOUT:-20}
@@ -62,7 +69,7 @@ pebble_write_config() {
     "certificate": "cert.pem",
     "privateKey": "key.pem",
     "httpPort": $PEBBLE_HTTP_PORT,
-    "tlsPort": 5001,
+    "tlsPort": $PEBBLE_TLS_PORT,
     "ocspResponderURL": "",
     "externalAccountBindingRequired": false,
     "domainBlocklist": ["$PEBBLE_BLOCKED_NAME"]
@@ -135,14 +142,15 @@ pebble_start() {
 		at_exit pebble_stop
 		PEBBLE_STOP_REGISTERED=1
 	fi
-	if [ -z "$CHALLTESTSRV_PID" ]; then
+	if [ -z "${PEBBLE_DNS_SERVER:-}" ] && [ -z "$CHALLTESTSRV_PID" ]; then
 		pebble_start_dns || return 1
 	fi
 
 	(cd "$dir" && PEBBLE_VA_NOSLEEP=1 \
 		PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-0} \
 		PEBBLE_AUTHZREUSE=0 exec pebble -config pebble-config.json \
-		-dnsserver "$PEBBLE_DNS_ADDRESS") >>"$PEBBLE_LOG" 2>&1 &
+		-dnsserver "${PEBBLE_DNS_SERVER:-$PEBBLE_DNS_ADDRESS}") \
+		>>"$PEBBLE_LOG" 2>&1 &
 	PEBBLE_PID=$!
 	pebble_wait_url "$PEBBLE_DIRECTORY" || return 1
 	curl -fsS --max-time 5 --cacert "$PEBBLE_TLS_CA" -o "$PEBBLE_ROOT" \

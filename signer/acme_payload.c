@@ -555,7 +555,8 @@ acme_payload_classify(const char *text, int has_kid,
 			    "kid (account URL), not an embedded JWK");
 		return 0;
 	}
-	out->object = json_loads(text, JSON_REJECT_DUPLICATES, &error);
+	out->object = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+	    &error);
 	if (out->object == NULL) {
 		snprintf(err, errlen, "not valid JSON: %s",
 		    error.text);

@@ -128,7 +128,73 @@ demo: deps all
 deps:
 	packaging/install-deps.sh
 
+# libFuzzer harnesses (docs/fuzzing.md): tests/fuzz/fuzz_<area>_<name>.c,
+# linked like the unit tests of that area and built with clang, ASan and
+# UBSan into build-fuzz/. `make fuzz` runs each for FUZZ_SECONDS and
+# `make fuzz-smoke` for FUZZ_SMOKE_SECONDS, both after replaying
+# tests/fuzz/regressions/; each prints one result line per harness.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARNFLAGS) -O1 -g $(FUZZ_SANFLAGS) \
+	-fsanitize=fuzzer-no-link -fPIE -I. \
+	$(shell $(PKG_CONFIG) --cflags jansson libcurl p11-kit-1 openssl)
+FUZZ_LDFLAGS = $(LDFLAGS) $(FUZZ_SANFLAGS) -fsanitize=fuzzer -pie
+
+fuzz_obj = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(1))
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+# The signer's harness replaces the token's key lookup and generation, so
+# that requests sign with software keys instead of a token.
+FUZZ_SIGNER_WRAP = -Wl,--wrap=token_find_key,--wrap=token_generate_key
+# Keeps the objects, which only pattern rules name, between runs.
+.SECONDARY: $(call fuzz_obj,$(FUZZ_SRC) $(SIGNER_SRC) $(BROKER_SRC) \
+	$(POLICY_SRC) $(SHARED_SRC))
+
+# A harness that fails to build loses its binary, even an older one, so
+# that run.sh reports it and still runs the others.
+define fuzz_build_each
+	@$(MAKE) -k fuzz-build || for bin in $(FUZZ_BIN); do \
+		$(MAKE) -q $$bin || rm -f $$bin; done
+endef
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+fuzz-build: $(FUZZ_BIN)
+
+fuzz:
+	$(fuzz_build_each)
+	FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	$(fuzz_build_each)
+	FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_broker_%: $(call fuzz_obj,tests/fuzz/fuzz_broker_%.c \
+		$(BROKER_SRC) $(POLICY_SRC) $(SHARED_SRC))
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(BROKER_LIBS) $(POLICY_LIBS)
+
+$(FUZZ_BUILD)/fuzz_signer_%: $(call fuzz_obj,tests/fuzz/fuzz_signer_%.c \
+		$(SIGNER_SRC) $(POLICY_CORE_SRC) $(SHARED_SRC))
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) $(FUZZ_SIGNER_WRAP) -o $@ $^ \
+		$(SIGNER_LIBS) -lpthread
+
+$(FUZZ_BUILD)/fuzz_policy_%: $(call fuzz_obj,tests/fuzz/fuzz_policy_%.c \
+		$(POLICY_SRC) $(SHARED_SRC))
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(SIGNER_LIBS) $(POLICY_LIBS)
+
+$(FUZZ_BUILD)/fuzz_shared_%: $(call fuzz_obj,tests/fuzz/fuzz_shared_%.c \
+		$(SHARED_SRC))
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
+
 clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

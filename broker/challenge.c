@@ -132,11 +132,12 @@ describe_no_choice(const struct challenge_set *set,
 			    used == 0 ? "" : ", ",
 			    challenge_type_name(ch->types[i]));
 	snprintf(err, errlen, "no usable challenge for %s:%s%s: the CA "
-	    "offers %s; challenge types and the tenant's policy allow %s%s "
-	    "(add a type to both)", authz->identifier_type,
-	    authz->wildcard ? "*." : "", authz->identifier_value, offered,
-	    used == 0 ? "none" : usable, authz->wildcard ?
-	    ", and a wildcard name needs dns-01" : "");
+	    "offers %s; challenge types and the tenant's policy allow %s "
+	    "(%s)", authz->identifier_type, authz->wildcard ? "*." : "",
+	    authz->identifier_value, offered, used == 0 ? "none" : usable,
+	    authz->wildcard ? "a wildcard name needs dns-01: add it to both" :
+	    "add an offered type to challenge types and the tenant's "
+	    "challenges");
 }
 
 int

@@ -130,3 +130,94 @@ hostile_request_count() {
 hostile_issued_count() {
 	grep -c '^issued serial' "$HOSTILE_LOG"
 }
+
+HOSTILE_CASE_COUNT=0
+
+# Usage: hostile_run SCENARIO [VALUE]
+# Starts the server with the scenario and runs `custos issue` for a name
+# that no earlier case used, under /usr/bin/time -v. Sets HOSTILE_NAME,
+# HOSTILE_STATUS (the exit status), HOSTILE_OUTPUT (stdout and stderr),
+# HOSTILE_ELAPSED (whole seconds), HOSTILE_MAX_RSS_KB and
+# HOSTILE_STORE_BEFORE (the store snapshot taken before the run).
+hostile_run() {
+	local start time_file=$LAB_DIR/hostile/time.out
+
+	HOSTILE_CASE_COUNT=$((HOSTILE_CASE_COUNT + 1))
+	HOSTILE_NAME=case$HOSTILE_CASE_COUNT.hostile.test
+	hostile_start "$1" "${2:-}" || bail_out "the hostile server did not" \
+		"start for scenario $1"
+	HOSTILE_STORE_BEFORE=$(custos_store_snapshot)
+	start=$SECONDS
+	HOSTILE_OUTPUT=$(/usr/bin/time -v -o "$time_file" "$CUSTOS" issue \
+		--config "$CUSTOS_CONF" "$HOSTILE_NAME" 2>&1)
+	HOSTILE_STATUS=$?
+	HOSTILE_ELAPSED=$((SECONDS - start))
+	HOSTILE_MAX_RSS_KB=$(awk -F': ' '/Maximum resident set size/ {
+		print $2 }' "$time_file")
+	hostile_stop
+}
+
+# Usage: hostile_error_lines
+# Prints the error lines of the last run.
+hostile_error_lines() {
+	grep ': error: ' <<<"$HOSTILE_OUTPUT"
+}
+
+# Usage: hostile_expect_failure CASE EXPECTED-TEXT ...
+# Checks that the last run failed without a crash, printed one error line
+# containing every EXPECTED-TEXT, no PIN, and left the store unchanged.
+hostile_expect_failure() {
+	local case_name=$1 errors text
+
+	shift
+	if [ "$HOSTILE_STATUS" -ne 0 ] && [ "$HOSTILE_STATUS" -lt 128 ]; then
+		ok "$case_name: custos issue fails"
+	else
+		not_ok "$case_name: custos issue fails" \
+			"exit status: $HOSTILE_STATUS" \
+			"expected: a non-zero status below 128" \
+			"output: $HOSTILE_OUTPUT"
+	fi
+	errors=$(hostile_error_lines)
+	assert_line_count "$case_name: one error line" "$errors" 1
+	for text in "$@"; do
+		assert_contains "$case_name: error names $text" "$errors" \
+			"$text"
+	done
+	assert_not_contains "$case_name: output has no PIN" \
+		"$HOSTILE_OUTPUT" "$SOFTHSM_PIN"
+	assert_equal "$case_name: store unchanged" \
+		"$(custos_store_snapshot)" "$HOSTILE_STORE_BEFORE"
+}
+
+# Prints the number of certificates in a PEM file.
+hostile_pem_count() {
+	grep -c -- '-----BEGIN CERTIFICATE-----' "$1"
+}
+
+# Usage: hostile_expect_success CASE [CERTIFICATE-COUNT]
+# Checks that the last run succeeded and stored a leaf for HOSTILE_NAME
+# that verifies against the issuing root, in a fullchain.pem of
+# CERTIFICATE-COUNT certificates (default 2) with LF line endings.
+hostile_expect_success() {
+	local case_name=$1 count=${2:-2} cert fullchain
+
+	cert=$(custos_store_file "$HOSTILE_NAME" cert.pem)
+	fullchain=$(custos_store_file "$HOSTILE_NAME" fullchain.pem)
+	assert_equal "$case_name: custos issue succeeds" "$HOSTILE_STATUS" 0
+	if [ "$HOSTILE_STATUS" -ne 0 ]; then
+		diag "$HOSTILE_OUTPUT"
+	fi
+	assert_equal "$case_name: no error line" "$(hostile_error_lines)" ""
+	assert_file_exists "$case_name: cert.pem stored" "$cert"
+	check "$case_name: leaf verifies against the root" openssl verify \
+		-CAfile "$HOSTILE_CA_DIR/root.pem" \
+		-untrusted "$HOSTILE_CA_DIR/intermediate.pem" "$cert"
+	assert_contains "$case_name: leaf names the request" \
+		"$(openssl x509 -in "$cert" -noout -ext subjectAltName \
+		2>&1)" "DNS:$HOSTILE_NAME"
+	assert_equal "$case_name: fullchain has $count certificates" \
+		"$(hostile_pem_count "$fullchain")" "$count"
+	assert_equal "$case_name: fullchain has no CR" \
+		"$(tr -dc '\r' <"$fullchain" | wc -c)" 0
+}

@@ -382,7 +382,9 @@ test_url_checks(void)
 	CHECK_INT(jws_check_url("ftp://a", err, sizeof(err)), -1);
 	CHECK_STR(err, "URL does not start with https:// or http://");
 	CHECK_INT(jws_check_url("https://", err, sizeof(err)), -1);
-	CHECK_INT(jws_check_url("HTTPS://a", err, sizeof(err)), -1);
+	/* RFC 3986 schemes are case-insensitive. */
+	CHECK_INT(jws_check_url("HTTPS://a", err, sizeof(err)), 0);
+	CHECK_INT(jws_check_url("Http://a", err, sizeof(err)), 0);
 	CHECK_INT(jws_check_url("https://a/\nb", err, sizeof(err)), -1);
 	CHECK_INT(jws_check_url("https://a/\x7f", err, sizeof(err)), -1);
 	CHECK_INT(jws_check_url("https://a b", err, sizeof(err)), -1);

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Error answers that real CAs send and Pebble 2.4.0 does not: 429 and 503
+# Error responses that real CAs send and Pebble 2.4.0 does not: 429 and 503
 # with bodies that are not JSON, problem documents of every shape,
 # badNonce past bad-nonce-retries, an order stuck in processing, and
 # redirects. Each run must fail with one error line naming the problem and

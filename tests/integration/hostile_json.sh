@@ -1,5 +1,5 @@
 #!/bin/bash
-# newOrder answers with malformed or mistyped JSON: a syntax error, status
+# newOrder returns malformed or mistyped JSON: a syntax error, status
 # a number, identifiers an object, authorizations holding non-strings,
 # 100000 nested arrays and a 3 MiB string. Each must fail with one short
 # error line naming the problem, without a crash, and store nothing.
@@ -9,7 +9,7 @@ source "$(dirname "$0")/../lib/lab.sh"
 # shellcheck source=tests/lib/hostile.sh
 source "$(dirname "$0")/../lib/hostile.sh"
 
-# The longest error line accepted, in bytes; a 3 MiB string must be cut.
+# Maximum error line length in bytes, so a 3 MiB string must be cut.
 MAX_ERROR_LINE=600
 
 hostile_lab_start custos-hostile-json

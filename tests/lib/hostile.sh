@@ -58,17 +58,17 @@ hostile_lab_start() {
 	local tls_dir
 
 	custos_require_programs
-	[ -x "$HOSTILE_PYTHON" ] || bail_out "$HOSTILE_PYTHON is missing;" \
-		"run packaging/install-deps.sh"
+	[ -x "$HOSTILE_PYTHON" ] ||
+		bail_out "$HOSTILE_PYTHON is missing; run make deps"
 	lab_tmpdir "$1" || bail_out "cannot make a directory under /tmp"
 	tls_dir=$LAB_DIR/hostile/tls
 	HOSTILE_CA_DIR=$LAB_DIR/hostile/ca
-	mkdir -p "$tls_dir" "$HOSTILE_CA_DIR" || bail_out "cannot make" \
-		"$LAB_DIR/hostile"
+	mkdir -p "$tls_dir" "$HOSTILE_CA_DIR" ||
+		bail_out "cannot make $LAB_DIR/hostile"
 	pebble_make_tls "$tls_dir" ||
-		bail_out "TLS certificate setup failed; see $tls_dir/openssl.log"
-	hostile_make_issuing_ca "$HOSTILE_CA_DIR" || bail_out "issuing CA" \
-		"setup failed; see $HOSTILE_CA_DIR/openssl.log"
+		bail_out "TLS setup failed; see $tls_dir/openssl.log"
+	hostile_make_issuing_ca "$HOSTILE_CA_DIR" ||
+		bail_out "CA setup failed; see $HOSTILE_CA_DIR/openssl.log"
 	softhsm_init "$LAB_DIR" custos-test ||
 		bail_out "SoftHSM2 token setup failed in $LAB_DIR/softhsm"
 	HOSTILE_DIRECTORY=https://localhost:$HOSTILE_PORT/dir
@@ -144,14 +144,16 @@ hostile_run() {
 
 	HOSTILE_CASE_COUNT=$((HOSTILE_CASE_COUNT + 1))
 	HOSTILE_NAME=case$HOSTILE_CASE_COUNT.hostile.test
-	hostile_start "$1" "${2:-}" || bail_out "the hostile server did not" \
-		"start for scenario $1"
+	hostile_start "$1" "${2:-}" ||
+		bail_out "the hostile server did not start for scenario $1"
 	HOSTILE_STORE_BEFORE=$(custos_store_snapshot)
 	start=$SECONDS
 	HOSTILE_OUTPUT=$(/usr/bin/time -v -o "$time_file" "$CUSTOS" issue \
 		--config "$CUSTOS_CONF" "$HOSTILE_NAME" 2>&1)
 	HOSTILE_STATUS=$?
+	# shellcheck disable=SC2034 # Read by the tests that source this file.
 	HOSTILE_ELAPSED=$((SECONDS - start))
+	# shellcheck disable=SC2034 # Read by the tests that source this file.
 	HOSTILE_MAX_RSS_KB=$(awk -F': ' '/Maximum resident set size/ {
 		print $2 }' "$time_file")
 	hostile_stop

@@ -184,7 +184,7 @@ recover_file(const char *path, dns_leftover_fn remove, void *arg)
 	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	/* A file that another process holds belongs to a running issue. */
+	/* A file that another process locks belongs to a run in progress. */
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		close(fd);
 		return 0;

@@ -122,7 +122,7 @@ dns_query(void *arg, const char *name, ldns_rr_type type,
 	return 0;
 }
 
-/* Returns 1 when a TXT record of the answer, joined, equals value. */
+/* Returns 1 when a TXT record of the reply is the one string value. */
 static int
 answer_has_txt(const ldns_pkt *answer, const char *value)
 {

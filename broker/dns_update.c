@@ -235,7 +235,7 @@ describe_failure(const struct config_dns_zone *zone, ldns_status status,
 	free(rcode);
 }
 
-/* Wipes and frees the resolver, which holds a copy of the secret. */
+/* Wipes and frees the resolver, which keeps a copy of the secret. */
 static void
 resolver_free(ldns_resolver *res)
 {

@@ -142,9 +142,9 @@ follow_cnames(const char *name, dns_query_fn query, void *arg,
 }
 
 /*
- * Asks for the SOA of the record's name, then of each parent, until an
- * answer holds the SOA of that name or an authority section holds the SOA
- * of a zone above the record (a negative answer names its zone).
+ * Queries the SOA of the record's name, then of each parent, until a reply
+ * contains the SOA of that name in its answer, or the SOA of a zone above
+ * the record in its authority section (a negative reply names its zone).
  */
 static int
 find_zone(dns_query_fn query, void *arg, struct dns_target *target,

@@ -1,7 +1,7 @@
 #!/bin/bash
-# dns-01 failures and cleanup: a wrong TSIG secret, an unreachable update
+# dns-01 failures and cleanup. A wrong TSIG secret, an unreachable update
 # server and a hook that exits non-zero each fail with a clear error and
-# leave no TXT record; a hook that updates named works; a value that an
+# leave no TXT record. A hook that updates named works. A value that an
 # earlier run left behind (journalled, still in the zone) is removed at the
 # next start.
 set -uo pipefail
@@ -71,7 +71,7 @@ assert_contains "failing hook: output logged" "$TAP_OUTPUT" \
 	"cannot reach the DNS provider"
 named_check_no_txt "failing hook"
 
-# A hook that does what RFC 2136 would, through nsupdate; it records its
+# A hook that does what RFC 2136 would, through nsupdate. It records its
 # arguments so that the test can check them.
 write_hook nsupdate-hook.sh "$(cat <<HOOK
 echo "\$*" >>"$LAB_DIR/hook-calls.log"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issues a certificate through tls-alpn-01: custos answers Pebble's
+# Issues a certificate through tls-alpn-01: custos serves Pebble's
 # validation on 127.0.0.1:5001 with an RFC 8737 certificate. A wildcard
 # name, which only dns-01 can validate, fails with a clear error.
 set -uo pipefail

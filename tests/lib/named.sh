@@ -59,7 +59,7 @@ named_write_config() {
 			"$NAMED_ADDRESS"
 		printf '\tlisten-on-v6 { none; };\n'
 		# Recursion makes named follow CNAME records from one of its
-		# zones into the other, as Pebble's resolver expects; names
+		# zones into the other, as Pebble's resolver expects. Names
 		# outside the zones fail because the namespace has no route.
 		printf '\trecursion yes;\n'
 		printf '\tallow-recursion { %s; };\n' "$NAMED_ADDRESS"
@@ -182,7 +182,7 @@ named_zone_block() {
 }
 
 # Usage: named_check_no_txt NAME
-# Passes when neither zone holds a TXT record.
+# Passes when neither zone contains a TXT record.
 named_check_no_txt() {
 	assert_equal "$1: no TXT records left" "$(named_txt_records)" ""
 }

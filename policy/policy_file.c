@@ -417,6 +417,15 @@ looks_like_address(const char *text)
 
 /* Parses one allow or deny value into rule. */
 static int
+has_non_ascii(const char *text)
+{
+	for (; *text != '\0'; text++)
+		if ((unsigned char)*text >= 0x80)
+			return 1;
+	return 0;
+}
+
+static int
 parse_pattern(struct reader *rd, const struct conf_value *v,
     struct policy_rule *rule)
 {
@@ -437,6 +446,14 @@ parse_pattern(struct reader *rd, const struct conf_value *v,
 	if (rd->normalize(text + subtree, name, sizeof(name), message,
 	    sizeof(message)) < 0)
 		return value_error(rd, v, "%s", message);
+	/*
+	 * The signer reads this file without IDNA, so a rule must already be
+	 * in A-label form for both readers to agree on it.
+	 */
+	if (has_non_ascii(text))
+		return value_error(rd, v, "non-ASCII name \"%s\"; write its "
+		    "A-label %s%s, because the signer reads policy files "
+		    "without IDNA", text, subtree ? "." : "", name);
 
 	if (subtree)
 		rule->kind = POLICY_PATTERN_SUBTREE;

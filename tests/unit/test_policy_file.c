@@ -212,6 +212,13 @@ test_file_signer_normalizer(void)
 	    policy_name_normalize_ascii, &policy, err, sizeof(err)), -1);
 	CHECK_STR(err, "signer.policy:2:8: invalid name \"b??cher.example\": "
 	    "non-ASCII characters; write the name as its A-label (xn--...)");
+	/* With libidn2 the broker rejects it too, naming the A-label. */
+	CHECK_INT(policy_load_string("broker.policy", "tenant web {\n"
+	    "\tallow \".b\xc3\xbc" "cher.example\"\n}\n",
+	    policy_name_normalize, &policy, err, sizeof(err)), -1);
+	CHECK_STR(err, "broker.policy:2:8: non-ASCII name \".b\xc3\xbc"
+	    "cher.example\"; write its A-label .xn--bcher-kva.example, "
+	    "because the signer reads policy files without IDNA");
 	CHECK_INT(policy_load_string("signer.policy", "tenant web {\n"
 	    "\tallow xn--bcher-kva.example\n\tissuers pebble\n}\n",
 	    policy_name_normalize_ascii, &policy, err, sizeof(err)), 0);

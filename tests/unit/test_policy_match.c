@@ -16,7 +16,7 @@ static const char policy_text[] =
 	"	allow www.example.com\n"		/* 2 */
 	"	allow .example.com\n"			/* 3 */
 	"	allow *.example.com\n"			/* 4 */
-	"	allow \"b\xc3\xbc" "cher.example\"\n"	/* 5 */
+	"	allow xn--bcher-kva.example\n"	/* 5 */
 	"	allow .shop.example.net\n"		/* 6 */
 	"	allow api.example.org\n"		/* 7 */
 	"	allow *.dev.example.org\n"		/* 8 */
@@ -41,7 +41,7 @@ static const char policy_text[] =
 	"tenant hosts {\n"				/* 27 */
 	"	allow 203.0.113.9/32\n"			/* 28 */
 	"	allow 2001:db8::1/128\n"		/* 29 */
-	"	allow \"*.b\xc3\xbc" "cher.example\"\n"	/* 30 */
+	"	allow *.xn--bcher-kva.example\n"	/* 30 */
 	"	allow a.b.c.d.e.f.example\n"		/* 31 */
 	"	issuers pebble\n"			/* 32 */
 	"}\n"						/* 33 */

@@ -197,7 +197,7 @@ test_cname_chain_too_long(void)
 {
 	struct canned replies[DNS_CNAME_MAX_HOPS + 2];
 	char names[DNS_CNAME_MAX_HOPS + 2][64];
-	char records[DNS_CNAME_MAX_HOPS + 2][128];
+	char records[DNS_CNAME_MAX_HOPS + 2][160];
 	struct dns_target target;
 
 	for (int i = 0; i < DNS_CNAME_MAX_HOPS + 2; i++) {

@@ -130,14 +130,53 @@ choose_challenge(struct acme_client *client, struct authz_work *work)
 	return 0;
 }
 
+/*
+ * Returns 1 when the authorization's identifier is one of the order's,
+ * which the broker already matched against the request. A CA must not
+ * make Custos answer challenges, or print values, for anything else.
+ */
+static int
+authz_in_order(const struct acme_order *order, const struct acme_authz *authz)
+{
+	const json_t *ids = json_object_get(order->doc, "identifiers");
+	const json_t *id;
+	size_t i, len = strlen(authz->identifier_value);
+
+	json_array_foreach(ids, i, id) {
+		const char *type = json_string_value(json_object_get(id,
+		    "type"));
+		const char *value = json_string_value(json_object_get(id,
+		    "value"));
+
+		if (type == NULL || value == NULL ||
+		    strcmp(type, authz->identifier_type) != 0)
+			continue;
+		if (authz->wildcard && strncmp(value, "*.", 2) == 0)
+			value += 2;
+		else if (authz->wildcard)
+			continue;
+		if (strlen(value) == len &&
+		    strcmp(value, authz->identifier_value) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Fetches one authorization and, when pending, chooses its challenge. */
 static int
-prepare(struct acme_client *client, struct authz_work *work)
+prepare(struct acme_client *client, const struct acme_order *order,
+    struct authz_work *work)
 {
 	struct acme_authz *authz = &work->authz;
 
 	if (fetch_authz(client, work->url, authz, NULL) != 0)
 		return -1;
+	if (!authz_in_order(order, authz)) {
+		snprintf(client->err, sizeof(client->err), "invalid "
+		    "authorization from the CA at %s: its identifier is not "
+		    "one of the order's", work->url);
+		return -1;
+	}
 	printf("authorization %s%s: %s\n", authz->wildcard ? "*." : "",
 	    authz->identifier_value, authz->status);
 	if (strcmp(authz->status, "valid") == 0)
@@ -233,7 +272,7 @@ acme_authorize_all(struct acme_client *client,
 	}
 	for (size_t i = 0; i < count; i++) {
 		works[i].url = acme_order_authorization(order, i);
-		if (prepare(client, &works[i]) != 0)
+		if (prepare(client, order, &works[i]) != 0)
 			goto out;
 	}
 	fflush(stdout);

@@ -44,6 +44,8 @@ chooses its variant:
   bad-json            the newOrder body is VALUE: invalid, status-number,
                       identifiers-object, authorizations-non-string,
                       deep-nesting, huge-string
+  foreign-authz       every authorization names a domain outside the
+                      order, with a terminal escape sequence in it
 
 Events (requests, measured waits, issued serials) go to --log, one per
 line, for the tests to check.
@@ -456,10 +458,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def authz_doc(self, authz_id):
         authz = self.state.authzs[authz_id]
+        identifier = authz["identifier"]
+        if self.scenario("foreign-authz"):
+            # A name the client never asked for, with a terminal escape.
+            identifier = {"type": "dns", "value": "evil\x1b[2J.test"}
         return {
             "status": authz["status"],
             "expires": "2099-01-01T00:00:00Z",
-            "identifier": authz["identifier"],
+            "identifier": identifier,
             "challenges": [{
                 "type": "http-01", "status": authz["challenge"],
                 "url": self.url("/chall/%d" % authz_id),

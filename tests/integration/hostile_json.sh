@@ -1,8 +1,9 @@
 #!/bin/bash
 # newOrder returns malformed or mistyped JSON: a syntax error, status
 # a number, identifiers an object, authorizations holding non-strings,
-# 100000 nested arrays and a 3 MiB string. Each must fail with one short
-# error line naming the problem, without a crash, and store nothing.
+# 100000 nested arrays and a 3 MiB string; and an authorization names a
+# domain outside the order. Each must fail with one short error line
+# naming the problem, without a crash, and store nothing.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -35,5 +36,13 @@ for row in "${CASES[@]}"; do
 			"expected at most $MAX_ERROR_LINE"
 	fi
 done
+
+# An authorization for a name outside the order: nothing is answered or
+# printed for it, and the escape sequence in it never reaches the output.
+hostile_run foreign-authz
+hostile_expect_failure "foreign authorization" \
+	"its identifier is not one of the order's"
+assert_not_contains "foreign authorization: name not printed" \
+	"$HOSTILE_OUTPUT" "evil"
 
 tap_done

@@ -325,12 +325,14 @@ static int
 check_contact(struct loader *ld, const struct conf_value *value,
     const struct key_rule *rule)
 {
-	const char *address = value->text + strlen("mailto:");
-	const char *at = strchr(address, '@');
+	const char *address, *at;
 	const unsigned char *p;
 
+	/* First, because a value shorter than the prefix has no address. */
 	if (strncasecmp(value->text, "mailto:", strlen("mailto:")) != 0)
 		return value_error(ld, value, rule, "non-mailto URL");
+	address = value->text + strlen("mailto:");
+	at = strchr(address, '@');
 	if (at == NULL || at == address || at[1] == '\0' ||
 	    strchr(at + 1, '@') != NULL || strpbrk(address, ",?") != NULL)
 		return value_error(ld, value, rule, "invalid e-mail address");

@@ -43,6 +43,12 @@ ipc_type_name(uint16_t type)
 		return "jws-sign";
 	case IPC_CSR_BUILD:
 		return "csr-build";
+	case IPC_AUDIT_CHECKPOINT_SIGN:
+		return "audit-checkpoint-sign";
+	case IPC_AUDIT_KEY_PUBLIC:
+		return "audit-key-public";
+	case IPC_AUDIT_RECORD:
+		return "audit-record";
 	case IPC_RESULT:
 		return "result";
 	case IPC_ERROR:

@@ -50,6 +50,33 @@
  *     KEYID must name a certificate key bound to TENANT, and every name
  *     must be allowed for TENANT.
  *
+ * IPC_AUDIT_CHECKPOINT_SIGN  {"head": HEX}
+ *     result:       {"key_id": KEYID, "algorithm": "ecdsa-p256-sha256",
+ *                    "signed_at": TIME, "signature": BASE64}
+ *     HEX is the SHA-256 of an audit record, 64 lowercase hex digits.
+ *     The signer signs only the text "custos-audit-checkpoint-v1 HEX
+ *     TIME", TIME being its own clock in UTC ("2026-01-31T12:00:00Z"),
+ *     with the token's audit key (label "custos/audit/KEYID"), which it
+ *     generates on first use. BASE64 is the DER ECDSA signature in
+ *     standard base64 with padding.
+ * IPC_AUDIT_KEY_PUBLIC  {}
+ *     result:       {"key_id": KEYID, "pem": PEM-TEXT}
+ *     The audit key's public half as a PEM SubjectPublicKeyInfo; the key
+ *     is generated first when the token has none.
+ *
+ * IPC_AUDIT_RECORD  the only message of the audit channel, a second
+ *     descriptor that carries frames from the signer to the broker and
+ *     never the other way. The signer writes the records of a request
+ *     before its reply, and the broker checks every member (presence,
+ *     JSON type, length, allowed words) before it appends the record to
+ *     the audit log. Members: "action" (required; "policy.decision",
+ *     "key.generate", "signer.refusal" or "audit.key-generate"),
+ *     "outcome" (required; "allowed", "denied", "success" or
+ *     "failure"), and the optional strings "tenant", "subject",
+ *     "reason", "request", "code", "key_id", "purpose", "key_type",
+ *     "account" and the array of strings "names". No member ever
+ *     carries a PIN, a key or a payload.
+ *
  * IPC_ERROR         {"code": WORD, "message": TEXT}, in place of a result.
  *     WORD is "unknown-key" (no such key in the token), "hsm-failure"
  *     (the token failed the operation), "unsupported-key" (a key of a
@@ -76,6 +103,11 @@ enum ipc_type {
 	IPC_KEY_PUBLIC = 2,
 	IPC_JWS_SIGN = 3,
 	IPC_CSR_BUILD = 4,
+
+	/* 20-29: the audit log (docs/audit.md). */
+	IPC_AUDIT_CHECKPOINT_SIGN = 20,
+	IPC_AUDIT_KEY_PUBLIC = 21,
+	IPC_AUDIT_RECORD = 22,
 
 	IPC_RESULT = 100,
 	IPC_ERROR = 101,

@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
  * Returns a malloc'd copy of the input with a NUL appended, as the
- * decoders that take C strings receive it; a NUL inside the input ends the
+ * decoders that take C strings receive it. A NUL inside the input ends the
  * string early, as it would for them. Aborts when memory runs out.
  */
 static inline char *

@@ -1,8 +1,8 @@
 /*
  * Feeds one response body to every ACME document check in
- * broker/acme_json.c, as the broker does after an HTTP request: the body
- * goes through acme_body_object() and then, in turn, through the
- * directory, account, order, authorization and challenge checks, so one
+ * broker/acme_json.c, as the broker does after an HTTP request. The body
+ * goes through acme_body_object() and then through the directory,
+ * account, order, authorization and challenge checks in turn, so one
  * input exercises each of them. Every URL a check accepts must be https.
  */
 #include "tests/fuzz/fuzz.h"

@@ -18,7 +18,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Checks node and its children; returns the number of statements. */
+/* Checks node and its children and returns their number of statements. */
 static size_t
 check_node(const struct conf_node *node, int depth)
 {

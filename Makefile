@@ -27,7 +27,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pie -Wl,-z,relro,-z,now
 SIGNER_LIBS = -lp11 -lseccomp $(shell $(PKG_CONFIG) --libs jansson openssl) -ldl
 # ldns 1.8.3 in Debian 12 ships no pkg-config file.
 BROKER_LIBS = $(shell $(PKG_CONFIG) --libs jansson libcurl libmicrohttpd \
-	openssl libidn2) -lldns -lpthread
+	openssl libidn2 sqlite3) -lldns -lpthread
 POLICY_LIBS = -lidn2
 
 # Code shared by the programs, each folder named for what it holds.

@@ -759,6 +759,74 @@ static const struct key_rule acme_keys[] = {
 	    offsetof(struct config_acme, certificate_key_type), 0, 0, 0, 0 },
 };
 
+/*
+ * A fraction is "N/M" or a decimal "0.DDD", stored in thousandths: "2/3"
+ * is 666 and "0.5" is 500.
+ */
+static int
+set_fraction(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	const struct conf_value *value = &node->values[0];
+	const char *text = value->text, *end;
+	long n = -1, d, scale = 1000;
+
+	if (strncmp(text, "0.", 2) == 0 && text[2] != '\0') {
+		n = 0;
+		for (end = text + 2; *end >= '0' && *end <= '9'; end++) {
+			if (scale > 1) {
+				scale /= 10;
+				n += (*end - '0') * scale;
+			}
+		}
+		if (*end != '\0')
+			n = -1;
+	} else if ((n = parse_digits(text, &end)) >= 0 && *end == '/' &&
+	    (d = parse_digits(end + 1, &end)) > 0 && *end == '\0' &&
+	    n < d) {
+		n = n * 1000 / d;
+	} else {
+		n = -1;
+	}
+	if (n < rule->min || n > rule->max)
+		return value_error(ld, value, rule, "invalid fraction");
+	*int_field(section, rule) = (int)n;
+	return 0;
+}
+
+#define DURATION_FORM "seconds, or a number with s, m or h: 90s, 5m, 2h"
+
+static const struct key_rule daemon_keys[] = {
+	{ "renew-fraction", 1, "a fraction of the lifetime from 0.001 to "
+	    "0.999, such as 2/3 or 0.5", set_fraction,
+	    offsetof(struct config_daemon, renew_fraction), 1, 999, 0, 0 },
+	{ "renew-before", 1, DURATION_FORM, set_duration,
+	    offsetof(struct config_daemon, renew_before), 1, 365 * 86400,
+	    0, 0 },
+	{ "renew-jitter", 1, DURATION_FORM, set_duration,
+	    offsetof(struct config_daemon, renew_jitter), 0, 7 * 86400, 0,
+	    0 },
+	{ "retry-base", 1, DURATION_FORM, set_duration,
+	    offsetof(struct config_daemon, retry_base), 1, 86400, 0, 0 },
+	{ "retry-max", 1, DURATION_FORM, set_duration,
+	    offsetof(struct config_daemon, retry_max), 1, 7 * 86400, 0, 0 },
+	{ "order-deadline", 1, DURATION_FORM, set_duration,
+	    offsetof(struct config_daemon, order_deadline), 10, 7 * 86400,
+	    0, 0 },
+	{ "poll-interval", 1, DURATION_FORM, set_duration,
+	    offsetof(struct config_daemon, poll_interval), 1, 3600, 0, 0 },
+	{ "restart-max", 1, DURATION_FORM, set_duration,
+	    offsetof(struct config_daemon, restart_max), 1, 3600, 0, 0 },
+	{ "deploy-hook", 1, "an absolute path such as /etc/custos/deploy",
+	    set_path, offsetof(struct config_daemon, deploy_hook), 0, 0, 0,
+	    0 },
+	{ "deploy-timeout", 1, DURATION_FORM, set_duration,
+	    offsetof(struct config_daemon, deploy_timeout), 1, 3600, 0, 0 },
+	{ "trust-anchors", 1, "an absolute path such as "
+	    "/etc/custos/ca-roots.pem", set_path,
+	    offsetof(struct config_daemon, trust_anchors), 0, 0, 0, 0 },
+};
+
 static const struct key_rule issuer_keys[] = {
 	{ "directory", 1, "the https:// URL of the ACME directory",
 	    set_https_url, offsetof(struct config_issuer, directory), 0, 0, 1,
@@ -977,6 +1045,21 @@ load_acme(struct loader *ld, const struct conf_node *block)
 	return 0;
 }
 
+static int
+load_daemon(struct loader *ld, const struct conf_node *block)
+{
+	struct config_daemon *daemon = &ld->config->daemon;
+
+	if (APPLY_KEYS(ld, block, daemon_keys, daemon) != 0)
+		return -1;
+	if (daemon->retry_base > daemon->retry_max)
+		return conf_error(ld->err, ld->errlen, ld->file, block->line,
+		    block->column, "retry-base (%ds) is longer than "
+		    "retry-max (%ds); lower retry-base or raise retry-max",
+		    daemon->retry_base, daemon->retry_max);
+	return 0;
+}
+
 /*
  * An issuer name may become part of file names, so it is limited to
  * letters, digits, '.', '_' and '-', and cannot start with '.' or '-'.
@@ -1149,11 +1232,12 @@ static const struct {
 	{ "issuer", load_issuer, 1, 1 },
 	{ "policy", load_policy, 0, 1 },
 	{ "dns-zone", load_dns_zone, 1, 0 },
+	{ "daemon", load_daemon, 0, 0 },
 };
 
 #define BLOCK_COUNT (sizeof(blocks) / sizeof(blocks[0]))
 #define BLOCK_NAMES "hsm, signer, broker, challenge, store, acme, issuer, " \
-	"policy, dns-zone"
+	"policy, dns-zone, daemon"
 
 static int
 load_top_statement(struct loader *ld, const struct conf_node *root,
@@ -1228,6 +1312,14 @@ set_defaults(struct custos_config *config)
 	config->acme.bad_nonce_retries = 5;
 	config->acme.account_key_type = KEY_TYPE_EC_P256;
 	config->acme.certificate_key_type = KEY_TYPE_EC_P256;
+	config->daemon.renew_fraction = 666;
+	config->daemon.renew_jitter = 3600;
+	config->daemon.retry_base = 60;
+	config->daemon.retry_max = 6 * 3600;
+	config->daemon.order_deadline = 3600;
+	config->daemon.poll_interval = 60;
+	config->daemon.restart_max = 300;
+	config->daemon.deploy_timeout = 60;
 	if (config->signer.user == NULL || config->broker.user == NULL ||
 	    config->broker.state_dir == NULL ||
 	    config->store.directory == NULL ||
@@ -1386,6 +1478,8 @@ config_free(struct custos_config *config)
 	free(config->dns_zones);
 	free(config->store.directory);
 	free(config->policy.file);
+	free(config->daemon.deploy_hook);
+	free(config->daemon.trust_anchors);
 	for (i = 0; i < config->issuer_count; i++)
 		issuer_clear(&config->issuers[i]);
 	free(config->issuers);

@@ -158,6 +158,24 @@ struct config_acme {
 	enum key_type certificate_key_type;
 };
 
+/*
+ * The daemon's schedule (docs/operations.md). Durations are in seconds;
+ * renew_fraction is in thousandths of a certificate's lifetime.
+ */
+struct config_daemon {
+	int renew_fraction;	/* per mille of lifetime before renewal */
+	int renew_before;	/* seconds before expiry; 0: use the fraction */
+	int renew_jitter;	/* max seconds of random advance */
+	int retry_base;		/* first retry delay */
+	int retry_max;		/* cap of the retry delay */
+	int order_deadline;	/* an order older than this starts again */
+	int poll_interval;	/* max sleep between database checks */
+	int restart_max;	/* cap of the signer restart delay */
+	char *deploy_hook;	/* program run after activation, or NULL */
+	int deploy_timeout;
+	char *trust_anchors;	/* PEM roots for chain checks, or NULL */
+};
+
 struct custos_config {
 	char *path;
 	struct config_hsm hsm;
@@ -167,6 +185,7 @@ struct custos_config {
 	struct config_store store;
 	struct config_acme acme;
 	struct config_policy policy;
+	struct config_daemon daemon;
 	struct config_issuer *issuers;
 	size_t issuer_count;
 	struct config_dns_zone *dns_zones;

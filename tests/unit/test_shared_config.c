@@ -229,7 +229,7 @@ test_config_top_level_errors(void)
 {
 	CHECK_STR(block_error("log {\n}\n"), "t.conf:1:1: unknown key 'log' "
 	    "at top level (expected one of: hsm, signer, broker, challenge, "
-	    "store, acme, issuer, policy, dns-zone)");
+	    "store, acme, issuer, policy, dns-zone, daemon)");
 	CHECK_STR(block_error("acme 5\n"), "t.conf:1:1: 'acme' must be a "
 	    "block; write 'acme {' and its keys on the lines below");
 	CHECK_STR(block_error("acme {\n}\nacme {\n}\n"), "t.conf:3:1: "
@@ -545,6 +545,80 @@ test_config_account_and_policy(void)
 	    "absolute path such as /etc/custos/policy.conf");
 }
 
+/* Loads one block before the required ones; the caller frees it. */
+static struct custos_config *
+load_block(const char *block)
+{
+	static char text[4096];
+	struct custos_config *config = NULL;
+
+	snprintf(text, sizeof(text), "%s" HSM_BLOCK ISSUER_BLOCK POLICY_BLOCK,
+	    block);
+	if (config_load_string("t.conf", text, &config, err,
+	    sizeof(err)) != 0)
+		return NULL;
+	return config;
+}
+
+static void
+test_config_daemon_block(void)
+{
+	struct custos_config *config;
+
+	config = load_block("");
+	CHECK(config != NULL);
+	if (config != NULL) {
+		CHECK_INT(config->daemon.renew_fraction, 666);
+		CHECK_INT(config->daemon.renew_before, 0);
+		CHECK_INT(config->daemon.retry_base, 60);
+		CHECK_INT(config->daemon.retry_max, 21600);
+		CHECK(config->daemon.deploy_hook == NULL);
+		config_free(config);
+	}
+	config = load_block("daemon {\n\trenew-fraction 0.5\n"
+	    "\trenew-before 2h\n\tretry-base 5s\n\tretry-max 1m\n"
+	    "\tdeploy-hook /usr/local/bin/deploy\n}\n");
+	CHECK(config != NULL);
+	if (config != NULL) {
+		CHECK_INT(config->daemon.renew_fraction, 500);
+		CHECK_INT(config->daemon.renew_before, 7200);
+		CHECK_INT(config->daemon.retry_base, 5);
+		CHECK_INT(config->daemon.retry_max, 60);
+		CHECK_STR(config->daemon.deploy_hook, "/usr/local/bin/deploy");
+		config_free(config);
+	}
+	config = load_block("daemon {\n\trenew-fraction 2/3\n}\n");
+	CHECK(config != NULL);
+	if (config != NULL) {
+		CHECK_INT(config->daemon.renew_fraction, 666);
+		config_free(config);
+	}
+}
+
+static void
+test_config_daemon_errors(void)
+{
+	CHECK_STR(block_error("daemon {\n\trenew-fraction 3/2\n}\n"),
+	    "t.conf:2:17: invalid fraction '3/2' for renew-fraction; use a "
+	    "fraction of the lifetime from 0.001 to 0.999, such as 2/3 or "
+	    "0.5");
+	CHECK_STR(block_error("daemon {\n\trenew-fraction 0.0001\n}\n"),
+	    "t.conf:2:17: invalid fraction '0.0001' for renew-fraction; use "
+	    "a fraction of the lifetime from 0.001 to 0.999, such as 2/3 or "
+	    "0.5");
+	CHECK_STR(block_error("daemon {\n\trenew-fraction 1\n}\n"),
+	    "t.conf:2:17: invalid fraction '1' for renew-fraction; use a "
+	    "fraction of the lifetime from 0.001 to 0.999, such as 2/3 or "
+	    "0.5");
+	CHECK_STR(block_error("daemon {\n\tretry-base 2h\n"
+	    "\tretry-max 1h\n}\n"), "t.conf:1:1: retry-base (7200s) is "
+	    "longer than retry-max (3600s); lower retry-base or raise "
+	    "retry-max");
+	CHECK_STR(block_error("daemon {\n\tdeploy-hook deploy.sh\n}\n"),
+	    "t.conf:2:14: relative path 'deploy.sh' for deploy-hook; use an "
+	    "absolute path such as /etc/custos/deploy");
+}
+
 int
 main(void)
 {
@@ -565,5 +639,7 @@ main(void)
 	RUN(test_config_contact_errors);
 	RUN(test_key_type_names);
 	RUN(test_config_account_and_policy);
+	RUN(test_config_daemon_block);
+	RUN(test_config_daemon_errors);
 	return check_done();
 }

@@ -1,0 +1,158 @@
+/*
+ * The daemon's state: managed certificates, their scheduled task, ACME
+ * orders, issuance attempts and stored versions. broker/state_db.c keeps
+ * it in SQLite (WAL journal, foreign keys on, schema versioned through
+ * PRAGMA user_version with one migration per version). Each function is
+ * one transaction, so a crash leaves either the old or the new state.
+ * Another backend (PostgreSQL) implements this header and nothing more.
+ *
+ * Functions return 0, or -1 with a one-line message in err; lookups that
+ * find nothing return STATE_NOT_FOUND with a message too.
+ */
+#ifndef CUSTOS_BROKER_STATE_H
+#define CUSTOS_BROKER_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STATE_SCHEMA_VERSION 2
+#define STATE_NOT_FOUND (-2)
+#define STATE_FILE_NAME "custos.db"
+
+struct state;
+
+/* A managed certificate: what to request, for whom, and from where. */
+struct state_cert {
+	int64_t id;
+	char *tenant;
+	char *label;		/* store directory name, from the first name */
+	char *names;		/* requested names, separated by spaces */
+	char *key_type;		/* "ec-p256", ... */
+	char *issuer;
+	char *settings;		/* JSON object text, "{}" for none */
+	int64_t created;	/* Unix time */
+	int64_t generation;	/* request number, raised by reissue */
+	int removed;
+	/* From the scheduled task; due is 0 when none is scheduled. */
+	int64_t due;
+	int failures;
+	char *last_error;
+};
+
+/* Order status as the daemon tracks it, not the CA's status. */
+#define ORDER_NEW "new"			/* newOrder not yet answered */
+#define ORDER_PENDING "pending"		/* URL known, not finalized */
+#define ORDER_FINALIZING "finalizing"	/* finalize may have been sent */
+#define ORDER_STORED "stored"		/* certificate stored */
+#define ORDER_ABANDONED "abandoned"
+
+struct state_order {
+	int64_t id;
+	int64_t cert_id;
+	int64_t generation;
+	char *url;		/* NULL until the CA answered newOrder */
+	char *key_id;		/* certificate key in the token, or NULL */
+	char status[16];
+	int64_t created;
+};
+
+#define VERSION_CURRENT "current"
+#define VERSION_PREVIOUS "previous"
+#define VERSION_FAILED "failed"	/* its deploy hook failed */
+
+struct state_version {
+	int64_t id;
+	int64_t cert_id;
+	int64_t order_id;	/* 0 when unknown */
+	char *name;		/* the store's VERSION directory name */
+	char *serial;		/* lowercase hex */
+	int64_t not_before;
+	int64_t not_after;
+	int64_t created;
+	char status[16];
+};
+
+/*
+ * Opens or creates the database at path and migrates it to the current
+ * schema. A database newer than this program is an error.
+ */
+int state_open(const char *path, struct state **out, char *err,
+    size_t errlen);
+/* Opens and migrates only up to version target, for migration tests. */
+int state_open_schema(const char *path, int target, struct state **out,
+    char *err, size_t errlen);
+int state_schema_version(struct state *st);
+void state_close(struct state *st);
+
+/* Adds a certificate and its first task, due at due. Sets *id. */
+int state_cert_add(struct state *st, const struct state_cert *cert,
+    int64_t due, int64_t *id, char *err, size_t errlen);
+int state_cert_get(struct state *st, int64_t id, struct state_cert *cert,
+    char *err, size_t errlen);
+/* Calls fn for each certificate not removed, in id order. */
+int state_cert_list(struct state *st,
+    void (*fn)(const struct state_cert *cert, void *arg), void *arg,
+    char *err, size_t errlen);
+/* Marks the certificate removed and drops its task; versions stay. */
+int state_cert_remove(struct state *st, int64_t id, char *err,
+    size_t errlen);
+/* Starts a new request now: raises generation, task due at now. */
+int state_cert_reissue(struct state *st, int64_t id, int64_t now,
+    char *err, size_t errlen);
+void state_cert_clear(struct state_cert *cert);
+
+/*
+ * Finds the task due first among certificates not removed. Returns 1 and
+ * sets *cert_id and *due, 0 when there is none, -1 on error.
+ */
+int state_task_next(struct state *st, int64_t *cert_id, int64_t *due,
+    char *err, size_t errlen);
+/*
+ * Reschedules the certificate's task. error NULL records a success
+ * (failures back to 0); otherwise failures is the new count.
+ */
+int state_task_set(struct state *st, int64_t cert_id, int64_t due,
+    int failures, const char *error, char *err, size_t errlen);
+
+/* The newest order of this request that is not stored or abandoned. */
+int state_order_open(struct state *st, int64_t cert_id, int64_t generation,
+    struct state_order *order, char *err, size_t errlen);
+/* Inserts order (id 0) or updates its url, key_id and status. */
+int state_order_save(struct state *st, struct state_order *order,
+    char *err, size_t errlen);
+void state_order_clear(struct state_order *order);
+
+/* Records the start of an attempt; marks it "running". */
+int state_attempt_begin(struct state *st, int64_t cert_id, int64_t now,
+    int64_t *attempt_id, char *err, size_t errlen);
+/* result is "succeeded", "failed" or "parked". */
+int state_attempt_end(struct state *st, int64_t attempt_id, int64_t now,
+    const char *result, const char *error, char *err, size_t errlen);
+/*
+ * Marks every attempt still "running" as "interrupted", after a crash.
+ * Sets *count to their number.
+ */
+int state_recover(struct state *st, int64_t now, int *count, char *err,
+    size_t errlen);
+
+/*
+ * Records a stored version as current in one transaction: the former
+ * current one becomes previous, the order becomes stored, and the task is
+ * set due at renew_due with no failures. A version of that name already
+ * recorded is made current again.
+ */
+int state_version_activate(struct state *st, const struct state_version *v,
+    int64_t renew_due, char *err, size_t errlen);
+/* Marks version id as status ("current" switches the others off). */
+int state_version_mark(struct state *st, int64_t cert_id, int64_t id,
+    const char *status, char *err, size_t errlen);
+/* Calls fn for each version of the certificate, newest first. */
+int state_version_list(struct state *st, int64_t cert_id,
+    void (*fn)(const struct state_version *v, void *arg), void *arg,
+    char *err, size_t errlen);
+/* The current version, or STATE_NOT_FOUND. */
+int state_version_current(struct state *st, int64_t cert_id,
+    struct state_version *v, char *err, size_t errlen);
+void state_version_clear(struct state_version *v);
+
+#endif

@@ -1,0 +1,771 @@
+/*
+ * The state of broker/state.h in SQLite 3.
+ */
+#include "broker/state.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+/* How long a writer waits for another process's lock, in milliseconds. */
+#define STATE_BUSY_TIMEOUT 10000
+
+struct state {
+	sqlite3 *db;
+	const char *path;
+};
+
+/*
+ * Migration N brings the schema from version N to N + 1. Append new
+ * migrations; never edit one that has shipped.
+ */
+static const char *const migrations[STATE_SCHEMA_VERSION] = {
+	"CREATE TABLE certificates ("
+	"  id INTEGER PRIMARY KEY,"
+	"  tenant TEXT NOT NULL,"
+	"  label TEXT NOT NULL,"
+	"  names TEXT NOT NULL,"
+	"  key_type TEXT NOT NULL,"
+	"  issuer TEXT NOT NULL,"
+	"  settings TEXT NOT NULL DEFAULT '{}',"
+	"  created INTEGER NOT NULL,"
+	"  generation INTEGER NOT NULL DEFAULT 1,"
+	"  removed INTEGER NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX certificates_label"
+	"  ON certificates(tenant, label) WHERE removed = 0;"
+	"CREATE TABLE tasks ("
+	"  cert_id INTEGER PRIMARY KEY"
+	"    REFERENCES certificates(id) ON DELETE CASCADE,"
+	"  due INTEGER NOT NULL,"
+	"  failures INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE orders ("
+	"  id INTEGER PRIMARY KEY,"
+	"  cert_id INTEGER NOT NULL REFERENCES certificates(id),"
+	"  generation INTEGER NOT NULL,"
+	"  url TEXT,"
+	"  key_id TEXT,"
+	"  status TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE attempts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  cert_id INTEGER NOT NULL REFERENCES certificates(id),"
+	"  started INTEGER NOT NULL,"
+	"  finished INTEGER,"
+	"  result TEXT NOT NULL,"
+	"  error TEXT);"
+	"CREATE TABLE versions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  cert_id INTEGER NOT NULL REFERENCES certificates(id),"
+	"  order_id INTEGER REFERENCES orders(id),"
+	"  name TEXT NOT NULL,"
+	"  serial TEXT NOT NULL,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  UNIQUE (cert_id, name));",
+
+	/* Version 2: the last error of a task, and orders by URL. */
+	"ALTER TABLE tasks ADD COLUMN last_error TEXT;"
+	"CREATE UNIQUE INDEX orders_url ON orders(url) WHERE url IS NOT NULL;",
+};
+
+static int
+db_error(struct state *st, char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s: %s failed: %s", st->path, what,
+	    sqlite3_errmsg(st->db));
+	return -1;
+}
+
+static int
+exec_sql(struct state *st, const char *sql, const char *what, char *err,
+    size_t errlen)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(st, err, errlen, what);
+	return 0;
+}
+
+static int
+begin(struct state *st, char *err, size_t errlen)
+{
+	/* IMMEDIATE takes the write lock now, so no upgrade can deadlock. */
+	return exec_sql(st, "BEGIN IMMEDIATE", "begin transaction", err,
+	    errlen);
+}
+
+static int
+commit(struct state *st, char *err, size_t errlen)
+{
+	return exec_sql(st, "COMMIT", "commit", err, errlen);
+}
+
+static void
+rollback(struct state *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * Prepares sql and binds the arguments described by types: 'i' an
+ * int64_t, 's' a string (NULL binds NULL).
+ */
+static sqlite3_stmt *
+prepare(struct state *st, char *err, size_t errlen, const char *sql,
+    const char *types, ...)
+{
+	sqlite3_stmt *stmt;
+	va_list ap;
+	int i, rc = SQLITE_OK;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+		db_error(st, err, errlen, "prepare statement");
+		return NULL;
+	}
+	va_start(ap, types);
+	for (i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
+		if (types[i] == 'i')
+			rc = sqlite3_bind_int64(stmt, i + 1,
+			    va_arg(ap, int64_t));
+		else
+			rc = sqlite3_bind_text(stmt, i + 1,
+			    va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+	}
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		db_error(st, err, errlen, "bind a value");
+		sqlite3_finalize(stmt);
+		return NULL;
+	}
+	return stmt;
+}
+
+/* Runs a statement that returns no rows and finalizes it. */
+static int
+run(struct state *st, sqlite3_stmt *stmt, const char *what, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, errlen, what);
+	return 0;
+}
+
+static char *
+column_text(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, col);
+
+	return text != NULL ? strdup((const char *)text) : NULL;
+}
+
+static void
+copy_status(char *out, size_t size, sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, col);
+
+	snprintf(out, size, "%s", text != NULL ? (const char *)text : "");
+}
+
+static int
+read_user_version(struct state *st, int *version, char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = prepare(st, err, errlen, "PRAGMA user_version", "");
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		return db_error(st, err, errlen, "read schema version");
+	}
+	*version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+/* Applies migrations one transaction each, up to target. */
+static int
+migrate(struct state *st, int target, char *err, size_t errlen)
+{
+	char sql[64], what[64];
+	int version;
+
+	if (read_user_version(st, &version, err, errlen) != 0)
+		return -1;
+	if (version > STATE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %d is newer than "
+		    "this custos supports (%d); upgrade custos", st->path,
+		    version, STATE_SCHEMA_VERSION);
+		return -1;
+	}
+	for (; version < target; version++) {
+		snprintf(what, sizeof(what), "migration to schema version %d",
+		    version + 1);
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		    version + 1);
+		if (begin(st, err, errlen) != 0)
+			return -1;
+		if (exec_sql(st, migrations[version], what, err, errlen) != 0 ||
+		    exec_sql(st, sql, what, err, errlen) != 0 ||
+		    commit(st, err, errlen) != 0) {
+			rollback(st);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+state_open_schema(const char *path, int target, struct state **out,
+    char *err, size_t errlen)
+{
+	struct state *st;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	st->path = path;
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open state database %s: %s "
+		    "(check broker state-dir and its owner)", path,
+		    st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, STATE_BUSY_TIMEOUT);
+	if (exec_sql(st, "PRAGMA journal_mode = WAL", "set WAL mode", err,
+	    errlen) != 0 ||
+	    exec_sql(st, "PRAGMA synchronous = FULL", "set synchronous", err,
+	    errlen) != 0 ||
+	    exec_sql(st, "PRAGMA foreign_keys = ON", "enable foreign keys",
+	    err, errlen) != 0 ||
+	    migrate(st, target, err, errlen) != 0)
+		goto fail;
+	*out = st;
+	return 0;
+
+fail:
+	state_close(st);
+	return -1;
+}
+
+int
+state_open(const char *path, struct state **out, char *err, size_t errlen)
+{
+	return state_open_schema(path, STATE_SCHEMA_VERSION, out, err,
+	    errlen);
+}
+
+int
+state_schema_version(struct state *st)
+{
+	char err[256];
+	int version;
+
+	return read_user_version(st, &version, err, sizeof(err)) == 0 ?
+	    version : -1;
+}
+
+void
+state_close(struct state *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+static const char cert_columns[] =
+	"SELECT c.id, c.tenant, c.label, c.names, c.key_type, c.issuer,"
+	" c.settings, c.created, c.generation, c.removed,"
+	" coalesce(t.due, 0), coalesce(t.failures, 0), t.last_error"
+	" FROM certificates c LEFT JOIN tasks t ON t.cert_id = c.id";
+
+static int
+read_cert(sqlite3_stmt *stmt, struct state_cert *cert)
+{
+	memset(cert, 0, sizeof(*cert));
+	cert->id = sqlite3_column_int64(stmt, 0);
+	cert->tenant = column_text(stmt, 1);
+	cert->label = column_text(stmt, 2);
+	cert->names = column_text(stmt, 3);
+	cert->key_type = column_text(stmt, 4);
+	cert->issuer = column_text(stmt, 5);
+	cert->settings = column_text(stmt, 6);
+	cert->created = sqlite3_column_int64(stmt, 7);
+	cert->generation = sqlite3_column_int64(stmt, 8);
+	cert->removed = sqlite3_column_int(stmt, 9);
+	cert->due = sqlite3_column_int64(stmt, 10);
+	cert->failures = sqlite3_column_int(stmt, 11);
+	cert->last_error = column_text(stmt, 12);
+	if (cert->tenant == NULL || cert->label == NULL ||
+	    cert->names == NULL || cert->key_type == NULL ||
+	    cert->issuer == NULL || cert->settings == NULL) {
+		state_cert_clear(cert);
+		return -1;
+	}
+	return 0;
+}
+
+void
+state_cert_clear(struct state_cert *cert)
+{
+	free(cert->tenant);
+	free(cert->label);
+	free(cert->names);
+	free(cert->key_type);
+	free(cert->issuer);
+	free(cert->settings);
+	free(cert->last_error);
+	memset(cert, 0, sizeof(*cert));
+}
+
+int
+state_cert_add(struct state *st, const struct state_cert *cert,
+    int64_t due, int64_t *id, char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	stmt = prepare(st, err, errlen, "INSERT INTO certificates (tenant,"
+	    " label, names, key_type, issuer, settings, created) VALUES"
+	    " (?, ?, ?, ?, ?, ?, ?)", "ssssssi", cert->tenant, cert->label,
+	    cert->names, cert->key_type, cert->issuer,
+	    cert->settings != NULL ? cert->settings : "{}", cert->created);
+	if (stmt == NULL)
+		goto fail;
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT) {
+		snprintf(err, errlen, "tenant %s already has a certificate "
+		    "stored as %s (remove it first, or put another name "
+		    "first)", cert->tenant, cert->label);
+		goto fail;
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(st, err, errlen, "add a certificate");
+		goto fail;
+	}
+	*id = sqlite3_last_insert_rowid(st->db);
+	if (run(st, prepare(st, err, errlen, "INSERT INTO tasks (cert_id,"
+	    " due) VALUES (?, ?)", "ii", *id, due), "add a task", err,
+	    errlen) != 0 || commit(st, err, errlen) != 0)
+		goto fail;
+	return 0;
+
+fail:
+	rollback(st);
+	return -1;
+}
+
+int
+state_cert_get(struct state *st, int64_t id, struct state_cert *cert,
+    char *err, size_t errlen)
+{
+	char sql[512];
+	sqlite3_stmt *stmt;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "%s WHERE c.id = ?", cert_columns);
+	stmt = prepare(st, err, errlen, sql, "i", id);
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		rc = read_cert(stmt, cert) == 0 ? 0 : -1;
+	else if (rc == SQLITE_DONE)
+		rc = STATE_NOT_FOUND;
+	else
+		rc = db_error(st, err, errlen, "read a certificate");
+	sqlite3_finalize(stmt);
+	if (rc == STATE_NOT_FOUND)
+		snprintf(err, errlen, "no certificate with id %lld (see custos "
+		    "cert list)", (long long)id);
+	else if (rc != 0 && err[0] == '\0')
+		snprintf(err, errlen, "out of memory");
+	return rc;
+}
+
+int
+state_cert_list(struct state *st,
+    void (*fn)(const struct state_cert *cert, void *arg), void *arg,
+    char *err, size_t errlen)
+{
+	struct state_cert cert;
+	char sql[512];
+	sqlite3_stmt *stmt;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "%s WHERE c.removed = 0 ORDER BY c.id",
+	    cert_columns);
+	stmt = prepare(st, err, errlen, sql, "");
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (read_cert(stmt, &cert) != 0) {
+			sqlite3_finalize(stmt);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		fn(&cert, arg);
+		state_cert_clear(&cert);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, errlen, "list certificates");
+	return 0;
+}
+
+/* Runs one statement about certificate id and expects it to match. */
+static int
+change_cert(struct state *st, sqlite3_stmt *stmt, int64_t id,
+    const char *what, char *err, size_t errlen)
+{
+	if (run(st, stmt, what, err, errlen) != 0)
+		return -1;
+	if (sqlite3_changes(st->db) == 0) {
+		snprintf(err, errlen, "no certificate with id %lld (see custos "
+		    "cert list)", (long long)id);
+		return STATE_NOT_FOUND;
+	}
+	return 0;
+}
+
+int
+state_cert_remove(struct state *st, int64_t id, char *err, size_t errlen)
+{
+	int rc;
+
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	rc = change_cert(st, prepare(st, err, errlen, "UPDATE certificates"
+	    " SET removed = 1 WHERE id = ? AND removed = 0", "i", id), id,
+	    "remove a certificate", err, errlen);
+	if (rc == 0)
+		rc = run(st, prepare(st, err, errlen, "DELETE FROM tasks"
+		    " WHERE cert_id = ?", "i", id), "remove a task", err,
+		    errlen);
+	if (rc == 0)
+		rc = commit(st, err, errlen);
+	if (rc != 0)
+		rollback(st);
+	return rc;
+}
+
+int
+state_cert_reissue(struct state *st, int64_t id, int64_t now, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	rc = change_cert(st, prepare(st, err, errlen, "UPDATE certificates"
+	    " SET generation = generation + 1 WHERE id = ? AND removed = 0",
+	    "i", id), id, "reissue a certificate", err, errlen);
+	if (rc == 0)
+		rc = run(st, prepare(st, err, errlen, "INSERT OR REPLACE INTO"
+		    " tasks (cert_id, due, failures) VALUES (?, ?, 0)", "ii",
+		    id, now), "schedule a task", err, errlen);
+	if (rc == 0)
+		rc = commit(st, err, errlen);
+	if (rc != 0)
+		rollback(st);
+	return rc;
+}
+
+int
+state_task_next(struct state *st, int64_t *cert_id, int64_t *due,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	stmt = prepare(st, err, errlen, "SELECT t.cert_id, t.due FROM tasks t"
+	    " JOIN certificates c ON c.id = t.cert_id WHERE c.removed = 0"
+	    " ORDER BY t.due, t.cert_id LIMIT 1", "");
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*cert_id = sqlite3_column_int64(stmt, 0);
+		*due = sqlite3_column_int64(stmt, 1);
+		rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = db_error(st, err, errlen, "find the next task");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+state_task_set(struct state *st, int64_t cert_id, int64_t due,
+    int failures, const char *error, char *err, size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "INSERT OR REPLACE INTO tasks"
+	    " (cert_id, due, failures, last_error) VALUES (?, ?, ?, ?)",
+	    "iiis", cert_id, due, (int64_t)(error != NULL ? failures : 0),
+	    error), "schedule a task", err, errlen);
+}
+
+static int
+read_order(sqlite3_stmt *stmt, struct state_order *order)
+{
+	memset(order, 0, sizeof(*order));
+	order->id = sqlite3_column_int64(stmt, 0);
+	order->cert_id = sqlite3_column_int64(stmt, 1);
+	order->generation = sqlite3_column_int64(stmt, 2);
+	order->url = column_text(stmt, 3);
+	order->key_id = column_text(stmt, 4);
+	copy_status(order->status, sizeof(order->status), stmt, 5);
+	order->created = sqlite3_column_int64(stmt, 6);
+	return 0;
+}
+
+int
+state_order_open(struct state *st, int64_t cert_id, int64_t generation,
+    struct state_order *order, char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	stmt = prepare(st, err, errlen, "SELECT id, cert_id, generation, url,"
+	    " key_id, status, created FROM orders WHERE cert_id = ? AND"
+	    " generation = ? AND status NOT IN ('" ORDER_STORED "', '"
+	    ORDER_ABANDONED "') ORDER BY id DESC LIMIT 1", "ii", cert_id,
+	    generation);
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		rc = read_order(stmt, order);
+	else if (rc == SQLITE_DONE)
+		rc = STATE_NOT_FOUND;
+	else
+		rc = db_error(st, err, errlen, "read an order");
+	sqlite3_finalize(stmt);
+	if (rc == STATE_NOT_FOUND)
+		snprintf(err, errlen, "no open order for certificate %lld",
+		    (long long)cert_id);
+	return rc;
+}
+
+int
+state_order_save(struct state *st, struct state_order *order, char *err,
+    size_t errlen)
+{
+	if (order->id != 0)
+		return run(st, prepare(st, err, errlen, "UPDATE orders SET"
+		    " url = ?, key_id = ?, status = ? WHERE id = ?", "sssi",
+		    order->url, order->key_id, order->status, order->id),
+		    "update an order", err, errlen);
+	if (run(st, prepare(st, err, errlen, "INSERT INTO orders (cert_id,"
+	    " generation, url, key_id, status, created) VALUES"
+	    " (?, ?, ?, ?, ?, ?)", "iisssi", order->cert_id,
+	    order->generation, order->url, order->key_id, order->status,
+	    order->created), "add an order", err, errlen) != 0)
+		return -1;
+	order->id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+void
+state_order_clear(struct state_order *order)
+{
+	free(order->url);
+	free(order->key_id);
+	memset(order, 0, sizeof(*order));
+}
+
+int
+state_attempt_begin(struct state *st, int64_t cert_id, int64_t now,
+    int64_t *attempt_id, char *err, size_t errlen)
+{
+	if (run(st, prepare(st, err, errlen, "INSERT INTO attempts (cert_id,"
+	    " started, result) VALUES (?, ?, 'running')", "ii", cert_id, now),
+	    "record an attempt", err, errlen) != 0)
+		return -1;
+	*attempt_id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int
+state_attempt_end(struct state *st, int64_t attempt_id, int64_t now,
+    const char *result, const char *error, char *err, size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "UPDATE attempts SET"
+	    " finished = ?, result = ?, error = ? WHERE id = ?", "issi", now,
+	    result, error, attempt_id), "finish an attempt", err, errlen);
+}
+
+int
+state_recover(struct state *st, int64_t now, int *count, char *err,
+    size_t errlen)
+{
+	if (run(st, prepare(st, err, errlen, "UPDATE attempts SET"
+	    " finished = ?, result = 'interrupted' WHERE result = 'running'",
+	    "i", now), "recover attempts", err, errlen) != 0)
+		return -1;
+	*count = sqlite3_changes(st->db);
+	return 0;
+}
+
+static int
+demote_current(struct state *st, int64_t cert_id, char *err, size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "UPDATE versions SET"
+	    " status = '" VERSION_PREVIOUS "' WHERE cert_id = ? AND"
+	    " status = '" VERSION_CURRENT "'", "i", cert_id),
+	    "demote the current version", err, errlen);
+}
+
+int
+state_version_activate(struct state *st, const struct state_version *v,
+    int64_t renew_due, char *err, size_t errlen)
+{
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	if (demote_current(st, v->cert_id, err, errlen) != 0 ||
+	    run(st, prepare(st, err, errlen, "INSERT INTO versions (cert_id,"
+	    " order_id, name, serial, not_before, not_after, created, status)"
+	    " VALUES (?, nullif(?, 0), ?, ?, ?, ?, ?, '" VERSION_CURRENT "')"
+	    " ON CONFLICT (cert_id, name) DO UPDATE SET status ="
+	    " '" VERSION_CURRENT "'", "iissiii", v->cert_id, v->order_id,
+	    v->name, v->serial, v->not_before, v->not_after, v->created),
+	    "add a version", err, errlen) != 0 ||
+	    run(st, prepare(st, err, errlen, "UPDATE orders SET status ="
+	    " '" ORDER_STORED "' WHERE id = ?", "i", v->order_id),
+	    "close the order", err, errlen) != 0 ||
+	    state_task_set(st, v->cert_id, renew_due, 0, NULL, err,
+	    errlen) != 0 ||
+	    commit(st, err, errlen) != 0) {
+		rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+int
+state_version_mark(struct state *st, int64_t cert_id, int64_t id,
+    const char *status, char *err, size_t errlen)
+{
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	if ((strcmp(status, VERSION_CURRENT) == 0 &&
+	    demote_current(st, cert_id, err, errlen) != 0) ||
+	    run(st, prepare(st, err, errlen, "UPDATE versions SET status = ?"
+	    " WHERE id = ? AND cert_id = ?", "sii", status, id, cert_id),
+	    "mark a version", err, errlen) != 0 ||
+	    commit(st, err, errlen) != 0) {
+		rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+static const char version_columns[] =
+	"SELECT id, cert_id, coalesce(order_id, 0), name, serial,"
+	" not_before, not_after, created, status FROM versions";
+
+static int
+read_version(sqlite3_stmt *stmt, struct state_version *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->id = sqlite3_column_int64(stmt, 0);
+	v->cert_id = sqlite3_column_int64(stmt, 1);
+	v->order_id = sqlite3_column_int64(stmt, 2);
+	v->name = column_text(stmt, 3);
+	v->serial = column_text(stmt, 4);
+	v->not_before = sqlite3_column_int64(stmt, 5);
+	v->not_after = sqlite3_column_int64(stmt, 6);
+	v->created = sqlite3_column_int64(stmt, 7);
+	copy_status(v->status, sizeof(v->status), stmt, 8);
+	if (v->name == NULL || v->serial == NULL) {
+		state_version_clear(v);
+		return -1;
+	}
+	return 0;
+}
+
+void
+state_version_clear(struct state_version *v)
+{
+	free(v->name);
+	free(v->serial);
+	memset(v, 0, sizeof(*v));
+}
+
+int
+state_version_list(struct state *st, int64_t cert_id,
+    void (*fn)(const struct state_version *v, void *arg), void *arg,
+    char *err, size_t errlen)
+{
+	struct state_version v;
+	char sql[512];
+	sqlite3_stmt *stmt;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "%s WHERE cert_id = ? ORDER BY id DESC",
+	    version_columns);
+	stmt = prepare(st, err, errlen, sql, "i", cert_id);
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (read_version(stmt, &v) != 0) {
+			sqlite3_finalize(stmt);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		fn(&v, arg);
+		state_version_clear(&v);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, errlen, "list versions");
+	return 0;
+}
+
+int
+state_version_current(struct state *st, int64_t cert_id,
+    struct state_version *v, char *err, size_t errlen)
+{
+	char sql[512];
+	sqlite3_stmt *stmt;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "%s WHERE cert_id = ? AND status = '"
+	    VERSION_CURRENT "'", version_columns);
+	stmt = prepare(st, err, errlen, sql, "i", cert_id);
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		rc = read_version(stmt, v);
+	else if (rc == SQLITE_DONE)
+		rc = STATE_NOT_FOUND;
+	else
+		rc = db_error(st, err, errlen, "read the current version");
+	sqlite3_finalize(stmt);
+	if (rc == STATE_NOT_FOUND)
+		snprintf(err, errlen, "certificate %lld has no current "
+		    "version", (long long)cert_id);
+	return rc;
+}

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker/cert_cmd.h"
+#include "broker/daemon.h"
 #include "broker/issue.h"
 #include "broker/policy_cmd.h"
 #include "broker/version.h"
@@ -18,6 +20,9 @@ static const char program_usage[] =
     "\n"
     "commands:\n"
     "  issue     request a certificate for one or more names\n"
+    "  daemon    issue and renew managed certificates until stopped\n"
+    "  cert      add, list, show, reissue, remove or roll back managed\n"
+    "            certificates\n"
     "  policy    check names against a tenant's policy (policy check) or\n"
     "            a policy file for errors and warnings (policy lint)\n"
     "  version   print the version\n"
@@ -46,6 +51,19 @@ static const char issue_usage[] =
     "  -t, --tenant NAME    act for this tenant (default: the tenant whose\n"
     "                       users or groups list the caller); the caller\n"
     "                       must belong to it unless it is root\n"
+    "  -h, --help           print this help\n";
+
+static const char daemon_usage[] =
+    "usage: custos daemon [--config FILE]\n"
+    "\n"
+    "Runs in the foreground: starts the signer and a worker that issues\n"
+    "and renews the certificates added with custos cert add. SIGTERM\n"
+    "stops it, SIGHUP reloads the configuration, SIGUSR1 makes it check\n"
+    "the database at once. Logs go to stderr.\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE    configuration file (default "
+    ISSUE_DEFAULT_CONFIG ")\n"
     "  -h, --help           print this help\n";
 
 static const char version_usage[] =
@@ -108,6 +126,34 @@ command_issue(int argc, char **argv)
 }
 
 static int
+command_daemon(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = ISSUE_DEFAULT_CONFIG;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+		if (c == 'c') {
+			config_path = optarg;
+		} else if (c == 'h') {
+			fputs(daemon_usage, stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "\n%s", daemon_usage);
+			return 1;
+		}
+	}
+	if (optind < argc)
+		return usage_error(daemon_usage, "unexpected argument",
+		    argv[optind]);
+	return supervise_run(config_path);
+}
+
+static int
 command_version(int argc, char **argv)
 {
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
@@ -144,6 +190,10 @@ main(int argc, char **argv)
 		return command_version(1, argv + 1);
 	if (strcmp(command, "issue") == 0)
 		return command_issue(argc - 1, argv + 1);
+	if (strcmp(command, "daemon") == 0)
+		return command_daemon(argc - 1, argv + 1);
+	if (strcmp(command, "cert") == 0)
+		return cert_command(argc - 1, argv + 1);
 	if (strcmp(command, "policy") == 0)
 		return policy_command(argc - 1, argv + 1);
 	if (strcmp(command, "version") == 0)

@@ -59,6 +59,8 @@ struct state_order {
 #define VERSION_CURRENT "current"
 #define VERSION_PREVIOUS "previous"
 #define VERSION_FAILED "failed"	/* its deploy hook failed */
+/* Replaced by custos cert rollback. */
+#define VERSION_ROLLED_BACK "rolled-back"
 
 struct state_version {
 	int64_t id;

@@ -801,7 +801,7 @@ static const struct key_rule daemon_keys[] = {
 	    "0.999, such as 2/3 or 0.5", set_fraction,
 	    offsetof(struct config_daemon, renew_fraction), 1, 999, 0, 0 },
 	{ "renew-before", 1, DURATION_FORM, set_duration,
-	    offsetof(struct config_daemon, renew_before), 1, 365 * 86400,
+	    offsetof(struct config_daemon, renew_before), 1, 3650 * 86400,
 	    0, 0 },
 	{ "renew-jitter", 1, DURATION_FORM, set_duration,
 	    offsetof(struct config_daemon, renew_jitter), 0, 7 * 86400, 0,

@@ -1,0 +1,243 @@
+/*
+ * The daemon's worker: binds the challenge listeners, drops privileges
+ * and runs each certificate's task when it is due, until SIGTERM. The
+ * supervisor started it with the signer's socket as signer_fd.
+ */
+#include "broker/daemon.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/challenge_http.h"
+#include "broker/names.h"
+#include "broker/privdrop.h"
+#include "broker/scheduler.h"
+#include "logging/log.h"
+
+volatile sig_atomic_t daemon_stop;
+volatile sig_atomic_t daemon_wake;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	daemon_stop = 1;
+}
+
+static void
+on_wake(int sig)
+{
+	(void)sig;
+	daemon_wake = 1;
+}
+
+char *
+daemon_state_path(const struct custos_config *config)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/%s", config->broker.state_dir,
+	    STATE_FILE_NAME) < 0)
+		return NULL;
+	return path;
+}
+
+static void
+install_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_wake;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Binds listeners as root, then drops to the broker user. */
+static int
+start_worker(struct daemon_worker *w, char *err, size_t errlen)
+{
+	const struct custos_config *config = w->config;
+	char *path;
+	int count = 0, rc;
+
+	w->challenges.config = config;
+	if (config_challenge_enabled(config, CHALLENGE_HTTP01) &&
+	    config->challenge.http01_mode == HTTP01_LISTEN &&
+	    challenge_http_bind(config->challenge.http01_address,
+	    config->challenge.http01_port, &w->responder, err, errlen) != 0)
+		return -1;
+	if (challenge_set_bind(&w->challenges, err, errlen) != 0 ||
+	    privdrop_to_user(config->broker.user, config->path, err,
+	    errlen) != 0)
+		return -1;
+	if (w->responder != NULL &&
+	    challenge_http_start(w->responder, err, errlen) != 0)
+		return -1;
+	if (challenge_set_start(&w->challenges, err, errlen) != 0)
+		return -1;
+
+	path = daemon_state_path(config);
+	if (path == NULL)
+		return snprintf(err, errlen, "out of memory"), -1;
+	rc = state_open(path, &w->state, err, errlen);
+	free(path);
+	if (rc != 0 || state_recover(w->state, time(NULL), &count, err,
+	    errlen) != 0)
+		return -1;
+	if (count > 0)
+		log_warn("%d attempts were interrupted by a restart; their "
+		    "orders resume", count);
+	return 0;
+}
+
+/* Returns 1 when the signer has closed its end of the socket. */
+static int
+signer_gone(const struct daemon_worker *w)
+{
+	struct pollfd pfd = { .fd = w->signer.fd, .events = POLLIN };
+
+	/* The signer never writes unprompted: readable means closed. */
+	return poll(&pfd, 1, 0) > 0;
+}
+
+static void
+record_failure(struct daemon_worker *w, const struct state_cert *cert,
+    const char *error)
+{
+	const struct config_daemon *daemon = &w->config->daemon;
+	int failures = cert->failures + 1;
+	int64_t delay;
+	char err[512];
+
+	delay = sched_retry_delay(daemon, failures, -1, sched_random());
+	log_error("certificate %lld: attempt %d failed: %s; retrying in "
+	    "%lld s", (long long)cert->id, failures, error,
+	    (long long)delay);
+	if (state_task_set(w->state, cert->id, time(NULL) + delay, failures,
+	    error, err, sizeof(err)) != 0)
+		log_error("%s", err);
+}
+
+/* Runs the task of one certificate and records its outcome. */
+static void
+run_task(struct daemon_worker *w, int64_t cert_id)
+{
+	struct state_cert cert;
+	enum daemon_result result;
+	int64_t attempt = 0;
+	char err[ACME_ERR_MAX];
+	const char *outcome = "succeeded";
+
+	if (state_cert_get(w->state, cert_id, &cert, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return;
+	}
+	log_info("certificate %lld: starting request %lld for %s",
+	    (long long)cert.id, (long long)cert.generation, cert.names);
+	err[0] = '\0';
+	if (state_attempt_begin(w->state, cert.id, time(NULL), &attempt, err,
+	    sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	result = daemon_issue(w, &cert, err, sizeof(err));
+	/* Whatever was published for this run goes now. */
+	challenge_withdraw_dns(&w->challenges);
+	if (result == DAEMON_FAILED) {
+		outcome = "failed";
+		record_failure(w, &cert, err);
+	} else if (result == DAEMON_PARKED) {
+		outcome = "parked";
+		log_info("certificate %lld: parked for shutdown",
+		    (long long)cert.id);
+	}
+	if (state_attempt_end(w->state, attempt, time(NULL), outcome,
+	    result == DAEMON_FAILED ? err : NULL, err, sizeof(err)) != 0)
+		log_error("%s", err);
+out:
+	state_cert_clear(&cert);
+}
+
+/* Sleeps until due, a wake-up signal, a stop, or poll-interval. */
+static void
+sleep_until(const struct daemon_worker *w, int64_t due)
+{
+	int64_t now = time(NULL), limit = now + w->config->daemon.poll_interval;
+	struct timespec tick = { 0, 200 * 1000 * 1000 };
+
+	if (due <= 0 || due > limit)
+		due = limit;
+	while (!daemon_stop && !daemon_wake && time(NULL) < due)
+		nanosleep(&tick, NULL);
+	daemon_wake = 0;
+}
+
+static int
+run_loop(struct daemon_worker *w)
+{
+	int64_t cert_id, due;
+	char err[512];
+	int found;
+
+	log_info("worker ready (state %s/%s)", w->config->broker.state_dir,
+	    STATE_FILE_NAME);
+	while (!daemon_stop) {
+		if (signer_gone(w)) {
+			log_error("the signer closed its connection; exiting "
+			    "so that the supervisor restarts it");
+			return -1;
+		}
+		found = state_task_next(w->state, &cert_id, &due, err,
+		    sizeof(err));
+		if (found < 0) {
+			log_error("%s", err);
+			return -1;
+		}
+		if (found == 1 && due <= time(NULL))
+			run_task(w, cert_id);
+		else
+			sleep_until(w, found == 1 ? due : 0);
+	}
+	return 0;
+}
+
+int
+daemon_worker_run(const char *config_path, int signer_fd)
+{
+	struct daemon_worker w;
+	char err[CONFIG_ERR_MAX];
+	int rc = -1;
+
+	memset(&w, 0, sizeof(w));
+	w.signer.fd = signer_fd;
+	w.signer.pid = -1;
+	install_handlers();
+	if (config_load(config_path, &w.config, err, sizeof(err)) != 0 ||
+	    policy_load(w.config->policy.file, policy_name_normalize,
+	    &w.policy, err, sizeof(err)) != 0 ||
+	    start_worker(&w, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	rc = run_loop(&w);
+	if (rc == 0)
+		log_info("worker stopped");
+out:
+	challenge_set_free(&w.challenges);
+	challenge_http_free(w.responder);
+	state_close(w.state);
+	policy_free(w.policy);
+	config_free(w.config);
+	close(signer_fd);
+	return rc == 0 ? 0 : 1;
+}

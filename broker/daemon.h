@@ -1,0 +1,54 @@
+/*
+ * The daemon: `custos daemon --config FILE`. broker/supervise.c keeps
+ * root, starts the signer and the worker and restarts both with backoff;
+ * broker/daemon.c is the worker, which drops privileges and runs the
+ * scheduled tasks of broker/state.h; broker/daemon_order.c runs one
+ * issuance, resuming the order a killed worker left open.
+ */
+#ifndef CUSTOS_BROKER_DAEMON_H
+#define CUSTOS_BROKER_DAEMON_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "broker/acme.h"
+#include "broker/challenge.h"
+#include "broker/signer_client.h"
+#include "broker/state.h"
+#include "config/config.h"
+#include "policy/policy.h"
+
+/* Set by the worker's signal handlers. */
+extern volatile sig_atomic_t daemon_stop;
+extern volatile sig_atomic_t daemon_wake;
+
+/* Everything the worker holds for its whole life. */
+struct daemon_worker {
+	struct custos_config *config;
+	struct policy *policy;
+	struct state *state;
+	struct signer_client signer;
+	struct challenge_http *responder;
+	struct challenge_set challenges;
+};
+
+enum daemon_result {
+	DAEMON_DONE = 0,	/* a version was activated */
+	DAEMON_FAILED = -1,	/* retry later with backoff */
+	DAEMON_PARKED = -2,	/* stopped between steps; resume at once */
+};
+
+/* Runs the task of one certificate; sets err for DAEMON_FAILED. */
+enum daemon_result daemon_issue(struct daemon_worker *w,
+    const struct state_cert *cert, char *err, size_t errlen);
+
+/* The worker: runs until SIGTERM, using the signer on signer_fd. */
+int daemon_worker_run(const char *config_path, int signer_fd);
+
+/* The supervisor; returns the exit status. */
+int supervise_run(const char *config_path);
+
+/* Returns the path of the state database in a malloc'd string. */
+char *daemon_state_path(const struct custos_config *config);
+
+#endif

@@ -1,0 +1,416 @@
+/*
+ * One issuance in the daemon. The order URL and the certificate key are
+ * recorded before each step that the CA cannot undo, so a worker killed
+ * at any point resumes the same order: an order is finalized at most
+ * once, and a request therefore yields at most one certificate.
+ */
+#include "broker/daemon.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker/certificate.h"
+#include "broker/names.h"
+#include "broker/policy_gate.h"
+#include "broker/scheduler.h"
+#include "broker/store.h"
+#include "broker/versions.h"
+#include "logging/log.h"
+
+/* One run's working set, released by run_clear. */
+struct run {
+	struct daemon_worker *w;
+	const struct state_cert *cert;
+	const struct policy_tenant *tenant;
+	char *names_text;		/* cert->names split in place */
+	char *written[64];
+	size_t written_count;
+	struct acme_names names;
+	struct acme_client acme;
+	struct state_order order;
+	struct acme_order ca;
+	struct signer_key key;
+	struct cert_chain chain;
+	char version[128];
+};
+
+static int
+fail(struct run *r, const char *what)
+{
+	if (what != NULL)
+		snprintf(r->acme.err, sizeof(r->acme.err), "%s", what);
+	return -1;
+}
+
+static int
+split_names(struct run *r)
+{
+	char *save = NULL, *name;
+
+	r->names_text = strdup(r->cert->names);
+	if (r->names_text == NULL)
+		return fail(r, "out of memory");
+	for (name = strtok_r(r->names_text, " ", &save); name != NULL;
+	    name = strtok_r(NULL, " ", &save)) {
+		if (r->written_count == sizeof(r->written) /
+		    sizeof(r->written[0]))
+			return fail(r, "too many names in the certificate");
+		r->written[r->written_count++] = name;
+	}
+	return names_parse(r->written, r->written_count, &r->names,
+	    r->acme.err, sizeof(r->acme.err));
+}
+
+static void
+log_denial(const char *line, void *arg)
+{
+	const struct run *r = arg;
+
+	log_error("certificate %lld: tenant %s: %s", (long long)r->cert->id,
+	    r->cert->tenant, line);
+}
+
+/* Checks the request against the tenant's policy as it is now. */
+static int
+check_policy(struct run *r)
+{
+	struct gate_request request = { 0 };
+	enum key_type type;
+
+	r->tenant = policy_find_tenant(r->w->policy, r->cert->tenant);
+	if (r->tenant == NULL)
+		return fail(r, "the tenant is no longer in the policy file");
+	if (key_type_parse(r->cert->key_type, &type) != 0)
+		return fail(r, "unknown key type in the state database");
+	request.written = r->written;
+	request.names = &r->names;
+	request.issuer = r->acme.issuer->name;
+	request.account = r->acme.issuer->account;
+	request.key_type = type;
+	request.challenge = challenge_gate_type(r->w->config, r->tenant);
+	if (gate_check_request(r->tenant, &request, log_denial, r) > 0)
+		return fail(r, "the tenant's policy denies the request");
+	return 0;
+}
+
+static int
+prepare_client(struct run *r)
+{
+	struct daemon_worker *w = r->w;
+	struct acme_client *acme = &r->acme;
+
+	acme->config = w->config;
+	acme->issuer = config_find_issuer(w->config, r->cert->issuer);
+	if (acme->issuer == NULL)
+		return fail(r, "the certificate's issuer is no longer in the "
+		    "configuration");
+	if (split_names(r) != 0 || check_policy(r) != 0)
+		return -1;
+	w->signer.tenant = r->cert->tenant;
+	w->challenges.tenant = r->tenant;
+	acme->signer = &w->signer;
+	acme->responder = w->responder;
+	acme->challenges = &w->challenges;
+	if (http_client_new(acme->issuer->trust_bundle,
+	    w->config->acme.http_timeout, &acme->http, acme->err,
+	    sizeof(acme->err)) != 0)
+		return -1;
+	if (acme_directory_fetch(acme) != 0 || acme_account_ensure(acme) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+save_order(struct run *r)
+{
+	return state_order_save(r->w->state, &r->order, r->acme.err,
+	    sizeof(r->acme.err));
+}
+
+static int
+abandon_order(struct run *r, const char *why)
+{
+	log_warn("certificate %lld: abandoning order %s: %s",
+	    (long long)r->cert->id, r->order.url != NULL ? r->order.url :
+	    "(never answered)", why);
+	snprintf(r->order.status, sizeof(r->order.status), ORDER_ABANDONED);
+	if (save_order(r) != 0)
+		return -1;
+	state_order_clear(&r->order);
+	return 0;
+}
+
+/*
+ * Loads the open order of this request, abandoning one that is past the
+ * deadline or whose newOrder never got an answer (the CA may hold that
+ * order, but nothing finalizes it), then creates one when none is left.
+ */
+static int
+open_order(struct run *r)
+{
+	struct daemon_worker *w = r->w;
+	int rc;
+
+	rc = state_order_open(w->state, r->cert->id, r->cert->generation,
+	    &r->order, r->acme.err, sizeof(r->acme.err));
+	if (rc == 0 && r->order.url == NULL)
+		rc = abandon_order(r, "newOrder was interrupted");
+	else if (rc == 0 && sched_order_expired(&w->config->daemon,
+	    r->order.created, time(NULL)))
+		rc = abandon_order(r, "past order-deadline");
+	else if (rc == 0)
+		return acme_order_refresh(&r->acme, r->order.url, &r->ca);
+	if (rc != 0 && rc != STATE_NOT_FOUND)
+		return -1;
+
+	r->order.cert_id = r->cert->id;
+	r->order.generation = r->cert->generation;
+	r->order.created = time(NULL);
+	snprintf(r->order.status, sizeof(r->order.status), ORDER_NEW);
+	if (save_order(r) != 0 ||
+	    acme_order_new(&r->acme, &r->names, &r->ca, &r->order.url) != 0)
+		return -1;
+	snprintf(r->order.status, sizeof(r->order.status), ORDER_PENDING);
+	log_info("certificate %lld: order %s", (long long)r->cert->id,
+	    r->order.url);
+	return save_order(r);
+}
+
+static int
+authorize(struct run *r)
+{
+	struct acme_client *acme = &r->acme;
+
+	if (acme_authorize_all(acme, &r->ca) != 0 ||
+	    acme_order_refresh(acme, r->order.url, &r->ca) != 0 ||
+	    acme_order_wait(acme, r->order.url, "pending", &r->ca) != 0)
+		return -1;
+	return 0;
+}
+
+/* Generates the key once per order and records it before any CSR. */
+static int
+ensure_key(struct run *r)
+{
+	struct acme_client *acme = &r->acme;
+	char key_id[IPC_KEY_ID_LEN + 1];
+
+	if (r->order.key_id == NULL) {
+		if (signer_key_generate(acme->signer, NULL, r->cert->key_type,
+		    key_id, acme->err, sizeof(acme->err)) != 0)
+			return -1;
+		r->order.key_id = strdup(key_id);
+		if (r->order.key_id == NULL)
+			return fail(r, "out of memory");
+		if (save_order(r) != 0)
+			return -1;
+	}
+	return signer_key_public(acme->signer, r->order.key_id, &r->key,
+	    acme->err, sizeof(acme->err));
+}
+
+static int
+finalize(struct run *r)
+{
+	struct acme_client *acme = &r->acme;
+	const char *values[64];
+	char *csr = NULL;
+	int rc;
+
+	for (size_t i = 0; i < r->names.count && i < 64; i++)
+		values[i] = r->names.items[i].value;
+	if (signer_csr_build(acme->signer, r->order.key_id, values,
+	    r->names.count, &csr, acme->err, sizeof(acme->err)) != 0)
+		return -1;
+	snprintf(r->order.status, sizeof(r->order.status), ORDER_FINALIZING);
+	rc = save_order(r);
+	if (rc == 0)
+		rc = acme_order_finalize(acme, r->order.url, &r->ca, csr);
+	free(csr);
+	return rc;
+}
+
+/* Downloads, checks and stores the certificate, without activating. */
+static int
+download(struct run *r)
+{
+	struct daemon_worker *w = r->w;
+	struct acme_client *acme = &r->acme;
+	struct store_files files;
+	int64_t not_before, not_after;
+	char *pem = NULL, *stored = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = acme_certificate_download(acme, &r->ca, &pem, &len);
+	if (rc == 0)
+		rc = cert_chain_parse(pem, len, &r->chain, acme->err,
+		    sizeof(acme->err));
+	free(pem);
+	if (rc != 0)
+		return -1;
+	if (versions_check(&r->chain, r->key.jwk, &r->names,
+	    w->config->daemon.trust_anchors, time(NULL), acme->err,
+	    sizeof(acme->err)) != 0 ||
+	    versions_validity(&r->chain, &not_before, &not_after, acme->err,
+	    sizeof(acme->err)) != 0)
+		return -1;
+
+	/* Named by notBefore, so a resumed download finds its version. */
+	if (store_version_name((time_t)not_before, r->chain.serial_hex,
+	    r->version, sizeof(r->version)) != 0)
+		return fail(r, "cannot format the version name");
+	if (versions_exists(w->config->store.directory, r->cert->tenant,
+	    r->cert->label, r->version))
+		return versions_switch(w->config->store.directory,
+		    r->cert->tenant, r->cert->label, r->version, acme->err,
+		    sizeof(acme->err));
+	files.cert_pem = r->chain.leaf_pem;
+	files.chain_pem = r->chain.chain_pem;
+	files.fullchain_pem = r->chain.fullchain_pem;
+	files.key_uri = r->key.uri;
+	rc = store_certificate(w->config->store.directory, r->cert->tenant,
+	    r->cert->label, r->version, &files, &stored, acme->err,
+	    sizeof(acme->err));
+	free(stored);
+	return rc;
+}
+
+/*
+ * Records the stored version as current and runs the deploy hook. When
+ * the hook fails, the previous version becomes current again and its
+ * hook runs once more, with CUSTOS_ROLLBACK=1.
+ */
+static int
+activate(struct run *r)
+{
+	struct daemon_worker *w = r->w;
+	const struct config_daemon *daemon = &w->config->daemon;
+	struct state_version v = { 0 }, previous = { 0 }, failed = { 0 };
+	struct deploy_info info = { w->config->store.directory,
+	    r->cert->tenant, r->cert->label, r->version, r->cert->names,
+	    r->cert->id, 0 };
+	char hook_err[512];
+	int has_previous, rc;
+
+	has_previous = state_version_current(w->state, r->cert->id,
+	    &previous, r->acme.err, sizeof(r->acme.err)) == 0;
+	v.cert_id = r->cert->id;
+	v.order_id = r->order.id;
+	v.name = r->version;
+	v.serial = r->chain.serial_hex;
+	versions_validity(&r->chain, &v.not_before, &v.not_after,
+	    r->acme.err, sizeof(r->acme.err));
+	v.created = time(NULL);
+	rc = state_version_activate(w->state, &v, sched_renewal_time(daemon,
+	    v.not_before, v.not_after, sched_random()), r->acme.err,
+	    sizeof(r->acme.err));
+	if (rc != 0 || versions_deploy(daemon, &info, hook_err,
+	    sizeof(hook_err)) == 0)
+		goto out;
+
+	log_error("certificate %lld: %s", (long long)r->cert->id, hook_err);
+	rc = fail(r, hook_err);
+	if (!has_previous || state_version_current(w->state, r->cert->id,
+	    &failed, hook_err, sizeof(hook_err)) != 0)
+		goto out;
+	info.version = previous.name;
+	info.rollback = 1;
+	if (versions_switch(info.store_dir, info.tenant, info.label,
+	    previous.name, hook_err, sizeof(hook_err)) != 0 ||
+	    state_version_mark(w->state, v.cert_id, previous.id,
+	    VERSION_CURRENT, hook_err, sizeof(hook_err)) != 0 ||
+	    state_version_mark(w->state, v.cert_id, failed.id, VERSION_FAILED,
+	    hook_err, sizeof(hook_err)) != 0 ||
+	    versions_deploy(daemon, &info, hook_err, sizeof(hook_err)) != 0)
+		log_error("certificate %lld: restoring %s: %s",
+		    (long long)r->cert->id, previous.name, hook_err);
+	else
+		log_warn("certificate %lld: restored version %s",
+		    (long long)r->cert->id, previous.name);
+out:
+	state_version_clear(&failed);
+	state_version_clear(&previous);
+	return rc;
+}
+
+#define CHECK_STOP(r) do {						\
+	if (daemon_stop)						\
+		return DAEMON_PARKED;					\
+} while (0)
+
+static enum daemon_result
+run_steps(struct run *r)
+{
+	char status[16];
+
+	if (prepare_client(r) != 0 || open_order(r) != 0)
+		return DAEMON_FAILED;
+	for (;;) {
+		CHECK_STOP(r);
+		/* A copy: each refresh frees the document status points in. */
+		snprintf(status, sizeof(status), "%s", r->ca.status);
+		if (strcmp(status, "invalid") == 0) {
+			abandon_order(r, "the CA marked it invalid");
+			return fail(r, "the CA marked the order invalid");
+		}
+		if (strcmp(status, "pending") == 0) {
+			if (authorize(r) != 0)
+				return DAEMON_FAILED;
+			continue;
+		}
+		if (ensure_key(r) != 0)
+			return DAEMON_FAILED;
+		if (strcmp(status, "ready") == 0 && finalize(r) != 0)
+			return DAEMON_FAILED;
+		if (strcmp(status, "processing") == 0 &&
+		    acme_order_wait(&r->acme, r->order.url, "processing",
+		    &r->ca) != 0)
+			return DAEMON_FAILED;
+		if (strcmp(r->ca.status, "valid") == 0)
+			break;
+		if (strcmp(r->ca.status, status) == 0)
+			return fail(r, "the order did not progress");
+	}
+	CHECK_STOP(r);
+	if (download(r) != 0 || activate(r) != 0)
+		return DAEMON_FAILED;
+	log_info("certificate %lld: version %s is current (serial %s)",
+	    (long long)r->cert->id, r->version, r->chain.serial_hex);
+	return DAEMON_DONE;
+}
+
+static void
+run_clear(struct run *r)
+{
+	http_client_free(r->acme.http);
+	acme_directory_clear(&r->acme.directory);
+	free(r->acme.nonce);
+	free(r->acme.account_url);
+	free(r->acme.account_thumbprint);
+	acme_order_clear(&r->ca);
+	state_order_clear(&r->order);
+	signer_key_clear(&r->key);
+	cert_chain_clear(&r->chain);
+	names_clear(&r->names);
+	free(r->names_text);
+}
+
+enum daemon_result
+daemon_issue(struct daemon_worker *w, const struct state_cert *cert,
+    char *err, size_t errlen)
+{
+	struct run r;
+	enum daemon_result result;
+
+	memset(&r, 0, sizeof(r));
+	r.w = w;
+	r.cert = cert;
+	result = run_steps(&r);
+	if (result == DAEMON_FAILED)
+		snprintf(err, errlen, "%s", r.acme.err);
+	run_clear(&r);
+	return result;
+}

@@ -1,0 +1,284 @@
+#include "broker/versions.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "logging/log.h"
+
+#define VERSIONS_PATH_MAX 4096
+/* Room for a file name after a directory of VERSIONS_PATH_MAX. */
+#define VERSIONS_FILE_MAX (VERSIONS_PATH_MAX + 64)
+
+/* Counts the DNS and IP entries of the leaf's subjectAltName. */
+static int
+count_sans(X509 *leaf)
+{
+	GENERAL_NAMES *sans;
+	int i, count = 0;
+
+	sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+		int type = sk_GENERAL_NAME_value(sans, i)->type;
+
+		if (type == GEN_DNS || type == GEN_IPADD)
+			count++;
+	}
+	GENERAL_NAMES_free(sans);
+	return count;
+}
+
+static STACK_OF(X509) *
+read_pem_stack(const char *pem)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *cert;
+
+	while (certs != NULL && bio != NULL &&
+	    (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (sk_X509_push(certs, cert) == 0) {
+			X509_free(cert);
+			break;
+		}
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	return certs;
+}
+
+/*
+ * Verifies the leaf up to the trust anchors, or with no anchors file up
+ * to the chain's last certificate, which then only proves the chain is
+ * consistent.
+ */
+static int
+verify_chain(const struct cert_chain *chain, const char *trust_anchors,
+    time_t now, char *err, size_t errlen)
+{
+	STACK_OF(X509) *issuers = read_pem_stack(chain->chain_pem);
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int n = issuers != NULL ? sk_X509_num(issuers) : 0, rc = -1;
+
+	if (store == NULL || ctx == NULL || issuers == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (trust_anchors != NULL) {
+		if (X509_STORE_load_file(store, trust_anchors) != 1) {
+			snprintf(err, errlen, "cannot read trust-anchors %s "
+			    "(check the daemon block)", trust_anchors);
+			goto out;
+		}
+	} else if (n == 0 || X509_STORE_add_cert(store,
+	    sk_X509_value(issuers, n - 1)) != 1) {
+		snprintf(err, errlen, "the CA sent no issuer certificate, so "
+		    "the chain cannot be checked");
+		goto out;
+	} else {
+		X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+	}
+	if (X509_STORE_CTX_init(ctx, store, chain->leaf, issuers) != 1)
+		goto out;
+	X509_STORE_CTX_set_time(ctx, 0, now);
+	if (X509_verify_cert(ctx) != 1) {
+		snprintf(err, errlen, "the certificate chain does not verify: "
+		    "%s", X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(ctx)));
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_pop_free(issuers, X509_free);
+	return rc;
+}
+
+int
+versions_check(const struct cert_chain *chain, const json_t *jwk,
+    const struct acme_names *names, const char *trust_anchors, time_t now,
+    char *err, size_t errlen)
+{
+	int sans;
+
+	if (cert_check_key(chain, jwk, err, errlen) != 0 ||
+	    cert_check_names(chain, names, err, errlen) != 0)
+		return -1;
+	sans = count_sans(chain->leaf);
+	if ((size_t)sans != names->count) {
+		snprintf(err, errlen, "the certificate names %d identifiers "
+		    "for %zu requested", sans, names->count);
+		return -1;
+	}
+	if (X509_cmp_time(X509_get0_notBefore(chain->leaf), &now) > 0 ||
+	    X509_cmp_time(X509_get0_notAfter(chain->leaf), &now) < 0) {
+		snprintf(err, errlen, "the certificate is not valid now "
+		    "(check the system clock)");
+		return -1;
+	}
+	return verify_chain(chain, trust_anchors, now, err, errlen);
+}
+
+static int
+asn1_to_unix(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+int
+versions_validity(const struct cert_chain *chain, int64_t *not_before,
+    int64_t *not_after, char *err, size_t errlen)
+{
+	if (asn1_to_unix(X509_get0_notBefore(chain->leaf), not_before) != 0 ||
+	    asn1_to_unix(X509_get0_notAfter(chain->leaf), not_after) != 0) {
+		snprintf(err, errlen, "invalid validity dates in the "
+		    "certificate");
+		return -1;
+	}
+	return 0;
+}
+
+int
+versions_exists(const char *store_dir, const char *tenant,
+    const char *label, const char *version)
+{
+	char path[VERSIONS_PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s/%s/%s/fullchain.pem", store_dir,
+	    tenant, label, version);
+	return stat(path, &st) == 0;
+}
+
+int
+versions_switch(const char *store_dir, const char *tenant,
+    const char *label, const char *version, char *err, size_t errlen)
+{
+	char dir[VERSIONS_PATH_MAX], tmp[VERSIONS_FILE_MAX];
+	char current[VERSIONS_FILE_MAX];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/%s/%s", store_dir, tenant, label);
+	snprintf(tmp, sizeof(tmp), "%s/.switch-%ld", dir, (long)getpid());
+	snprintf(current, sizeof(current), "%s/current", dir);
+	unlink(tmp);
+	if (symlink(version, tmp) != 0 || rename(tmp, current) != 0) {
+		snprintf(err, errlen, "cannot point %s at %s: %s", current,
+		    version, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+static void
+exec_hook(const char *hook, const struct deploy_info *info)
+{
+	char dir[VERSIONS_PATH_MAX], file[VERSIONS_FILE_MAX], id[32];
+
+	snprintf(dir, sizeof(dir), "%s/%s/%s/%s", info->store_dir,
+	    info->tenant, info->label, info->version);
+	snprintf(id, sizeof(id), "%lld", (long long)info->cert_id);
+	setenv("CUSTOS_CERT_ID", id, 1);
+	setenv("CUSTOS_TENANT", info->tenant, 1);
+	setenv("CUSTOS_NAMES", info->names, 1);
+	setenv("CUSTOS_VERSION", info->version, 1);
+	setenv("CUSTOS_VERSION_DIR", dir, 1);
+	setenv("CUSTOS_ROLLBACK", info->rollback ? "1" : "0", 1);
+	snprintf(file, sizeof(file), "%s/cert.pem", dir);
+	setenv("CUSTOS_CERT", file, 1);
+	snprintf(file, sizeof(file), "%s/chain.pem", dir);
+	setenv("CUSTOS_CHAIN", file, 1);
+	snprintf(file, sizeof(file), "%s/fullchain.pem", dir);
+	setenv("CUSTOS_FULLCHAIN", file, 1);
+	snprintf(file, sizeof(file), "%s/key.uri", dir);
+	setenv("CUSTOS_KEY_URI_FILE", file, 1);
+	execl(hook, hook, (char *)NULL);
+	dprintf(STDERR_FILENO, "custos: error: cannot run deploy-hook %s: "
+	    "%s\n", hook, strerror(errno));
+	_exit(127);
+}
+
+/* Waits for pid up to timeout seconds; kills it after that. */
+static int
+wait_hook(pid_t pid, int timeout, int *status)
+{
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	time_t deadline = time(NULL) + timeout;
+	pid_t done;
+
+	for (;;) {
+		done = waitpid(pid, status, WNOHANG);
+		if (done == pid)
+			return 0;
+		if (done < 0 && errno != EINTR)
+			return -1;
+		if (time(NULL) >= deadline) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+				;
+			return 1;
+		}
+		nanosleep(&pause, NULL);
+	}
+}
+
+int
+versions_deploy(const struct config_daemon *daemon,
+    const struct deploy_info *info, char *err, size_t errlen)
+{
+	const char *hook = daemon->deploy_hook;
+	int status = 0, rc;
+	pid_t pid;
+
+	if (hook == NULL)
+		return 0;
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork for deploy-hook failed: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		exec_hook(hook, info);
+	rc = wait_hook(pid, daemon->deploy_timeout, &status);
+	if (rc == 1) {
+		snprintf(err, errlen, "deploy-hook %s timed out after %d s "
+		    "for %s (raise deploy-timeout or fix the hook)", hook,
+		    daemon->deploy_timeout, info->version);
+		return -1;
+	}
+	if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		snprintf(err, errlen, "deploy-hook %s failed for %s with "
+		    "status %d", hook, info->version,
+		    WIFEXITED(status) ? WEXITSTATUS(status) : 128 +
+		    WTERMSIG(status));
+		return -1;
+	}
+	log_info("deploy-hook %s succeeded for %s/%s %s", hook, info->tenant,
+	    info->label, info->version);
+	return 0;
+}

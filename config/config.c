@@ -847,6 +847,53 @@ static const struct key_rule policy_keys[] = {
 	    set_path, offsetof(struct config_policy, file), 0, 0, 1, 0 },
 };
 
+#define AUDIT_ROTATE_MIN 4096LL
+#define AUDIT_ROTATE_MAX (1LL << 40)
+#define SIZE_FORM "bytes, or a number with K, M or G (powers of 1024) " \
+	"such as 64M; 0 rotates only on 'custos audit rotate'"
+
+/* A size is 0, or bytes with an optional K, M or G, in a range. */
+static int
+set_rotate_size(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	const struct conf_value *value = &node->values[0];
+	struct config_audit *audit = section;
+	char buf[VALUE_SHOWN_MAX];
+	const char *end;
+	long long n, unit = 1;
+
+	n = parse_digits(value->text, &end);
+	if (*end == 'K')
+		unit = 1024;
+	else if (*end == 'M')
+		unit = 1024 * 1024;
+	else if (*end == 'G')
+		unit = 1024 * 1024 * 1024;
+	else if (*end != '\0')
+		n = -1;
+	if (*end != '\0' && end[1] != '\0')
+		n = -1;
+	if (n < 0)
+		return value_error(ld, value, rule, "invalid size");
+	n *= unit;
+	if (n != 0 && (n < AUDIT_ROTATE_MIN || n > AUDIT_ROTATE_MAX))
+		return conf_error(ld->err, ld->errlen, ld->file, value->line,
+		    value->column, "%s '%s' is out of range; use 0 or a size "
+		    "from 4K to 1024G", rule->key, shown(buf, value->text));
+	audit->rotate_size = n;
+	return 0;
+}
+
+static const struct key_rule audit_keys[] = {
+	{ "file", 1, "an absolute path such as /var/log/custos/audit.log",
+	    set_path, offsetof(struct config_audit, file), 0, 0, 0, 0 },
+	{ "checkpoint-interval", 1, "a duration from 1s to 24h, such as 1h",
+	    set_duration, offsetof(struct config_audit, checkpoint_interval),
+	    1, 86400, 0, 0 },
+	{ "rotate-size", 1, SIZE_FORM, set_rotate_size, 0, 0, 0, 0, 0 },
+};
+
 static void
 list_keys(char *buf, size_t size, const struct key_rule *keys, size_t count)
 {
@@ -1028,6 +1075,12 @@ static int
 load_policy(struct loader *ld, const struct conf_node *block)
 {
 	return APPLY_KEYS(ld, block, policy_keys, &ld->config->policy);
+}
+
+static int
+load_audit(struct loader *ld, const struct conf_node *block)
+{
+	return APPLY_KEYS(ld, block, audit_keys, &ld->config->audit);
 }
 
 static int
@@ -1233,11 +1286,12 @@ static const struct {
 	{ "policy", load_policy, 0, 1 },
 	{ "dns-zone", load_dns_zone, 1, 0 },
 	{ "daemon", load_daemon, 0, 0 },
+	{ "audit", load_audit, 0, 0 },
 };
 
 #define BLOCK_COUNT (sizeof(blocks) / sizeof(blocks[0]))
 #define BLOCK_NAMES "hsm, signer, broker, challenge, store, acme, issuer, " \
-	"policy, dns-zone, daemon"
+	"policy, dns-zone, daemon, audit"
 
 static int
 load_top_statement(struct loader *ld, const struct conf_node *root,
@@ -1320,11 +1374,15 @@ set_defaults(struct custos_config *config)
 	config->daemon.poll_interval = 60;
 	config->daemon.restart_max = 300;
 	config->daemon.deploy_timeout = 60;
+	config->audit.file = strdup("/var/log/custos/audit.log");
+	config->audit.checkpoint_interval = 3600;
+	config->audit.rotate_size = 64LL * 1024 * 1024;
 	if (config->signer.user == NULL || config->broker.user == NULL ||
 	    config->broker.state_dir == NULL ||
 	    config->store.directory == NULL ||
 	    config->challenge.http01_address == NULL ||
-	    config->challenge.tlsalpn01_address == NULL)
+	    config->challenge.tlsalpn01_address == NULL ||
+	    config->audit.file == NULL)
 		return -1;
 	return 0;
 }
@@ -1478,6 +1536,7 @@ config_free(struct custos_config *config)
 	free(config->dns_zones);
 	free(config->store.directory);
 	free(config->policy.file);
+	free(config->audit.file);
 	free(config->daemon.deploy_hook);
 	free(config->daemon.trust_anchors);
 	for (i = 0; i < config->issuer_count; i++)

@@ -149,6 +149,13 @@ struct config_policy {
 	char *file;		/* the tenants' policy file (docs/policy.md) */
 };
 
+/* The tamper-evident audit log (docs/audit.md). */
+struct config_audit {
+	char *file;		/* default /var/log/custos/audit.log */
+	int checkpoint_interval;	/* seconds between signed checkpoints */
+	long long rotate_size;	/* bytes; 0: rotate only on command */
+};
+
 struct config_acme {
 	int poll_interval;	/* seconds between polls without Retry-After */
 	int poll_timeout;	/* seconds before an order is given up */
@@ -185,6 +192,7 @@ struct custos_config {
 	struct config_store store;
 	struct config_acme acme;
 	struct config_policy policy;
+	struct config_audit audit;
 	struct config_daemon daemon;
 	struct config_issuer *issuers;
 	size_t issuer_count;

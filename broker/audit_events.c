@@ -1,0 +1,171 @@
+/*
+ * The process's audit log and the functions that record one kind of
+ * event each. Hooks cannot return an error, so the first failure is kept
+ * and audit_status() reports it before the command says it is done.
+ */
+#include "broker/audit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+
+static struct audit_log *current_log;
+static char first_error[AUDIT_ERR_MAX];
+
+void
+audit_set_current(struct audit_log *log)
+{
+	current_log = log;
+}
+
+struct audit_log *
+audit_current(void)
+{
+	return current_log;
+}
+
+int
+audit_status(char *err, size_t errlen)
+{
+	if (first_error[0] == '\0')
+		return 0;
+	snprintf(err, errlen, "%s", first_error);
+	return -1;
+}
+
+int
+audit_record_from(const char *source, const char *action, json_t *object,
+    const char *outcome, const char *reason)
+{
+	char err[AUDIT_ERR_MAX];
+	int rc;
+
+	if (current_log == NULL) {
+		json_decref(object);
+		return 0;
+	}
+	rc = audit_append(current_log, source, action, object, outcome,
+	    reason, err, sizeof(err));
+	json_decref(object);
+	if (rc != 0) {
+		if (first_error[0] == '\0')
+			snprintf(first_error, sizeof(first_error), "%s", err);
+	}
+	return rc;
+}
+
+int
+audit_record_event(const char *action, json_t *object, const char *outcome,
+    const char *reason)
+{
+	return audit_record_from("broker", action, object, outcome, reason);
+}
+
+void
+audit_record_decision(const struct policy_tenant *tenant,
+    const char *subject, const struct policy_decision *decision,
+    void *arg)
+{
+	json_t *object = json_object();
+	char origin[POLICY_REASON_MAX];
+
+	(void)arg;
+	if (object == NULL)
+		return;
+	if (tenant != NULL)
+		json_object_set_new(object, "tenant",
+		    json_string(tenant->name));
+	json_object_set_new(object, "subject", json_string(subject));
+	if (decision->origin.line > 0 && decision->origin.file != NULL) {
+		snprintf(origin, sizeof(origin), "%s:%d:%d",
+		    decision->origin.file, decision->origin.line,
+		    decision->origin.column);
+		json_object_set_new(object, "rule", json_string(origin));
+	}
+	audit_record_event("policy.decision", object,
+	    decision->allowed ? "allowed" : "denied", decision->reason);
+}
+
+/* Sets key to a string value when value is not NULL. */
+static void
+set_string(json_t *object, const char *key, const char *value)
+{
+	if (object != NULL && value != NULL)
+		json_object_set_new(object, key, json_string(value));
+}
+
+int
+audit_record_revocation(const char *serial, const char *order_url,
+    const char *account_url, int reason_code, const char *outcome,
+    const char *reason)
+{
+	json_t *object = json_object();
+
+	set_string(object, "serial", serial);
+	set_string(object, "order", order_url);
+	set_string(object, "account", account_url);
+	if (object != NULL && reason_code >= 0)
+		json_object_set_new(object, "revocation_reason",
+		    json_integer(reason_code));
+	return audit_record_event("certificate.revoke", object, outcome,
+	    reason);
+}
+
+int
+audit_record_account(const char *action, const char *account_url,
+    const char *issuer, const char *key_id, const char *outcome,
+    const char *reason)
+{
+	json_t *object = json_object();
+
+	set_string(object, "account", account_url);
+	set_string(object, "issuer", issuer);
+	set_string(object, "key_id", key_id);
+	return audit_record_event(action, object, outcome, reason);
+}
+
+int
+audit_record_key_destroy(const char *key_id, const char *purpose,
+    const char *outcome, const char *reason)
+{
+	json_t *object = json_object();
+
+	set_string(object, "key_id", key_id);
+	set_string(object, "purpose", purpose);
+	return audit_record_event("key.destroy", object, outcome, reason);
+}
+
+int
+audit_record_rollback(const char *name, const char *from_version,
+    const char *to_version, const char *outcome, const char *reason)
+{
+	json_t *object = json_object();
+
+	set_string(object, "name", name);
+	set_string(object, "from_version", from_version);
+	set_string(object, "to_version", to_version);
+	return audit_record_event("certificate.rollback", object, outcome,
+	    reason);
+}
+
+int
+audit_record_import(const char *name, const char *serial,
+    const char *outcome, const char *reason)
+{
+	json_t *object = json_object();
+
+	set_string(object, "name", name);
+	set_string(object, "serial", serial);
+	return audit_record_event("certificate.import", object, outcome,
+	    reason);
+}
+
+int
+audit_record_command(const char *command, const char *outcome,
+    const char *reason)
+{
+	json_t *object = json_object();
+
+	set_string(object, "command", command);
+	return audit_record_event("admin.command", object, outcome, reason);
+}

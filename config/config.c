@@ -432,23 +432,102 @@ set_http01(struct loader *ld, const struct conf_node *node,
 }
 
 /*
- * Accepts an account name: it becomes part of key labels and file names,
- * so it has the same form as an issuer name.
+ * Returns 1 for an account name: it becomes part of key labels and file
+ * names, so it has the same form as an issuer name.
  */
 static int
-set_name(struct loader *ld, const struct conf_node *node,
+is_plain_name(const char *text)
+{
+	size_t len = strlen(text);
+
+	return len > 0 && len <= ISSUER_NAME_MAX &&
+	    strchr("._-", text[0]) == NULL &&
+	    strspn(text, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
+}
+
+/* account NAME ...: one or more names, and the key may be repeated. */
+static int
+add_accounts(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_issuer *issuer = section;
+	const struct conf_value *value;
+	char **grown;
+
+	if (node->value_count == 0)
+		return conf_error(ld->err, ld->errlen, ld->file, node->line,
+		    node->column, "key '%s' has no value; use %s", rule->key,
+		    rule->form);
+	for (size_t i = 0; i < node->value_count; i++) {
+		value = &node->values[i];
+		if (!is_plain_name(value->text))
+			return value_error(ld, value, rule, "invalid name");
+		if (config_issuer_has_account(issuer, value->text))
+			return value_error(ld, value, rule,
+			    "repeated account");
+		grown = realloc(issuer->accounts,
+		    (issuer->account_count + 1) * sizeof(*grown));
+		if (grown == NULL)
+			return conf_error(ld->err, ld->errlen, ld->file,
+			    value->line, value->column, "out of memory");
+		issuer->accounts = grown;
+		grown[issuer->account_count] = NULL;
+		if (replace_string(ld, &grown[issuer->account_count],
+		    value->text, value) != 0)
+			return -1;
+		issuer->account_count++;
+	}
+	return 0;
+}
+
+/*
+ * eab-key-id KID: the key becomes part of a CKA_LABEL, so it is limited to
+ * the base64url alphabet and '.', which covers the identifiers CAs issue.
+ */
+static int
+set_eab_key_id(struct loader *ld, const struct conf_node *node,
     const struct key_rule *rule, void *section)
 {
 	const struct conf_value *value = &node->values[0];
 	size_t len = strlen(value->text);
 
-	if (len == 0 || len > ISSUER_NAME_MAX ||
-	    strchr("._-", value->text[0]) != NULL ||
+	if (len == 0 || len > (size_t)rule->max ||
 	    strspn(value->text, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len)
-		return value_error(ld, value, rule, "invalid name");
+		return value_error(ld, value, rule, "invalid key id");
 	return replace_string(ld, string_field(section, rule), value->text,
 	    value);
+}
+
+static const char *const eab_algorithm_names[] = {
+	[EAB_HS256] = "HS256",
+	[EAB_HS384] = "HS384",
+	[EAB_HS512] = "HS512",
+};
+
+const char *
+eab_algorithm_name(enum eab_algorithm algorithm)
+{
+	if ((unsigned)algorithm > EAB_HS512)
+		return NULL;
+	return eab_algorithm_names[algorithm];
+}
+
+static int
+set_eab_algorithm(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_issuer *issuer = section;
+	const struct conf_value *value = &node->values[0];
+
+	for (int i = EAB_HS256; i <= EAB_HS512; i++) {
+		if (strcmp(value->text, eab_algorithm_names[i]) == 0) {
+			issuer->eab_algorithm = (enum eab_algorithm)i;
+			return 0;
+		}
+	}
+	return value_error(ld, value, rule, "unknown MAC algorithm");
 }
 
 /*
@@ -838,8 +917,20 @@ static const struct key_rule issuer_keys[] = {
 	    add_contact, 0, 0, 0, 0, 1 },
 	{ "agree-tos", 1, "yes or no", set_yes_no,
 	    offsetof(struct config_issuer, agree_tos), 0, 0, 0, 0 },
-	{ "account", 1, ACCOUNT_FORM, set_name,
-	    offsetof(struct config_issuer, account), 0, 0, 0, 0 },
+	{ "account", -1, ACCOUNT_FORM, add_accounts, 0, 0, 0, 0, 1 },
+	{ "eab-key-id", 1, "the key identifier the CA gave, of letters, "
+	    "digits, '.', '_' and '-'", set_eab_key_id,
+	    offsetof(struct config_issuer, eab_key_id), 0, 128, 0, 0 },
+	{ "eab-key-file", 1, "an absolute path such as /etc/custos/eab.key",
+	    set_path, offsetof(struct config_issuer, eab_key_file), 0, 0, 0,
+	    0 },
+	{ "eab-algorithm", 1, "HS256, HS384 or HS512", set_eab_algorithm, 0,
+	    0, 0, 0, 0 },
+	{ "preferred-chain", 1, "the common name of a root, such as "
+	    "\"ISRG Root X1\"", set_text,
+	    offsetof(struct config_issuer, preferred_chain), 0, 256, 0, 0 },
+	{ "profile", 1, "a profile name that the CA's directory lists",
+	    set_text, offsetof(struct config_issuer, profile), 0, 64, 0, 0 },
 };
 
 static const struct key_rule policy_keys[] = {
@@ -1141,6 +1232,26 @@ check_issuer_name(struct loader *ld, const struct conf_node *block)
 	return 0;
 }
 
+/* Makes the issuer's name its only account when no account is listed. */
+static int
+set_default_account(struct loader *ld, const struct conf_node *block,
+    struct config_issuer *issuer)
+{
+	if (issuer->account_count == 0) {
+		issuer->accounts = calloc(1, sizeof(*issuer->accounts));
+		if (issuer->accounts == NULL ||
+		    (issuer->accounts[0] = strdup(issuer->name)) == NULL)
+			return conf_error(ld->err, ld->errlen, ld->file,
+			    block->line, block->column, "out of memory");
+		issuer->account_count = 1;
+	}
+	issuer->account = strdup(issuer->accounts[0]);
+	if (issuer->account == NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, block->line,
+		    block->column, "out of memory");
+	return 0;
+}
+
 static int
 load_issuer(struct loader *ld, const struct conf_node *block)
 {
@@ -1173,11 +1284,12 @@ load_issuer(struct loader *ld, const struct conf_node *block)
 	ld->block_name = label;
 	if (APPLY_KEYS(ld, block, issuer_keys, issuer) != 0)
 		return -1;
-	if (issuer->account == NULL &&
-	    (issuer->account = strdup(issuer->name)) == NULL)
+	if (issuer->eab_key_file != NULL && issuer->eab_key_id == NULL)
 		return conf_error(ld->err, ld->errlen, ld->file, block->line,
-		    block->column, "out of memory");
-	return 0;
+		    block->column, "block '%s' sets eab-key-file without "
+		    "eab-key-id; add 'eab-key-id KID' as the CA gave it",
+		    ld->block_name);
+	return set_default_account(ld, block, issuer);
 }
 
 /* Checks what the keys of one dns-zone block mean together. */
@@ -1489,6 +1601,13 @@ issuer_clear(struct config_issuer *issuer)
 		free(issuer->contacts[i]);
 	free(issuer->contacts);
 	free(issuer->account);
+	for (i = 0; i < issuer->account_count; i++)
+		free(issuer->accounts[i]);
+	free(issuer->accounts);
+	free(issuer->eab_key_id);
+	free(issuer->eab_key_file);
+	free(issuer->preferred_chain);
+	free(issuer->profile);
 }
 
 static void
@@ -1557,6 +1676,16 @@ config_find_issuer(const struct custos_config *config, const char *name)
 		if (strcmp(config->issuers[i].name, name) == 0)
 			return &config->issuers[i];
 	return NULL;
+}
+
+int
+config_issuer_has_account(const struct config_issuer *issuer,
+    const char *account)
+{
+	for (size_t i = 0; i < issuer->account_count; i++)
+		if (strcmp(issuer->accounts[i], account) == 0)
+			return 1;
+	return 0;
 }
 
 const struct config_dns_zone *

@@ -44,6 +44,16 @@ struct config_origin {
 	int column;
 };
 
+/* The MAC algorithm of an External Account Binding. */
+enum eab_algorithm {
+	EAB_HS256 = 0,
+	EAB_HS384,
+	EAB_HS512,
+};
+
+/* Returns "HS256", "HS384" or "HS512". */
+const char *eab_algorithm_name(enum eab_algorithm algorithm);
+
 struct config_issuer {
 	char *name;		/* the block label: issuer NAME { ... } */
 	char *directory;	/* ACME directory URL, https:// required */
@@ -54,11 +64,24 @@ struct config_issuer {
 	/*
 	 * The name of the ACME account this installation holds at the
 	 * issuer; tenant policies grant accounts by this name. Default: the
-	 * issuer's name.
+	 * issuer's name. It is accounts[0] when several are listed.
 	 */
 	char *account;
+	char **accounts;	/* every account name, in file order */
+	size_t account_count;
+	/* External Account Binding (RFC 8555 section 7.3.4); NULL: none. */
+	char *eab_key_id;	/* the CA's key identifier */
+	char *eab_key_file;	/* read only by "custos account import-eab" */
+	enum eab_algorithm eab_algorithm;
+	/* The CN of the top chain certificate's issuer; NULL: default. */
+	char *preferred_chain;
+	char *profile;		/* ACME profile for newOrder; NULL: none */
 	struct config_origin origin;
 };
+
+/* Returns 1 when issuer lists an account of that name. */
+int config_issuer_has_account(const struct config_issuer *issuer,
+    const char *account);
 
 struct config_hsm {
 	char *module;		/* PKCS#11 module path */

@@ -272,7 +272,8 @@ test_config_issuer_block_errors(void)
 	CHECK_STR(issuer_error("issuer a {\n\tdirectory https://h/\n"
 	    "\temail ops@example.org\n}\n"), "t.conf:8:2: unknown key "
 	    "'email' in block 'issuer a' (expected one of: directory, "
-	    "trust-bundle, contact, agree-tos, account)");
+	    "trust-bundle, contact, agree-tos, account, eab-key-id, "
+	    "eab-key-file, eab-algorithm, preferred-chain, profile)");
 }
 
 static void

@@ -43,6 +43,14 @@ ipc_type_name(uint16_t type)
 		return "jws-sign";
 	case IPC_CSR_BUILD:
 		return "csr-build";
+	case IPC_EAB_SIGN:
+		return "eab-sign";
+	case IPC_KEY_CHANGE:
+		return "key-change";
+	case IPC_KEY_DESTROY:
+		return "key-destroy";
+	case IPC_REVOKE_SIGN:
+		return "revoke-sign";
 	case IPC_AUDIT_CHECKPOINT_SIGN:
 		return "audit-checkpoint-sign";
 	case IPC_AUDIT_KEY_PUBLIC:

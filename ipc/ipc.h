@@ -77,6 +77,38 @@
  *     "account" and the array of strings "names". No member ever
  *     carries a PIN, a key or a payload.
  *
+ * IPC_EAB_SIGN      {"key_id": KEYID, "tenant": TENANT, "url": URL}
+ *     result:       {"protected": B64URL, "payload": B64URL,
+ *                    "signature": B64URL}
+ *     The External Account Binding JWS for the newAccount URL: the
+ *     signer MACs the account key's JWK with the issuer's EAB key, which
+ *     "custos-signer --import-eab" stored in the token. KEYID and URL are
+ *     checked as for IPC_JWS_SIGN.
+ *
+ * IPC_KEY_CHANGE    {"key_id": OLD-KEYID, "new_key_id": NEW-KEYID,
+ *                    "tenant": TENANT, "url": KEY-CHANGE-URL,
+ *                    "account": ACCOUNT-URL}
+ *     result:       the inner JWS, as for IPC_EAB_SIGN
+ *     Both keys must be account keys of the same issuer and account. The
+ *     outer JWS, signed next with OLD-KEYID through IPC_JWS_SIGN, may
+ *     carry only the inner JWS built last.
+ *
+ * IPC_KEY_DESTROY   {"key_id": KEYID, "tenant": TENANT}
+ *     result:       {"key_id": KEYID}
+ *     Destroys the old key of the last key change once its outer JWS was
+ *     signed; any other key is denied.
+ *
+ * IPC_REVOKE_SIGN   {"key_id": KEYID, "tenant": TENANT, "url": URL,
+ *                    "nonce": NONCE, "issuer": ISSUER,
+ *                    "certificate": B64URL-DER, "reason": 0-10}
+ *     result:       a JWS, as for IPC_JWS_SIGN, with the JWK embedded
+ *     A revokeCert request signed by a certificate key bound to TENANT;
+ *     the certificate's public key must be that key, and URL must have
+ *     the origin of ISSUER's directory. "reason" is optional.
+ *
+ * IPC_KEY_GENERATE takes "account": ACCOUNT with "purpose": "account" to
+ * choose one of the issuer's accounts (absent: the first one listed).
+ *
  * IPC_ERROR         {"code": WORD, "message": TEXT}, in place of a result.
  *     WORD is "unknown-key" (no such key in the token), "hsm-failure"
  *     (the token failed the operation), "unsupported-key" (a key of a
@@ -103,6 +135,12 @@ enum ipc_type {
 	IPC_KEY_PUBLIC = 2,
 	IPC_JWS_SIGN = 3,
 	IPC_CSR_BUILD = 4,
+
+	/* Account lifecycle, described above. */
+	IPC_EAB_SIGN = 10,
+	IPC_KEY_CHANGE = 11,
+	IPC_KEY_DESTROY = 12,
+	IPC_REVOKE_SIGN = 13,
 
 	/* 20-29: the audit log (docs/audit.md). */
 	IPC_AUDIT_CHECKPOINT_SIGN = 20,

@@ -89,15 +89,17 @@ find_issuer(const struct custos_config *config,
 
 /*
  * Decides a KEY_GENERATE request and fills the binding that the new key's
- * label records. issuer_name is NULL for a certificate key.
+ * label records. issuer_name is NULL for a certificate key; account_name
+ * NULL means the issuer's first account.
  */
 int
 authorize_key_generate(const struct custos_config *config,
     const struct policy_tenant *tenant, enum key_purpose purpose,
-    const char *issuer_name, enum key_type type,
+    const char *issuer_name, const char *account_name, enum key_type type,
     struct key_binding *binding, struct policy_decision *decision)
 {
 	const struct config_issuer *issuer;
+	char quoted[POLICY_QUOTE_BUFSIZE], subject[POLICY_QUOTE_BUFSIZE + 8];
 
 	memset(binding, 0, sizeof(*binding));
 	binding->purpose = purpose;
@@ -107,14 +109,22 @@ authorize_key_generate(const struct custos_config *config,
 		return policy_check_key_type(tenant, type, decision);
 	}
 	issuer = find_issuer(config, tenant, issuer_name, decision);
-	if (issuer == NULL ||
-	    !policy_check_issuer(tenant, issuer->name, decision) ||
-	    !policy_check_account(tenant, issuer->account, decision))
+	if (issuer == NULL)
+		return 0;
+	if (account_name == NULL)
+		account_name = issuer->account;
+	snprintf(subject, sizeof(subject), "account %s",
+	    policy_quote(account_name, quoted));
+	if (!config_issuer_has_account(issuer, account_name))
+		return deny(tenant, subject, decision, "issuer %s lists no "
+		    "such account in %s", issuer->name, config->path);
+	if (!policy_check_issuer(tenant, issuer->name, decision) ||
+	    !policy_check_account(tenant, account_name, decision))
 		return 0;
 	snprintf(binding->issuer, sizeof(binding->issuer), "%s",
 	    issuer->name);
 	snprintf(binding->account, sizeof(binding->account), "%s",
-	    issuer->account);
+	    account_name);
 	return 1;
 }
 
@@ -182,7 +192,13 @@ authorize_account_key(const struct custos_config *config,
 	    decision))
 		return 0;
 	issuer = find_issuer(config, tenant, binding->issuer, decision);
-	if (issuer == NULL || !check_origin(tenant, issuer, url, decision))
+	if (issuer == NULL)
+		return 0;
+	if (!config_issuer_has_account(issuer, binding->account))
+		return deny(tenant, "account", decision, "key %s belongs to "
+		    "account %s, which issuer %s no longer lists", hex,
+		    binding->account, issuer->name);
+	if (!check_origin(tenant, issuer, url, decision))
 		return 0;
 	return policy_check_issuer(tenant, binding->issuer, decision) &&
 	    policy_check_account(tenant, binding->account, decision);

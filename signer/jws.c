@@ -187,7 +187,9 @@ jws_protected(EVP_PKEY *pkey, const struct jws_alg *alg,
 		rc |= key == NULL ? -1 :
 		    json_object_set_new(header, "jwk", key);
 	}
-	rc |= json_object_set_new(header, "nonce", json_string(in->nonce));
+	if (in->nonce != NULL)
+		rc |= json_object_set_new(header, "nonce",
+		    json_string(in->nonce));
 	rc |= json_object_set_new(header, "url", json_string(in->url));
 	if (rc != 0) {
 		json_decref(header);
@@ -229,7 +231,8 @@ out:
 
 /*
  * Checks the input, builds the protected header {"alg", "kid" or "jwk",
- * "nonce", "url"}, signs and returns the flattened JWS in *out:
+ * "nonce", "url"}, signs and returns the flattened JWS in *out. A NULL
+ * nonce leaves "nonce" out, as the inner JWS of a key change needs:
  * {"protected", "payload", "signature"}. Returns 0, or -1 with err set.
  */
 int
@@ -245,7 +248,8 @@ jws_sign(EVP_PKEY *pkey, const struct jws_input *in, json_t **out,
 
 	*out = NULL;
 	if (jws_check_url(in->url, err, errlen) != 0 ||
-	    jws_check_nonce(in->nonce, err, errlen) != 0 ||
+	    (in->nonce != NULL &&
+	    jws_check_nonce(in->nonce, err, errlen) != 0) ||
 	    (in->kid != NULL && jws_check_url(in->kid, err, errlen) != 0) ||
 	    jws_canonical_payload(in->payload, &payload, err, errlen) != 0)
 		goto out;

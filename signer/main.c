@@ -168,6 +168,8 @@ main(int argc, char **argv)
 	int rc;
 
 	log_init("custos-signer", LOG_LEVEL_INFO);
+	if (argc > 1 && strcmp(argv[1], "--import-eab") == 0)
+		eab_import_main(argc, argv);
 	rc = parse_args(argc, argv, &opts);
 	if (rc != 0)
 		return rc > 0 ? 0 : 1;

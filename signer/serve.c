@@ -17,32 +17,14 @@
 
 #include "ipc/ipc.h"
 #include "logging/log.h"
+#include "signer/request.h"
 
 #define PAYLOAD_TEXT_MAX IPC_MAX_PAYLOAD
 #define URI_MAX 512
 #define LABEL_MAX 256
 #define NAME_TEXT_MAX 256		/* tenant and issuer members */
-#define NAMES_SHOWN_MAX 256
 
-/* One request being served. */
-struct request {
-	struct signer_context *ctx;
-	const json_t *body;
-	json_t *result;			/* set by a successful handler */
-	const char *code;		/* IPC_ERROR code word */
-	char message[SIGNER_ERR_MAX];	/* error reply or violation */
-	/* Facts for the log line of a denial; empty when not known. */
-	const char *tenant;
-	char account[KEY_NAME_MAX + 1];
-	char key_id[2 * KEY_ID_BYTES + 1];
-	char names[NAMES_SHOWN_MAX];
-};
-
-static int
-reply_error(struct request *req, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
+int
 reply_error(struct request *req, const char *code, const char *fmt, ...)
 {
 	va_list ap;
@@ -54,7 +36,7 @@ reply_error(struct request *req, const char *code, const char *fmt, ...)
 	return SIGNER_REPLY_ERROR;
 }
 
-static int
+int
 reply_denied(struct request *req, const struct policy_decision *decision)
 {
 	return reply_error(req, "policy-denied", "%s", decision->reason);
@@ -103,7 +85,7 @@ note_csr_names(struct request *req, const json_t *array)
 }
 
 /* Gets the "tenant" member and finds the tenant, or denies the request. */
-static int
+int
 get_tenant(struct request *req, const struct policy_tenant **tenant)
 {
 	struct policy_decision decision;
@@ -121,7 +103,7 @@ get_tenant(struct request *req, const struct policy_tenant **tenant)
  * Gets the key id member and loads the key and its label. Returns 0, a
  * protocol error for a malformed id, or an error reply for an unknown key.
  */
-static int
+int
 load_key(struct request *req, EVP_PKEY **pkey, unsigned char id[KEY_ID_BYTES],
     char *label, size_t labellen)
 {
@@ -171,14 +153,17 @@ describe_key(struct request *req, EVP_PKEY *pkey,
 }
 
 static const char *const key_generate_members[] = {
-	"purpose", "tenant", "issuer", "type", NULL,
+	"purpose", "tenant", "issuer", "account", "type", NULL,
 };
 static const char *const purposes[] = { "account", "certificate", NULL };
 
-/* Reads the purpose, the issuer (account keys only) and the key type. */
+/*
+ * Reads the purpose, the issuer and account (account keys only) and the
+ * key type.
+ */
 static int
 get_key_request(struct request *req, enum key_purpose *purpose,
-    const char **issuer, enum key_type *type)
+    const char **issuer, const char **account, enum key_type *type)
 {
 	const char *type_name;
 	int choice;
@@ -186,6 +171,8 @@ get_key_request(struct request *req, enum key_purpose *purpose,
 	if (ipc_get_choice(req->body, "purpose", purposes, &choice,
 	    req->message, sizeof(req->message)) != 0 ||
 	    ipc_get_string(req->body, "issuer", NAME_TEXT_MAX, 1, issuer,
+	    req->message, sizeof(req->message)) != 0 ||
+	    ipc_get_string(req->body, "account", NAME_TEXT_MAX, 1, account,
 	    req->message, sizeof(req->message)) != 0 ||
 	    ipc_get_string(req->body, "type", 64, 1, &type_name,
 	    req->message, sizeof(req->message)) != 0)
@@ -196,9 +183,10 @@ get_key_request(struct request *req, enum key_purpose *purpose,
 		    "\"issuer\", which account keys need");
 		return SIGNER_PROTOCOL_ERROR;
 	}
-	if (*purpose == KEY_PURPOSE_CERTIFICATE && *issuer != NULL) {
-		snprintf(req->message, sizeof(req->message), "member "
-		    "\"issuer\" is only for account keys");
+	if (*purpose == KEY_PURPOSE_CERTIFICATE &&
+	    (*issuer != NULL || *account != NULL)) {
+		snprintf(req->message, sizeof(req->message), "members "
+		    "\"issuer\" and \"account\" are only for account keys");
 		return SIGNER_PROTOCOL_ERROR;
 	}
 	*type = KEY_TYPE_EC_P256;
@@ -221,17 +209,17 @@ handle_key_generate(struct request *req)
 	char label[LABEL_MAX];
 	enum key_purpose purpose;
 	enum key_type type;
-	const char *issuer;
+	const char *issuer, *account;
 	EVP_PKEY *pkey = NULL;
 	int rc;
 
-	rc = get_key_request(req, &purpose, &issuer, &type);
+	rc = get_key_request(req, &purpose, &issuer, &account, &type);
 	if (rc == 0)
 		rc = get_tenant(req, &tenant);
 	if (rc != 0)
 		return rc;
 	if (!authorize_key_generate(req->ctx->config, tenant, purpose,
-	    issuer, type, &binding, &decision))
+	    issuer, account, type, &binding, &decision))
 		return reply_denied(req, &decision);
 	snprintf(req->account, sizeof(req->account), "%s", binding.account);
 
@@ -319,6 +307,9 @@ authorize_jws(struct request *req, const struct policy_tenant *tenant,
 	allowed = authorize_payload(tenant, req->ctx->csrs, in->payload,
 	    in->kid != NULL, &payload, &decision);
 	note_identifiers(req, &payload);
+	if (allowed && payload.shape == ACME_SHAPE_KEY_CHANGE)
+		allowed = authorize_key_change_payload(req, tenant, id,
+		    payload.object, &decision);
 	acme_payload_clear(&payload);
 	return allowed ? 0 : reply_denied(req, &decision);
 }
@@ -433,6 +424,10 @@ static const struct handler {
 	{ IPC_KEY_PUBLIC, key_public_members, handle_key_public },
 	{ IPC_JWS_SIGN, jws_sign_members, handle_jws_sign },
 	{ IPC_CSR_BUILD, csr_build_members, handle_csr_build },
+	{ IPC_EAB_SIGN, eab_sign_request_members, handle_eab_sign },
+	{ IPC_KEY_CHANGE, key_change_request_members, handle_key_change },
+	{ IPC_KEY_DESTROY, key_destroy_request_members, handle_key_destroy },
+	{ IPC_REVOKE_SIGN, revoke_sign_request_members, handle_revoke_sign },
 #ifdef CUSTOS_TEST_BUILD
 	{ IPC_TEST_FORBIDDEN_SYSCALL, test_members,
 	    handle_test_forbidden_syscall },

@@ -97,7 +97,7 @@ int key_id_from_hex(const char *hex, unsigned char id[KEY_ID_BYTES]);
 /* jws.c: JWS assembly (RFC 7515 flattened JSON, as ACME sends it). */
 struct jws_input {
 	const char *url;
-	const char *nonce;
+	const char *nonce;		/* NULL: no "nonce" member */
 	const char *kid;		/* NULL: embed the JWK */
 	const char *payload;		/* JSON object text, or "" */
 };
@@ -193,7 +193,7 @@ int authorize_tenant(const struct policy *policy, const char *name,
     const struct policy_tenant **tenant, struct policy_decision *decision);
 int authorize_key_generate(const struct custos_config *config,
     const struct policy_tenant *tenant, enum key_purpose purpose,
-    const char *issuer_name, enum key_type type,
+    const char *issuer_name, const char *account_name, enum key_type type,
     struct key_binding *binding, struct policy_decision *decision);
 int authorize_account_key(const struct custos_config *config,
     const struct policy_tenant *tenant, const char *label, const char *hex,
@@ -212,12 +212,59 @@ int sandbox_drop_privileges(const char *user, char *err, size_t errlen);
 int sandbox_set_limits(char *err, size_t errlen);
 int sandbox_install_filter(char *err, size_t errlen);
 
+/*
+ * keychange.c: the last key change this signer built. The outer JWS of a
+ * key change must carry exactly that inner JWS, and only its old key may
+ * then be destroyed.
+ */
+struct keychange_record {
+	int used;
+	unsigned char digest[CSR_DIGEST_LEN];	/* SHA-256 of the inner JWS */
+	char tenant[KEY_NAME_MAX + 1];
+	unsigned char old_id[KEY_ID_BYTES];
+	unsigned char new_id[KEY_ID_BYTES];
+	int outer_signed;	/* the old key signed the outer JWS */
+};
+
+int keychange_inner_jws(EVP_PKEY *new_key, EVP_PKEY *old_key,
+    const char *url, const char *account_url, json_t **out, char *err,
+    size_t errlen);
+int keychange_remember(struct keychange_record *record, const char *tenant,
+    const unsigned char old_id[KEY_ID_BYTES],
+    const unsigned char new_id[KEY_ID_BYTES], const json_t *inner);
+int keychange_check_outer(const struct keychange_record *record,
+    const char *tenant, const unsigned char key_id[KEY_ID_BYTES],
+    const json_t *inner, char *err, size_t errlen);
+int token_destroy_key(struct signer_token *token,
+    const unsigned char id[KEY_ID_BYTES], char *err, size_t errlen);
+
+/* eab.c */
+int eab_label_format(const char *issuer, const char *kid, char *out,
+    size_t outlen);
+long eab_key_decode(const char *text, size_t len, unsigned char *out);
+int eab_read_key(const char *path, unsigned char *key, size_t keylen,
+    size_t *out_len, char *err, size_t errlen);
+int eab_store_key(struct signer_token *token, const char *issuer,
+    const char *kid, unsigned char *key, size_t keylen, char *err,
+    size_t errlen);
+int eab_sign(struct signer_token *token, const struct config_issuer *issuer,
+    EVP_PKEY *account_key, const char *url, json_t **out, char *err,
+    size_t errlen);
+
+/* eab_import.c: "custos-signer --import-eab ..."; never returns. */
+void eab_import_main(int argc, char **argv) __attribute__((noreturn));
+
+/* revoke.c */
+int revoke_check_certificate(EVP_PKEY *key, const char *certificate_b64,
+    char *err, size_t errlen);
+
 /* The state the request handlers share, set up before the sandbox. */
 struct signer_context {
 	struct signer_token *token;
 	const struct custos_config *config;
 	const struct policy *policy;
 	struct csr_table *csrs;
+	struct keychange_record keychange;
 };
 
 /* serve.c */

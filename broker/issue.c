@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "broker/acme.h"
+#include "broker/audit_issue.h"
+#include "broker/audit_signer.h"
 #include "broker/certificate.h"
 #include "broker/challenge.h"
 #include "broker/challenge_http.h"
@@ -43,6 +45,7 @@ struct issue {
 	size_t pem_len;
 	struct cert_chain chain;
 	char *stored;
+	struct audit_log *audit;
 };
 
 static int
@@ -52,8 +55,11 @@ load_settings(struct issue *is)
 	struct acme_client *acme = &is->acme;
 
 	if (config_load(opt->config_path, &is->config, acme->err,
+	    sizeof(acme->err)) != 0 ||
+	    audit_open(&is->config->audit, &is->audit, acme->err,
 	    sizeof(acme->err)) != 0)
 		return -1;
+	audit_set_current(is->audit);
 	acme->config = is->config;
 	if (names_parse(opt->names, opt->name_count, &is->names, acme->err,
 	    sizeof(acme->err)) != 0)
@@ -105,10 +111,17 @@ check_policy(struct issue *is)
 
 	if (policy_load(is->config->policy.file, policy_name_normalize,
 	    &is->policy, acme->err, sizeof(acme->err)) != 0 ||
-	    caller_identify(&is->caller, acme->err, sizeof(acme->err)) != 0 ||
-	    tenant_select(is->policy, &is->caller, is->options->tenant,
-	    &is->tenant, acme->err, sizeof(acme->err)) != 0)
+	    caller_identify(&is->caller, acme->err, sizeof(acme->err)) != 0)
 		return -1;
+	audit_set_actor(is->audit, NULL, is->caller.user, is->caller.uid,
+	    NULL);
+	if (tenant_select(is->policy, &is->caller, is->options->tenant,
+	    &is->tenant, acme->err, sizeof(acme->err)) != 0) {
+		audit_issue_tenant_denied(is->options->tenant, acme->err);
+		return -1;
+	}
+	audit_set_actor(is->audit, is->tenant->name, is->caller.user,
+	    is->caller.uid, NULL);
 
 	request.challenge = challenge_gate_type(is->config, is->tenant);
 	is->denials = gate_check_request(is->tenant, &request, print_denial,
@@ -184,11 +197,14 @@ create_order(struct issue *is)
 {
 	struct acme_client *acme = &is->acme;
 
-	if (acme_order_new(acme, &is->names, &is->order, &is->order_url) != 0)
+	if (acme_order_new(acme, &is->names, &is->order, &is->order_url) != 0 ||
+	    audit_issue_order(&is->names, acme->issuer->name,
+	    acme->account_url, is->order_url) != 0)
 		return -1;
 	printf("order: %s (%s, %zu authorizations)\n", is->order_url,
 	    is->order.status, is->order.authorization_count);
-	if (acme_authorize_all(acme, &is->order) != 0)
+	if (acme_authorize_all(acme, &is->order) != 0 ||
+	    audit_issue_authorized(&is->names, is->order_url) != 0)
 		return -1;
 
 	/* The order turns ready once every authorization is valid. */
@@ -236,6 +252,41 @@ finalize_order(struct issue *is)
 	return acme_order_finalize(acme, is->order_url, &is->order, is->csr);
 }
 
+/* Appends the certificate.issue record with what the issuance knows. */
+static int
+record_issue(struct issue *is, const char *outcome, const char *reason)
+{
+	struct issue_facts facts = {
+		.names = &is->names,
+		.issuer = is->acme.issuer ? is->acme.issuer->name : NULL,
+		.account_url = is->acme.account_url,
+		.order_url = is->order_url,
+		.key_id = is->cert_key.key_id[0] ? is->cert_key.key_id : NULL,
+		.serial = is->chain.serial_hex,
+		.stored = is->stored,
+	};
+
+	if (audit_issue_done(&facts, outcome, reason) != 0) {
+		audit_status(is->acme.err, sizeof(is->acme.err));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Appends a signed checkpoint when the signer runs and, unless final is
+ * set, only once checkpoint-interval has passed.
+ */
+static int
+checkpoint(struct issue *is, int final)
+{
+	if (is->audit == NULL || is->signer.pid <= 0 ||
+	    (!final && !audit_checkpoint_due(is->audit)))
+		return 0;
+	return audit_checkpoint(is->audit, audit_signer_sign, &is->signer,
+	    is->acme.err, sizeof(is->acme.err));
+}
+
 static int
 download_and_store(struct issue *is)
 {
@@ -269,6 +320,8 @@ download_and_store(struct issue *is)
 	    label, version, &files, &is->stored, acme->err,
 	    sizeof(acme->err));
 	free(label);
+	if (rc == 0)
+		rc = record_issue(is, "success", NULL);
 	return rc;
 }
 
@@ -284,7 +337,10 @@ run_steps(struct issue *is)
 	    acme->issuer->directory);
 	if (acme_directory_fetch(acme) != 0 ||
 	    acme_account_ensure(acme) != 0 ||
+	    audit_issue_account(acme->issuer->name, acme->account_url) != 0 ||
+	    checkpoint(is, 0) != 0 ||
 	    create_order(is) != 0 ||
+	    checkpoint(is, 0) != 0 ||
 	    finalize_order(is) != 0 ||
 	    download_and_store(is) != 0)
 		return -1;
@@ -324,6 +380,7 @@ issue_cleanup(struct issue *is, int failed)
 	names_clear(&is->names);
 	caller_clear(&is->caller);
 	policy_free(is->policy);
+	audit_close(is->audit);
 	config_free(is->config);
 	return rc;
 }
@@ -339,6 +396,15 @@ issue_run(const struct issue_options *options)
 	is.signer.fd = -1;
 	is.signer.pid = -1;
 	rc = run_steps(&is);
+	if (rc != 0 && is.tenant != NULL)
+		record_issue(&is, "failure", is.acme.err);
+	if (rc == 0)
+		rc = checkpoint(&is, 1);
+	else
+		checkpoint(&is, 1);
+	/* A failed audit write is the cause to report, even after others. */
+	if (audit_status(is.acme.err, sizeof(is.acme.err)) != 0)
+		rc = -1;
 	fflush(stdout);
 	/*
 	 * A signer that exited with an error has printed the cause, and each

@@ -1,4 +1,5 @@
 #include "broker/signer_client.h"
+#include "broker/audit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #define SIGNER_FD 3
+#define SIGNER_AUDIT_FD 4
 
 static const char *const key_members[] = {
 	"key_id", "type", "jwk", "thumbprint", "uri", NULL,
@@ -48,13 +50,18 @@ signer_default_program(char *err, size_t errlen)
 
 /* Runs in the child: never returns. */
 static void
-exec_signer(int fd, const char *program, const char *config_path)
+exec_signer(int fd, int audit_fd, const char *program,
+    const char *config_path)
 {
 	char *const argv[] = {
 		(char *)program, "--config", (char *)config_path, "--fd", "3",
-		NULL,
+		"--audit-fd", "4", NULL,
 	};
 
+	/* Above both targets, so that the first dup2 cannot replace it. */
+	audit_fd = fcntl(audit_fd, F_DUPFD_CLOEXEC, SIGNER_AUDIT_FD + 1);
+	if (audit_fd < 0)
+		_exit(127);
 	if (fd == SIGNER_FD) {
 		/* dup2 onto itself would keep close-on-exec set. */
 		if (fcntl(fd, F_SETFD, 0) != 0)
@@ -62,6 +69,8 @@ exec_signer(int fd, const char *program, const char *config_path)
 	} else if (dup2(fd, SIGNER_FD) != SIGNER_FD) {
 		_exit(127);
 	}
+	if (dup2(audit_fd, SIGNER_AUDIT_FD) != SIGNER_AUDIT_FD)
+		_exit(127);
 	signal(SIGPIPE, SIG_DFL);
 	execv(program, argv);
 	dprintf(STDERR_FILENO, "custos: error: cannot run signer %s: %s "
@@ -74,15 +83,24 @@ int
 signer_spawn(const char *program, const char *config_path,
     struct signer_client *signer, char *err, size_t errlen)
 {
-	int fds[2];
+	int fds[2], audit[2];
 	pid_t pid;
 
 	signer->pid = -1;
 	signer->fd = -1;
+	signer->audit_fd = -1;
+	signer->audit_active = 0;
 	signer->printed_error = 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
 		snprintf(err, errlen, "socketpair for the signer failed: %s",
 		    strerror(errno));
+		return -1;
+	}
+	if (pipe2(audit, O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "pipe for the signer's audit channel "
+		    "failed: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
 		return -1;
 	}
 	pid = fork();
@@ -91,13 +109,18 @@ signer_spawn(const char *program, const char *config_path,
 		    strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
+		close(audit[0]);
+		close(audit[1]);
 		return -1;
 	}
 	if (pid == 0)
-		exec_signer(fds[1], program, config_path);
+		exec_signer(fds[1], audit[1], program, config_path);
 	close(fds[1]);
+	close(audit[1]);
 	signer->pid = pid;
 	signer->fd = fds[0];
+	signer->audit_fd = audit[0];
+	signer->audit_active = 1;
 	return 0;
 }
 
@@ -143,6 +166,10 @@ signer_finish(struct signer_client *signer, char *err, size_t errlen)
 	if (signer->fd >= 0)
 		close(signer->fd);
 	signer->fd = -1;
+	/* The signer exits at end of file and closes the channel then. */
+	if (signer->audit_active)
+		audit_channel_drain(&signer->audit_fd);
+	signer->audit_active = 0;
 	if (signer->pid <= 0)
 		return 0;
 	while (waitpid(signer->pid, &status, 0) < 0) {
@@ -205,7 +232,10 @@ transact(struct signer_client *signer, uint16_t type, const json_t *request,
 
 	*result = NULL;
 	rc = ipc_write_json(signer->fd, type, request);
-	if (rc == 0)
+	if (rc == 0 && signer->audit_active)
+		rc = audit_channel_read_reply(signer->fd, &signer->audit_fd,
+		    &frame);
+	else if (rc == 0)
 		rc = ipc_read_frame(signer->fd, &frame);
 	if (rc == -IPC_EOF || rc == -IPC_ETRUNCATED ||
 	    (rc == -IPC_EIO && (errno == EPIPE || errno == ECONNRESET))) {
@@ -237,6 +267,14 @@ transact(struct signer_client *signer, uint16_t type, const json_t *request,
 	json_decref(obj);
 	ipc_frame_clear(&frame);
 	return rc;
+}
+
+int
+signer_request(struct signer_client *signer, uint16_t type,
+    const json_t *request, const char *const *allowed, json_t **result,
+    char *err, size_t errlen)
+{
+	return transact(signer, type, request, allowed, result, err, errlen);
 }
 
 /* Builds a key-generate request: an account key when issuer is set. */

@@ -19,6 +19,12 @@
 struct signer_client {
 	pid_t pid;
 	int fd;
+	/*
+	 * The read end of the signer's audit channel, valid only while
+	 * audit_active is 1, so that a zeroed structure has no channel.
+	 */
+	int audit_fd;
+	int audit_active;
 	/* The tenant every request acts for; set before the first request. */
 	const char *tenant;
 	/*
@@ -44,11 +50,22 @@ struct signer_key {
 char *signer_default_program(char *err, size_t errlen);
 
 /*
- * Starts program with "--config config_path --fd 3", fd 3 being its end of
- * a socket pair; the environment is passed through.
+ * Starts program with "--config config_path --fd 3 --audit-fd 4", fd 3
+ * being its end of a socket pair and fd 4 the write end of a pipe whose
+ * audit records the broker appends to the audit log; the environment is
+ * passed through.
  */
 int signer_spawn(const char *program, const char *config_path,
     struct signer_client *signer, char *err, size_t errlen);
+
+/*
+ * Sends one request of ipc/ipc.h and reads its reply. Returns 0 with the
+ * IPC_RESULT object in *result, whose members must all be in allowed, or
+ * -1 with err set.
+ */
+int signer_request(struct signer_client *signer, uint16_t type,
+    const json_t *request, const char *const *allowed, json_t **result,
+    char *err, size_t errlen);
 
 /*
  * Closes the connection and waits for the signer to exit. Returns 0 when

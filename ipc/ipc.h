@@ -72,10 +72,10 @@
  *     the audit log. Members: "action" (required; "policy.decision",
  *     "key.generate", "signer.refusal" or "audit.key-generate"),
  *     "outcome" (required; "allowed", "denied", "success" or
- *     "failure"), and the optional strings "tenant", "subject",
- *     "reason", "request", "code", "key_id", "purpose", "key_type",
- *     "account" and the array of strings "names". No member ever
- *     carries a PIN, a key or a payload.
+ *     "failure"), and the optional strings "tenant", "subject" (the
+ *     value decided, or the names of a refused request), "reason",
+ *     "request", "code", "key_id", "purpose", "key_type" and "account".
+ *     No member ever carries a PIN, a key or a payload.
  *
  * IPC_EAB_SIGN      {"key_id": KEYID, "tenant": TENANT, "url": URL}
  *     result:       {"protected": B64URL, "payload": B64URL,

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "logging/log.h"
+#include "signer/audit.h"
 
 #ifndef CUSTOS_VERSION
 #define CUSTOS_VERSION "0.1.0"
@@ -30,6 +31,7 @@
 struct options {
 	const char *config_path;
 	int fd;
+	int audit_fd;		/* -1: no audit channel */
 	int debug;
 };
 
@@ -45,9 +47,29 @@ usage(FILE *out)
 	    "  --config FILE  configuration file (reads the hsm, signer,\n"
 	    "                 issuer and policy sections)\n"
 	    "  --fd N         descriptor of the socket to the broker\n"
+	    "  --audit-fd N   descriptor on which to send audit records\n"
+	    "                 to the broker (see docs/audit.md)\n"
 	    "  --debug        log one line per request\n"
 	    "  --help         print this help and exit\n"
 	    "  --version      print the version and exit\n");
+}
+
+static int
+parse_descriptor(const char *option, const char *text, int *fd)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(text, &end, 10);
+	if (errno != 0 || *end != '\0' || end == text || n < 0 ||
+	    n > INT_MAX) {
+		log_error("invalid %s '%s': expected a descriptor number such "
+		    "as 4", option, text);
+		return -1;
+	}
+	*fd = (int)n;
+	return 0;
 }
 
 /* Returns 0 to go on, 1 to exit with status 0, -1 on a usage error. */
@@ -57,6 +79,7 @@ parse_args(int argc, char **argv, struct options *opts)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "fd", required_argument, NULL, 'f' },
+		{ "audit-fd", required_argument, NULL, 'A' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -67,6 +90,7 @@ parse_args(int argc, char **argv, struct options *opts)
 	int c;
 
 	opts->fd = -1;
+	opts->audit_fd = -1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -82,6 +106,11 @@ parse_args(int argc, char **argv, struct options *opts)
 				return -1;
 			}
 			opts->fd = (int)fd;
+			break;
+		case 'A':
+			if (parse_descriptor("--audit-fd", optarg,
+			    &opts->audit_fd) != 0)
+				return -1;
 			break;
 		case 'd':
 			opts->debug = 1;
@@ -140,6 +169,27 @@ enter_sandbox(const struct custos_config *config)
 	return 0;
 }
 
+/* The audit channel is the write end of a pipe or a socket. */
+static int
+check_audit_fd(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 ||
+	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+		log_error("--audit-fd %d is not an open pipe or socket: the "
+		    "broker starts the signer with its audit channel on that "
+		    "descriptor", fd);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+		log_error("setting close-on-exec on --audit-fd %d failed: %s",
+		    fd, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Reads the policy file that the configuration names. */
 static int
 load_policy(const struct custos_config *config, struct policy **policy)
@@ -177,6 +227,9 @@ main(int argc, char **argv)
 		log_set_level(LOG_LEVEL_DEBUG);
 	if (check_fd(opts.fd) != 0)
 		return 1;
+	if (opts.audit_fd >= 0 && check_audit_fd(opts.audit_fd) != 0)
+		return 1;
+	signer_audit_init(opts.audit_fd);
 	if (config_load(opts.config_path, &config, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		return 1;

@@ -17,6 +17,7 @@
 
 #include "ipc/ipc.h"
 #include "logging/log.h"
+#include "signer/audit.h"
 #include "signer/request.h"
 
 #define PAYLOAD_TEXT_MAX IPC_MAX_PAYLOAD
@@ -415,6 +416,23 @@ handle_test_forbidden_syscall(struct request *req)
 }
 #endif
 
+static int
+handle_audit_checkpoint_sign(struct request *req)
+{
+	return audit_handle_checkpoint_sign(req->ctx, req->body, &req->result,
+	    &req->code, req->message, sizeof(req->message));
+}
+
+static int
+handle_audit_key_public(struct request *req)
+{
+	return audit_handle_key_public(req->ctx, req->body, &req->result,
+	    &req->code, req->message, sizeof(req->message));
+}
+
+static const char *const audit_checkpoint_members[] = { "head", NULL };
+static const char *const audit_key_members[] = { NULL };
+
 static const struct handler {
 	uint16_t type;
 	const char *const *members;
@@ -424,6 +442,9 @@ static const struct handler {
 	{ IPC_KEY_PUBLIC, key_public_members, handle_key_public },
 	{ IPC_JWS_SIGN, jws_sign_members, handle_jws_sign },
 	{ IPC_CSR_BUILD, csr_build_members, handle_csr_build },
+	{ IPC_AUDIT_CHECKPOINT_SIGN, audit_checkpoint_members,
+	    handle_audit_checkpoint_sign },
+	{ IPC_AUDIT_KEY_PUBLIC, audit_key_members, handle_audit_key_public },
 	{ IPC_EAB_SIGN, eab_sign_request_members, handle_eab_sign },
 	{ IPC_KEY_CHANGE, key_change_request_members, handle_key_change },
 	{ IPC_KEY_DESTROY, key_destroy_request_members, handle_key_destroy },
@@ -467,6 +488,9 @@ send_reply(const struct request *req, int fd, uint16_t type, int rc)
 {
 	json_t *error;
 
+	/* The broker reads a request's audit records before its reply. */
+	signer_audit_request(type, rc == 0 ? NULL : req->code, req->message,
+	    req->tenant, req->account, req->key_id, req->names, req->result);
 	if (rc == 0) {
 		log_debug("%s request done", ipc_type_name(type));
 		return ipc_write_json(fd, IPC_RESULT, req->result);

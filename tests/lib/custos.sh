@@ -89,16 +89,18 @@ custos_write_http01() {
 #   CUSTOS_CHALLENGE_LINES    more lines for the challenge block
 #   CUSTOS_EXTRA_BLOCKS       more blocks at the end, such as dns-zone
 #   CUSTOS_POLICY_CHALLENGES  the policy's challenges (default http-01)
+# It also sets CUSTOS_AUDIT_LOG, the audit log in DIR/audit.
 custos_write_config() {
 	local dir=$1
 
 	CUSTOS_CONF=$dir/${2:-custos.conf}
 	CUSTOS_STORE=$dir/store
 	CUSTOS_STATE=$dir/state
-	mkdir -p "$CUSTOS_STORE" "$CUSTOS_STATE" || return 1
-	chmod 0750 "$CUSTOS_STORE" "$CUSTOS_STATE"
-	custos_give_to "$CUSTOS_BROKER_USER" "$CUSTOS_STORE" "$CUSTOS_STATE" ||
-		return 1
+	CUSTOS_AUDIT_LOG=$dir/audit/audit.log
+	mkdir -p "$CUSTOS_STORE" "$CUSTOS_STATE" "$dir/audit" || return 1
+	chmod 0750 "$CUSTOS_STORE" "$CUSTOS_STATE" "$dir/audit"
+	custos_give_to "$CUSTOS_BROKER_USER" "$CUSTOS_STORE" "$CUSTOS_STATE" \
+		"$dir/audit" || return 1
 	{
 		printf '# Written by tests/lib/custos.sh for one test run.\n'
 		printf 'hsm {\n'
@@ -139,6 +141,9 @@ custos_write_config() {
 		printf '}\n'
 		printf 'policy {\n'
 		printf '\tfile "%s"\n' "${CUSTOS_POLICY:-$dir/policy.conf}"
+		printf '}\n'
+		printf 'audit {\n'
+		printf '\tfile "%s"\n' "$CUSTOS_AUDIT_LOG"
 		printf '}\n'
 		if [ -n "${CUSTOS_EXTRA_BLOCKS:-}" ]; then
 			printf '%s\n' "$CUSTOS_EXTRA_BLOCKS"

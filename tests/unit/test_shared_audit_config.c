@@ -75,15 +75,24 @@ test_audit_rotate_size_forms(void)
 {
 	struct custos_config *config;
 
-	config = load("audit {\n\trotate-size 0\n}\n");
-	CHECK(config != NULL && config->audit.rotate_size == 0);
-	config_free(config);
-	config = load("audit {\n\trotate-size 4096\n}\n");
-	CHECK(config != NULL && config->audit.rotate_size == 4096);
-	config_free(config);
-	config = load("audit {\n\trotate-size 512K\n}\n");
-	CHECK(config != NULL && config->audit.rotate_size == 512 * 1024);
-	config_free(config);
+	static const struct {
+		const char *block;
+		long long bytes;
+	} cases[] = {
+		{ "audit {\n\trotate-size 0\n}\n", 0 },
+		{ "audit {\n\trotate-size 4096\n}\n", 4096 },
+		{ "audit {\n\trotate-size 512K\n}\n", 512 * 1024 },
+		{ "audit {\n\trotate-size 3M\n}\n", 3 * 1024 * 1024 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config = load(cases[i].block);
+		CHECK(config != NULL);
+		if (config == NULL)
+			continue;
+		CHECK_INT(config->audit.rotate_size, cases[i].bytes);
+		config_free(config);
+	}
 }
 
 static void

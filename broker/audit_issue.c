@@ -1,0 +1,87 @@
+/*
+ * The audit records of "custos issue": one call per step, so that the
+ * command's code stays a list of steps. Each returns 0 or -1 like
+ * audit_record_event().
+ */
+#include "broker/audit_issue.h"
+
+#include <stdio.h>
+
+/* Starts an object with the names and the issuer of a request. */
+static json_t *
+request_object(const struct acme_names *names, const char *issuer)
+{
+	json_t *object = json_object(), *list = json_array();
+
+	if (object == NULL || list == NULL) {
+		json_decref(object);
+		json_decref(list);
+		return NULL;
+	}
+	for (size_t i = 0; names != NULL && i < names->count; i++)
+		json_array_append_new(list, json_string(names->items[i].value));
+	json_object_set_new(object, "names", list);
+	if (issuer != NULL)
+		json_object_set_new(object, "issuer", json_string(issuer));
+	return object;
+}
+
+static void
+set_string(json_t *object, const char *key, const char *value)
+{
+	if (object != NULL && value != NULL)
+		json_object_set_new(object, key, json_string(value));
+}
+
+int
+audit_issue_account(const char *issuer, const char *account_url)
+{
+	return audit_record_account("account.ensure", account_url, issuer,
+	    NULL, "success", NULL);
+}
+
+int
+audit_issue_order(const struct acme_names *names, const char *issuer,
+    const char *account_url, const char *order_url)
+{
+	json_t *object = request_object(names, issuer);
+
+	set_string(object, "account", account_url);
+	set_string(object, "order", order_url);
+	return audit_record_event("order.create", object, "success", NULL);
+}
+
+int
+audit_issue_authorized(const struct acme_names *names, const char *order_url)
+{
+	json_t *object = request_object(names, NULL);
+
+	set_string(object, "order", order_url);
+	return audit_record_event("order.authorize", object, "success", NULL);
+}
+
+int
+audit_issue_done(const struct issue_facts *facts, const char *outcome,
+    const char *reason)
+{
+	json_t *object = request_object(facts->names, facts->issuer);
+
+	set_string(object, "account", facts->account_url);
+	set_string(object, "order", facts->order_url);
+	set_string(object, "key_id", facts->key_id);
+	set_string(object, "serial", facts->serial);
+	set_string(object, "stored", facts->stored);
+	return audit_record_event("certificate.issue", object, outcome,
+	    reason);
+}
+
+int
+audit_issue_tenant_denied(const char *requested, const char *reason)
+{
+	json_t *object = json_object();
+
+	set_string(object, "subject", "tenant selection");
+	set_string(object, "requested_tenant", requested);
+	return audit_record_event("policy.decision", object, "denied",
+	    reason);
+}

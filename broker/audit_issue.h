@@ -1,0 +1,33 @@
+/*
+ * The audit records of "custos issue" (docs/audit.md lists each action
+ * and its members). Without an open audit log each call does nothing.
+ */
+#ifndef CUSTOS_BROKER_AUDIT_ISSUE_H
+#define CUSTOS_BROKER_AUDIT_ISSUE_H
+
+#include "broker/audit.h"
+#include "broker/names.h"
+
+/* What an issuance has learnt so far; NULL members are left out. */
+struct issue_facts {
+	const struct acme_names *names;
+	const char *issuer;
+	const char *account_url;
+	const char *order_url;
+	const char *key_id;
+	const char *serial;
+	const char *stored;	/* the store directory of this version */
+};
+
+int audit_issue_account(const char *issuer, const char *account_url);
+int audit_issue_order(const struct acme_names *names, const char *issuer,
+    const char *account_url, const char *order_url);
+int audit_issue_authorized(const struct acme_names *names,
+    const char *order_url);
+/* The certificate.issue record; outcome "success" or "failure". */
+int audit_issue_done(const struct issue_facts *facts, const char *outcome,
+    const char *reason);
+/* A caller that no tenant lists, or that may not act for the tenant. */
+int audit_issue_tenant_denied(const char *requested, const char *reason);
+
+#endif

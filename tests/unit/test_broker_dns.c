@@ -207,7 +207,7 @@ test_cname_chain_too_long(void)
 		else
 			snprintf(names[i], sizeof(names[i]),
 			    "n%d.example.org", i);
-		snprintf(records[i], sizeof(records[i]), "%s. 60 IN CNAME "
+		snprintf(records[i], sizeof(records[i]), "%.63s. 60 IN CNAME "
 		    "n%d.example.org.", names[i], i + 1);
 		replies[i] = (struct canned){ names[i], LDNS_RR_TYPE_CNAME,
 		    LDNS_RCODE_NOERROR, { records[i] }, NULL };

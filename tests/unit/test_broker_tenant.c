@@ -13,7 +13,7 @@ static const char policy_text[] =
     "tenant web {\n"
     "\tusers 4001\n"
     "\tgroups 5001\n"
-    "\tallow .example.com \"bücher.example\" 192.0.2.0/24\n"
+    "\tallow .example.com xn--bcher-kva.example 192.0.2.0/24\n"
     "\tdeny secret.example.com\n"
     "\tissuers pebble\n"
     "\taccounts web-main\n"

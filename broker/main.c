@@ -8,6 +8,7 @@
 
 #include "broker/cert_cmd.h"
 #include "broker/daemon.h"
+#include "broker/audit_cmd.h"
 #include "broker/issue.h"
 #include "broker/policy_cmd.h"
 #include "broker/version.h"
@@ -19,6 +20,7 @@ static const char program_usage[] =
     "Issues certificates from an ACME CA with keys held in a PKCS#11 token.\n"
     "\n"
     "commands:\n"
+    "  audit     verify, show, rotate the audit log or export its key\n"
     "  issue     request a certificate for one or more names\n"
     "  daemon    issue and renew managed certificates until stopped\n"
     "  cert      add, list, show, reissue, remove or roll back managed\n"
@@ -190,6 +192,8 @@ main(int argc, char **argv)
 		return command_version(1, argv + 1);
 	if (strcmp(command, "issue") == 0)
 		return command_issue(argc - 1, argv + 1);
+	if (strcmp(command, "audit") == 0)
+		return audit_command(argc - 1, argv + 1);
 	if (strcmp(command, "daemon") == 0)
 		return command_daemon(argc - 1, argv + 1);
 	if (strcmp(command, "cert") == 0)

@@ -62,7 +62,7 @@ void audit_set_actor(struct audit_log *log, const char *tenant,
 
 /*
  * Appends one record. source is "broker" or "signer"; object (borrowed,
- * may be NULL) holds the ids the action concerns; reason may be NULL.
+ * may be NULL) contains the ids the action concerns; reason may be NULL.
  */
 int audit_append(struct audit_log *log, const char *source,
     const char *action, const json_t *object, const char *outcome,
@@ -207,7 +207,7 @@ void audit_verify_clear(struct audit_verify *v);
 int audit_verify_file(struct audit_verify *v, const char *path);
 
 /*
- * Checks one record: line holds len bytes, its newline included when it
+ * Checks one record: line contains len bytes, its newline included when it
  * has one. where is "FILE:LINE" for messages.
  */
 int audit_verify_line(struct audit_verify *v, const char *where,

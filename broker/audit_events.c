@@ -1,7 +1,7 @@
 /*
  * The process's audit log and the functions that record one kind of
  * event each. Hooks cannot return an error, so the first failure is kept
- * and audit_status() reports it before the command says it is done.
+ * and audit_status() returns it before the command reports success.
  */
 #include "broker/audit.h"
 

@@ -8,7 +8,7 @@
 #include "broker/audit.h"
 #include "broker/names.h"
 
-/* What an issuance has learnt so far; NULL members are left out. */
+/* The facts an issuance has gathered so far; NULL members are left out. */
 struct issue_facts {
 	const struct acme_names *names;
 	const char *issuer;

@@ -1,6 +1,6 @@
 /*
- * What the broker and the signer must agree on for audit checkpoints:
- * the form of a record hash and the exact text the signer signs,
+ * The audit checkpoint format that the broker and the signer share: the
+ * form of a record hash and the exact text the signer signs,
  *
  *	custos-audit-checkpoint-v1 HEAD SIGNED_AT
  *

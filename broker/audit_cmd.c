@@ -1,8 +1,8 @@
 /*
  * custos audit: verify, show, rotate and export-key. verify and show only
- * read log files and need no signer; rotate and export-key start the
- * signer, because the first signs a checkpoint and the second reads the
- * audit key from the token.
+ * read log files and need no signer. rotate and export-key start the
+ * signer, because rotate signs checkpoints and export-key reads the audit
+ * key from the token.
  */
 #include "broker/audit_cmd.h"
 

@@ -1,6 +1,6 @@
 /*
  * The audit log's verifier. Record N must have "seq" N and carry in
- * "prev" the SHA-256 of record N-1's line (newline included), so a
+ * "prev" the SHA-256 of record N-1's line, newline included. So a
  * changed, removed, inserted or reordered record breaks the chain at the
  * first record after the damage, or at the damaged record itself when
  * its own fields no longer fit. A checkpoint must name an earlier record

@@ -1,10 +1,10 @@
 /*
- * The signer's part of the audit log (docs/audit.md): it reports its
- * policy decisions, key generations and refusals as IPC_AUDIT_RECORD
- * frames on the audit channel, a descriptor that only the signer writes
- * to, and it signs the broker's checkpoints with the token's audit key,
- * an EC P-256 key labelled "custos/audit/KEYID" that never leaves the
- * token and can only sign.
+ * The signer's part of the audit log (docs/audit.md). The signer reports
+ * its policy decisions, key generations and refusals as IPC_AUDIT_RECORD
+ * frames on the audit channel, a descriptor that only it writes to. It
+ * also signs the broker's checkpoints with the token's audit key, an EC
+ * P-256 key labelled "custos/audit/KEYID" that never leaves the token and
+ * can only sign.
  */
 #ifndef CUSTOS_SIGNER_AUDIT_H
 #define CUSTOS_SIGNER_AUDIT_H

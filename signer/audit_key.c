@@ -1,9 +1,9 @@
 /*
  * The audit key: an EC P-256 key pair in the token, labelled
  * "custos/audit/KEYID", generated on first use. Its private half is
- * sensitive, not extractable and can only sign; the signer uses it only
- * for the checkpoint text it builds itself, so it signs nothing the
- * broker chooses beyond a record hash.
+ * sensitive, not extractable and can only sign. The signer uses it only
+ * for the checkpoint text it builds itself, so the broker chooses nothing
+ * it signs beyond a record hash.
  */
 #include "audit.h"
 

@@ -174,6 +174,8 @@ void
 audit_set_actor(struct audit_log *log, const char *tenant,
     const char *user, uid_t uid, const char *token_id)
 {
+	if (log == NULL)
+		return;
 	snprintf(log->tenant, sizeof(log->tenant), "%s", tenant ? tenant : "");
 	snprintf(log->user, sizeof(log->user), "%s", user ? user : "");
 	log->uid = (long long)uid;

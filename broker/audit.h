@@ -56,7 +56,10 @@ int audit_open(const struct config_audit *config, struct audit_log **out,
     char *err, size_t errlen);
 void audit_close(struct audit_log *log);
 
-/* Sets who acts: tenant and token_id may be NULL, uid is the real uid. */
+/*
+ * Sets who acts: tenant and token_id may be NULL, uid is the real uid.
+ * A NULL log is ignored.
+ */
 void audit_set_actor(struct audit_log *log, const char *tenant,
     const char *user, uid_t uid, const char *token_id);
 

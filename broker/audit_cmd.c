@@ -95,7 +95,7 @@ parse_options(int argc, char **argv, struct audit_options *opt)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+c:k:pt:n:a:O:s:u:jo:h", options,
+	while ((c = getopt_long(argc, argv, "c:k:pt:n:a:O:s:u:jo:h", options,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'c':

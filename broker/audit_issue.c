@@ -6,6 +6,8 @@
 #include "broker/audit_issue.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 /* Starts an object with the names and the issuer of a request. */
 static json_t *
@@ -83,5 +85,53 @@ audit_issue_tenant_denied(const char *requested, const char *reason)
 	set_string(object, "subject", "tenant selection");
 	set_string(object, "requested_tenant", requested);
 	return audit_record_event("policy.decision", object, "denied",
+	    reason);
+}
+
+int
+audit_daemon_start(struct audit_log *log, const struct custos_config *config)
+{
+	json_t *object = json_object();
+
+	audit_set_current(log);
+	audit_set_actor(log, NULL, config->broker.user, getuid(), NULL);
+	set_string(object, "file", config->path);
+	return audit_record_event("config.load", object, "success", NULL);
+}
+
+/* Splits the space-separated names of a managed certificate. */
+static json_t *
+split_names(const char *text)
+{
+	json_t *list = json_array();
+	const char *p = text;
+	size_t len;
+
+	while (list != NULL && p != NULL && *p != '\0') {
+		len = strcspn(p, " ");
+		if (len > 0)
+			json_array_append_new(list, json_stringn(p, len));
+		p += len;
+		p += strspn(p, " ");
+	}
+	return list;
+}
+
+int
+audit_daemon_result(const struct state_cert *cert, const char *outcome,
+    const char *reason)
+{
+	json_t *object = json_object();
+
+	if (object != NULL) {
+		json_object_set_new(object, "certificate_id",
+		    json_integer(cert->id));
+		json_object_set_new(object, "generation",
+		    json_integer(cert->generation));
+		json_object_set_new(object, "names", split_names(cert->names));
+	}
+	set_string(object, "tenant", cert->tenant);
+	set_string(object, "issuer", cert->issuer);
+	return audit_record_event("certificate.issue", object, outcome,
 	    reason);
 }

@@ -7,6 +7,7 @@
 
 #include "broker/audit.h"
 #include "broker/names.h"
+#include "broker/state.h"
 
 /* The facts an issuance has gathered so far; NULL members are left out. */
 struct issue_facts {
@@ -29,5 +30,15 @@ int audit_issue_done(const struct issue_facts *facts, const char *outcome,
     const char *reason);
 /* A caller that no tenant lists, or that may not act for the tenant. */
 int audit_issue_tenant_denied(const char *requested, const char *reason);
+
+/*
+ * Makes log the process's log for the daemon's worker and records the
+ * configuration it loaded, which after a reload is the new one.
+ */
+int audit_daemon_start(struct audit_log *log,
+    const struct custos_config *config);
+/* The certificate.issue record of one daemon task. */
+int audit_daemon_result(const struct state_cert *cert, const char *outcome,
+    const char *reason);
 
 #endif

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/audit_issue.h"
+#include "broker/audit_signer.h"
 #include "broker/challenge_http.h"
 #include "broker/names.h"
 #include "broker/privdrop.h"
@@ -150,9 +152,14 @@ run_task(struct daemon_worker *w, int64_t cert_id)
 		log_error("%s", err);
 		goto out;
 	}
+	audit_set_actor(audit_current(), cert.tenant, w->config->broker.user,
+	    getuid(), NULL);
 	result = daemon_issue(w, &cert, err, sizeof(err));
 	/* Whatever was published for this run goes now. */
 	challenge_withdraw_dns(&w->challenges);
+	if (result != DAEMON_PARKED)
+		audit_daemon_result(&cert, result == DAEMON_DONE ? "success" :
+		    "failure", result == DAEMON_DONE ? NULL : err);
 	if (result == DAEMON_FAILED) {
 		outcome = "failed";
 		record_failure(w, &cert, err);
@@ -182,6 +189,17 @@ sleep_until(const struct daemon_worker *w, int64_t due)
 	daemon_wake = 0;
 }
 
+/* Appends a signed checkpoint; a failure is logged, and the loop goes on. */
+static void
+checkpoint(struct daemon_worker *w)
+{
+	char err[AUDIT_ERR_MAX];
+
+	if (audit_current() != NULL && audit_checkpoint(audit_current(),
+	    audit_signer_sign, &w->signer, err, sizeof(err)) != 0)
+		log_error("audit checkpoint failed: %s", err);
+}
+
 static int
 run_loop(struct daemon_worker *w)
 {
@@ -207,22 +225,30 @@ run_loop(struct daemon_worker *w)
 			run_task(w, cert_id);
 		else
 			sleep_until(w, found == 1 ? due : 0);
+		if (audit_checkpoint_due(audit_current()))
+			checkpoint(w);
 	}
+	checkpoint(w);
 	return 0;
 }
 
 int
-daemon_worker_run(const char *config_path, int signer_fd)
+daemon_worker_run(const char *config_path, int signer_fd, int audit_fd)
 {
 	struct daemon_worker w;
+	struct audit_log *audit = NULL;
 	char err[CONFIG_ERR_MAX];
 	int rc = -1;
 
 	memset(&w, 0, sizeof(w));
 	w.signer.fd = signer_fd;
 	w.signer.pid = -1;
+	w.signer.audit_fd = audit_fd;
+	w.signer.audit_active = audit_fd >= 0;
 	install_handlers();
 	if (config_load(config_path, &w.config, err, sizeof(err)) != 0 ||
+	    audit_open(&w.config->audit, &audit, err, sizeof(err)) != 0 ||
+	    audit_daemon_start(audit, w.config) != 0 ||
 	    policy_load(w.config->policy.file, policy_name_normalize,
 	    &w.policy, err, sizeof(err)) != 0 ||
 	    start_worker(&w, err, sizeof(err)) != 0) {
@@ -237,7 +263,14 @@ out:
 	challenge_http_free(w.responder);
 	state_close(w.state);
 	policy_free(w.policy);
+	if (audit_status(err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		rc = -1;
+	}
+	audit_close(audit);
 	config_free(w.config);
 	close(signer_fd);
+	if (w.signer.audit_active)
+		close(w.signer.audit_fd);
 	return rc == 0 ? 0 : 1;
 }

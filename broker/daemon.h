@@ -42,8 +42,12 @@ enum daemon_result {
 enum daemon_result daemon_issue(struct daemon_worker *w,
     const struct state_cert *cert, char *err, size_t errlen);
 
-/* The worker: runs until SIGTERM, using the signer on signer_fd. */
-int daemon_worker_run(const char *config_path, int signer_fd);
+/*
+ * The worker: runs until SIGTERM, using the signer on signer_fd and
+ * appending the records that arrive on audit_fd, the read end of the
+ * signer's audit channel, to the audit log.
+ */
+int daemon_worker_run(const char *config_path, int signer_fd, int audit_fd);
 
 /* The supervisor; returns the exit status. */
 int supervise_run(const char *config_path);

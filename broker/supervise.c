@@ -83,9 +83,11 @@ start_generation(struct custos_config *config, struct generation *g)
 	g->worker = fork();
 	if (g->worker == 0) {
 		signal(SIGHUP, SIG_IGN);
-		_exit(daemon_worker_run(config->path, signer.fd));
+		_exit(daemon_worker_run(config->path, signer.fd,
+		    signer.audit_fd));
 	}
 	close(signer.fd);
+	close(signer.audit_fd);
 	if (g->worker < 0) {
 		log_error("fork for the worker failed: %s", strerror(errno));
 		kill(g->signer, SIGTERM);

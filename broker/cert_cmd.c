@@ -286,19 +286,22 @@ cert_rollback(struct cert_cmd *cmd, int64_t id)
 		    "earlier version to roll back to", (long long)id);
 		goto out;
 	}
+	/* The database first: a crash after it leaves the deploy pending,
+	 * and the daemon's worker runs it at its next start. */
 	info = (struct deploy_info){ cmd->config->store.directory,
 	    cert.tenant, cert.label, previous.name, cert.names, id, 1 };
-	if (versions_switch(info.store_dir, cert.tenant, cert.label,
-	    previous.name, cmd->err, sizeof(cmd->err)) != 0 ||
-	    state_version_mark(cmd->state, id, previous.id, VERSION_CURRENT,
-	    cmd->err, sizeof(cmd->err)) != 0 ||
-	    state_version_mark(cmd->state, id, current.id,
-	    VERSION_ROLLED_BACK, cmd->err, sizeof(cmd->err)) != 0)
+	if (state_version_restore(cmd->state, id, previous.id, current.id,
+	    VERSION_ROLLED_BACK, cmd->err, sizeof(cmd->err)) != 0 ||
+	    versions_switch(info.store_dir, cert.tenant, cert.label,
+	    previous.name, cmd->err, sizeof(cmd->err)) != 0)
 		goto out;
 	printf("certificate %lld: %s is current again (was %s)\n",
 	    (long long)id, previous.name, current.name);
 	rc = versions_deploy(&cmd->config->daemon, &info, cmd->err,
 	    sizeof(cmd->err));
+	if (rc == 0)
+		rc = state_version_deployed(cmd->state, previous.id, cmd->err,
+		    sizeof(cmd->err));
 out:
 	free(previous.name);
 	state_version_clear(&current);

@@ -19,6 +19,7 @@
 #include "broker/names.h"
 #include "broker/privdrop.h"
 #include "broker/scheduler.h"
+#include "broker/versions.h"
 #include "logging/log.h"
 
 volatile sig_atomic_t daemon_stop;
@@ -112,22 +113,49 @@ signer_gone(const struct daemon_worker *w)
 	return poll(&pfd, 1, 0) > 0;
 }
 
+/*
+ * Schedules the next attempt after a failure: the backoff of
+ * sched_retry_delay, or the CA's Retry-After (seconds, -1 for none) when
+ * that is longer.
+ */
 static void
 record_failure(struct daemon_worker *w, const struct state_cert *cert,
-    const char *error)
+    const char *error, int64_t retry_after)
 {
 	const struct config_daemon *daemon = &w->config->daemon;
 	int failures = cert->failures + 1;
 	int64_t delay;
 	char err[512];
 
-	delay = sched_retry_delay(daemon, failures, -1, sched_random());
-	log_error("certificate %lld: attempt %d failed: %s; retrying in "
-	    "%lld s", (long long)cert->id, failures, error,
-	    (long long)delay);
+	delay = sched_retry_delay(daemon, failures, retry_after,
+	    sched_random());
+	if (retry_after >= 0)
+		log_error("certificate %lld: attempt %d failed: %s; retrying "
+		    "in %lld s (the CA sent Retry-After %lld)",
+		    (long long)cert->id, failures, error, (long long)delay,
+		    (long long)retry_after);
+	else
+		log_error("certificate %lld: attempt %d failed: %s; retrying "
+		    "in %lld s", (long long)cert->id, failures, error,
+		    (long long)delay);
 	if (state_task_set(w->state, cert->id, time(NULL) + delay, failures,
 	    error, err, sizeof(err)) != 0)
 		log_error("%s", err);
+}
+
+/* Removes what a killed writer left in the certificate's store folder. */
+static void
+clean_store(struct daemon_worker *w, const struct state_cert *cert)
+{
+	char err[512];
+	int removed = 0;
+
+	if (versions_clean(w->config->store.directory, cert->tenant,
+	    cert->label, &removed, err, sizeof(err)) != 0)
+		log_error("certificate %lld: %s", (long long)cert->id, err);
+	if (removed > 0)
+		log_warn("certificate %lld: removed %d unfinished files from "
+		    "the store", (long long)cert->id, removed);
 }
 
 /* Runs the task of one certificate and records its outcome. */
@@ -136,7 +164,7 @@ run_task(struct daemon_worker *w, int64_t cert_id)
 {
 	struct state_cert cert;
 	enum daemon_result result;
-	int64_t attempt = 0;
+	int64_t attempt = 0, retry_after = -1;
 	char err[ACME_ERR_MAX];
 	const char *outcome = "succeeded";
 
@@ -146,6 +174,7 @@ run_task(struct daemon_worker *w, int64_t cert_id)
 	}
 	log_info("certificate %lld: starting request %lld for %s",
 	    (long long)cert.id, (long long)cert.generation, cert.names);
+	clean_store(w, &cert);
 	err[0] = '\0';
 	if (state_attempt_begin(w->state, cert.id, time(NULL), &attempt, err,
 	    sizeof(err)) != 0) {
@@ -154,7 +183,7 @@ run_task(struct daemon_worker *w, int64_t cert_id)
 	}
 	audit_set_actor(audit_current(), cert.tenant, w->config->broker.user,
 	    getuid(), NULL);
-	result = daemon_issue(w, &cert, err, sizeof(err));
+	result = daemon_issue(w, &cert, &retry_after, err, sizeof(err));
 	/* Whatever was published for this run goes now. */
 	challenge_withdraw_dns(&w->challenges);
 	if (result != DAEMON_PARKED)
@@ -162,7 +191,7 @@ run_task(struct daemon_worker *w, int64_t cert_id)
 		    "failure", result == DAEMON_DONE ? NULL : err);
 	if (result == DAEMON_FAILED) {
 		outcome = "failed";
-		record_failure(w, &cert, err);
+		record_failure(w, &cert, err, retry_after);
 	} else if (result == DAEMON_PARKED) {
 		outcome = "parked";
 		log_info("certificate %lld: parked for shutdown",
@@ -189,6 +218,64 @@ sleep_until(const struct daemon_worker *w, int64_t due)
 	daemon_wake = 0;
 }
 
+/* Certificate ids that recover_deploys works through. */
+struct id_list {
+	int64_t *ids;
+	size_t count;
+	int failed;
+};
+
+static void
+collect_id(const struct state_cert *cert, void *arg)
+{
+	struct id_list *list = arg;
+	int64_t *grown;
+
+	grown = realloc(list->ids, (list->count + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		list->failed = 1;
+		return;
+	}
+	list->ids = grown;
+	list->ids[list->count++] = cert->id;
+}
+
+/* Cleans the store and reruns the deploys a crash cut off. */
+static void
+recover_cert(struct daemon_worker *w, int64_t id)
+{
+	struct state_cert cert;
+	char err[ACME_ERR_MAX];
+
+	if (state_cert_get(w->state, id, &cert, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return;
+	}
+	clean_store(w, &cert);
+	if (daemon_deploy(w, &cert, 1, err, sizeof(err)) != 0)
+		record_failure(w, &cert, err, -1);
+	state_cert_clear(&cert);
+}
+
+static int
+recover_deploys(struct daemon_worker *w)
+{
+	struct id_list list = { 0 };
+	char err[512];
+	size_t i;
+
+	if (state_cert_list(w->state, collect_id, &list, err,
+	    sizeof(err)) != 0 || list.failed) {
+		log_error("%s", list.failed ? "out of memory" : err);
+		free(list.ids);
+		return -1;
+	}
+	for (i = 0; i < list.count && !daemon_stop; i++)
+		recover_cert(w, list.ids[i]);
+	free(list.ids);
+	return 0;
+}
+
 /* Appends a signed checkpoint; a failure is logged, and the loop goes on. */
 static void
 checkpoint(struct daemon_worker *w)
@@ -207,6 +294,8 @@ run_loop(struct daemon_worker *w)
 	char err[512];
 	int found;
 
+	if (recover_deploys(w) != 0)
+		return -1;
 	log_info("worker ready (state %s/%s)", w->config->broker.state_dir,
 	    STATE_FILE_NAME);
 	while (!daemon_stop) {

@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "broker/acme.h"
 #include "broker/challenge.h"
@@ -38,9 +39,25 @@ enum daemon_result {
 	DAEMON_PARKED = -2,	/* stopped between steps; resume at once */
 };
 
-/* Runs the task of one certificate; sets err for DAEMON_FAILED. */
+/*
+ * Runs the task of one certificate. For DAEMON_FAILED it sets err and
+ * *retry_after, the CA's Retry-After in seconds or -1 for none.
+ */
 enum daemon_result daemon_issue(struct daemon_worker *w,
-    const struct state_cert *cert, char *err, size_t errlen);
+    const struct state_cert *cert, int64_t *retry_after, char *err,
+    size_t errlen);
+
+/*
+ * Deploys the certificate's current version when the database records
+ * its deploy as pending: switches STORE/TENANT/LABEL/current to it and
+ * runs the deploy hook. When the hook of a new version fails, the
+ * previous version is restored and its hook runs. With resumed set (a
+ * restart after a crash), a current symlink that does not match the
+ * database is switched back too. Returns 0 when nothing was pending or
+ * the hook succeeded, -1 with a message in err otherwise.
+ */
+int daemon_deploy(struct daemon_worker *w, const struct state_cert *cert,
+    int resumed, char *err, size_t errlen);
 
 /*
  * The worker: runs until SIGTERM, using the signer on signer_fd and

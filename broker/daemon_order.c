@@ -6,12 +6,16 @@
  */
 #include "broker/daemon.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker/certificate.h"
+#include "broker/challenge_http.h"
 #include "broker/names.h"
 #include "broker/policy_gate.h"
 #include "broker/scheduler.h"
@@ -95,6 +99,61 @@ check_policy(struct run *r)
 	return 0;
 }
 
+/* Returns 1 when the file at path contains exactly expected. */
+static int
+file_equals(const char *path, const char *expected)
+{
+	char buf[512];
+	size_t len = strlen(expected);
+	ssize_t got;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	got = read(fd, buf, sizeof(buf));
+	close(fd);
+	return got >= 0 && (size_t)got == len && memcmp(buf, expected,
+	    len) == 0;
+}
+
+/*
+ * Removes the http-01 files that a killed run left in the webroot: files
+ * whose content is the key authorization of their name for this account,
+ * so files of other ACME clients stay.
+ * NOTE: a `custos issue` for the same account and webroot that runs at
+ * this moment loses its file and fails its challenge.
+ */
+static void
+clean_webroot(struct run *r)
+{
+	const struct custos_config *config = r->w->config;
+	char dir[4096], path[4096 + 256], expected[512];
+	struct dirent *entry;
+	DIR *d;
+
+	if (config->challenge.http01_mode != HTTP01_WEBROOT ||
+	    r->acme.account_thumbprint == NULL)
+		return;
+	snprintf(dir, sizeof(dir), "%s%s", config->challenge.webroot,
+	    CHALLENGE_PATH_PREFIX);
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((entry = readdir(d)) != NULL) {
+		if (entry->d_name[0] == '.' || snprintf(expected,
+		    sizeof(expected), "%s.%s", entry->d_name,
+		    r->acme.account_thumbprint) >= (int)sizeof(expected) ||
+		    snprintf(path, sizeof(path), "%s%s", dir,
+		    entry->d_name) >= (int)sizeof(path))
+			continue;
+		if (file_equals(path, expected) && unlink(path) == 0)
+			log_warn("certificate %lld: removed %s, left by an "
+			    "interrupted run", (long long)r->cert->id, path);
+	}
+	closedir(d);
+}
+
 static int
 prepare_client(struct run *r)
 {
@@ -119,6 +178,7 @@ prepare_client(struct run *r)
 		return -1;
 	if (acme_directory_fetch(acme) != 0 || acme_account_ensure(acme) != 0)
 		return -1;
+	clean_webroot(r);
 	return 0;
 }
 
@@ -264,9 +324,7 @@ download(struct run *r)
 		return fail(r, "cannot format the version name");
 	if (versions_exists(w->config->store.directory, r->cert->tenant,
 	    r->cert->label, r->version))
-		return versions_switch(w->config->store.directory,
-		    r->cert->tenant, r->cert->label, r->version, acme->err,
-		    sizeof(acme->err));
+		return 0;
 	files.cert_pem = r->chain.leaf_pem;
 	files.chain_pem = r->chain.chain_pem;
 	files.fullchain_pem = r->chain.fullchain_pem;
@@ -279,61 +337,30 @@ download(struct run *r)
 }
 
 /*
- * Records the stored version as current and runs the deploy hook. When
- * the hook fails, the previous version becomes current again and its
- * hook runs once more, with CUSTOS_ROLLBACK=1.
+ * Records the stored version as current, with its deploy pending, and
+ * runs the deploy (broker/daemon_deploy.c).
  */
 static int
 activate(struct run *r)
 {
 	struct daemon_worker *w = r->w;
 	const struct config_daemon *daemon = &w->config->daemon;
-	struct state_version v = { 0 }, previous = { 0 }, failed = { 0 };
-	struct deploy_info info = { w->config->store.directory,
-	    r->cert->tenant, r->cert->label, r->version, r->cert->names,
-	    r->cert->id, 0 };
-	char hook_err[512];
-	int has_previous, rc;
+	struct state_version v = { 0 };
 
-	has_previous = state_version_current(w->state, r->cert->id,
-	    &previous, r->acme.err, sizeof(r->acme.err)) == 0;
 	v.cert_id = r->cert->id;
 	v.order_id = r->order.id;
 	v.name = r->version;
 	v.serial = r->chain.serial_hex;
-	versions_validity(&r->chain, &v.not_before, &v.not_after,
-	    r->acme.err, sizeof(r->acme.err));
+	if (versions_validity(&r->chain, &v.not_before, &v.not_after,
+	    r->acme.err, sizeof(r->acme.err)) != 0)
+		return -1;
 	v.created = time(NULL);
-	rc = state_version_activate(w->state, &v, sched_renewal_time(daemon,
+	if (state_version_activate(w->state, &v, sched_renewal_time(daemon,
 	    v.not_before, v.not_after, sched_random()), r->acme.err,
+	    sizeof(r->acme.err)) != 0)
+		return -1;
+	return daemon_deploy(w, r->cert, 0, r->acme.err,
 	    sizeof(r->acme.err));
-	if (rc != 0 || versions_deploy(daemon, &info, hook_err,
-	    sizeof(hook_err)) == 0)
-		goto out;
-
-	log_error("certificate %lld: %s", (long long)r->cert->id, hook_err);
-	rc = fail(r, hook_err);
-	if (!has_previous || state_version_current(w->state, r->cert->id,
-	    &failed, hook_err, sizeof(hook_err)) != 0)
-		goto out;
-	info.version = previous.name;
-	info.rollback = 1;
-	if (versions_switch(info.store_dir, info.tenant, info.label,
-	    previous.name, hook_err, sizeof(hook_err)) != 0 ||
-	    state_version_mark(w->state, v.cert_id, previous.id,
-	    VERSION_CURRENT, hook_err, sizeof(hook_err)) != 0 ||
-	    state_version_mark(w->state, v.cert_id, failed.id, VERSION_FAILED,
-	    hook_err, sizeof(hook_err)) != 0 ||
-	    versions_deploy(daemon, &info, hook_err, sizeof(hook_err)) != 0)
-		log_error("certificate %lld: restoring %s: %s",
-		    (long long)r->cert->id, previous.name, hook_err);
-	else
-		log_warn("certificate %lld: restored version %s",
-		    (long long)r->cert->id, previous.name);
-out:
-	state_version_clear(&failed);
-	state_version_clear(&previous);
-	return rc;
 }
 
 #define CHECK_STOP(r) do {						\
@@ -400,7 +427,7 @@ run_clear(struct run *r)
 
 enum daemon_result
 daemon_issue(struct daemon_worker *w, const struct state_cert *cert,
-    char *err, size_t errlen)
+    int64_t *retry_after, char *err, size_t errlen)
 {
 	struct run r;
 	enum daemon_result result;
@@ -409,6 +436,7 @@ daemon_issue(struct daemon_worker *w, const struct state_cert *cert,
 	r.w = w;
 	r.cert = cert;
 	result = run_steps(&r);
+	*retry_after = -1;
 	if (result == DAEMON_FAILED)
 		snprintf(err, errlen, "%s", r.acme.err);
 	run_clear(&r);

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 #define STATE_NOT_FOUND (-2)
 #define STATE_FILE_NAME "custos.db"
 
@@ -72,7 +72,17 @@ struct state_version {
 	int64_t not_after;
 	int64_t created;
 	char status[16];
+	int deploy_pending;	/* one of the DEPLOY_* values below */
 };
+
+/*
+ * Whether the deploy of a version still has to run: set in the same
+ * transaction that makes the version current, cleared after its deploy
+ * hook ran, so that a restarted worker reruns a hook a crash cut off.
+ */
+#define DEPLOY_NONE 0
+#define DEPLOY_NEW 1		/* the hook runs with CUSTOS_ROLLBACK=0 */
+#define DEPLOY_RESTORE 2	/* the hook runs with CUSTOS_ROLLBACK=1 */
 
 /*
  * Opens or creates the database at path and migrates it to the current
@@ -139,15 +149,27 @@ int state_recover(struct state *st, int64_t now, int *count, char *err,
 
 /*
  * Records a stored version as current in one transaction: the former
- * current one becomes previous, the order becomes stored, and the task is
- * set due at renew_due with no failures. A version of that name already
- * recorded is made current again.
+ * current one becomes previous, the order becomes stored, the task is
+ * set due at renew_due with no failures, and the version's deploy is
+ * DEPLOY_NEW. A version of that name already recorded is made current
+ * again.
  */
 int state_version_activate(struct state *st, const struct state_version *v,
     int64_t renew_due, char *err, size_t errlen);
 /* Marks version id as status ("current" switches the others off). */
 int state_version_mark(struct state *st, int64_t cert_id, int64_t id,
     const char *status, char *err, size_t errlen);
+/*
+ * Makes version restore_id current again with its deploy DEPLOY_RESTORE
+ * and marks version replaced_id as status with no deploy pending, in one
+ * transaction. For a failed deploy hook and custos cert rollback.
+ */
+int state_version_restore(struct state *st, int64_t cert_id,
+    int64_t restore_id, int64_t replaced_id, const char *status, char *err,
+    size_t errlen);
+/* Records that the deploy of version id has run (DEPLOY_NONE). */
+int state_version_deployed(struct state *st, int64_t id, char *err,
+    size_t errlen);
 /* Calls fn for each version of the certificate, newest first. */
 int state_version_list(struct state *st, int64_t cert_id,
     void (*fn)(const struct state_version *v, void *arg), void *arg,

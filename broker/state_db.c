@@ -71,6 +71,10 @@ static const char *const migrations[STATE_SCHEMA_VERSION] = {
 	/* Version 2: the last error of a task, and orders by URL. */
 	"ALTER TABLE tasks ADD COLUMN last_error TEXT;"
 	"CREATE UNIQUE INDEX orders_url ON orders(url) WHERE url IS NOT NULL;",
+
+	/* Version 3: a deploy hook that has yet to run (DEPLOY_*). */
+	"ALTER TABLE versions ADD COLUMN"
+	"  deploy_pending INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int
@@ -645,11 +649,13 @@ state_version_activate(struct state *st, const struct state_version *v,
 		return -1;
 	if (demote_current(st, v->cert_id, err, errlen) != 0 ||
 	    run(st, prepare(st, err, errlen, "INSERT INTO versions (cert_id,"
-	    " order_id, name, serial, not_before, not_after, created, status)"
-	    " VALUES (?, nullif(?, 0), ?, ?, ?, ?, ?, '" VERSION_CURRENT "')"
-	    " ON CONFLICT (cert_id, name) DO UPDATE SET status ="
-	    " '" VERSION_CURRENT "'", "iissiii", v->cert_id, v->order_id,
-	    v->name, v->serial, v->not_before, v->not_after, v->created),
+	    " order_id, name, serial, not_before, not_after, created, status,"
+	    " deploy_pending) VALUES (?, nullif(?, 0), ?, ?, ?, ?, ?,"
+	    " '" VERSION_CURRENT "', ?) ON CONFLICT (cert_id, name) DO UPDATE"
+	    " SET status = '" VERSION_CURRENT "', deploy_pending ="
+	    " excluded.deploy_pending", "iissiiii", v->cert_id, v->order_id,
+	    v->name, v->serial, v->not_before, v->not_after, v->created,
+	    (int64_t)DEPLOY_NEW),
 	    "add a version", err, errlen) != 0 ||
 	    run(st, prepare(st, err, errlen, "UPDATE orders SET status ="
 	    " '" ORDER_STORED "' WHERE id = ?", "i", v->order_id),
@@ -681,9 +687,41 @@ state_version_mark(struct state *st, int64_t cert_id, int64_t id,
 	return 0;
 }
 
+int
+state_version_restore(struct state *st, int64_t cert_id, int64_t restore_id,
+    int64_t replaced_id, const char *status, char *err, size_t errlen)
+{
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	if (demote_current(st, cert_id, err, errlen) != 0 ||
+	    run(st, prepare(st, err, errlen, "UPDATE versions SET status ="
+	    " ?, deploy_pending = ? WHERE id = ? AND cert_id = ?", "siii",
+	    status, (int64_t)DEPLOY_NONE, replaced_id, cert_id),
+	    "mark the replaced version", err, errlen) != 0 ||
+	    run(st, prepare(st, err, errlen, "UPDATE versions SET status ="
+	    " '" VERSION_CURRENT "', deploy_pending = ? WHERE id = ? AND"
+	    " cert_id = ?", "iii", (int64_t)DEPLOY_RESTORE, restore_id,
+	    cert_id), "restore a version", err, errlen) != 0 ||
+	    commit(st, err, errlen) != 0) {
+		rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+int
+state_version_deployed(struct state *st, int64_t id, char *err,
+    size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "UPDATE versions SET"
+	    " deploy_pending = ? WHERE id = ?", "ii", (int64_t)DEPLOY_NONE,
+	    id), "record a deploy", err, errlen);
+}
+
 static const char version_columns[] =
 	"SELECT id, cert_id, coalesce(order_id, 0), name, serial,"
-	" not_before, not_after, created, status FROM versions";
+	" not_before, not_after, created, status, deploy_pending"
+	" FROM versions";
 
 static int
 read_version(sqlite3_stmt *stmt, struct state_version *v)
@@ -698,6 +736,7 @@ read_version(sqlite3_stmt *stmt, struct state_version *v)
 	v->not_after = sqlite3_column_int64(stmt, 6);
 	v->created = sqlite3_column_int64(stmt, 7);
 	copy_status(v->status, sizeof(v->status), stmt, 8);
+	v->deploy_pending = sqlite3_column_int(stmt, 9);
 	if (v->name == NULL || v->serial == NULL) {
 		state_version_clear(v);
 		return -1;

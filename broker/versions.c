@@ -1,5 +1,6 @@
 #include "broker/versions.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -166,6 +167,93 @@ versions_exists(const char *store_dir, const char *tenant,
 	snprintf(path, sizeof(path), "%s/%s/%s/%s/fullchain.pem", store_dir,
 	    tenant, label, version);
 	return stat(path, &st) == 0;
+}
+
+int
+versions_is_current(const char *store_dir, const char *tenant,
+    const char *label, const char *version)
+{
+	char path[VERSIONS_PATH_MAX], target[VERSIONS_PATH_MAX];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "%s/%s/%s/current", store_dir, tenant,
+	    label);
+	len = readlink(path, target, sizeof(target) - 1);
+	if (len < 0)
+		return 0;
+	target[len] = '\0';
+	return strcmp(target, version) == 0;
+}
+
+/* Removes dir and the files in it; store versions hold no subdirectory. */
+static int
+remove_dir(const char *dir)
+{
+	char path[VERSIONS_FILE_MAX];
+	struct dirent *entry;
+	DIR *d;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return -1;
+	while ((entry = readdir(d)) != NULL) {
+		if (strcmp(entry->d_name, ".") == 0 ||
+		    strcmp(entry->d_name, "..") == 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir,
+		    entry->d_name) < (int)sizeof(path))
+			unlink(path);
+	}
+	closedir(d);
+	return rmdir(dir);
+}
+
+static int
+is_leftover(const char *name)
+{
+	return strncmp(name, ".tmp-", 5) == 0 ||
+	    strncmp(name, ".current-", 9) == 0 ||
+	    strncmp(name, ".switch-", 8) == 0;
+}
+
+int
+versions_clean(const char *store_dir, const char *tenant, const char *label,
+    int *removed, char *err, size_t errlen)
+{
+	char dir[VERSIONS_PATH_MAX], path[VERSIONS_FILE_MAX];
+	struct dirent *entry;
+	int rc, failed = 0;
+	DIR *d;
+
+	*removed = 0;
+	snprintf(dir, sizeof(dir), "%s/%s/%s", store_dir, tenant, label);
+	d = opendir(dir);
+	if (d == NULL && errno == ENOENT)
+		return 0;
+	if (d == NULL) {
+		snprintf(err, errlen, "cannot read %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	while ((entry = readdir(d)) != NULL) {
+		if (!is_leftover(entry->d_name) || snprintf(path,
+		    sizeof(path), "%s/%s", dir, entry->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		if (entry->d_type == DT_DIR)
+			rc = remove_dir(path);
+		else
+			rc = unlink(path);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot remove %s: %s (remove "
+			    "it by hand)", path, strerror(errno));
+			failed = -1;
+			continue;
+		}
+		(*removed)++;
+	}
+	closedir(d);
+	return failed;
 }
 
 int

@@ -35,6 +35,18 @@ int versions_validity(const struct cert_chain *chain, int64_t *not_before,
 int versions_exists(const char *store_dir, const char *tenant,
     const char *label, const char *version);
 
+/* Returns 1 when STORE/TENANT/LABEL/current points at version. */
+int versions_is_current(const char *store_dir, const char *tenant,
+    const char *label, const char *version);
+
+/*
+ * Removes what a killed writer left in STORE/TENANT/LABEL: ".tmp-*"
+ * directories of store_certificate and the ".current-*" and ".switch-*"
+ * symlinks of a switch. Sets *removed to their number.
+ */
+int versions_clean(const char *store_dir, const char *tenant,
+    const char *label, int *removed, char *err, size_t errlen);
+
 /* Points STORE/TENANT/LABEL/current at version by an atomic rename. */
 int versions_switch(const char *store_dir, const char *tenant,
     const char *label, const char *version, char *err, size_t errlen);

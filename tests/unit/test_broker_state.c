@@ -65,7 +65,7 @@ test_open_new_database(void)
 	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
 	CHECK_INT(state_schema_version(st), STATE_SCHEMA_VERSION);
 	state_close(st);
-	CHECK_INT(query_int("PRAGMA user_version"), 2);
+	CHECK_INT(query_int("PRAGMA user_version"), 3);
 }
 
 static void
@@ -108,7 +108,7 @@ test_migrate_from_version_one(void)
 	state_close(st);
 
 	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
-	CHECK_INT(state_schema_version(st), 2);
+	CHECK_INT(state_schema_version(st), 3);
 	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
 	CHECK_STR(got.names, "a.demo.test b.demo.test");
 	CHECK_INT(got.due, 5000);
@@ -395,11 +395,68 @@ test_versions_switch(void)
 	CHECK_INT(state_version_current(st, id, &current, err, sizeof(err)),
 	    0);
 	CHECK_STR(current.name, "v2");
+	CHECK_INT(current.deploy_pending, DEPLOY_NEW);
+	CHECK_INT(state_version_deployed(st, current.id, err, sizeof(err)),
+	    0);
+	state_version_clear(&current);
+	CHECK_INT(state_version_current(st, id, &current, err, sizeof(err)),
+	    0);
+	CHECK_INT(current.deploy_pending, DEPLOY_NONE);
 	CHECK_INT(state_version_mark(st, id, current.id, VERSION_FAILED, err,
 	    sizeof(err)), 0);
 	state_version_clear(&current);
 	CHECK_INT(state_version_current(st, id, &current, err, sizeof(err)),
 	    STATE_NOT_FOUND);
+	state_close(st);
+}
+
+static void
+test_version_restore(void)
+{
+	struct state_cert cert = sample_cert("a");
+	struct state_order order = { .generation = 1, .status = ORDER_PENDING };
+	struct state_version v1 = { .name = "v1", .serial = "01",
+	    .not_before = 100, .not_after = 200, .created = 100 };
+	struct state_version v2 = v1, current;
+	struct state *st;
+	int64_t id, v2_id;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &cert, 0, &id, err, sizeof(err)), 0);
+	order.cert_id = id;
+	CHECK_INT(state_order_save(st, &order, err, sizeof(err)), 0);
+	v1.cert_id = v2.cert_id = id;
+	v1.order_id = v2.order_id = order.id;
+	v2.name = "v2";
+	v2.serial = "02";
+	CHECK_INT(state_version_activate(st, &v1, 150, err, sizeof(err)), 0);
+	CHECK_INT(state_version_current(st, id, &current, err, sizeof(err)),
+	    0);
+	v1.id = current.id;
+	state_version_clear(&current);
+	CHECK_INT(state_version_activate(st, &v2, 160, err, sizeof(err)), 0);
+	CHECK_INT(state_version_current(st, id, &current, err, sizeof(err)),
+	    0);
+	v2_id = current.id;
+	state_version_clear(&current);
+
+	CHECK_INT(state_version_restore(st, id, v1.id, v2_id, VERSION_FAILED,
+	    err, sizeof(err)), 0);
+	CHECK_INT(state_version_current(st, id, &current, err, sizeof(err)),
+	    0);
+	CHECK_STR(current.name, "v1");
+	CHECK_INT(current.deploy_pending, DEPLOY_RESTORE);
+	state_version_clear(&current);
+	version_count = 0;
+	version_seen[0] = '\0';
+	CHECK_INT(state_version_list(st, id, collect_version, NULL, err,
+	    sizeof(err)), 0);
+	CHECK_STR(version_seen, "v2 v1* ");
+	CHECK_INT(query_int("SELECT deploy_pending FROM versions WHERE"
+	    " name = 'v2'"), DEPLOY_NONE);
+	CHECK_INT(query_int("SELECT count(*) FROM versions WHERE"
+	    " status = 'failed'"), 1);
 	state_close(st);
 }
 
@@ -417,6 +474,7 @@ main(void)
 	RUN(test_wal_mode);
 	RUN(test_migrate_from_version_one);
 	RUN(test_newer_schema_rejected);
+	RUN(test_version_restore);
 	RUN(test_foreign_keys_enforced);
 	RUN(test_duplicate_label_rejected);
 	RUN(test_task_order);

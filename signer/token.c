@@ -193,20 +193,13 @@ token_login(struct signer_token *token, const char *pin_file, char *err,
 	return -1;
 }
 
-/* Gets the function list of the module libp11 has already loaded. */
+/* Gets the function list of the module that token_load_module() loaded. */
 static int
 token_bind_module(struct signer_token *token, const char *module,
     char *err, size_t errlen)
 {
 	CK_C_GetFunctionList get_list;
 
-	/* RTLD_NOLOAD: the same copy, so no second C_Initialize is needed. */
-	token->module = dlopen(module, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-	if (token->module == NULL) {
-		snprintf(err, errlen, "PKCS#11 module '%s' is not loaded: %s",
-		    module, dlerror());
-		return -1;
-	}
 	*(void **)&get_list = dlsym(token->module, "C_GetFunctionList");
 	if (get_list == NULL || get_list(&token->p11) != CKR_OK ||
 	    token->p11 == NULL) {
@@ -219,8 +212,52 @@ token_bind_module(struct signer_token *token, const char *module,
 }
 
 /*
+ * Loads the module with dlopen(3) first, so that the error for a file that
+ * is not a loadable library differs from one for a failed C_Initialize.
+ * libp11 then loads the same copy, and keystore.c shares its one
+ * C_Initialize. A context whose load failed is freed here, because
+ * PKCS11_CTX_unload() on it would call into the unloaded module.
+ */
+static int
+token_load_module(struct signer_token *token, const char *module,
+    char *err, size_t errlen)
+{
+	char reason[64];
+	unsigned long code;
+
+	token->module = dlopen(module, RTLD_NOW | RTLD_LOCAL);
+	if (token->module == NULL) {
+		snprintf(err, errlen, "cannot load PKCS#11 module '%s': %s "
+		    "(check hsm.module)", module, dlerror());
+		return -1;
+	}
+	token->ctx = PKCS11_CTX_new();
+	if (token->ctx == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	ERR_clear_error();
+	if (PKCS11_CTX_load(token->ctx, module) == 0)
+		return 0;
+
+	/* libp11 stores C_Initialize's CKR_ value as the error reason. */
+	code = ERR_peek_last_error();
+	if (code != 0)
+		format_ckr(ERR_GET_REASON(code), reason, sizeof(reason));
+	else
+		snprintf(reason, sizeof(reason), "no reason given");
+	PKCS11_CTX_free(token->ctx);
+	token->ctx = NULL;
+	snprintf(err, errlen, "initialising PKCS#11 module '%s' failed: %s "
+	    "(check the module's own configuration, for SoftHSM2 the file "
+	    "that SOFTHSM2_CONF names)", module, reason);
+	return -1;
+}
+
+/*
  * Loads the module, finds the token, logs in and prepares key generation.
- * Returns 0, or -1 with a one-line message in err.
+ * Returns 0, or -1 with a one-line message in err. token_close() frees
+ * what was opened either way.
  */
 int
 token_open(struct signer_token *token, const struct config_hsm *hsm,
@@ -234,13 +271,8 @@ token_open(struct signer_token *token, const struct config_hsm *hsm,
 		    "(check hsm.module)", hsm->module, strerror(errno));
 		return -1;
 	}
-	token->ctx = PKCS11_CTX_new();
-	if (token->ctx == NULL || PKCS11_CTX_load(token->ctx,
-	    hsm->module) != 0) {
-		snprintf(err, errlen, "loading PKCS#11 module '%s' failed "
-		    "(check hsm.module)", hsm->module);
+	if (token_load_module(token, hsm->module, err, errlen) != 0)
 		return -1;
-	}
 	if (token_find_slot(token, hsm, err, errlen) != 0)
 		return -1;
 	token->label = strdup(token->slot->token->label);

@@ -41,7 +41,9 @@ find_audit_key(struct signer_token *token, EVP_PKEY **pkey,
 	unsigned int count;
 
 	*pkey = NULL;
-	if (PKCS11_enumerate_keys(token->slot->token, &keys, &count) != 0)
+	/* The fuzz harness runs the request loop with no token loaded. */
+	if (token->slot == NULL ||
+	    PKCS11_enumerate_keys(token->slot->token, &keys, &count) != 0)
 		return -2;
 	for (unsigned int i = 0; i < count; i++) {
 		if (keys[i].label == NULL || keys[i].id_len != KEY_ID_BYTES ||

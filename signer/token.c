@@ -61,36 +61,78 @@ format_ckr(CK_RV rv, char *out, size_t outlen)
 }
 
 /*
- * Reads the PIN from path into pin (NUL-terminated, one trailing newline
- * removed). The file must be a regular file that grants nothing to group
- * or others. Returns 0, or -1 with err set; pin is wiped on failure.
+ * Checks that the open PIN file is a regular file owned by root or by the
+ * effective user, and that it grants nothing to group or others. Another
+ * owner could read or replace the PIN. Returns 0, or -1 with err set.
  */
-int
-token_read_pin(const char *path, char *pin, size_t pinlen, char *err,
-    size_t errlen)
+static int
+token_check_pin_file(int fd, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
-	ssize_t n;
-	size_t len;
-	int fd, rc = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open PIN file '%s': %s (check "
-		    "hsm.pin-file)", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot stat PIN file '%s': %s", path,
+		    strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "PIN file '%s' is not a regular file "
-		    "(check hsm.pin-file)", path);
-		goto out;
+		    "(set hsm.pin-file to a regular file)", path);
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "PIN file '%s' is owned by uid %u, not "
+		    "by root or by uid %u that reads it (run chown root '%s')",
+		    path, (unsigned)st.st_uid, (unsigned)geteuid(), path);
+		return -1;
 	}
 	if ((st.st_mode & 077) != 0) {
 		snprintf(err, errlen, "PIN file '%s' has mode %04o, which "
 		    "grants access to group or others (run chmod 600 '%s')",
 		    path, (unsigned)(st.st_mode & 07777), path);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+static int
+token_open_pin_file(const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+	    O_NOCTTY);
+	if (fd >= 0)
+		return fd;
+	if (errno == ELOOP)
+		snprintf(err, errlen, "PIN file '%s' is a symbolic link (set "
+		    "hsm.pin-file to the file itself)", path);
+	else
+		snprintf(err, errlen, "cannot open PIN file '%s': %s (check "
+		    "hsm.pin-file)", path, strerror(errno));
+	return -1;
+}
+
+/*
+ * Reads the PIN from path into pin (NUL-terminated, one trailing newline
+ * removed). The last path component must not be a symbolic link, and
+ * token_check_pin_file() must accept the file. Returns 0, or -1 with err
+ * set; pin is wiped on failure.
+ */
+int
+token_read_pin(const char *path, char *pin, size_t pinlen, char *err,
+    size_t errlen)
+{
+	ssize_t n;
+	size_t len;
+	int fd, rc = -1;
+
+	fd = token_open_pin_file(path, err, errlen);
+	if (fd < 0)
+		return -1;
+	if (token_check_pin_file(fd, path, err, errlen) != 0)
+		goto out;
 	n = read(fd, pin, pinlen);
 	if (n < 0 || (size_t)n >= pinlen) {
 		snprintf(err, errlen, "cannot read PIN file '%s': %s", path,

@@ -8,9 +8,10 @@
 # printed: tests pass the PIN file, or SOFTHSM_PIN through pkcs11-tool's
 # "env:" form.
 #
-# When run as root, the token directory and the PIN file belong to
-# custos-signer, because the signer drops to that user and SoftHSM reopens
-# the token files on every operation.
+# When run as root, the token directory belongs to custos-signer, because
+# the signer drops to that user and SoftHSM reopens the token files on
+# every operation. The PIN file stays root's: the signer reads it as root
+# before it drops privileges, and rejects a PIN file of another owner.
 #
 # After softhsm_init these are set:
 #   SOFTHSM_MODULE     the PKCS#11 module path
@@ -55,8 +56,8 @@ CONF
 	so_pin=
 
 	if [ "$(id -u)" -eq 0 ]; then
-		chown -R "$SOFTHSM_SIGNER_USER:" "$SOFTHSM_TOKEN_DIR" \
-			"$SOFTHSM_PIN_FILE" || return 1
+		chown -R "$SOFTHSM_SIGNER_USER:" "$SOFTHSM_TOKEN_DIR" ||
+			return 1
 	fi
 }
 

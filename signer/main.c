@@ -152,16 +152,54 @@ check_fd(int fd)
 	return 0;
 }
 
-/* Drops privileges, sets limits and installs the seccomp filter. */
+/*
+ * Limits file access to the token directory with Landlock. A kernel
+ * without Landlock, or a module other than SoftHSM2, leaves file access
+ * unconfined, and the log says so. Returns 0, or -1 with err set.
+ */
+static int
+confine_files(const char *token_dir, const char *module, char *err,
+    size_t errlen)
+{
+	int abi;
+
+	/* jansson reads /dev/urandom for its hash seed on first use. */
+	json_object_seed(0);
+	if (token_dir[0] == '\0') {
+		log_warn("file access is not confined: Landlock rules exist "
+		    "only for SoftHSM2, not for module '%s'", module);
+		return 0;
+	}
+	abi = landlock_confine(token_dir, err, errlen);
+	if (abi < 0)
+		return -1;
+	if (abi == 0)
+		log_warn("file access is not confined: %s", err);
+	else
+		log_info("file access confined to '%s' (Landlock ABI %d)",
+		    token_dir, abi);
+	return 0;
+}
+
+/*
+ * Drops privileges, sets limits, confines file access and installs the
+ * seccomp filter. The token directory is found first, while the
+ * SoftHSM2 configuration is still readable.
+ */
 static int
 enter_sandbox(const struct custos_config *config)
 {
 	const char *user = config->signer.user ? config->signer.user :
 	    DEFAULT_USER;
 	char err[SIGNER_ERR_MAX];
+	char token_dir[PATH_MAX];
 
-	if (sandbox_drop_privileges(user, err, sizeof(err)) != 0 ||
+	if (landlock_find_token_dir(config->hsm.module, token_dir,
+	    sizeof(token_dir), err, sizeof(err)) < 0 ||
+	    sandbox_drop_privileges(user, err, sizeof(err)) != 0 ||
 	    sandbox_set_limits(err, sizeof(err)) != 0 ||
+	    confine_files(token_dir, config->hsm.module, err,
+	    sizeof(err)) != 0 ||
 	    sandbox_install_filter(err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		return -1;
@@ -218,6 +256,10 @@ main(int argc, char **argv)
 	int rc;
 
 	log_init("custos-signer", LOG_LEVEL_INFO);
+	if (sandbox_clear_environment(err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
 	if (argc > 1 && strcmp(argv[1], "--import-eab") == 0)
 		eab_import_main(argc, argv);
 	rc = parse_args(argc, argv, &opts);

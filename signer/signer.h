@@ -211,6 +211,13 @@ int authorize_csr_names(const struct policy_tenant *tenant,
 int sandbox_drop_privileges(const char *user, char *err, size_t errlen);
 int sandbox_set_limits(char *err, size_t errlen);
 int sandbox_install_filter(char *err, size_t errlen);
+int sandbox_clear_environment(char *err, size_t errlen);
+
+/* landlock.c */
+int landlock_abi_version(void);
+int landlock_find_token_dir(const char *module, char *dir, size_t dirlen,
+    char *err, size_t errlen);
+int landlock_confine(const char *dir, char *err, size_t errlen);
 
 /*
  * keychange.c: the last key change this signer built. The outer JWS of a

@@ -63,6 +63,10 @@ ipc_type_name(uint16_t type)
 		return "error";
 	case IPC_TEST_FORBIDDEN_SYSCALL:
 		return "test-forbidden-syscall";
+	case IPC_TEST_OPEN_FILE:
+		return "test-open-file";
+	case IPC_TEST_ENVIRONMENT:
+		return "test-environment";
 	default:
 		return "unknown";
 	}

@@ -152,6 +152,14 @@ enum ipc_type {
 
 	/* Understood only by a signer built with CUSTOS_TEST_BUILD. */
 	IPC_TEST_FORBIDDEN_SYSCALL = 900,
+	/*
+	 * {"path": PATH, "mode": "read" | "write"}: the signer opens PATH
+	 * (for writing: created and truncated) and replies
+	 * {"open": "ok"} or {"open": ERRNO-NAME}, such as "EACCES".
+	 */
+	IPC_TEST_OPEN_FILE = 901,
+	/* {}: replies {"environment": [NAME, ...]}, names without values. */
+	IPC_TEST_ENVIRONMENT = 902,
 };
 
 /* Error codes, negated, returned by the functions below. */

@@ -8,6 +8,8 @@
 #include "signer.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,6 +416,54 @@ handle_test_forbidden_syscall(struct request *req)
 	return reply_error(req, "sandbox-open", "execve returned: the "
 	    "seccomp filter is not active");
 }
+
+static const char *const test_open_members[] = { "path", "mode", NULL };
+
+/*
+ * Opens a file the broker names, so that a test can see which files the
+ * confined signer may reach. Only the test build contains this.
+ */
+static int
+handle_test_open_file(struct request *req)
+{
+	static const char *const modes[] = { "read", "write", NULL };
+	const char *path, *name;
+	int mode, fd;
+
+	if (ipc_get_string(req->body, "path", PATH_MAX, 0, &path,
+	    req->message, sizeof(req->message)) != 0 ||
+	    ipc_get_choice(req->body, "mode", modes, &mode, req->message,
+	    sizeof(req->message)) != 0)
+		return SIGNER_PROTOCOL_ERROR;
+	fd = open(path, mode == 0 ? O_RDONLY | O_CLOEXEC :
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	name = fd >= 0 ? "ok" : strerrorname_np(errno);
+	if (fd >= 0)
+		close(fd);
+	req->result = json_pack("{s:s}", "open", name ? name : "unknown");
+	if (req->result == NULL)
+		return reply_error(req, "internal", "out of memory");
+	return 0;
+}
+
+/* Lists the names in the signer's environment, never their values. */
+static int
+handle_test_environment(struct request *req)
+{
+	json_t *names = json_array();
+	size_t i, len;
+
+	for (i = 0; environ != NULL && environ[i] != NULL; i++) {
+		len = strcspn(environ[i], "=");
+		if (names == NULL || json_array_append_new(names,
+		    json_stringn(environ[i], len)) != 0)
+			break;
+	}
+	req->result = json_pack("{s:o}", "environment", names);
+	if (req->result == NULL)
+		return reply_error(req, "internal", "out of memory");
+	return 0;
+}
 #endif
 
 static int
@@ -452,6 +502,8 @@ static const struct handler {
 #ifdef CUSTOS_TEST_BUILD
 	{ IPC_TEST_FORBIDDEN_SYSCALL, test_members,
 	    handle_test_forbidden_syscall },
+	{ IPC_TEST_OPEN_FILE, test_open_members, handle_test_open_file },
+	{ IPC_TEST_ENVIRONMENT, test_members, handle_test_environment },
 #endif
 };
 

@@ -15,14 +15,17 @@
  *	flags			send a header with flags 1
  *	status			print the Seccomp, NoNewPrivs and Uid
  *				lines of the signer's /proc/PID/status
+ *	limits			print the open files, core file size and
+ *				processes lines of /proc/PID/limits
  *	keep NAME MEMBER	store string MEMBER of the last result as
  *				NAME; later JSON text has each @NAME@
  *				replaced by it
  *
  * TYPE is a name (key-generate, key-public, jws-sign, csr-build,
- * test-forbidden-syscall) or a number. Replies print as "result JSON",
- * "error JSON", "eof" or "failed: REASON". The last line is "exit N" or
- * "signal N". The client gives up after 120 seconds.
+ * test-forbidden-syscall, test-open-file, test-environment) or a number.
+ * Replies print as "result JSON", "error JSON", "eof" or "failed:
+ * REASON". The last line is "exit N" or "signal N". The client gives up
+ * after 120 seconds.
  */
 #include <errno.h>
 #include <signal.h>
@@ -47,7 +50,8 @@ static json_t *last_result;
 
 static const uint16_t known_types[] = {
 	IPC_KEY_GENERATE, IPC_KEY_PUBLIC, IPC_JWS_SIGN, IPC_CSR_BUILD,
-	IPC_RESULT, IPC_ERROR, IPC_TEST_FORBIDDEN_SYSCALL,
+	IPC_RESULT, IPC_ERROR, IPC_TEST_FORBIDDEN_SYSCALL, IPC_TEST_OPEN_FILE,
+	IPC_TEST_ENVIRONMENT,
 };
 
 static int
@@ -200,27 +204,36 @@ send_hex(int fd, const char *hex)
 	return send_bytes(fd, buf, len, 0);
 }
 
+/* Prints the lines of /proc/PID/FILE that start with one of prefixes. */
 static void
-print_status(pid_t pid)
+print_proc_lines(pid_t pid, const char *file, const char *const *prefixes)
 {
 	char path[64], line[256];
+	size_t i;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	f = fopen(path, "r");
 	if (f == NULL) {
 		printf("failed: %s: %s\n", path, strerror(errno));
 		return;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "Seccomp:", 8) == 0 ||
-		    strncmp(line, "NoNewPrivs:", 11) == 0 ||
-		    strncmp(line, "Uid:", 4) == 0)
-			fputs(line, stdout);
+		for (i = 0; prefixes[i] != NULL; i++)
+			if (strncmp(line, prefixes[i],
+			    strlen(prefixes[i])) == 0)
+				fputs(line, stdout);
 	}
 	fclose(f);
 	fflush(stdout);
 }
+
+static const char *const status_lines[] = {
+	"Seccomp:", "NoNewPrivs:", "Uid:", NULL,
+};
+static const char *const limit_lines[] = {
+	"Max open files", "Max core file size", "Max processes", NULL,
+};
 
 /* Runs the step at argv[0]; returns the number of arguments used, or -1. */
 static int
@@ -289,7 +302,11 @@ run_step(int fd, pid_t pid, int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(argv[0], "status") == 0) {
-		print_status(pid);
+		print_proc_lines(pid, "status", status_lines);
+		return 1;
+	}
+	if (strcmp(argv[0], "limits") == 0) {
+		print_proc_lines(pid, "limits", limit_lines);
 		return 1;
 	}
 	return -1;

@@ -24,7 +24,10 @@ chooses its variant:
                       an HTTP-date N seconds from the response; -N is in
                       the past)
   status-order        newOrder answers STATUS:BODY, for example 503:html,
-                      429:empty or 503:binary
+                      429:empty or 503:binary, with "Retry-After: 120";
+                      STATUS:BODY:SECONDS:COUNT sends "Retry-After:
+                      SECONDS" to the first COUNT newOrder requests only
+                      and then lets the issuance go on
   problem-order       newOrder answers a problem document variant:
                       subproblems, plain, extra-members, wrong-types,
                       status-string, missing-type, json-content-type
@@ -377,8 +380,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                   "nonce %d of the test was rejected" % count)
                 return True
         if self.scenario("status-order"):
-            self.send_status_body(value)
-            return True
+            return self.send_status_body(value)
         if self.scenario("problem-order"):
             self.send_problem_variant(value)
             return True
@@ -546,7 +548,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # -- hostile bodies ---------------------------------------------------
 
     def send_status_body(self, value):
-        status, _, kind = value.partition(":")
+        """Send the status-order error; False once COUNT were sent."""
+        status, kind, retry_after, count = (value.split(":") + ["", ""])[:4]
+        with self.state.lock:
+            self.state.new_order_posts += 1
+            posts = self.state.new_order_posts
+        if count and posts > int(count):
+            return False
         bodies = {
             "html": ("<html><body><h1>Service Unavailable</h1>\n"
                      "<p>Try later.</p></body></html>\n", "text/html"),
@@ -554,7 +562,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "binary": (bytes(range(256)) * 4, "application/octet-stream"),
         }
         body, content_type = bodies[kind]
-        self.send(int(status), body, content_type, {"Retry-After": "120"})
+        self.send(int(status), body, content_type,
+                  {"Retry-After": retry_after or "120"})
+        return True
 
     def send_problem_variant(self, value):
         rejected = ACME_ERROR + "rejectedIdentifier"

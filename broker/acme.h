@@ -72,6 +72,17 @@ struct acme_client {
 	char *account_url;		/* the kid of signed requests */
 	char account_key_id[IPC_KEY_ID_LEN + 1];
 	char *account_thumbprint;
+	/* The issuer's account to use; NULL: the issuer's first account. */
+	const char *account_name;
+	/*
+	 * The last error response of acme_post, for the choice of another
+	 * account or issuer: its HTTP status (0: no response), its ACME
+	 * error type without the prefix ("" when none) and its Retry-After
+	 * in seconds (-1 when none).
+	 */
+	long fail_status;
+	char fail_type[64];
+	long fail_retry_after;
 	char err[ACME_ERR_MAX];
 };
 
@@ -121,8 +132,19 @@ int acme_post(struct acme_client *client, const char *url,
 int acme_fetch_object(struct acme_client *client, const char *url,
     const char *kind, json_t **out, long *retry_after);
 
-/* acme_account.c: loads or registers the account for the issuer. */
+/*
+ * acme_account.c: loads, finds (onlyReturnExisting) or registers the
+ * account client->account_name of the issuer, with an External Account
+ * Binding when the directory requires one, and records its last use.
+ */
 int acme_account_ensure(struct acme_client *client);
+/* Forgets the facts of the last error response. */
+void acme_failure_clear(struct acme_client *client);
+/* Records the status, ACME error type and Retry-After of resp. */
+void acme_failure_note(struct acme_client *client,
+    const struct http_response *resp);
+/* Returns 1 when the last error was a rate limit (rateLimited or 429). */
+int acme_failure_rate_limited(const struct acme_client *client);
 
 /* acme_order.c */
 struct acme_names;

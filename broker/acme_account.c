@@ -1,205 +1,88 @@
 /*
- * The ACME account of an issuer (RFC 8555 section 7.3). Its key id and URL
- * are kept in STATE-DIR/accounts/ISSUER/ACCOUNT.json, ACCOUNT being the
- * issuer's account name, so later runs reuse both:
- *
- *	{"key_id": "<32 hex digits>", "url": "https://..."}
- *
- * The key id is saved as soon as the key exists, so a failed registration
- * is retried with the same key on the next run. Every tenant allowed the
+ * ACME accounts (RFC 8555 section 7.3). An account's key id and URL are
+ * kept in its record (broker/account.h), so later runs reuse both. The
+ * key id is saved as soon as the key exists, so a failed registration is
+ * retried with the same key on the next run. Before registering, the
+ * broker asks the CA for an account of that key (onlyReturnExisting), so
+ * a lost URL never makes a second account. Every tenant allowed the
  * issuer and account shares the record.
  */
 #include "broker/acme.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <time.h>
 
+#include "broker/account.h"
+#include "broker/account_signer.h"
+#include "broker/headers.h"
+#include "broker/problem.h"
 #include "broker/signer_client.h"
 #include "logging/log.h"
 
-static const char *const record_members[] = { "key_id", "url", NULL };
+/* The longest Retry-After kept as a cooldown, in seconds. */
+#define RETRY_AFTER_MAX ACCOUNT_COOLDOWN_MAX
 
-/* Returns 1 when name can be one component of a path. */
-static int
-is_file_name(const char *name)
+void
+acme_failure_clear(struct acme_client *client)
 {
-	return name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL;
+	client->fail_status = 0;
+	client->fail_type[0] = '\0';
+	client->fail_retry_after = -1;
 }
 
-/*
- * Sets *dir to the malloc'd STATE-DIR/accounts/ISSUER and *path to the
- * account record in it.
- */
-static int
-record_path(struct acme_client *client, char **dir, char **path)
+void
+acme_failure_note(struct acme_client *client,
+    const struct http_response *resp)
 {
-	const char *name = client->issuer->name;
-	const char *account = client->issuer->account;
-
-	*dir = *path = NULL;
-	if (!is_file_name(name)) {
-		snprintf(client->err, sizeof(client->err), "issuer name \"%s\" "
-		    "cannot be a file name (rename the issuer block)", name);
-		return -1;
-	}
-	if (!is_file_name(account)) {
-		snprintf(client->err, sizeof(client->err), "account name "
-		    "\"%s\" of issuer %s cannot be a file name (set account "
-		    "in issuer %s to a plain name)", account, name, name);
-		return -1;
-	}
-	if (asprintf(dir, "%s/accounts/%s",
-	    client->config->broker.state_dir, name) < 0 ||
-	    asprintf(path, "%s/%s.json", *dir, account) < 0) {
-		snprintf(client->err, sizeof(client->err), "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_record(const json_t *doc, const char **key_id, const char **url,
-    char *reason, size_t reasonlen)
-{
-	*url = NULL;
-	if (ipc_check_members(doc, record_members, reason, reasonlen) != 0 ||
-	    ipc_get_key_id(doc, "key_id", key_id, reason, reasonlen) != 0 ||
-	    ipc_get_string(doc, "url", 2048, 1, url, reason, reasonlen) != 0)
-		return -1;
-	if (*url != NULL && !http_url_is_https(*url)) {
-		snprintf(reason, reasonlen, "member \"url\" is not https://");
-		return -1;
-	}
-	return 0;
-}
-
-/* Loads the record; a missing file leaves the key id empty. */
-static int
-load_record(struct acme_client *client, const char *path)
-{
-	const char *key_id, *url;
-	json_error_t error;
-	char reason[160];
+	const char *retry = http_response_header(resp, "Retry-After", 0);
+	const char *type;
 	json_t *doc;
-	int rc = -1;
 
-	doc = json_load_file(path, JSON_REJECT_DUPLICATES, &error);
-	if (doc == NULL && access(path, F_OK) != 0 && errno == ENOENT)
-		return 0;
-	if (doc == NULL || !json_is_object(doc))
-		snprintf(reason, sizeof(reason), "%s",
-		    doc == NULL ? error.text : "not a JSON object");
-	else if (check_record(doc, &key_id, &url, reason, sizeof(reason)) == 0)
-		rc = 0;
-	if (rc != 0) {
-		snprintf(client->err, sizeof(client->err), "invalid account "
-		    "record %s: %s (remove it to register a new account)",
-		    path, reason);
-		goto out;
-	}
-	memcpy(client->account_key_id, key_id, IPC_KEY_ID_LEN + 1);
-	if (url != NULL && (client->account_url = strdup(url)) == NULL) {
-		snprintf(client->err, sizeof(client->err), "out of memory");
-		rc = -1;
-	}
-out:
+	acme_failure_clear(client);
+	client->fail_status = resp->status;
+	if (retry != NULL && header_retry_after(retry, time(NULL),
+	    RETRY_AFTER_MAX, &client->fail_retry_after) != 0)
+		client->fail_retry_after = -1;
+	doc = json_loadb(resp->body != NULL ? resp->body : "", resp->body_len,
+	    0, NULL);
+	type = json_string_value(json_object_get(doc, "type"));
+	if (type != NULL && strncmp(type, PROBLEM_ACME_PREFIX,
+	    strlen(PROBLEM_ACME_PREFIX)) == 0)
+		snprintf(client->fail_type, sizeof(client->fail_type), "%s",
+		    type + strlen(PROBLEM_ACME_PREFIX));
 	json_decref(doc);
-	return rc;
 }
 
-static int
-write_text(int fd, const char *text)
+int
+acme_failure_rate_limited(const struct acme_client *client)
 {
-	size_t len = strlen(text);
-
-	return write(fd, text, len) == (ssize_t)len ? 0 : -1;
+	return client->fail_status == 429 ||
+	    strcmp(client->fail_type, "rateLimited") == 0;
 }
 
-/* Creates STATE-DIR/accounts/ISSUER and its parent, mode 0700. */
-static int
-make_record_dir(const char *dir)
+static const char *
+account_name(const struct acme_client *client)
 {
-	char *parent, *slash;
-	int rc;
-
-	parent = strdup(dir);
-	if (parent == NULL)
-		return -1;
-	slash = strrchr(parent, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	rc = mkdir(parent, 0700) != 0 && errno != EEXIST ? -1 : 0;
-	free(parent);
-	if (rc == 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
-		rc = -1;
-	return rc;
+	return client->account_name != NULL ? client->account_name :
+	    client->issuer->account;
 }
 
-/* Replaces the record through a temporary file renamed over it. */
-static int
-save_record(struct acme_client *client, const char *dir, const char *path)
-{
-	char *tmp = NULL;
-	json_t *doc;
-	char *text = NULL;
-	int fd = -1, dfd, rc = -1;
-
-	doc = json_pack("{s:s}", "key_id", client->account_key_id);
-	if (doc != NULL && client->account_url != NULL)
-		json_object_set_new(doc, "url",
-		    json_string(client->account_url));
-	if (doc != NULL)
-		text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
-	if (text == NULL || asprintf(&tmp, "%s.tmp", path) < 0) {
-		tmp = NULL;
-		goto out;
-	}
-	if (make_record_dir(dir) != 0)
-		goto out;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write_text(fd, text) != 0 || write_text(fd, "\n") != 0 ||
-	    fsync(fd) != 0 || rename(tmp, path) != 0)
-		goto out;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	rc = 0;
-out:
-	if (rc != 0) {
-		snprintf(client->err, sizeof(client->err), "cannot write "
-		    "account record %s: %s (check broker state-dir and its "
-		    "permissions)", path, strerror(errno));
-		if (tmp != NULL)
-			unlink(tmp);
-	}
-	if (fd >= 0)
-		close(fd);
-	free(tmp);
-	free(text);
-	json_decref(doc);
-	return rc;
-}
-
+/* Builds the newAccount payload; only_existing asks for a lookup only. */
 static json_t *
-new_account_payload(const struct config_issuer *issuer)
+new_account_payload(const struct config_issuer *issuer, int only_existing)
 {
-	json_t *payload, *contacts;
+	json_t *contacts;
 
+	if (only_existing)
+		return json_pack("{s:b}", "onlyReturnExisting", 1);
 	contacts = json_array();
 	for (size_t i = 0; contacts != NULL && i < issuer->contact_count; i++)
 		json_array_append_new(contacts,
 		    json_string(issuer->contacts[i]));
-	payload = json_pack("{s:b, s:o}", "termsOfServiceAgreed",
+	return json_pack("{s:b, s:o}", "termsOfServiceAgreed",
 	    issuer->agree_tos != 0, "contact", contacts);
-	return payload;
 }
 
 static int
@@ -207,10 +90,13 @@ check_terms(struct acme_client *client)
 {
 	const struct acme_directory *dir = &client->directory;
 
-	if (dir->external_account_required) {
+	if (dir->external_account_required &&
+	    client->issuer->eab_key_id == NULL) {
 		snprintf(client->err, sizeof(client->err), "issuer %s requires "
-		    "external account binding, which custos does not support "
-		    "yet (use another issuer)", client->issuer->name);
+		    "External Account Binding (set eab-key-id in issuer %s in "
+		    "%s, then run custos account import-eab)",
+		    client->issuer->name, client->issuer->name,
+		    client->config->path);
 		return -1;
 	}
 	if (dir->terms_of_service != NULL && !client->issuer->agree_tos) {
@@ -224,9 +110,36 @@ check_terms(struct acme_client *client)
 	return 0;
 }
 
-/* newAccount, signed with the JWK; the kid is the Location. */
+/*
+ * Adds the External Account Binding when the directory requires one;
+ * RFC 8555 section 7.3.4 lets a client send it only then, on creation.
+ */
 static int
-register_account(struct acme_client *client)
+add_binding(struct acme_client *client, json_t *payload)
+{
+	json_t *jws = NULL;
+
+	if (!client->directory.external_account_required)
+		return 0;
+	if (signer_eab_sign(client->signer, client->account_key_id,
+	    client->directory.new_account, &jws, client->err,
+	    sizeof(client->err)) != 0)
+		return -1;
+	if (json_object_set_new(payload, "externalAccountBinding", jws) != 0) {
+		snprintf(client->err, sizeof(client->err), "out of memory");
+		return -1;
+	}
+	log_info("account: binding the key to external account %s",
+	    client->issuer->eab_key_id);
+	return 0;
+}
+
+/*
+ * POSTs newAccount, signed with the JWK. With only_existing, sets *found
+ * to 0 when the CA has no account for the key. The kid is the Location.
+ */
+static int
+post_new_account(struct acme_client *client, int only_existing, int *found)
 {
 	struct http_response resp = { 0 };
 	json_t *payload, *doc = NULL;
@@ -234,19 +147,25 @@ register_account(struct acme_client *client)
 	char *text = NULL;
 	int rc = -1;
 
-	if (check_terms(client) != 0)
-		return -1;
-	payload = new_account_payload(client->issuer);
-	if (payload != NULL)
+	*found = 0;
+	payload = new_account_payload(client->issuer, only_existing);
+	if (payload != NULL && (only_existing ||
+	    add_binding(client, payload) == 0))
 		text = json_dumps(payload, JSON_COMPACT);
 	json_decref(payload);
 	if (text == NULL) {
-		snprintf(client->err, sizeof(client->err), "out of memory");
+		if (payload == NULL)
+			snprintf(client->err, sizeof(client->err),
+			    "out of memory");
 		return -1;
 	}
 	if (acme_post(client, client->directory.new_account, text, 1,
-	    "application/json", &resp) != 0)
+	    "application/json", &resp) != 0) {
+		if (only_existing &&
+		    strcmp(client->fail_type, "accountDoesNotExist") == 0)
+			rc = 0;
 		goto out;
+	}
 	location = http_response_header(&resp, "Location", 0);
 	if (location == NULL || !http_url_is_https(location)) {
 		snprintf(client->err, sizeof(client->err), "invalid account "
@@ -259,6 +178,7 @@ register_account(struct acme_client *client)
 		goto out;
 	client->account_url = strdup(location);
 	rc = client->account_url != NULL ? 0 : -1;
+	*found = 1;
 	printf("account: %s %s\n", resp.status == 201 ? "registered" :
 	    "found existing", location);
 out:
@@ -266,6 +186,21 @@ out:
 	free(text);
 	http_response_clear(&resp);
 	return rc;
+}
+
+/* Finds the key's account at the CA, or registers a new one. */
+static int
+find_or_register(struct acme_client *client)
+{
+	int found;
+
+	if (post_new_account(client, 1, &found) != 0)
+		return -1;
+	if (found)
+		return 0;
+	if (check_terms(client) != 0)
+		return -1;
+	return post_new_account(client, 0, &found);
 }
 
 static int
@@ -282,40 +217,68 @@ load_thumbprint(struct acme_client *client)
 	return 0;
 }
 
+/* Generates the account's key and saves its id at once. */
+static int
+generate_key(struct acme_client *client, struct account_record *record,
+    const char *dir, const char *path)
+{
+	const char *type = key_type_name(client->config->acme.account_key_type);
+
+	printf("account: generating a %s key for %s/%s\n", type,
+	    client->issuer->name, account_name(client));
+	if (signer_account_key_generate(client->signer, client->issuer->name,
+	    account_name(client), type, record->key_id, client->err,
+	    sizeof(client->err)) != 0)
+		return -1;
+	return account_record_save(dir, path, record, client->err,
+	    sizeof(client->err));
+}
+
 int
 acme_account_ensure(struct acme_client *client)
 {
-	const char *key_type;
+	struct account_record record = { 0 };
 	char *dir = NULL, *path = NULL;
 	int rc = -1;
 
-	if (record_path(client, &dir, &path) != 0 ||
-	    load_record(client, path) != 0)
+	if (account_record_path(client->config->broker.state_dir,
+	    client->issuer->name, account_name(client), &dir, &path,
+	    client->err, sizeof(client->err)) != 0 ||
+	    account_record_load(path, &record, client->err,
+	    sizeof(client->err)) != 0)
 		goto out;
-
-	if (client->account_key_id[0] == '\0') {
-		key_type = key_type_name(client->config->acme.account_key_type);
-		printf("account: generating a %s key for %s/%s\n", key_type,
-		    client->issuer->name, client->issuer->account);
-		if (signer_key_generate(client->signer, client->issuer->name,
-		    key_type, client->account_key_id, client->err,
-		    sizeof(client->err)) != 0 ||
-		    save_record(client, dir, path) != 0)
-			goto out;
+	if (strcmp(record.status, "deactivated") == 0) {
+		snprintf(client->err, sizeof(client->err), "account %s/%s is "
+		    "deactivated (remove it from issuer %s, or remove %s to "
+		    "register a new one)", client->issuer->name,
+		    account_name(client), client->issuer->name, path);
+		goto out;
 	}
+	if (record.key_id[0] == '\0' &&
+	    generate_key(client, &record, dir, path) != 0)
+		goto out;
+	memcpy(client->account_key_id, record.key_id, IPC_KEY_ID_LEN + 1);
 	if (load_thumbprint(client) != 0)
 		goto out;
 
-	if (client->account_url != NULL) {
-		printf("account: using %s\n", client->account_url);
-		rc = 0;
+	if (record.url != NULL) {
+		client->account_url = record.url;
+		record.url = NULL;
+		printf("account: using %s/%s %s\n", client->issuer->name,
+		    account_name(client), client->account_url);
+	} else if (find_or_register(client) != 0) {
 		goto out;
 	}
-	if (register_account(client) != 0 ||
-	    save_record(client, dir, path) != 0)
-		goto out;
-	rc = 0;
+	free(record.url);
+	record.url = strdup(client->account_url);
+	if (record.created == 0)
+		record.created = (long long)time(NULL);
+	record.last_used = (long long)time(NULL);
+	snprintf(record.status, sizeof(record.status), "valid");
+	rc = record.url != NULL ? account_record_save(dir, path, &record,
+	    client->err, sizeof(client->err)) : -1;
 out:
+	account_record_clear(&record);
 	free(dir);
 	free(path);
 	return rc;

@@ -163,12 +163,14 @@ acme_post(struct acme_client *client, const char *url, const char *payload,
 	int retries = client->config->acme.bad_nonce_retries;
 	int attempt, bad_nonce;
 
+	acme_failure_clear(client);
 	for (attempt = 0;; attempt++) {
 		if (post_once(client, url, payload, use_jwk, accept,
 		    resp) != 0)
 			return -1;
 		if (resp->status >= 200 && resp->status < 300)
 			return 0;
+		acme_failure_note(client, resp);
 		describe_error(client, url, resp, &bad_nonce);
 		http_response_clear(resp);
 		if (!bad_nonce)

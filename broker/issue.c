@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/account.h"
 #include "broker/acme.h"
 #include "broker/audit_issue.h"
 #include "broker/audit_signer.h"
@@ -18,6 +19,7 @@
 #include "broker/names.h"
 #include "broker/policy_gate.h"
 #include "broker/privdrop.h"
+#include "broker/run_lock.h"
 #include "broker/signer_client.h"
 #include "broker/store.h"
 #include "broker/tenant.h"
@@ -45,7 +47,11 @@ struct issue {
 	size_t pem_len;
 	struct cert_chain chain;
 	char *stored;
+	/* The issuers and accounts to try, and why none is usable. */
+	struct account_plan plan;
+	char plan_err[ACME_ERR_MAX];
 	struct audit_log *audit;
+	int lock_fd;		/* run lock on the state directory */
 };
 
 static int
@@ -65,12 +71,12 @@ load_settings(struct issue *is)
 	    sizeof(acme->err)) != 0)
 		return -1;
 
+	/* Without --issuer, plan_accounts() follows the tenant's issuers. */
 	acme->issuer = config_find_issuer(is->config, opt->issuer);
-	if (acme->issuer == NULL) {
-		snprintf(acme->err, sizeof(acme->err), opt->issuer != NULL ?
-		    "issuer \"%s\" not found in %s (check --issuer)" :
-		    "%s%s has several issuers (choose one with --issuer)",
-		    opt->issuer != NULL ? opt->issuer : "", opt->config_path);
+	if (acme->issuer == NULL && opt->issuer != NULL) {
+		snprintf(acme->err, sizeof(acme->err), "issuer \"%s\" not "
+		    "found in %s (check --issuer)", opt->issuer,
+		    opt->config_path);
 		return -1;
 	}
 	is->key_type = is->config->acme.certificate_key_type;
@@ -93,6 +99,33 @@ print_denial(const char *line, void *arg)
 }
 
 /*
+ * Lists the issuers and accounts the order may use and takes the first.
+ * When none is usable, the pinned or only issuer stays, so that the
+ * policy check names what it denies; connect_issuer() then reports the
+ * cooldowns.
+ */
+static int
+plan_accounts(struct issue *is, struct gate_request *request)
+{
+	struct acme_client *acme = &is->acme;
+
+	if (account_plan_build(is->config, is->tenant, is->options->issuer,
+	    time(NULL), &is->plan, is->plan_err,
+	    sizeof(is->plan_err)) == 0) {
+		acme->issuer = is->plan.items[0].issuer;
+		acme->account_name = is->plan.items[0].account;
+		is->plan.next = 1;
+	} else if (acme->issuer == NULL) {
+		snprintf(acme->err, sizeof(acme->err), "%s", is->plan_err);
+		return -1;
+	}
+	request->issuer = acme->issuer->name;
+	request->account = acme->account_name != NULL ?
+	    acme->account_name : acme->issuer->account;
+	return 0;
+}
+
+/*
  * Finds the caller's tenant and checks the whole request against its
  * policy. Runs before the signer starts, so a denied request generates no
  * key and sends nothing to the CA.
@@ -104,8 +137,6 @@ check_policy(struct issue *is)
 	struct gate_request request = {
 		.written = is->options->names,
 		.names = &is->names,
-		.issuer = acme->issuer->name,
-		.account = acme->issuer->account,
 		.key_type = is->key_type,
 	};
 
@@ -123,6 +154,8 @@ check_policy(struct issue *is)
 	audit_set_actor(is->audit, is->tenant->name, is->caller.user,
 	    is->caller.uid, NULL);
 
+	if (plan_accounts(is, &request) != 0)
+		return -1;
 	request.challenge = challenge_gate_type(is->config, is->tenant);
 	is->denials = gate_check_request(is->tenant, &request, print_denial,
 	    is);
@@ -134,7 +167,7 @@ check_policy(struct issue *is)
 	printf("policy: tenant %s may request %zu %s from %s (account %s, "
 	    "%s, %s key)\n", is->tenant->name, is->names.count,
 	    is->names.count == 1 ? "name" : "names", acme->issuer->name,
-	    acme->issuer->account, request.challenge,
+	    request.account, request.challenge,
 	    key_type_name(is->key_type));
 	is->signer.tenant = is->tenant->name;
 	return 0;
@@ -325,21 +358,72 @@ download_and_store(struct issue *is)
 	return rc;
 }
 
+/*
+ * Fetches the directory; an issuer that cannot be reached gives way to
+ * the tenant's next issuer.
+ */
+static int
+connect_issuer(struct issue *is)
+{
+	if (is->plan.count == 0) {
+		snprintf(is->acme.err, sizeof(is->acme.err), "%s",
+		    is->plan_err);
+		return -1;
+	}
+	while (acme_directory_fetch(&is->acme) != 0)
+		if (account_fallback(&is->acme, &is->plan, 1) != 0)
+			return -1;
+	return 0;
+}
+
+/* Loads or registers the account, moving on after a rate limit. */
+static int
+ensure_account(struct issue *is)
+{
+	while (acme_account_ensure(&is->acme) != 0)
+		if (account_fallback(&is->acme, &is->plan, 0) != 0 ||
+		    connect_issuer(is) != 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * Creates the order and completes its authorizations. A rate limit or a
+ * 503 moves the order to the next account or issuer of the plan.
+ */
+static int
+order_with_fallback(struct issue *is)
+{
+	while (create_order(is) != 0) {
+		if (account_fallback(&is->acme, &is->plan, 0) != 0 ||
+		    connect_issuer(is) != 0 || ensure_account(is) != 0)
+			return -1;
+		acme_order_clear(&is->order);
+		free(is->order_url);
+		is->order_url = NULL;
+	}
+	return 0;
+}
+
 static int
 run_steps(struct issue *is)
 {
 	struct acme_client *acme = &is->acme;
 
-	if (load_settings(is) != 0 || check_policy(is) != 0 ||
+	if (load_settings(is) != 0)
+		return -1;
+	is->lock_fd = run_lock_acquire(is->config->broker.state_dir,
+	    RUN_LOCK_ISSUE, acme->err, sizeof(acme->err));
+	if (is->lock_fd < 0 || check_policy(is) != 0 ||
 	    start_processes(is) != 0)
 		return -1;
 	printf("issuer %s: %s\n", acme->issuer->name,
 	    acme->issuer->directory);
-	if (acme_directory_fetch(acme) != 0 ||
-	    acme_account_ensure(acme) != 0 ||
+	if (connect_issuer(is) != 0 ||
+	    ensure_account(is) != 0 ||
 	    audit_issue_account(acme->issuer->name, acme->account_url) != 0 ||
 	    checkpoint(is, 0) != 0 ||
-	    create_order(is) != 0 ||
+	    order_with_fallback(is) != 0 ||
 	    checkpoint(is, 0) != 0 ||
 	    finalize_order(is) != 0 ||
 	    download_and_store(is) != 0)
@@ -378,10 +462,13 @@ issue_cleanup(struct issue *is, int failed)
 	cert_chain_clear(&is->chain);
 	free(is->stored);
 	names_clear(&is->names);
+	account_plan_clear(&is->plan);
 	caller_clear(&is->caller);
 	policy_free(is->policy);
 	audit_close(is->audit);
 	config_free(is->config);
+	if (is->lock_fd >= 0)
+		close(is->lock_fd);
 	return rc;
 }
 
@@ -395,6 +482,7 @@ issue_run(const struct issue_options *options)
 	is.options = options;
 	is.signer.fd = -1;
 	is.signer.pid = -1;
+	is.lock_fd = -1;
 	rc = run_steps(&is);
 	if (rc != 0 && is.tenant != NULL)
 		record_issue(&is, "failure", is.acme.err);

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker/account_cmd.h"
 #include "broker/cert_cmd.h"
 #include "broker/daemon.h"
 #include "broker/audit_cmd.h"
 #include "broker/issue.h"
 #include "broker/policy_cmd.h"
+#include "broker/revoke.h"
 #include "broker/version.h"
 #include "logging/log.h"
 
@@ -27,6 +29,9 @@ static const char program_usage[] =
     "            certificates\n"
     "  policy    check names against a tenant's policy (policy check) or\n"
     "            a policy file for errors and warnings (policy lint)\n"
+    "  account   list, register, import-eab, rollover, update or\n"
+    "            deactivate ACME accounts\n"
+    "  revoke    revoke a stored certificate\n"
     "  version   print the version\n"
     "\n"
     "Run \"custos COMMAND --help\" for the options of a command.\n";
@@ -198,6 +203,10 @@ main(int argc, char **argv)
 		return command_daemon(argc - 1, argv + 1);
 	if (strcmp(command, "cert") == 0)
 		return cert_command(argc - 1, argv + 1);
+	if (strcmp(command, "account") == 0)
+		return account_command(argc - 1, argv + 1);
+	if (strcmp(command, "revoke") == 0)
+		return revoke_command(argc - 1, argv + 1);
 	if (strcmp(command, "policy") == 0)
 		return policy_command(argc - 1, argv + 1);
 	if (strcmp(command, "version") == 0)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/run_lock.h"
 #include "broker/scheduler.h"
 #include "logging/log.h"
 
@@ -219,11 +220,18 @@ supervise_run(const char *config_path)
 	struct custos_config *config;
 	struct generation g;
 	char err[CONFIG_ERR_MAX];
-	int failures = 0, restart, clean = 0;
+	int failures = 0, restart, clean = 0, lock_fd;
 	time_t started;
 
 	if (config_load(config_path, &config, err, sizeof(err)) != 0) {
 		log_error("%s", err);
+		return 1;
+	}
+	lock_fd = run_lock_acquire(config->broker.state_dir, RUN_LOCK_DAEMON,
+	    err, sizeof(err));
+	if (lock_fd < 0) {
+		log_error("%s", err);
+		config_free(config);
 		return 1;
 	}
 	install_handlers();
@@ -246,5 +254,6 @@ supervise_run(const char *config_path)
 	}
 	log_info("daemon stopped");
 	config_free(config);
+	close(lock_fd);
 	return clean ? 0 : 1;
 }

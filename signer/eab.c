@@ -227,6 +227,11 @@ eab_store_key(struct signer_token *token, const char *issuer,
 		snprintf(err, errlen, "the EAB key label does not fit");
 		return -1;
 	}
+	if (token->p11 == NULL) {
+		snprintf(err, errlen, "token '%s' has no PKCS#11 function "
+		    "list", token->label);
+		return -1;
+	}
 	rv = token->p11->C_OpenSession(token->slot_id,
 	    CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session);
 	if (rv != CKR_OK) {
@@ -280,6 +285,11 @@ eab_mac(struct signer_token *token, const char *label,
 
 	mechanism.mechanism = hmac_mechanism(algorithm, maclen);
 	len = *maclen;
+	if (token->p11 == NULL) {
+		snprintf(err, errlen, "token '%s' has no PKCS#11 function "
+		    "list", token->label);
+		return -1;
+	}
 	rv = token->p11->C_OpenSession(token->slot_id, CKF_SERIAL_SESSION,
 	    NULL, NULL, &session);
 	if (rv != CKR_OK) {

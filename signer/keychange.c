@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #define KEYCHANGE_FOUND_MAX 4	/* objects with one CKA_ID: 2 expected */
+#define KEYCHANGE_DESTROYED_MAX 16
 
 int
 keychange_inner_jws(EVP_PKEY *new_key, EVP_PKEY *old_key, const char *url,
@@ -112,6 +113,35 @@ keychange_check_outer(const struct keychange_record *record,
 }
 
 /*
+ * Key ids destroyed in this process. libp11 0.4.12 keeps the keys it has
+ * enumerated and never drops one that is gone from the token, so
+ * token_find_key() asks this list first.
+ */
+static unsigned char destroyed_ids[KEYCHANGE_DESTROYED_MAX][KEY_ID_BYTES];
+static size_t destroyed_count;
+
+int
+token_key_destroyed(const unsigned char id[KEY_ID_BYTES])
+{
+	for (size_t i = 0; i < destroyed_count; i++)
+		if (memcmp(destroyed_ids[i], id, KEY_ID_BYTES) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+remember_destroyed(const unsigned char id[KEY_ID_BYTES])
+{
+	/* The oldest entry goes when full; a rollover destroys one key. */
+	if (destroyed_count == KEYCHANGE_DESTROYED_MAX) {
+		memmove(destroyed_ids[0], destroyed_ids[1],
+		    (KEYCHANGE_DESTROYED_MAX - 1) * KEY_ID_BYTES);
+		destroyed_count--;
+	}
+	memcpy(destroyed_ids[destroyed_count++], id, KEY_ID_BYTES);
+}
+
+/*
  * Destroys the private and public objects with CKA_ID id. SoftHSM
  * unlinks their object files, which the seccomp filter allows (unlink,
  * getdents64). Returns 0, -ENOENT when no object has that id, or -1;
@@ -128,6 +158,11 @@ token_destroy_key(struct signer_token *token,
 	CK_ULONG count = 0, i;
 	CK_RV rv;
 
+	if (p11 == NULL) {
+		snprintf(err, errlen, "token '%s' has no PKCS#11 function "
+		    "list", token->label);
+		return -1;
+	}
 	rv = p11->C_OpenSession(token->slot_id,
 	    CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session);
 	if (rv == CKR_OK) {
@@ -151,5 +186,6 @@ token_destroy_key(struct signer_token *token,
 		    "'%s'", token->label);
 		return -ENOENT;
 	}
+	remember_destroyed(id);
 	return 0;
 }

@@ -240,6 +240,8 @@ token_find_key(struct signer_token *token,
 	unsigned int i, count;
 
 	*out = NULL;
+	if (token_key_destroyed(id))
+		return -ENOENT;
 	/* libp11 0.4.12 searches the token again on every call. */
 	if (PKCS11_enumerate_keys(token->slot->token, &keys, &count) != 0)
 		return -EIO;

@@ -244,6 +244,8 @@ int keychange_check_outer(const struct keychange_record *record,
     const json_t *inner, char *err, size_t errlen);
 int token_destroy_key(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], char *err, size_t errlen);
+/* Returns 1 when token_destroy_key() destroyed the key id in this run. */
+int token_key_destroyed(const unsigned char id[KEY_ID_BYTES]);
 
 /* eab.c */
 int eab_label_format(const char *issuer, const char *kid, char *out,

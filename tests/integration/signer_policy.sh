@@ -389,11 +389,13 @@ denied key-certificate 'not an account key'
 denied tenant-unknown 'tenant nobody: denied, no such tenant in'
 denied tenant-unknown-csr 'tenant nobody: denied, no such tenant in'
 
-# Every other ACME shape is allowed.
+# Every other ACME shape is allowed, but a keyChange only with an inner
+# JWS that the signer built (tests/integration/account_signer.sh).
 for name in get challenge new-account account-update deactivate \
-	key-change revoke last; do
+	revoke last; do
 	allowed "$name"
 done
+denied key-change 'the inner JWS is not the one this signer built'
 
 # --- The log -------------------------------------------------------------
 

@@ -24,6 +24,17 @@
 #                      against (named.sh's for dns-01), in place of
 #                      pebble-challtestsrv, which then does not start
 #   PEBBLE_TLS_PORT    port where Pebble connects for tls-alpn-01 (5001)
+#   PEBBLE_EAB_KEYS    JSON object of External Account Binding key ids
+#                      and their HMAC keys (base64url without padding),
+#                      such as {"kid-1": "..."}; when set, Pebble requires
+#                      EAB for every new account
+#   PEBBLE_ENV         more VAR=VALUE words for Pebble's environment, such
+#                      as "PEBBLE_CHAIN_LENGTH=3 PEBBLE_ALTERNATE_ROOTS=2"
+#
+# pebble2_start DIR starts a second, independent Pebble on ports 14001
+# (ACME) and 15001 (management), sharing the first one's TLS certificate
+# and DNS server, and sets PEBBLE2_DIRECTORY, PEBBLE2_ROOT and PEBBLE2_LOG.
+# Call it after pebble_start.
 
 PEBBLE_ACME_ADDRESS=127.0.0.1:14000
 PEBBLE_MANAGEMENT_ADDRESS=127.0.0.1:15000
@@ -60,18 +71,26 @@ pebble_make_tls() {
 		2>>"$dir/openssl.log" || return 1
 }
 
+# Usage: pebble_write_config DIR [ACME-ADDRESS MANAGEMENT-ADDRESS]
 pebble_write_config() {
+	local eab=false keys='{}'
+
+	if [ -n "${PEBBLE_EAB_KEYS:-}" ]; then
+		eab=true
+		keys=$PEBBLE_EAB_KEYS
+	fi
 	cat >"$1/pebble-config.json" <<JSON
 {
   "pebble": {
-    "listenAddress": "$PEBBLE_ACME_ADDRESS",
-    "managementListenAddress": "$PEBBLE_MANAGEMENT_ADDRESS",
+    "listenAddress": "${2:-$PEBBLE_ACME_ADDRESS}",
+    "managementListenAddress": "${3:-$PEBBLE_MANAGEMENT_ADDRESS}",
     "certificate": "cert.pem",
     "privateKey": "key.pem",
     "httpPort": $PEBBLE_HTTP_PORT,
     "tlsPort": $PEBBLE_TLS_PORT,
     "ocspResponderURL": "",
-    "externalAccountBindingRequired": false,
+    "externalAccountBindingRequired": $eab,
+    "externalAccountMACKeys": $keys,
     "domainBlocklist": ["$PEBBLE_BLOCKED_NAME"]
   }
 }
@@ -146,15 +165,56 @@ pebble_start() {
 		pebble_start_dns || return 1
 	fi
 
-	(cd "$dir" && PEBBLE_VA_NOSLEEP=1 \
+	# shellcheck disable=SC2086 # PEBBLE_ENV holds several words.
+	(cd "$dir" && exec env PEBBLE_VA_NOSLEEP=1 \
 		PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-0} \
-		PEBBLE_AUTHZREUSE=0 exec pebble -config pebble-config.json \
+		PEBBLE_AUTHZREUSE=0 ${PEBBLE_ENV:-} \
+		pebble -config pebble-config.json \
 		-dnsserver "${PEBBLE_DNS_SERVER:-$PEBBLE_DNS_ADDRESS}") \
 		>>"$PEBBLE_LOG" 2>&1 &
 	PEBBLE_PID=$!
 	pebble_wait_url "$PEBBLE_DIRECTORY" || return 1
 	curl -fsS --max-time 5 --cacert "$PEBBLE_TLS_CA" -o "$PEBBLE_ROOT" \
 		"https://$PEBBLE_MANAGEMENT_ADDRESS/roots/0" || return 1
+}
+
+PEBBLE2_ACME_ADDRESS=127.0.0.1:14001
+PEBBLE2_MANAGEMENT_ADDRESS=127.0.0.1:15001
+PEBBLE2_PID=
+
+# Usage: pebble2_start DIR
+pebble2_start() {
+	local dir=$1/pebble2
+
+	mkdir -p "$dir" || return 1
+	cp "$1/pebble/cert.pem" "$1/pebble/key.pem" "$dir/" || return 1
+	pebble_write_config "$dir" "$PEBBLE2_ACME_ADDRESS" \
+		"$PEBBLE2_MANAGEMENT_ADDRESS"
+	PEBBLE2_ROOT=$dir/root.pem
+	PEBBLE2_LOG=$dir/pebble.log
+	PEBBLE2_DIRECTORY=https://localhost:${PEBBLE2_ACME_ADDRESS##*:}/dir
+	if [ -z "${PEBBLE2_STOP_REGISTERED:-}" ]; then
+		at_exit pebble2_stop
+		PEBBLE2_STOP_REGISTERED=1
+	fi
+	# shellcheck disable=SC2086 # PEBBLE_ENV holds several words.
+	(cd "$dir" && exec env PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
+		PEBBLE_AUTHZREUSE=0 ${PEBBLE_ENV:-} \
+		pebble -config pebble-config.json \
+		-dnsserver "${PEBBLE_DNS_SERVER:-$PEBBLE_DNS_ADDRESS}") \
+		>>"$PEBBLE2_LOG" 2>&1 &
+	PEBBLE2_PID=$!
+	pebble_wait_url "$PEBBLE2_DIRECTORY" || return 1
+	curl -fsS --max-time 5 --cacert "$PEBBLE_TLS_CA" -o "$PEBBLE2_ROOT" \
+		"https://$PEBBLE2_MANAGEMENT_ADDRESS/roots/0" || return 1
+}
+
+pebble2_stop() {
+	if [ -n "$PEBBLE2_PID" ]; then
+		kill "$PEBBLE2_PID" 2>/dev/null
+		wait "$PEBBLE2_PID" 2>/dev/null
+		PEBBLE2_PID=
+	fi
 }
 
 # Stops Pebble only, so that pebble_start can run it again with other

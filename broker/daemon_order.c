@@ -120,9 +120,9 @@ file_equals(const char *path, const char *expected)
 /*
  * Removes the http-01 files that a killed run left in the webroot: files
  * whose content is the key authorization of their name for this account,
- * so files of other ACME clients stay.
- * NOTE: a `custos issue` for the same account and webroot that runs at
- * this moment loses its file and fails its challenge.
+ * so files of other ACME clients stay. No other run of this account is
+ * publishing meanwhile, because the supervisor holds the state-dir lock
+ * that custos issue takes.
  */
 static void
 clean_webroot(struct run *r)
@@ -203,6 +203,23 @@ abandon_order(struct run *r, const char *why)
 }
 
 /*
+ * Fetches the open order from the CA. The CA may no longer serve it to
+ * this account (404 or 403, as after a CA lost its state). Such an order
+ * is abandoned and *rc set to 0, so that open_order creates another,
+ * because a certificate issued for it could not be downloaded anyway.
+ */
+static int
+refresh_order(struct run *r, int *rc)
+{
+	if (acme_order_refresh(&r->acme, r->order.url, &r->ca) == 0)
+		return 0;
+	*rc = -1;
+	if (r->acme.fail_status == 404 || r->acme.fail_status == 403)
+		*rc = abandon_order(r, r->acme.err);
+	return -1;
+}
+
+/*
  * Loads the open order of this request, abandoning one that is past the
  * deadline or whose newOrder never got an answer (the CA may hold that
  * order, but nothing finalizes it), then creates one when none is left.
@@ -220,8 +237,8 @@ open_order(struct run *r)
 	else if (rc == 0 && sched_order_expired(&w->config->daemon,
 	    r->order.created, time(NULL)))
 		rc = abandon_order(r, "past order-deadline");
-	else if (rc == 0)
-		return acme_order_refresh(&r->acme, r->order.url, &r->ca);
+	else if (rc == 0 && refresh_order(r, &rc) == 0)
+		return 0;
 	if (rc != 0 && rc != STATE_NOT_FOUND)
 		return -1;
 
@@ -435,8 +452,9 @@ daemon_issue(struct daemon_worker *w, const struct state_cert *cert,
 	memset(&r, 0, sizeof(r));
 	r.w = w;
 	r.cert = cert;
+	r.acme.fail_retry_after = -1;
 	result = run_steps(&r);
-	*retry_after = -1;
+	*retry_after = r.acme.fail_retry_after;
 	if (result == DAEMON_FAILED)
 		snprintf(err, errlen, "%s", r.acme.err);
 	run_clear(&r);

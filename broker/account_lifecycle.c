@@ -51,11 +51,16 @@ directory_url(struct acme_client *client, const char *name)
 	return url;
 }
 
-/* POSTs payload to the account URL and checks the account it returns. */
+/*
+ * POSTs payload to the account URL and checks the account it returns:
+ * valid, or with deactivating set, deactivated.
+ */
 static int
-post_account(struct acme_client *client, const char *payload)
+post_account(struct acme_client *client, const char *payload,
+    int deactivating)
 {
 	struct http_response resp = { 0 };
+	const char *status;
 	json_t *doc = NULL;
 	int rc = -1;
 
@@ -63,9 +68,18 @@ post_account(struct acme_client *client, const char *payload)
 	    "application/json", &resp) != 0)
 		return -1;
 	if (acme_body_object(&resp, "account", &doc, client->err,
-	    sizeof(client->err)) == 0 &&
-	    acme_account_check(doc, client->err, sizeof(client->err)) == 0)
+	    sizeof(client->err)) != 0)
+		goto out;
+	status = json_string_value(json_object_get(doc, "status"));
+	if (!deactivating)
+		rc = acme_account_check(doc, client->err, sizeof(client->err));
+	else if (status != NULL && strcmp(status, "deactivated") == 0)
 		rc = 0;
+	else
+		snprintf(client->err, sizeof(client->err), "the CA answered "
+		    "the deactivation with account status \"%.32s\", "
+		    "expected \"deactivated\"", status != NULL ? status : "");
+out:
 	json_decref(doc);
 	http_response_clear(&resp);
 	return rc;
@@ -164,7 +178,7 @@ acme_account_update_contacts(struct acme_client *client,
 		snprintf(client->err, sizeof(client->err), "out of memory");
 		return -1;
 	}
-	rc = post_account(client, text);
+	rc = post_account(client, text, 0);
 	free(text);
 	if (rc == 0)
 		printf("update: account %s/%s has %zu contact%s\n",
@@ -181,7 +195,7 @@ acme_account_deactivate(struct acme_client *client)
 	int rc = -1;
 
 	if (open_record(client, &record, &dir, &path) != 0 ||
-	    post_account(client, "{\"status\":\"deactivated\"}") != 0)
+	    post_account(client, "{\"status\":\"deactivated\"}", 1) != 0)
 		goto out;
 	snprintf(record.status, sizeof(record.status), "deactivated");
 	if (account_record_save(dir, path, &record, client->err,

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,17 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+
+/*
+ * The webroot files published and not yet withdrawn, which a signal
+ * handler removes with challenge_webroot_remove_all. A slot's path is
+ * complete before its in_use flag is set, and a handler interrupting
+ * publish or withdraw at worst unlinks a file that does not exist.
+ */
+static struct {
+	volatile sig_atomic_t in_use;
+	char path[4096 + 256];
+} webroot_files[CHALLENGE_MAX_TOKENS];
 
 struct published_token {
 	char *token;
@@ -261,6 +273,38 @@ challenge_http_free(struct challenge_http *responder)
 	free(responder);
 }
 
+/* Records path for challenge_webroot_remove_all, or returns -1 if full. */
+static int
+remember_webroot_file(const char *path)
+{
+	for (size_t i = 0; i < CHALLENGE_MAX_TOKENS; i++) {
+		if (webroot_files[i].in_use)
+			continue;
+		snprintf(webroot_files[i].path, sizeof(webroot_files[i].path),
+		    "%s", path);
+		webroot_files[i].in_use = 1;
+		return 0;
+	}
+	return -1;
+}
+
+static void
+forget_webroot_file(const char *path)
+{
+	for (size_t i = 0; i < CHALLENGE_MAX_TOKENS; i++)
+		if (webroot_files[i].in_use &&
+		    strcmp(webroot_files[i].path, path) == 0)
+			webroot_files[i].in_use = 0;
+}
+
+void
+challenge_webroot_remove_all(void)
+{
+	for (size_t i = 0; i < CHALLENGE_MAX_TOKENS; i++)
+		if (webroot_files[i].in_use)
+			unlink(webroot_files[i].path);
+}
+
 static int
 make_dir(const char *path, char *err, size_t errlen)
 {
@@ -293,6 +337,11 @@ challenge_webroot_publish(const char *webroot, const char *token,
 	if (make_dir(dir, err, errlen) != 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", dir, token);
+	if (remember_webroot_file(path) != 0) {
+		snprintf(err, errlen, "more than %d HTTP-01 tokens at once",
+		    CHALLENGE_MAX_TOKENS);
+		return -1;
+	}
 
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 	    0644);
@@ -312,6 +361,7 @@ fail:
 		close(fd);
 	if (fd >= 0 || rc != 0)
 		unlink(path);
+	forget_webroot_file(path);
 	snprintf(err, errlen, "cannot write %s: %s (check challenge webroot "
 	    "and its permissions)", path, strerror(saved));
 	return -1;
@@ -325,8 +375,10 @@ challenge_webroot_withdraw(const char *webroot, const char *token,
 
 	snprintf(path, sizeof(path), "%s%s%s", webroot, CHALLENGE_PATH_PREFIX,
 	    token);
-	if (unlink(path) == 0 || errno == ENOENT)
+	if (unlink(path) == 0 || errno == ENOENT) {
+		forget_webroot_file(path);
 		return 0;
+	}
 	snprintf(err, errlen, "cannot remove %s: %s (remove it by hand)",
 	    path, strerror(errno));
 	return -1;

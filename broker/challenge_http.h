@@ -42,5 +42,10 @@ int challenge_webroot_publish(const char *webroot, const char *token,
 /* Removes the token file; a missing file is not an error. */
 int challenge_webroot_withdraw(const char *webroot, const char *token,
     char *err, size_t errlen);
+/*
+ * Unlinks every webroot file published and not withdrawn. Only calls
+ * unlink(2), so a signal handler may call it.
+ */
+void challenge_webroot_remove_all(void);
 
 #endif

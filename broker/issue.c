@@ -16,6 +16,7 @@
 #include "broker/certificate.h"
 #include "broker/challenge.h"
 #include "broker/challenge_http.h"
+#include "broker/interrupt.h"
 #include "broker/names.h"
 #include "broker/policy_gate.h"
 #include "broker/privdrop.h"
@@ -209,6 +210,7 @@ start_processes(struct issue *is)
 	if (rc != 0)
 		return -1;
 	acme->signer = &is->signer;
+	interrupt_watch_signer(&is->signer);
 
 	if (privdrop_to_user(user, config->path, acme->err,
 	    sizeof(acme->err)) != 0)
@@ -469,6 +471,7 @@ issue_cleanup(struct issue *is, int failed)
 	config_free(is->config);
 	if (is->lock_fd >= 0)
 		close(is->lock_fd);
+	interrupt_watch_signer(NULL);
 	return rc;
 }
 
@@ -483,6 +486,7 @@ issue_run(const struct issue_options *options)
 	is.signer.fd = -1;
 	is.signer.pid = -1;
 	is.lock_fd = -1;
+	interrupt_install();
 	rc = run_steps(&is);
 	if (rc != 0 && is.tenant != NULL)
 		record_issue(&is, "failure", is.acme.err);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The signer's confinement beyond seccomp, with a real SoftHSM2 token.
 # Landlock limits its files to the token directory, even files its user
-# owns such as the PIN file. Its environment is cleared before the module
+# owns, and the PIN file. Its environment is cleared before the module
 # loads, and its descriptor, core and process limits are set. Keys are
 # still generated and used once confined. The broker's user can read
 # neither the PIN file nor the token.
@@ -88,6 +88,12 @@ open_file() {
 OUTSIDE=$LAB_DIR/outside.probe
 TMP_PROBE=/tmp/custos-confine-$$.probe
 INSIDE=$TOKEN_SUBDIR/confine.probe
+# A file that the signer's user owns and may read, outside the token.
+OWNED=$LAB_DIR/signer-owned.secret
+(umask 077 && printf 'not for the signer\n' >"$OWNED")
+if [ "$(id -u)" -eq 0 ]; then
+	chown "$CUSTOS_SIGNER_USER:" "$OWNED" || bail_out "chown $OWNED failed"
+fi
 out=$(client \
 	request test-open-file "$(open_file "$TOKEN_SUBDIR/token.object" read)" \
 	request test-open-file "$(open_file "$INSIDE" write)" \
@@ -96,7 +102,8 @@ out=$(client \
 	request test-open-file "$(open_file "$OUTSIDE" write)" \
 	request test-open-file "$(open_file "$SOFTHSM_PIN_FILE" read)" \
 	request test-open-file "$(open_file "$SOFTHSM2_CONF" read)" \
-	request test-open-file "$(open_file /dev/urandom read)")
+	request test-open-file "$(open_file /dev/urandom read)" \
+	request test-open-file "$(open_file "$OWNED" read)")
 assert_contains "log names the confinement" "$out" \
 	"info: file access confined to '$SOFTHSM_TOKEN_DIR' (Landlock ABI"
 mapfile -t replies < <(grep '^result ' <<<"$out")
@@ -118,17 +125,19 @@ assert_equal "SoftHSM2 config read is EACCES" "${replies[6]:-}" \
 	'result {"open":"EACCES"}'
 assert_equal "/dev/urandom read is EACCES" "${replies[7]:-}" \
 	'result {"open":"EACCES"}'
+assert_equal "file of the signer's user is EACCES" "${replies[8]:-}" \
+	'result {"open":"EACCES"}'
 assert_equal "signer exits 0 after the probes" "$(tail -n 1 <<<"$out")" \
 	"exit 0"
 rm -f "$INSIDE" "$TMP_PROBE" "$OUTSIDE"
 
-# The signer's user owns the PIN file and can read it unconfined, so the
-# EACCES above comes from Landlock, not from file modes.
+# The signer's user can read its own file unconfined, so the EACCES
+# above comes from Landlock, not from file modes.
 if [ "$(id -u)" -eq 0 ]; then
-	check "signer user can read the PIN file unconfined" \
-		runuser -u "$CUSTOS_SIGNER_USER" -- cat "$SOFTHSM_PIN_FILE"
+	check "signer user can read its file unconfined" \
+		runuser -u "$CUSTOS_SIGNER_USER" -- cat "$OWNED"
 else
-	ok "signer user can read the PIN file unconfined # SKIP not root"
+	check "signer user can read its file unconfined" cat "$OWNED"
 fi
 
 # --- Keys still work once confined ----------------------------------------

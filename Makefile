@@ -59,7 +59,7 @@ TEST_PROGRAMS = $(BUILD)/tests/custos-signer-testbuild $(UNIT_BIN) \
 	$(TOOL_BIN)
 
 .PHONY: all check demo deps clean unit integration tests
-all: $(PROGRAMS) $(TEST_PROGRAMS)
+all: $(PROGRAMS) $(TEST_PROGRAMS) $(BENCH_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -111,6 +111,19 @@ $(BUILD)/tests/test_shared_%: $(call obj,tests/unit/test_shared_%.c) \
 $(BUILD)/tests/%: $(call obj,tests/tools/%.c) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
+
+# Benchmark programs; `make bench` runs bench/run.sh, which starts them
+# (docs/benchmarks.md). BENCH_ARGS picks sections, such as "signer scale".
+BENCH_SRC = $(wildcard bench/*.c)
+BENCH_BIN = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+$(BUILD)/bench/%: $(call obj,bench/%.c) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
+
+.PHONY: bench
+bench: $(PROGRAMS) $(BENCH_BIN)
+	BUILD=$(BUILD) bench/run.sh $(BENCH_ARGS)
 
 # Runs every unit and integration test; the last line counts them.
 check: all
@@ -192,6 +205,35 @@ $(FUZZ_BUILD)/fuzz_policy_%: $(call fuzz_obj,tests/fuzz/fuzz_policy_%.c \
 $(FUZZ_BUILD)/fuzz_shared_%: $(call fuzz_obj,tests/fuzz/fuzz_shared_%.c \
 		$(SHARED_SRC))
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
+
+# `make install` copies the two programs and the man pages under
+# DESTDIR and PREFIX; the signer goes to LIBEXECDIR, off the PATH, and
+# the configuration's signer program must name it. `make package`
+# builds the Debian packages into build-package/ and `make
+# package-check` tests them (docs/packaging.md).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/custos
+MANDIR ?= $(PREFIX)/share/man
+
+.PHONY: install package package-check
+install: $(PROGRAMS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/custos $(DESTDIR)$(BINDIR)/custos
+	install -m 0755 $(BUILD)/custos-signer \
+		$(DESTDIR)$(LIBEXECDIR)/custos-signer
+	install -m 0644 docs/man/custos.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/custos.conf.5 docs/man/custos-policy.5 \
+		$(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 docs/man/custos-signer.8 $(DESTDIR)$(MANDIR)/man8/
+
+package:
+	packaging/build-package.sh
+
+package-check: package
+	packaging/test-package.sh
 
 clean:
 	rm -rf build build-asan

@@ -18,6 +18,9 @@ PACKAGES=(
 	# The hostile ACME server of the tests runs on python3; time
 	# (/usr/bin/time) measures the broker's memory in those tests.
 	python3 time
+	# make package and make package-check: the Debian build tools,
+	# lintian, man (man --warnings) and systemd-analyze.
+	dpkg-dev debhelper fakeroot lintian man-db groff-base systemd
 )
 USERS=(custos custos-signer)
 

@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# Measurement helpers for bench/run.sh, sourced after tests/lib/lab.sh.
+#
+# Figures go to BENCH_RESULTS, one line per measurement:
+#   SECTION CLIENT MODE NAME=VALUE ...
+# and bench_table prints them as the tables of docs/benchmarks.md.
+
+# Prints the monotonic-enough wall clock in seconds with microseconds.
+bench_now() {
+	printf '%s\n' "$EPOCHREALTIME"
+}
+
+# Usage: bench_elapsed START
+bench_elapsed() {
+	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# Usage: proc_cpu PID
+# Prints the user plus system CPU seconds of PID (0 when it is gone).
+proc_cpu() {
+	local stat
+
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || {
+		echo 0
+		return
+	}
+	# Fields 14 and 15 after the command name, which may hold spaces.
+	stat=${stat##*) }
+	awk -v tck="$(getconf CLK_TCK)" '{ printf "%.3f", ($12 + $13) / tck }' \
+		<<<"$stat"
+}
+
+# Usage: proc_mem PID FIELD
+# Prints FIELD (VmHWM for the peak, VmRSS for now) of PID in MiB.
+proc_mem() {
+	awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' \
+		"/proc/$1/status" 2>/dev/null
+}
+
+# Usage: bench_record SECTION CLIENT MODE NAME=VALUE ...
+bench_record() {
+	printf '%s\n' "$*" >>"$BENCH_RESULTS"
+	printf '  %s\n' "$*"
+}
+
+# Usage: bench_load
+# Prints the 1-minute load average, kept beside every figure because
+# other work on the machine changes wall times.
+bench_load() {
+	cut -d ' ' -f 1 /proc/loadavg
+}
+
+# Usage: median VALUE ...
+median() {
+	printf '%s\n' "$@" | sort -g |
+		awk '{ v[NR] = $1 } END {
+			if (NR == 0) { print "-"; exit }
+			if (NR % 2) print v[(NR + 1) / 2];
+			else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Usage: field NAME LINE
+# Prints the value of NAME=VALUE in LINE.
+field() {
+	tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p" | head -n 1
+}
+
+# Usage: timed_run LOG COMMAND [ARG ...]
+# Runs COMMAND under GNU time and appends "wall user sys maxrss_kib
+# status" to LOG. The CPU time and peak memory include the children that
+# COMMAND waited for; the peak is that of the largest process.
+timed_run() {
+	local log=$1
+
+	shift
+	/usr/bin/time -a -o "$log" -f '%e %U %S %M %x' "$@"
+}
+
+# Usage: summarise_times LOG
+# Prints "runs=N failed=N cpu_s=TOTAL peak_mib=MAX wall_median_s=M" for
+# a LOG written by timed_run.
+summarise_times() {
+	awk '$5 != 0 { failed++ }
+		{ n++; cpu += $2 + $3; if ($4 > peak) peak = $4; w[n] = $1 }
+		END {
+			asort(w)
+			m = n % 2 ? w[(n + 1) / 2] : (w[n / 2] + w[n / 2 + 1]) / 2
+			printf "runs=%d failed=%d cpu_s=%.2f peak_mib=%.1f " \
+				"wall_median_s=%.2f\n", n, failed, cpu,
+				peak / 1024, m
+		}' "$1"
+}

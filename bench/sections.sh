@@ -1,0 +1,437 @@
+# shellcheck shell=bash
+# The sections of bench/run.sh, each a function section_NAME that records
+# its figures with bench_record. Sourced after bench/lib.sh and
+# bench/peers.sh.
+
+BENCH_TENANT=lab
+BENCH_SIGNER_ORIGIN=https://127.0.0.1:14000
+
+# Prints the machine's description: what docs/benchmarks.md needs beside
+# each table.
+bench_machine() {
+	local package
+
+	echo "nproc: $(nproc)"
+	echo "memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' \
+		/proc/meminfo)"
+	echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo |
+		head -n 1)"
+	echo "kernel: $(uname -r)"
+	echo "load at start: $(cut -d ' ' -f 1-3 /proc/loadavg)"
+	for package in pebble softhsm2 libp11-3 libssl3 libcurl4 \
+		libsqlite3-0 certbot lego uacme; do
+		echo "package: $package $(dpkg-query -W -f '${Version}' \
+			"$package" 2>/dev/null)"
+	done
+}
+
+# Starts Pebble once for the sections that need it.
+bench_pebble() {
+	[ -z "$PEBBLE_PID" ] || return 0
+	pebble_start "$LAB_DIR" ||
+		bail_out "Pebble did not start; see $LAB_DIR/pebble/*.log"
+	export PEBBLE_DIRECTORY PEBBLE_TLS_CA PEER_HTTP_ADDRESS PEER_HTTP_PORT
+}
+
+# Usage: bench_lab DIR TOKEN-LABEL [DAEMON-LINES]
+# Makes a token and a Custos configuration in DIR; DAEMON-LINES go into
+# a daemon block.
+bench_lab() {
+	mkdir -p "$1" && chmod 0755 "$1" || return 1
+	softhsm_init "$1" "$2" || return 1
+	CUSTOS_EXTRA_BLOCKS=
+	if [ -n "${3:-}" ]; then
+		CUSTOS_EXTRA_BLOCKS=$(printf 'daemon {\n%s\n}' "$3")
+	fi
+	custos_write_config "$1"
+}
+
+# Usage: daemon_signer_pid
+# Prints the pid of the newest signer that the supervisor started.
+daemon_signer_pid() {
+	sed -n 's/.*started signer (pid \([0-9]*\)).*/\1/p' "$DAEMON_LOG" |
+		tail -n 1
+}
+
+# Usage: wait_current COUNT TIMEOUT
+# Waits until COUNT certificates have a current version.
+wait_current() {
+	local deadline=$((SECONDS + $2)) value
+
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		value=$(state_query "SELECT count(*) FROM versions WHERE
+			status = 'current'" 2>/dev/null)
+		[ "${value:-0}" -ge "$1" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+# --- 1. Issuance throughput ----------------------------------------------
+
+throughput_custos() {
+	local dir=$LAB_DIR/tput-custos n=$BENCH_CERTS i start wall pebble0
+	local super worker signer cpu_w cpu_s
+
+	bench_lab "$dir" custos-tput '	poll-interval 1s' || return 1
+	for ((i = 1; i <= n; i++)); do
+		"$CUSTOS" cert add --config "$CUSTOS_CONF" --tenant \
+			"$BENCH_TENANT" "custos-$i.bench.test" >/dev/null ||
+			return 1
+	done
+	DAEMON_LOG=$dir/daemon.log
+	pebble0=$(proc_cpu "$PEBBLE_PID")
+	start=$(bench_now)
+	daemon_start
+	if ! wait_current "$n" $((n * 20)); then
+		echo "throughput: the daemon did not finish; see $DAEMON_LOG" >&2
+	fi
+	wall=$(bench_elapsed "$start")
+	super=$DAEMON_PID
+	worker=$(daemon_worker_pid)
+	signer=$(daemon_signer_pid)
+	cpu_w=$(proc_cpu "$worker")
+	cpu_s=$(proc_cpu "$signer")
+	bench_record throughput custos "daemon,1-order-at-a-time" \
+		certs="$(state_query "SELECT count(*) FROM versions WHERE
+			status = 'current'")" wall_s="$wall" \
+		per_s="$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.2f", n / w }')" \
+		cpu_s="$(awk -v a="$cpu_w" -v b="$cpu_s" 'BEGIN { printf "%.2f", a + b }')" \
+		cpu_per_cert="$(awk -v a="$cpu_w" -v b="$cpu_s" -v n="$n" \
+			'BEGIN { printf "%.4f", (a + b) / n }')" \
+		peak_mib="worker:$(proc_mem "$worker" VmHWM)+signer:$(proc_mem \
+			"$signer" VmHWM)+supervisor:$(proc_mem "$super" VmHWM)" \
+		pebble_cpu_s="$(awk -v a="$pebble0" -v b="$(proc_cpu \
+			"$PEBBLE_PID")" 'BEGIN { printf "%.2f", b - a }')" \
+		load="$(bench_load)"
+	daemon_stop
+	THROUGHPUT_CUSTOS=$(awk -v n="$n" -v w="$wall" 'BEGIN { print n / w }')
+}
+
+# Usage: throughput_peer CLIENT MODE COUNT [PARALLEL]
+throughput_peer() {
+	local client=$1 mode=$2 n=$3 line wall per pebble0
+
+	pebble0=$(proc_cpu "$PEBBLE_PID")
+	line=$(peer_batch "$client" "$LAB_DIR/tput-$client" "$client" "$n" \
+		"${4:-1}")
+	wall=$(field wall_s "$line")
+	per=$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.2f", n / w }')
+	bench_record throughput "${client%-parallel}" "$mode" \
+		certs="$(find "$LAB_DIR/tput-$client" -name '*.crt' -o \
+			-name 'cert.pem' -o -name 'fullchain.pem' |
+			grep -c "$client-")" \
+		wall_s="$wall" per_s="$per" cpu_s="$(field cpu_s "$line")" \
+		cpu_per_cert="$(awk -v c="$(field cpu_s "$line")" -v n="$n" \
+			'BEGIN { printf "%.4f", c / n }')" \
+		peak_mib="$(field peak_mib "$line")" \
+		pebble_cpu_s="$(awk -v a="$pebble0" -v b="$(proc_cpu \
+			"$PEBBLE_PID")" 'BEGIN { printf "%.2f", b - a }')" \
+		custos_x="$(awk -v c="${THROUGHPUT_CUSTOS:-0}" -v p="$per" \
+			'BEGIN { printf "%.2f", p > 0 ? c / p : 0 }')" \
+		failed="$(field failed "$line")" load="$(bench_load)"
+}
+
+section_throughput() {
+	bench_pebble
+	peer_trust_pebble "$LAB_DIR" || bail_out "cannot trust Pebble for uacme"
+	throughput_custos
+	throughput_peer certbot "sequential" "$BENCH_SEQ_CERTS"
+	throughput_peer lego "sequential" "$BENCH_SEQ_CERTS"
+	throughput_peer lego-parallel "8-processes" "$BENCH_CERTS" 8
+	throughput_peer uacme "sequential" "$BENCH_CERTS"
+}
+
+# --- 2. Signer speed -----------------------------------------------------
+
+# Usage: signer_config DIR
+# Writes DIR/signer.conf and DIR/policy.conf: tenant lab may use issuer
+# pebble (origin BENCH_SIGNER_ORIGIN) with P-256 and RSA-2048 keys.
+signer_config() {
+	cat >"$1/policy.conf" <<EOF
+tenant $BENCH_TENANT {
+	allow .bench.test
+	issuers pebble
+	accounts pebble
+	key-types ec-p256 rsa-2048
+}
+EOF
+	cat >"$1/signer.conf" <<EOF
+hsm {
+	module "$SOFTHSM_MODULE"
+	token-label "$SOFTHSM_LABEL"
+	pin-file "$SOFTHSM_PIN_FILE"
+}
+signer {
+	user $CUSTOS_SIGNER_USER
+}
+issuer pebble {
+	directory "$BENCH_SIGNER_ORIGIN/dir"
+}
+policy {
+	file "$1/policy.conf"
+}
+EOF
+	chmod 0644 "$1/policy.conf" "$1/signer.conf"
+}
+
+# Usage: signer_type DIR KEY-TYPE COUNT
+signer_type() {
+	local dir=$1 type=$2 count=$3 run line key ipc=() direct=()
+	local ipc_cpu=() direct_cpu=()
+
+	for ((run = 1; run <= BENCH_RUNS; run++)); do
+		line=$("$CUSTOS_BUILD_DIR/bench/signer_rate" "$CUSTOS_SIGNER" \
+			"$dir/signer.conf" "$BENCH_TENANT" \
+			"$BENCH_SIGNER_ORIGIN" "$type" "$count") || return 1
+		key=$(field key_id "$line")
+		ipc+=("$(field per_second "$line")")
+		ipc_cpu+=("$(awk -v s="$(field signer_cpu_s "$line")" \
+			-v c="$(field client_cpu_s "$line")" -v n="$count" \
+			'BEGIN { printf "%.1f", (s + c) / n * 1e6 }')")
+		line=$("$CUSTOS_BUILD_DIR/bench/p11_rate" "$SOFTHSM_MODULE" \
+			"$SOFTHSM_LABEL" "$SOFTHSM_PIN_FILE" "$key" "$count") ||
+			return 1
+		direct+=("$(field per_second "$line")")
+		direct_cpu+=("$(awk -v c="$(field cpu_s "$line")" -v n="$count" \
+			'BEGIN { printf "%.1f", c / n * 1e6 }')")
+	done
+	bench_record signer custos "$type,jws-sign-over-ipc" \
+		per_s="$(median "${ipc[@]}")" \
+		cpu_us_per_sig="$(median "${ipc_cpu[@]}")" \
+		vs_direct="$(awk -v a="$(median "${ipc[@]}")" \
+			-v b="$(median "${direct[@]}")" \
+			'BEGIN { printf "%.2f", a / b }')" \
+		runs="$BENCH_RUNS" load="$(bench_load)"
+	bench_record signer direct "$type,C_Sign" \
+		per_s="$(median "${direct[@]}")" \
+		cpu_us_per_sig="$(median "${direct_cpu[@]}")" \
+		runs="$BENCH_RUNS" load="$(bench_load)"
+}
+
+section_signer() {
+	local dir=$LAB_DIR/signer
+
+	mkdir -p "$dir" && chmod 0755 "$dir" || return 1
+	softhsm_init "$dir" custos-sign || bail_out "cannot make a token"
+	signer_config "$dir"
+	signer_type "$dir" ec-p256 "$BENCH_SIGN_EC"
+	signer_type "$dir" rsa-2048 "$BENCH_SIGN_RSA"
+}
+
+# --- 3. Scale ------------------------------------------------------------
+
+# Usage: scale_fill COUNT
+# Adds synthetic certificates 2..COUNT next to certificate 1, which
+# `cert add` made, each with a current version whose store folder and
+# `current` symlink exist. Lifetimes are 90 days with notBefore spread
+# over the last 90 days, so renewals (at 2/3 of the lifetime) fall over
+# the next 90 days and none is due within the first hour.
+scale_fill() {
+	local n=$1 now
+
+	now=$(date +%s)
+	state_query "
+		UPDATE tasks SET due = $now + 7776000 WHERE cert_id = 1;
+		WITH RECURSIVE seq(i) AS (SELECT 2 UNION ALL
+			SELECT i + 1 FROM seq WHERE i < $n)
+		INSERT INTO certificates (id, tenant, label, names, key_type,
+			issuer, created)
+		SELECT i, '$BENCH_TENANT', 's' || i || '.bench.test',
+			's' || i || '.bench.test', 'ec-p256', 'pebble', $now
+		FROM seq;
+		INSERT INTO versions (cert_id, name, serial, not_before,
+			not_after, created, status)
+		SELECT id, 'v1', printf('%x', id), nb, nb + 7776000, nb,
+			'current'
+		FROM (SELECT id, $now - 3600 - (id * 7919) % 2592000 AS nb
+			FROM certificates WHERE id > 1);
+		INSERT INTO tasks (cert_id, due, failures)
+		SELECT cert_id, not_before + 5184000, 0 FROM versions
+		WHERE cert_id > 1;" >/dev/null || return 1
+	python3 - "$CUSTOS_STORE/$BENCH_TENANT" "$n" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(2, n + 1):
+    d = os.path.join(root, "s%d.bench.test" % i)
+    os.makedirs(os.path.join(d, "v1"), exist_ok=True)
+    if not os.path.islink(os.path.join(d, "current")):
+        os.symlink("v1", os.path.join(d, "current"))
+PY
+	custos_give_to "$CUSTOS_BROKER_USER" "$CUSTOS_STORE"
+}
+
+# Usage: scale_pass_ms
+# Prints the median wall time in milliseconds of 20 runs of the query
+# that the worker's scheduler runs on every pass (state_task_next in
+# broker/state_db.c; keep the two in step).
+scale_pass_ms() {
+	local sql='SELECT t.cert_id, t.due FROM tasks t JOIN certificates c
+		ON c.id = t.cert_id WHERE c.removed = 0
+		ORDER BY t.due, t.cert_id LIMIT 1;'
+
+	# shellcheck disable=SC2046 # one word per time
+	median $( (printf '.timer on\n'; for _ in $(seq 20); do
+		printf '%s\n' "$sql"; done) |
+		runuser -u "$CUSTOS_BROKER_USER" -- sqlite3 \
+			"$CUSTOS_STATE/custos.db" |
+		awk '/^Run Time/ { printf "%.3f\n", $4 * 1000 }')
+}
+
+# Usage: scale_one COUNT
+scale_one() {
+	local n=$1 dir=$LAB_DIR/scale-$1 start ready super worker signer
+
+	bench_lab "$dir" "custos-scale-$n" '	poll-interval 60s' || return 1
+	"$CUSTOS" cert add --config "$CUSTOS_CONF" --tenant "$BENCH_TENANT" \
+		s1.bench.test >/dev/null || return 1
+	scale_fill "$n" || return 1
+	DAEMON_LOG=$dir/daemon.log
+	sync
+	start=$(bench_now)
+	daemon_start
+	if ! wait_for_log 600 "worker ready"; then
+		echo "scale: the worker did not start; see $DAEMON_LOG" >&2
+		daemon_stop
+		return 1
+	fi
+	ready=$(bench_elapsed "$start")
+	sleep 2
+	super=$DAEMON_PID
+	worker=$(daemon_worker_pid)
+	signer=$(daemon_signer_pid)
+	bench_record scale custos "$n-certificates" \
+		start_s="$ready" \
+		rss_mib="worker:$(proc_mem "$worker" VmRSS)+signer:$(proc_mem \
+			"$signer" VmRSS)+supervisor:$(proc_mem "$super" VmRSS)" \
+		pass_ms="$(scale_pass_ms)" \
+		db_mib="$(du -m "$CUSTOS_STATE/custos.db" | cut -f 1)" \
+		load="$(bench_load)"
+	daemon_stop
+}
+
+section_scale() {
+	local n
+
+	for n in $BENCH_SCALE; do
+		scale_one "$n"
+	done
+}
+
+# --- 4. One-shot cost ----------------------------------------------------
+
+# Usage: oneshot_custos DIR NAME
+oneshot_custos() {
+	timed_run "$1/times" "$CUSTOS" issue --config "$CUSTOS_CONF" "$2" \
+		>>"$1/output.log" 2>&1
+}
+
+# Usage: oneshot_record CLIENT MODE LOG
+oneshot_record() {
+	local line
+
+	line=$(summarise_times "$3")
+	bench_record oneshot "$1" "$2" wall_s="$(field wall_median_s "$line")" \
+		cpu_s="$(awk '{ c[NR] = $2 + $3 } END { asort(c);
+			printf "%.2f", NR % 2 ? c[(NR + 1) / 2] :
+			(c[NR / 2] + c[NR / 2 + 1]) / 2 }' "$3")" \
+		peak_mib="$(field peak_mib "$line")" \
+		runs="$(field runs "$line")" failed="$(field failed "$line")" \
+		load="$(bench_load)"
+}
+
+# Usage: oneshot_client CLIENT
+# Runs CLIENT once with a new account (the first run) and BENCH_RUNS
+# times with its account in place, one new name each.
+oneshot_client() {
+	local client=$1 dir=$LAB_DIR/oneshot-$1 run
+
+	mkdir -p "$dir" || return 1
+	case $client in
+	custos) bench_lab "$dir" custos-oneshot || return 1 ;;
+	uacme)
+		peer_webroot_start "$dir/webroot" || return 1
+		peer_uacme_hook "$dir" "$dir/webroot"
+		;;
+	esac
+	for ((run = 0; run <= BENCH_RUNS; run++)); do
+		: >"$dir/times"
+		if [ "$client" = uacme ] && [ "$run" -eq 0 ]; then
+			timed_run "$dir/times" uacme --acme-url \
+				"$PEBBLE_DIRECTORY" --confdir "$dir/uacme" \
+				--type EC --bits 256 --yes new \
+				>>"$dir/output.log" 2>&1
+		fi
+		"oneshot_${client}_run" "$dir" "$client-one-$run.bench.test"
+		# One line per issuance, even when it took two processes.
+		awk '{ w += $1; u += $2; s += $3; if ($4 > m) m = $4
+			if ($5 != 0) x = $5 } END { print w, u, s, m, x + 0 }' \
+			"$dir/times" >>"$dir/$([ "$run" -eq 0 ] && echo first ||
+				echo again)"
+	done
+	[ "$client" != uacme ] || peer_webroot_stop
+	oneshot_record "$client" "new-account" "$dir/first"
+	oneshot_record "$client" "account-exists" "$dir/again"
+}
+
+oneshot_custos_run() { oneshot_custos "$@"; }
+oneshot_certbot_run() { peer_certbot_one "$@"; }
+oneshot_lego_run() { peer_lego_one "$@"; }
+oneshot_uacme_run() { peer_uacme_one "$@"; }
+
+section_oneshot() {
+	local client
+
+	bench_pebble
+	if ! mountpoint -q /etc/ssl/certs/ca-certificates.crt; then
+		peer_trust_pebble "$LAB_DIR" ||
+			bail_out "cannot trust Pebble for uacme"
+	fi
+	for client in custos certbot lego uacme; do
+		oneshot_client "$client"
+	done
+}
+
+# --- Tables --------------------------------------------------------------
+
+# Usage: bench_table RESULTS
+# Prints one Markdown table per section; the columns are the NAME=VALUE
+# words in the order they first appear.
+bench_table() {
+	awk '
+	{
+		s = $1
+		if (!(s in seen)) { seen[s] = 1; order[++ns] = s }
+		row = ++rows[s]
+		cell[s, row, "client"] = $2
+		cell[s, row, "mode"] = $3
+		for (i = 4; i <= NF; i++) {
+			k = substr($i, 1, index($i, "=") - 1)
+			v = substr($i, index($i, "=") + 1)
+			if (!((s, k) in known)) {
+				known[s, k] = 1
+				cols[s, ++ncols[s]] = k
+			}
+			cell[s, row, k] = v
+		}
+	}
+	END {
+		for (j = 1; j <= ns; j++) {
+			s = order[j]
+			printf "\n### %s\n\n| client | mode |", s
+			for (c = 1; c <= ncols[s]; c++)
+				printf " %s |", cols[s, c]
+			printf "\n|---|---|"
+			for (c = 1; c <= ncols[s]; c++)
+				printf "---|"
+			printf "\n"
+			for (r = 1; r <= rows[s]; r++) {
+				printf "| %s | %s |", cell[s, r, "client"],
+					cell[s, r, "mode"]
+				for (c = 1; c <= ncols[s]; c++)
+					printf " %s |", cell[s, r, cols[s, c]]
+				printf "\n"
+			}
+		}
+	}' "$1"
+}

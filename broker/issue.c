@@ -407,6 +407,29 @@ order_with_fallback(struct issue *is)
 	return 0;
 }
 
+/*
+ * Checks that the store can take the certificate, as the broker user and
+ * before the first request to the CA, so that a store problem costs no
+ * order, no key and no certificate thrown away.
+ */
+static int
+check_store(struct issue *is)
+{
+	struct acme_client *acme = &is->acme;
+	char *label;
+	int rc;
+
+	label = names_store_label(is->names.items[0].value);
+	if (label == NULL) {
+		snprintf(acme->err, sizeof(acme->err), "out of memory");
+		return -1;
+	}
+	rc = store_check_writable(is->config->store.directory,
+	    is->tenant->name, label, acme->err, sizeof(acme->err));
+	free(label);
+	return rc;
+}
+
 static int
 run_steps(struct issue *is)
 {
@@ -417,7 +440,7 @@ run_steps(struct issue *is)
 	is->lock_fd = run_lock_acquire(is->config->broker.state_dir,
 	    RUN_LOCK_ISSUE, acme->err, sizeof(acme->err));
 	if (is->lock_fd < 0 || check_policy(is) != 0 ||
-	    start_processes(is) != 0)
+	    start_processes(is) != 0 || check_store(is) != 0)
 		return -1;
 	printf("issuer %s: %s\n", acme->issuer->name,
 	    acme->issuer->directory);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,93 @@ make_label_dir(const char *store_dir, const char *tenant, const char *label,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Checks one level of the store path. Sets *exists to 0 when path is
+ * missing, so that the caller checks its parent instead.
+ */
+static int
+check_dir(const char *path, int *exists, char *err, size_t errlen)
+{
+	struct stat st;
+
+	*exists = 0;
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "cannot read store path %s: %s (check "
+		    "store directory permissions)", path, strerror(errno));
+		return -1;
+	}
+	*exists = 1;
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "store path %s is not a directory "
+		    "(remove or rename it)", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_writable(const char *dir, char *err, size_t errlen)
+{
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
+		return 0;
+	snprintf(err, errlen, "store directory %s is not writable by the "
+	    "broker user (uid %ld): %s (give that user write access to it)",
+	    dir, (long)geteuid(), strerror(errno));
+	return -1;
+}
+
+/* LABEL/current must be a symlink, because a version replaces it. */
+static int
+check_current(const char *label_dir, char *err, size_t errlen)
+{
+	char current[STORE_PATH_MAX];
+	struct stat st;
+
+	if (join_path(current, sizeof(current), label_dir, "current") != 0 ||
+	    lstat(current, &st) != 0 || S_ISLNK(st.st_mode))
+		return 0;
+	snprintf(err, errlen, "store path %s is not a symlink (remove or "
+	    "rename it)", current);
+	return -1;
+}
+
+int
+store_check_writable(const char *store_dir, const char *tenant,
+    const char *label, char *err, size_t errlen)
+{
+	char tenant_dir[STORE_PATH_MAX], label_dir[STORE_PATH_MAX];
+	char parent[STORE_PATH_MAX];
+	const char *levels[3] = { store_dir, tenant_dir, label_dir };
+	const char *deepest = NULL;
+	int exists;
+
+	if (join_path(tenant_dir, sizeof(tenant_dir), store_dir,
+	    tenant) != 0 ||
+	    join_path(label_dir, sizeof(label_dir), tenant_dir, label) != 0) {
+		snprintf(err, errlen, "store path too long: %s/%s/%s",
+		    store_dir, tenant, label);
+		return -1;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (check_dir(levels[i], &exists, err, errlen) != 0)
+			return -1;
+		if (!exists)
+			break;
+		deepest = levels[i];
+	}
+	/* store_certificate creates a missing STORE in its parent. */
+	if (deepest == NULL) {
+		snprintf(parent, sizeof(parent), "%s", store_dir);
+		deepest = dirname(parent);
+	}
+	if (check_writable(deepest, err, errlen) != 0)
+		return -1;
+	return deepest == label_dir ?
+	    check_current(label_dir, err, errlen) : 0;
 }
 
 int

@@ -25,6 +25,15 @@ int store_version_name(time_t when, const char *serial_hex, char *out,
     size_t outlen);
 
 /*
+ * Checks, without creating anything, that store_certificate can store a
+ * version of LABEL with the current effective user: the deepest existing
+ * directory of STORE/TENANT/LABEL is writable, no other file is in the
+ * way, and LABEL/current, if present, is a symlink.
+ */
+int store_check_writable(const char *store_dir, const char *tenant,
+    const char *label, char *err, size_t errlen);
+
+/*
  * Writes the files into a new temporary directory beside VERSION (each
  * file fsynced), renames it to VERSION, fsyncs LABEL and replaces the
  * current symlink atomically. The TENANT and LABEL directories are

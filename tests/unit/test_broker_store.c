@@ -276,6 +276,69 @@ test_store_missing_parent(void)
 	    "/nonexistent-custos/store") != NULL);
 }
 
+/* The check creates nothing and finds each obstacle by its path. */
+static void
+test_store_check_writable(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64], expected[PATH_MAX + 128];
+	char err[512] = "";
+	FILE *f;
+
+	if (make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a temporary directory");
+		return;
+	}
+	CHECK_INT(store_check_writable(dir, "t1", "a.test", err,
+	    sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK_INT(count_entries(dir), 0);
+
+	snprintf(path, sizeof(path), "%s/t1", dir);
+	CHECK_INT(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/t1/file.test", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f != NULL)
+		fclose(f);
+	CHECK_INT(store_check_writable(dir, "t1", "file.test", err,
+	    sizeof(err)), -1);
+	snprintf(expected, sizeof(expected), "store path %s is not a "
+	    "directory (remove or rename it)", path);
+	CHECK_STR(err, expected);
+
+	snprintf(path, sizeof(path), "%s/t1/cur.test", dir);
+	CHECK_INT(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/t1/cur.test/current", dir);
+	CHECK_INT(mkdir(path, 0755), 0);
+	CHECK_INT(store_check_writable(dir, "t1", "cur.test", err,
+	    sizeof(err)), -1);
+	snprintf(expected, sizeof(expected), "store path %s is not a "
+	    "symlink (remove or rename it)", path);
+	CHECK_STR(err, expected);
+	remove_tree(dir);
+}
+
+/* A missing store is fine when its parent exists, as it is created. */
+static void
+test_store_check_missing(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64], err[512] = "";
+
+	if (make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a temporary directory");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/store", dir);
+	CHECK_INT(store_check_writable(path, "t1", "a.test", err,
+	    sizeof(err)), 0);
+	CHECK_INT(access(path, F_OK), -1);
+	CHECK_INT(store_check_writable("/nonexistent-custos/store", "t1",
+	    "a.test", err, sizeof(err)), -1);
+	CHECK(strstr(err, "store directory /nonexistent-custos is not "
+	    "writable") != NULL);
+	remove_tree(dir);
+}
+
 int
 main(void)
 {
@@ -287,5 +350,7 @@ main(void)
 	RUN(test_store_failed_current_rolls_back);
 	RUN(test_store_tenants_separate);
 	RUN(test_store_missing_parent);
+	RUN(test_store_check_writable);
+	RUN(test_store_check_missing);
 	return check_done();
 }

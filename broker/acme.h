@@ -145,6 +145,12 @@ void acme_failure_note(struct acme_client *client,
     const struct http_response *resp);
 /* Returns 1 when the last error was a rate limit (rateLimited or 429). */
 int acme_failure_rate_limited(const struct acme_client *client);
+/*
+ * Adds the issuer's profile to a newOrder payload when the issuer block
+ * sets one; the directory must list it in meta.profiles. Returns 0, or
+ * -1 with client->err set.
+ */
+int acme_order_profile(struct acme_client *client, json_t *payload);
 
 /* acme_order.c */
 struct acme_names;

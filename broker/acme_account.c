@@ -62,6 +62,33 @@ acme_failure_rate_limited(const struct acme_client *client)
 	    strcmp(client->fail_type, "rateLimited") == 0;
 }
 
+int
+acme_order_profile(struct acme_client *client, json_t *payload)
+{
+	const char *profile = client->issuer->profile;
+	const json_t *profiles;
+
+	if (profile == NULL)
+		return 0;
+	profiles = json_object_get(json_object_get(client->directory.doc,
+	    "meta"), "profiles");
+	if (json_object_get(profiles, profile) == NULL) {
+		snprintf(client->err, sizeof(client->err), "issuer %s does not "
+		    "advertise profile \"%s\" in its directory's "
+		    "meta.profiles (%s; change or remove profile in issuer %s)",
+		    client->issuer->name, profile, json_is_object(profiles) ?
+		    "it lists others" : "it lists none",
+		    client->issuer->name);
+		return -1;
+	}
+	if (json_object_set_new(payload, "profile",
+	    json_string(profile)) != 0) {
+		snprintf(client->err, sizeof(client->err), "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static const char *
 account_name(const struct acme_client *client)
 {

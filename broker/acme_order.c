@@ -88,6 +88,10 @@ acme_order_new(struct acme_client *client, const struct acme_names *names,
 
 	*order_url = NULL;
 	payload = new_order_payload(names);
+	if (payload != NULL && acme_order_profile(client, payload) != 0) {
+		json_decref(payload);
+		return -1;
+	}
 	if (payload != NULL)
 		text = json_dumps(payload, JSON_COMPACT);
 	json_decref(payload);

@@ -14,6 +14,7 @@
 #include "broker/audit_issue.h"
 #include "broker/audit_signer.h"
 #include "broker/certificate.h"
+#include "broker/chain.h"
 #include "broker/challenge.h"
 #include "broker/challenge_http.h"
 #include "broker/interrupt.h"
@@ -331,7 +332,7 @@ download_and_store(struct issue *is)
 	int rc;
 
 	printf("download: %s\n", is->order.certificate);
-	if (acme_certificate_download(acme, &is->order, &is->pem,
+	if (chain_download(acme, &is->order, &is->pem,
 	    &is->pem_len) != 0 ||
 	    cert_chain_parse(is->pem, is->pem_len, &is->chain, acme->err,
 	    sizeof(acme->err)) != 0 ||

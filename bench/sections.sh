@@ -183,7 +183,8 @@ signer_type() {
 	for ((run = 1; run <= BENCH_RUNS; run++)); do
 		line=$("$CUSTOS_BUILD_DIR/bench/signer_rate" "$CUSTOS_SIGNER" \
 			"$dir/signer.conf" "$BENCH_TENANT" \
-			"$BENCH_SIGNER_ORIGIN" "$type" "$count") || return 1
+			"$BENCH_SIGNER_ORIGIN" "$type" "$count" \
+			2>>"$dir/signer.log") || return 1
 		key=$(field key_id "$line")
 		ipc+=("$(field per_second "$line")")
 		ipc_cpu+=("$(awk -v s="$(field signer_cpu_s "$line")" \

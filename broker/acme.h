@@ -74,6 +74,8 @@ struct acme_client {
 	char *account_thumbprint;
 	/* The issuer's account to use; NULL: the issuer's first account. */
 	const char *account_name;
+	/* The notAfter that newOrder requests, or 0 to let the CA choose. */
+	time_t not_after;
 	/*
 	 * The last error response of acme_post, for the choice of another
 	 * account or issuer: its HTTP status (0: no response), its ACME

@@ -7,14 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "broker/names.h"
 #include "broker/problem.h"
 
+/* Builds the newOrder payload, with notAfter unless not_after is 0. */
 static json_t *
-new_order_payload(const struct acme_names *names)
+new_order_payload(const struct acme_names *names, time_t not_after)
 {
-	json_t *identifiers = json_array();
+	json_t *identifiers = json_array(), *payload;
+	char stamp[32];
+	struct tm tm;
 
 	for (size_t i = 0; identifiers != NULL && i < names->count; i++) {
 		if (json_array_append_new(identifiers, json_pack("{s:s, s:s}",
@@ -24,7 +28,17 @@ new_order_payload(const struct acme_names *names)
 			return NULL;
 		}
 	}
-	return json_pack("{s:o}", "identifiers", identifiers);
+	payload = json_pack("{s:o}", "identifiers", identifiers);
+	if (payload == NULL || not_after == 0)
+		return payload;
+	if (gmtime_r(&not_after, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0 ||
+	    json_object_set_new(payload, "notAfter",
+	    json_string(stamp)) != 0) {
+		json_decref(payload);
+		return NULL;
+	}
+	return payload;
 }
 
 /* Checks that the order is for exactly the identifiers requested. */
@@ -87,7 +101,7 @@ acme_order_new(struct acme_client *client, const struct acme_names *names,
 	int rc = -1;
 
 	*order_url = NULL;
-	payload = new_order_payload(names);
+	payload = new_order_payload(names, client->not_after);
 	if (payload != NULL && acme_order_profile(client, payload) != 0) {
 		json_decref(payload);
 		return -1;

@@ -107,7 +107,8 @@ check_request(struct cert_cmd *cmd, char *const *written, size_t count,
     const struct acme_names *names, struct state_cert *cert)
 {
 	const struct policy_tenant *tenant;
-	struct gate_request request = { written, names, NULL, NULL, NULL, 0 };
+	struct gate_request request = { written, names, NULL, NULL, NULL, 0,
+	    NULL };
 	const struct config_issuer *issuer;
 	struct policy *policy = NULL;
 	struct caller caller = { 0 };

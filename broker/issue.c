@@ -18,6 +18,7 @@
 #include "broker/challenge.h"
 #include "broker/challenge_http.h"
 #include "broker/interrupt.h"
+#include "broker/issue_limits.h"
 #include "broker/names.h"
 #include "broker/policy_gate.h"
 #include "broker/privdrop.h"
@@ -141,6 +142,8 @@ check_policy(struct issue *is)
 		.names = &is->names,
 		.key_type = is->key_type,
 	};
+	struct store_usage usage;
+	int count_usage;
 
 	if (policy_load(is->config->policy.file, policy_name_normalize,
 	    &is->policy, acme->err, sizeof(acme->err)) != 0 ||
@@ -156,8 +159,12 @@ check_policy(struct issue *is)
 	audit_set_actor(is->audit, is->tenant->name, is->caller.user,
 	    is->caller.uid, NULL);
 
-	if (plan_accounts(is, &request) != 0)
+	if (plan_accounts(is, &request) != 0 ||
+	    issue_limits_usage(is->config->store.directory, is->tenant,
+	    &is->names, &usage, &count_usage, acme->err,
+	    sizeof(acme->err)) != 0)
 		return -1;
+	request.usage = count_usage ? &usage : NULL;
 	request.challenge = challenge_gate_type(is->config, is->tenant);
 	is->denials = gate_check_request(is->tenant, &request, print_denial,
 	    is);
@@ -233,6 +240,7 @@ create_order(struct issue *is)
 {
 	struct acme_client *acme = &is->acme;
 
+	acme->not_after = issue_limits_not_after(is->tenant, time(NULL));
 	if (acme_order_new(acme, &is->names, &is->order, &is->order_url) != 0 ||
 	    audit_issue_order(&is->names, acme->issuer->name,
 	    acme->account_url, is->order_url) != 0)
@@ -339,7 +347,9 @@ download_and_store(struct issue *is)
 	    cert_check_key(&is->chain, is->cert_key.jwk, acme->err,
 	    sizeof(acme->err)) != 0 ||
 	    cert_check_names(&is->chain, &is->names, acme->err,
-	    sizeof(acme->err)) != 0)
+	    sizeof(acme->err)) != 0 ||
+	    issue_limits_check_lifetime(is->tenant, &is->chain,
+	    acme->not_after, acme->err, sizeof(acme->err)) != 0)
 		return -1;
 
 	if (store_version_name(time(NULL), is->chain.serial_hex, version,

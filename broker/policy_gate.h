@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "broker/names.h"
+#include "broker/store_usage.h"
 #include "config/config.h"
 #include "policy/policy.h"
 
@@ -22,6 +23,8 @@ struct gate_request {
 	const char *account;
 	const char *challenge;		/* "http-01", "dns-01", ... */
 	enum key_type key_type;		/* of the certificate key */
+	/* The tenant's store counts, or NULL to skip the count limits. */
+	const struct store_usage *usage;
 };
 
 /* Receives one "denied" line; arg is the caller's. */
@@ -29,7 +32,8 @@ typedef void (*gate_denial_fn)(const char *line, void *arg);
 
 /*
  * Checks every identifier, the issuer, the account, the challenge type,
- * the key type and the number of names, and passes one line to denied for
+ * the key type, the number of names and, when request->usage is set,
+ * max-certificates and rate, and passes one line to denied for
  * each denial, so that every problem shows at once. Returns the number of
  * denials: 0 when the policy allows the request.
  */

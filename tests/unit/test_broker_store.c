@@ -9,6 +9,7 @@
 
 #include "broker/names.h"
 #include "broker/store.h"
+#include "broker/store_usage.h"
 #include "tests/unit/check.h"
 
 static const struct store_files files = {
@@ -339,6 +340,53 @@ test_store_check_missing(void)
 	remove_tree(dir);
 }
 
+/* Makes STORE/t1/LABEL/VERSION for a version stored age seconds ago. */
+static void
+make_version(const char *dir, const char *label, time_t age)
+{
+	char path[PATH_MAX + 128], version[64];
+
+	snprintf(path, sizeof(path), "%s/t1", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/t1/%s", dir, label);
+	mkdir(path, 0755);
+	CHECK_INT(store_version_name(1800000000 - age, "0a", version,
+	    sizeof(version)), 0);
+	snprintf(path, sizeof(path), "%s/t1/%s/%s", dir, label, version);
+	CHECK_INT(mkdir(path, 0755), 0);
+}
+
+/* Versions count by the time in their names; other entries do not. */
+static void
+test_store_usage_counts(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64], err[512] = "";
+	struct store_usage usage;
+
+	if (make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a temporary directory");
+		return;
+	}
+	CHECK_INT(store_usage_count(dir, "t1", "a.test", 1800000000, &usage,
+	    err, sizeof(err)), 0);
+	CHECK_INT(usage.last_day, 0);
+	make_version(dir, "a.test", 10);
+	make_version(dir, "a.test", 3599);
+	make_version(dir, "b.test", 3600);
+	make_version(dir, "b.test", 86399);
+	make_version(dir, "c.test", 86400);
+	snprintf(path, sizeof(path), "%s/t1/a.test/.tmp-x", dir);
+	CHECK_INT(mkdir(path, 0755), 0);
+	CHECK_INT(store_usage_count(dir, "t1", "a.test", 1800000000, &usage,
+	    err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK_INT(usage.last_hour, 2);
+	CHECK_INT(usage.last_day, 4);
+	/* No current/cert.pem, so no name is held. */
+	CHECK_INT(usage.held, 0);
+	remove_tree(dir);
+}
+
 int
 main(void)
 {
@@ -352,5 +400,6 @@ main(void)
 	RUN(test_store_missing_parent);
 	RUN(test_store_check_writable);
 	RUN(test_store_check_missing);
+	RUN(test_store_usage_counts);
 	return check_done();
 }

@@ -1,0 +1,29 @@
+/*
+ * What a tenant has in the certificate store (broker/store.h), counted for
+ * the policy's max-certificates and rate limits.
+ */
+#ifndef CUSTOS_BROKER_STORE_USAGE_H
+#define CUSTOS_BROKER_STORE_USAGE_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct store_usage {
+	/* LABELs whose current version has not expired, except the one
+	 * being renewed, because its new version replaces the current. */
+	long held;
+	long last_hour;		/* versions stored in the last 3600 s */
+	long last_day;		/* versions stored in the last 86400 s */
+};
+
+/*
+ * Counts STORE/TENANT at time now. label is the LABEL the request stores
+ * into, left out of held. A version's time is the one in its name, which
+ * store_version_name wrote when it was stored. A missing tenant directory
+ * counts as empty. Returns 0, or -1 with a message in err.
+ */
+int store_usage_count(const char *store_dir, const char *tenant,
+    const char *label, time_t now, struct store_usage *usage, char *err,
+    size_t errlen);
+
+#endif

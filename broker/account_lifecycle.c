@@ -138,7 +138,7 @@ acme_account_rollover(struct acme_client *client)
 		    "stays in the token unused", new_key);
 		goto out;
 	}
-	/* The CA now knows only the new key: save it before anything else. */
+	/* The CA now accepts only the new key: save it before anything. */
 	memcpy(record.key_id, new_key, sizeof(record.key_id));
 	memcpy(client->account_key_id, new_key, sizeof(new_key));
 	if (account_record_save(dir, path, &record, client->err,

@@ -79,7 +79,7 @@ struct revoke_options {
 	int certificate_key;
 };
 
-/* What is revoked: the version directory, its certificate and key. */
+/* The certificate to revoke: its version directory, DER and key id. */
 struct revocation {
 	char *directory;
 	char *certificate;	/* base64url DER of the leaf */

@@ -127,12 +127,20 @@ account_record_load(const char *path, struct account_record *record,
 	json_error_t error;
 	char reason[160];
 	json_t *doc;
-	int rc = -1;
+	int fd, rc = -1;
 
 	memset(record, 0, sizeof(*record));
-	doc = json_load_file(path, JSON_REJECT_DUPLICATES, &error);
-	if (doc == NULL && access(path, F_OK) != 0 && errno == ENOENT)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
 		return 0;
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read account record %s: %s (run "
+		    "custos issue as root or as the broker user)", path,
+		    strerror(errno));
+		return -1;
+	}
+	doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &error);
+	close(fd);
 	if (doc == NULL || !json_is_object(doc))
 		snprintf(reason, sizeof(reason), "%s",
 		    doc == NULL ? error.text : "not a JSON object");

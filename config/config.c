@@ -184,7 +184,9 @@ set_user(struct loader *ld, const struct conf_node *node,
 	if (len == 0 || len > USER_NAME_MAX || value->text[0] == '-' ||
 	    strspn(value->text, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != len)
-		return value_error(ld, value, rule, "invalid user name");
+		return value_error(ld, value, rule,
+		    strcmp(rule->key, "group") == 0 ? "invalid group name" :
+		    "invalid user name");
 	return replace_string(ld, string_field(section, rule), value->text,
 	    value);
 }
@@ -985,6 +987,13 @@ static const struct key_rule audit_keys[] = {
 	{ "rotate-size", 1, SIZE_FORM, set_rotate_size, 0, 0, 0, 0, 0 },
 };
 
+static const struct key_rule api_keys[] = {
+	{ "socket", 1, "an absolute path such as /run/custos/api.sock",
+	    set_path, offsetof(struct config_api, socket), 0, 0, 1, 0 },
+	{ "group", 1, "a group name such as custos-api", set_user,
+	    offsetof(struct config_api, group), 0, 0, 0, 0 },
+};
+
 static void
 list_keys(char *buf, size_t size, const struct key_rule *keys, size_t count)
 {
@@ -1172,6 +1181,12 @@ static int
 load_audit(struct loader *ld, const struct conf_node *block)
 {
 	return APPLY_KEYS(ld, block, audit_keys, &ld->config->audit);
+}
+
+static int
+load_api(struct loader *ld, const struct conf_node *block)
+{
+	return APPLY_KEYS(ld, block, api_keys, &ld->config->api);
 }
 
 static int
@@ -1399,11 +1414,12 @@ static const struct {
 	{ "dns-zone", load_dns_zone, 1, 0 },
 	{ "daemon", load_daemon, 0, 0 },
 	{ "audit", load_audit, 0, 0 },
+	{ "api", load_api, 0, 0 },
 };
 
 #define BLOCK_COUNT (sizeof(blocks) / sizeof(blocks[0]))
 #define BLOCK_NAMES "hsm, signer, broker, challenge, store, acme, issuer, " \
-	"policy, dns-zone, daemon, audit"
+	"policy, dns-zone, daemon, audit, api"
 
 static int
 load_top_statement(struct loader *ld, const struct conf_node *root,
@@ -1658,6 +1674,8 @@ config_free(struct custos_config *config)
 	free(config->audit.file);
 	free(config->daemon.deploy_hook);
 	free(config->daemon.trust_anchors);
+	free(config->api.socket);
+	free(config->api.group);
 	for (i = 0; i < config->issuer_count; i++)
 		issuer_clear(&config->issuers[i]);
 	free(config->issuers);

@@ -206,6 +206,15 @@ struct config_daemon {
 	char *trust_anchors;	/* PEM roots for chain checks, or NULL */
 };
 
+/*
+ * The daemon's HTTP API (docs/api.md) on a UNIX socket; socket is NULL
+ * when the configuration has no api block, and the API is then off.
+ */
+struct config_api {
+	char *socket;		/* absolute path of the socket */
+	char *group;		/* NULL: mode 0666; else 0660 and this group */
+};
+
 struct custos_config {
 	char *path;
 	struct config_hsm hsm;
@@ -217,6 +226,7 @@ struct custos_config {
 	struct config_policy policy;
 	struct config_audit audit;
 	struct config_daemon daemon;
+	struct config_api api;
 	struct config_issuer *issuers;
 	size_t issuer_count;
 	struct config_dns_zone *dns_zones;

@@ -75,6 +75,9 @@ static const char *const migrations[STATE_SCHEMA_VERSION] = {
 	/* Version 3: a deploy hook that has yet to run (DEPLOY_*). */
 	"ALTER TABLE versions ADD COLUMN"
 	"  deploy_pending INTEGER NOT NULL DEFAULT 0;",
+
+	/* Version 4: the scheduler's next task without a sort of every row. */
+	"CREATE INDEX tasks_due ON tasks(due, cert_id);",
 };
 
 static int
@@ -501,9 +504,15 @@ state_task_next(struct state *st, int64_t *cert_id, int64_t *due,
 	sqlite3_stmt *stmt;
 	int rc;
 
+	/*
+	 * CROSS JOIN keeps tasks as the outer loop, so SQLite walks tasks_due
+	 * in order and stops at the first live certificate. Left to itself,
+	 * the planner scanned certificates and sorted every task: 30 ms of
+	 * CPU at 100,000 certificates (bench/run.sh scale), not 0.1 ms.
+	 */
 	stmt = prepare(st, err, errlen, "SELECT t.cert_id, t.due FROM tasks t"
-	    " JOIN certificates c ON c.id = t.cert_id WHERE c.removed = 0"
-	    " ORDER BY t.due, t.cert_id LIMIT 1", "");
+	    " CROSS JOIN certificates c ON c.id = t.cert_id"
+	    " WHERE c.removed = 0 ORDER BY t.due, t.cert_id LIMIT 1", "");
 	if (stmt == NULL)
 		return -1;
 	rc = sqlite3_step(stmt);

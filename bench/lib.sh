@@ -77,16 +77,17 @@ timed_run() {
 }
 
 # Usage: summarise_times LOG
-# Prints "runs=N failed=N cpu_s=TOTAL peak_mib=MAX wall_median_s=M" for
-# a LOG written by timed_run.
+# Prints "runs=N failed=N cpu_s=TOTAL peak_mib=MAX wall_median_s=M
+# cpu_median_s=M" for a LOG written by timed_run.
 summarise_times() {
 	awk '$5 != 0 { failed++ }
-		{ n++; cpu += $2 + $3; if ($4 > peak) peak = $4; w[n] = $1 }
+		{ n++; cpu += $2 + $3; if ($4 > peak) peak = $4 }
 		END {
-			asort(w)
-			m = n % 2 ? w[(n + 1) / 2] : (w[n / 2] + w[n / 2 + 1]) / 2
-			printf "runs=%d failed=%d cpu_s=%.2f peak_mib=%.1f " \
-				"wall_median_s=%.2f\n", n, failed, cpu,
-				peak / 1024, m
+			printf "runs=%d failed=%d cpu_s=%.2f peak_mib=%.1f ",
+				n, failed + 0, cpu, peak / 1024
 		}' "$1"
+	# shellcheck disable=SC2046 # one word per value
+	printf 'wall_median_s=%s cpu_median_s=%s\n' \
+		"$(median $(awk '{ print $1 }' "$1"))" \
+		"$(median $(awk '{ print $2 + $3 }' "$1"))"
 }

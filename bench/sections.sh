@@ -96,7 +96,7 @@ throughput_custos() {
 		certs="$(state_query "SELECT count(*) FROM versions WHERE
 			status = 'current'")" wall_s="$wall" \
 		per_s="$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.2f", n / w }')" \
-		cpu_s="$(awk -v a="$cpu_w" -v b="$cpu_s" 'BEGIN { printf "%.2f", a + b }')" \
+		cpu_s="worker:$cpu_w+signer:$cpu_s" \
 		cpu_per_cert="$(awk -v a="$cpu_w" -v b="$cpu_s" -v n="$n" \
 			'BEGIN { printf "%.4f", (a + b) / n }')" \
 		peak_mib="worker:$(proc_mem "$worker" VmHWM)+signer:$(proc_mem \
@@ -118,9 +118,7 @@ throughput_peer() {
 	wall=$(field wall_s "$line")
 	per=$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.2f", n / w }')
 	bench_record throughput "${client%-parallel}" "$mode" \
-		certs="$(find "$LAB_DIR/tput-$client" -name '*.crt' -o \
-			-name 'cert.pem' -o -name 'fullchain.pem' |
-			grep -c "$client-")" \
+		certs="$(($(field runs "$line") - $(field failed "$line")))" \
 		wall_s="$wall" per_s="$per" cpu_s="$(field cpu_s "$line")" \
 		cpu_per_cert="$(awk -v c="$(field cpu_s "$line")" -v n="$n" \
 			'BEGIN { printf "%.4f", c / n }')" \
@@ -128,8 +126,8 @@ throughput_peer() {
 		pebble_cpu_s="$(awk -v a="$pebble0" -v b="$(proc_cpu \
 			"$PEBBLE_PID")" 'BEGIN { printf "%.2f", b - a }')" \
 		custos_x="$(awk -v c="${THROUGHPUT_CUSTOS:-0}" -v p="$per" \
-			'BEGIN { printf "%.2f", p > 0 ? c / p : 0 }')" \
-		failed="$(field failed "$line")" load="$(bench_load)"
+			'BEGIN { printf "%.2f", (p > 0) ? c / p : 0 }')" \
+		load="$(bench_load)"
 }
 
 section_throughput() {
@@ -263,12 +261,14 @@ PY
 }
 
 # Usage: scale_pass_ms
-# Prints the median wall time in milliseconds of 20 runs of the query
-# that the worker's scheduler runs on every pass (state_task_next in
-# broker/state_db.c; keep the two in step).
+# Prints the median CPU time (user and system, which sqlite3's timer
+# gives in microseconds, where its wall time has only milliseconds) in
+# milliseconds of 20 runs of the query that the worker's scheduler runs
+# on every pass (state_task_next in broker/state_db.c; keep the two in
+# step).
 scale_pass_ms() {
-	local sql='SELECT t.cert_id, t.due FROM tasks t JOIN certificates c
-		ON c.id = t.cert_id WHERE c.removed = 0
+	local sql='SELECT t.cert_id, t.due FROM tasks t CROSS JOIN
+		certificates c ON c.id = t.cert_id WHERE c.removed = 0
 		ORDER BY t.due, t.cert_id LIMIT 1;'
 
 	# shellcheck disable=SC2046 # one word per time
@@ -276,7 +276,7 @@ scale_pass_ms() {
 		printf '%s\n' "$sql"; done) |
 		runuser -u "$CUSTOS_BROKER_USER" -- sqlite3 \
 			"$CUSTOS_STATE/custos.db" |
-		awk '/^Run Time/ { printf "%.3f\n", $4 * 1000 }')
+		awk '/^Run Time/ { printf "%.3f\n", ($6 + $8) * 1000 }')
 }
 
 # Usage: scale_one COUNT
@@ -305,7 +305,7 @@ scale_one() {
 		start_s="$ready" \
 		rss_mib="worker:$(proc_mem "$worker" VmRSS)+signer:$(proc_mem \
 			"$signer" VmRSS)+supervisor:$(proc_mem "$super" VmRSS)" \
-		pass_ms="$(scale_pass_ms)" \
+		pass_cpu_ms="$(scale_pass_ms)" \
 		db_mib="$(du -m "$CUSTOS_STATE/custos.db" | cut -f 1)" \
 		load="$(bench_load)"
 	daemon_stop
@@ -333,9 +333,7 @@ oneshot_record() {
 
 	line=$(summarise_times "$3")
 	bench_record oneshot "$1" "$2" wall_s="$(field wall_median_s "$line")" \
-		cpu_s="$(awk '{ c[NR] = $2 + $3 } END { asort(c);
-			printf "%.2f", NR % 2 ? c[(NR + 1) / 2] :
-			(c[NR / 2] + c[NR / 2 + 1]) / 2 }' "$3")" \
+		cpu_s="$(field cpu_median_s "$line")" \
 		peak_mib="$(field peak_mib "$line")" \
 		runs="$(field runs "$line")" failed="$(field failed "$line")" \
 		load="$(bench_load)"

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/api_client.h"
 #include "broker/daemon.h"
 #include "broker/issue.h"
 #include "broker/names.h"
@@ -404,11 +405,16 @@ cert_command(int argc, char **argv)
 		return rc > 0 ? 0 : 1;
 	}
 	if (config_load(cmd.opt.config_path, &cmd.config, cmd.err,
-	    sizeof(cmd.err)) == 0)
+	    sizeof(cmd.err)) != 0)
+		rc = -1;
+	else if ((rc = api_client_probe(cmd.config, cmd.err,
+	    sizeof(cmd.err))) > 0)
+		rc = api_client_cert(cmd.config, &cmd.opt, action,
+		    argc - 1 - optind, argv + 1 + optind, cmd.err,
+		    sizeof(cmd.err));
+	else if (rc == 0)
 		rc = dispatch(&cmd, action, argc - 1 - optind,
 		    argv + 1 + optind);
-	else
-		rc = -1;
 	if (rc != 0)
 		log_error("%s", cmd.err);
 	state_close(cmd.state);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/api.h"
 #include "broker/audit_issue.h"
 #include "broker/audit_signer.h"
 #include "broker/challenge_http.h"
@@ -80,7 +81,11 @@ start_worker(struct daemon_worker *w, char *err, size_t errlen)
 	    config->challenge.http01_port, &w->responder, err, errlen) != 0)
 		return -1;
 	if (challenge_set_bind(&w->challenges, err, errlen) != 0 ||
+	    api_bind(config, &w->api, err, errlen) != 0 ||
 	    privdrop_to_user(config->broker.user, config->path, err,
+	    errlen) != 0)
+		return -1;
+	if (w->api != NULL && api_start(w->api, config, w->policy, err,
 	    errlen) != 0)
 		return -1;
 	if (w->responder != NULL &&
@@ -100,6 +105,7 @@ start_worker(struct daemon_worker *w, char *err, size_t errlen)
 	if (count > 0)
 		log_warn("%d attempts were interrupted by a restart; their "
 		    "orders resume", count);
+	api_ready(w->api);
 	return 0;
 }
 
@@ -304,6 +310,8 @@ run_loop(struct daemon_worker *w)
 			    "so that the supervisor restarts it");
 			return -1;
 		}
+		if (api_check(w->api) != 0)
+			return -1;
 		found = state_task_next(w->state, &cert_id, &due, err,
 		    sizeof(err));
 		if (found < 0) {
@@ -348,6 +356,7 @@ daemon_worker_run(const char *config_path, int signer_fd, int audit_fd)
 	if (rc == 0)
 		log_info("worker stopped");
 out:
+	api_stop(w.api);
 	challenge_set_free(&w.challenges);
 	challenge_http_free(w.responder);
 	state_close(w.state);

@@ -23,6 +23,8 @@
 extern volatile sig_atomic_t daemon_stop;
 extern volatile sig_atomic_t daemon_wake;
 
+struct api_server;
+
 /* Everything the worker holds for its whole life. */
 struct daemon_worker {
 	struct custos_config *config;
@@ -31,6 +33,7 @@ struct daemon_worker {
 	struct signer_client signer;
 	struct challenge_http *responder;
 	struct challenge_set challenges;
+	struct api_server *api;		/* NULL when the API is off */
 };
 
 enum daemon_result {

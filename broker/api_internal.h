@@ -1,0 +1,87 @@
+/*
+ * Shared by the API process's files: broker/api_server.c (socket, HTTP,
+ * peer credentials), broker/api_route.c (paths, methods, tenants) and
+ * broker/api_json.c (bodies, replies, problem documents).
+ */
+#ifndef CUSTOS_BROKER_API_INTERNAL_H
+#define CUSTOS_BROKER_API_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "broker/api.h"
+#include "broker/state.h"
+#include "broker/tenant.h"
+
+/* What the API process holds while it serves. */
+struct api_context {
+	const struct custos_config *config;
+	const struct policy *policy;
+	struct state *state;
+	pid_t worker;		/* woken with SIGUSR1 after a change */
+};
+
+/* One request, complete, as the routes see it. */
+struct api_call {
+	struct api_context *ctx;
+	const struct caller *caller;	/* the peer's credentials */
+	const char *method;
+	const char *path;
+	const char *query_tenant;	/* ?tenant=NAME, or NULL */
+	const char *body;		/* NUL-terminated, or NULL */
+	size_t body_len;
+};
+
+/* The response to send: status, JSON body and optional headers. */
+struct api_reply {
+	unsigned int status;
+	json_t *body;
+	const char *allow;		/* Allow header of a 405 */
+	char location[64];		/* Location header of a 201, or "" */
+	int problem;			/* 1: application/problem+json */
+};
+
+/* Error types; the document's type is API_PROBLEM_PREFIX and the name. */
+enum api_error {
+	API_ERR_NOT_FOUND = 0,
+	API_ERR_METHOD,
+	API_ERR_MALFORMED_JSON,
+	API_ERR_INVALID_REQUEST,
+	API_ERR_BODY_TOO_LARGE,
+	API_ERR_MEDIA_TYPE,
+	API_ERR_NO_TENANT,
+	API_ERR_POLICY_DENIED,
+	API_ERR_CONFLICT,
+	API_ERR_DEPLOY_FAILED,
+	API_ERR_NOT_IMPLEMENTED,
+	API_ERR_INTERNAL,
+};
+
+/* Routes a request to its handler and fills reply. */
+void api_route(const struct api_call *call, struct api_reply *reply);
+
+/* Sets reply to a problem document; detail names the value and the fix. */
+void api_problem(struct api_reply *reply, enum api_error error,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Sets reply to status and body, taking the reference to body. */
+void api_reply_json(struct api_reply *reply, unsigned int status,
+    json_t *body);
+
+/*
+ * Parses a request body as one JSON object, after the depth check.
+ * Returns the object, or NULL after setting reply to a problem.
+ */
+json_t *api_parse_object(const struct api_call *call,
+    struct api_reply *reply);
+
+/* The certificate as a JSON object; with versions when state is set. */
+json_t *api_cert_json(const struct state_cert *cert, struct state *state,
+    char *err, size_t errlen);
+
+/* Formats Unix time as "YYYY-MM-DDTHH:MM:SSZ"; JSON null for 0. */
+json_t *api_time_json(int64_t when);
+
+#endif

@@ -1,0 +1,547 @@
+/*
+ * The API process: the worker binds the socket as root, drops privileges
+ * and forks this process, which serves HTTP on the socket with
+ * libmicrohttpd in one thread until SIGTERM. It is a process of its own
+ * so that its requests never share memory, the audit log or the signer's
+ * connection with the worker's tasks.
+ */
+#include "broker/api_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "broker/audit.h"
+#include "broker/daemon.h"
+#include "logging/log.h"
+
+/* Connections served at once, and seconds before an idle one closes. */
+#define API_CONNECTION_MAX 32
+#define API_CONNECTION_TIMEOUT 30
+/* Supplementary groups read from SO_PEERGROUPS. */
+#define API_PEER_GROUPS_MAX 256
+
+struct api_server {
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	pid_t child;
+	/* The worker writes a byte here once the database is migrated. */
+	int ready_fd;
+};
+
+/* A request while its body arrives. */
+struct api_upload {
+	char *body;
+	size_t len;
+	int too_large;
+	int answered;		/* a response is queued already */
+};
+
+static volatile sig_atomic_t api_stop_requested;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	api_stop_requested = 1;
+}
+
+/* Removes a stale socket; anything else at path is an error. */
+static int
+clear_path(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket (remove "
+		    "it or set api socket to another path)", path);
+		return -1;
+	}
+	/* The daemon's run lock makes any socket left here stale. */
+	if (unlink(path) != 0) {
+		snprintf(err, errlen, "cannot remove the stale socket %s: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates the socket's directory (0755, root) when it is missing. */
+static int
+make_parent(const char *path, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+		return 0;
+	snprintf(err, errlen, "cannot create %s for the api socket: %s "
+	    "(create it or set api socket)", dir, strerror(errno));
+	return -1;
+}
+
+/* Sets mode 0666, or 0660 with the configured group. */
+static int
+set_access(const struct config_api *api, const char *path, char *err,
+    size_t errlen)
+{
+	struct group *gr;
+
+	if (api->group == NULL) {
+		if (chmod(path, 0666) == 0)
+			return 0;
+	} else {
+		gr = getgrnam(api->group);
+		if (gr == NULL) {
+			snprintf(err, errlen, "api group \"%s\" not found "
+			    "(create it with groupadd or set api group)",
+			    api->group);
+			return -1;
+		}
+		if (chown(path, 0, gr->gr_gid) == 0 && chmod(path, 0660) == 0)
+			return 0;
+	}
+	snprintf(err, errlen, "cannot set the mode of %s: %s", path,
+	    strerror(errno));
+	return -1;
+}
+
+static int
+open_socket(struct api_server *api, const struct config_api *conf,
+    char *err, size_t errlen)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", api->path);
+	api->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (api->fd < 0 || bind(api->fd, (struct sockaddr *)&addr,
+	    sizeof(addr)) != 0 || listen(api->fd, 64) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s (check api "
+		    "socket)", api->path, strerror(errno));
+		return -1;
+	}
+	return set_access(conf, api->path, err, errlen);
+}
+
+int
+api_bind(const struct custos_config *config, struct api_server **out,
+    char *err, size_t errlen)
+{
+	struct api_server *api;
+
+	*out = NULL;
+	if (config->api.socket == NULL)
+		return 0;
+	api = calloc(1, sizeof(*api));
+	if (api == NULL)
+		return snprintf(err, errlen, "out of memory"), -1;
+	api->fd = -1;
+	api->child = -1;
+	api->ready_fd = -1;
+	if (strlen(config->api.socket) >= sizeof(api->path)) {
+		snprintf(err, errlen, "api socket %s is longer than %zu bytes "
+		    "(choose a shorter path)", config->api.socket,
+		    sizeof(api->path) - 1);
+		free(api);
+		return -1;
+	}
+	snprintf(api->path, sizeof(api->path), "%s", config->api.socket);
+	if (make_parent(api->path, err, errlen) != 0 ||
+	    clear_path(api->path, err, errlen) != 0 ||
+	    open_socket(api, &config->api, err, errlen) != 0) {
+		if (api->fd >= 0)
+			close(api->fd);
+		free(api);
+		return -1;
+	}
+	*out = api;
+	return 0;
+}
+
+/* Fills caller from the peer's credentials on the connection's socket. */
+static int
+identify_peer(struct MHD_Connection *connection, struct caller *caller,
+    char *err, size_t errlen)
+{
+	const union MHD_ConnectionInfo *info;
+	gid_t groups[API_PEER_GROUPS_MAX];
+	socklen_t len = sizeof(struct ucred);
+	struct passwd pw, *found = NULL;
+	struct ucred cred;
+	char buf[4096];
+	int fd;
+
+	memset(caller, 0, sizeof(*caller));
+	info = MHD_get_connection_info(connection,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
+	fd = info != NULL ? info->connect_fd : -1;
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
+	    &len) != 0) {
+		snprintf(err, errlen, "cannot read the peer's credentials: %s",
+		    strerror(errno));
+		return -1;
+	}
+	caller->uid = cred.uid;
+	caller->gid = cred.gid;
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) {
+		snprintf(err, errlen, "cannot read the groups of uid %lu: %s",
+		    (unsigned long)cred.uid, strerror(errno));
+		return -1;
+	}
+	caller->group_count = len / sizeof(gid_t);
+	caller->groups = calloc(caller->group_count + 1, sizeof(gid_t));
+	if (caller->groups == NULL)
+		return snprintf(err, errlen, "out of memory"), -1;
+	memcpy(caller->groups, groups, caller->group_count * sizeof(gid_t));
+	if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &found) == 0 &&
+	    found != NULL && strlen(pw.pw_name) < sizeof(caller->user))
+		snprintf(caller->user, sizeof(caller->user), "%s", pw.pw_name);
+	else
+		snprintf(caller->user, sizeof(caller->user), "uid %lu",
+		    (unsigned long)cred.uid);
+	return 0;
+}
+
+static enum MHD_Result
+queue_reply(struct MHD_Connection *connection, struct api_reply *reply)
+{
+	struct MHD_Response *response;
+	enum MHD_Result rc;
+	char *text;
+
+	text = reply->body != NULL ? json_dumps(reply->body, JSON_COMPACT) :
+	    NULL;
+	if (text == NULL) {
+		reply->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		reply->problem = 1;
+		text = strdup("{\"type\":\"" API_PROBLEM_PREFIX "internal\","
+		    "\"status\":500,\"detail\":\"out of memory\"}");
+		if (text == NULL)
+			return MHD_NO;
+	}
+	response = MHD_create_response_from_buffer(strlen(text), text,
+	    MHD_RESPMEM_MUST_FREE);
+	if (response == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    reply->problem ? "application/problem+json" : "application/json");
+	if (reply->allow != NULL)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW,
+		    reply->allow);
+	if (reply->location[0] != '\0')
+		MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION,
+		    reply->location);
+	rc = MHD_queue_response(connection, reply->status, response);
+	MHD_destroy_response(response);
+	return rc;
+}
+
+/* Returns 1 when a body was sent with a type other than JSON. */
+static int
+wrong_media_type(struct MHD_Connection *connection, size_t body_len)
+{
+	const char *type = MHD_lookup_connection_value(connection,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t len = strlen("application/json");
+
+	if (body_len == 0)
+		return 0;
+	return type == NULL || strncasecmp(type, "application/json", len) !=
+	    0 || (type[len] != '\0' && type[len] != ';' && type[len] != ' ');
+}
+
+/* Serves one complete request. */
+static enum MHD_Result
+serve(struct api_context *ctx, struct MHD_Connection *connection,
+    const char *url, const char *method, struct api_upload *upload)
+{
+	struct api_reply reply = { 0 };
+	struct caller caller;
+	struct api_call call = { ctx, &caller, method, url, NULL,
+	    upload->body, upload->len };
+	enum MHD_Result rc;
+	char err[256];
+
+	if (identify_peer(connection, &caller, err, sizeof(err)) != 0) {
+		log_error("api: %s", err);
+		api_problem(&reply, API_ERR_INTERNAL, "%s", err);
+	} else if (upload->too_large) {
+		api_problem(&reply, API_ERR_BODY_TOO_LARGE, "the body is "
+		    "larger than %d bytes (send less)", API_BODY_MAX);
+	} else if (wrong_media_type(connection, upload->len)) {
+		api_problem(&reply, API_ERR_MEDIA_TYPE, "the body must be "
+		    "sent with Content-Type application/json");
+	} else {
+		call.query_tenant = MHD_lookup_connection_value(connection,
+		    MHD_GET_ARGUMENT_KIND, "tenant");
+		api_route(&call, &reply);
+	}
+	log_info("api: %s %s %s: %u", caller.user[0] != '\0' ? caller.user :
+	    "unknown peer", method, url, reply.status);
+	rc = queue_reply(connection, &reply);
+	json_decref(reply.body);
+	caller_clear(&caller);
+	return rc;
+}
+
+/* Appends a piece of the body, or marks the request too large. */
+static void
+append_body(struct api_upload *upload, const char *data, size_t size)
+{
+	char *grown;
+
+	if (upload->too_large || size > API_BODY_MAX - upload->len) {
+		upload->too_large = 1;
+		return;
+	}
+	grown = realloc(upload->body, upload->len + size + 1);
+	if (grown == NULL) {
+		upload->too_large = 1;
+		return;
+	}
+	memcpy(grown + upload->len, data, size);
+	upload->len += size;
+	grown[upload->len] = '\0';
+	upload->body = grown;
+}
+
+/* Returns 1 when Content-Length announces more than API_BODY_MAX. */
+static int
+announced_too_large(struct MHD_Connection *connection)
+{
+	const char *length = MHD_lookup_connection_value(connection,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return length != NULL && (strlen(length) > 9 ||
+	    strtol(length, NULL, 10) > API_BODY_MAX);
+}
+
+static enum MHD_Result
+handle(void *arg, struct MHD_Connection *connection, const char *url,
+    const char *method, const char *version, const char *data,
+    size_t *size, void **request_state)
+{
+	struct api_upload *upload = *request_state;
+
+	(void)version;
+	if (upload == NULL) {
+		upload = calloc(1, sizeof(*upload));
+		if (upload == NULL)
+			return MHD_NO;
+		*request_state = upload;
+		/* Answer at once, before the body is read. */
+		if (!announced_too_large(connection))
+			return MHD_YES;
+		upload->too_large = 1;
+		upload->answered = 1;
+		return serve(arg, connection, url, method, upload);
+	}
+	if (upload->answered) {
+		*size = 0;
+		return MHD_YES;
+	}
+	if (*size > 0) {
+		append_body(upload, data, *size);
+		*size = 0;
+		return MHD_YES;
+	}
+	upload->answered = 1;
+	return serve(arg, connection, url, method, upload);
+}
+
+static void
+request_done(void *arg, struct MHD_Connection *connection,
+    void **request_state, enum MHD_RequestTerminationCode code)
+{
+	struct api_upload *upload = *request_state;
+
+	(void)arg;
+	(void)connection;
+	(void)code;
+	if (upload != NULL) {
+		free(upload->body);
+		free(upload);
+		*request_state = NULL;
+	}
+}
+
+/* Serves until SIGTERM; returns the process's exit status. */
+static int
+serve_loop(struct api_server *api, struct api_context *ctx)
+{
+	struct MHD_Daemon *daemon;
+
+	daemon = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL,
+	    NULL, handle, ctx,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)api->fd,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_MAX,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+	    MHD_OPTION_END);
+	if (daemon == NULL) {
+		log_error("api: cannot start the HTTP server on %s "
+		    "(libmicrohttpd failed to start)", api->path);
+		return 1;
+	}
+	log_info("api: listening on %s", api->path);
+	while (!api_stop_requested)
+		MHD_run_wait(daemon, 500);
+	MHD_stop_daemon(daemon);
+	log_info("api: stopped");
+	return 0;
+}
+
+/* Closes every descriptor but stdio, keep_a and keep_b. */
+static void
+close_inherited(int keep_a, int keep_b)
+{
+	int low = keep_a < keep_b ? keep_a : keep_b;
+	int high = keep_a < keep_b ? keep_b : keep_a;
+
+	if (low > 3)
+		close_range(3, (unsigned int)low - 1, 0);
+	if (high > low + 1)
+		close_range((unsigned int)low + 1, (unsigned int)high - 1, 0);
+	close_range((unsigned int)high + 1, ~0U, 0);
+}
+
+/*
+ * The API process: drops what it inherited from the worker (the signer's
+ * connection, the audit channel, the challenge listeners), waits until
+ * the worker has migrated the database, then serves.
+ */
+static int
+run_child(struct api_server *api, const struct custos_config *config,
+    const struct policy *policy, pid_t worker, int ready_fd)
+{
+	struct api_context ctx = { config, policy, NULL, worker };
+	struct sigaction sa;
+	char err[512], *path, byte;
+	int rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGUSR1, &sa, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != worker)
+		return 1;
+	close_inherited(api->fd, ready_fd);
+	/* The audit log has one writer, the worker. */
+	audit_set_current(NULL);
+	while ((rc = (int)read(ready_fd, &byte, 1)) < 0 && errno == EINTR)
+		;
+	close(ready_fd);
+	if (rc != 1)
+		return 1;
+	path = daemon_state_path(config);
+	if (path == NULL)
+		return 1;
+	rc = state_open(path, &ctx.state, err, sizeof(err));
+	free(path);
+	if (rc != 0) {
+		log_error("api: %s", err);
+		return 1;
+	}
+	rc = serve_loop(api, &ctx);
+	state_close(ctx.state);
+	return rc;
+}
+
+int
+api_start(struct api_server *api, const struct custos_config *config,
+    const struct policy *policy, char *err, size_t errlen)
+{
+	pid_t worker = getpid();
+	int pipe_fds[2];
+
+	if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "cannot create a pipe for the API "
+		    "process: %s", strerror(errno));
+		return -1;
+	}
+	api->child = fork();
+	if (api->child < 0) {
+		snprintf(err, errlen, "fork for the API process failed: %s",
+		    strerror(errno));
+		close(pipe_fds[0]);
+		close(pipe_fds[1]);
+		return -1;
+	}
+	if (api->child == 0)
+		_exit(run_child(api, config, policy, worker, pipe_fds[0]));
+	close(pipe_fds[0]);
+	api->ready_fd = pipe_fds[1];
+	log_info("started the API process (pid %ld)", (long)api->child);
+	return 0;
+}
+
+void
+api_ready(struct api_server *api)
+{
+	if (api == NULL || api->ready_fd < 0)
+		return;
+	if (write(api->ready_fd, "1", 1) != 1)
+		log_error("cannot signal the API process: %s",
+		    strerror(errno));
+	close(api->ready_fd);
+	api->ready_fd = -1;
+}
+
+int
+api_check(struct api_server *api)
+{
+	int status;
+
+	if (api == NULL || api->child <= 0 ||
+	    waitpid(api->child, &status, WNOHANG) != api->child)
+		return 0;
+	log_error("the API process (pid %ld) exited with status %d; exiting "
+	    "so that the supervisor restarts it", (long)api->child,
+	    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	api->child = -1;
+	return -1;
+}
+
+void
+api_stop(struct api_server *api)
+{
+	if (api == NULL)
+		return;
+	if (api->child > 0) {
+		kill(api->child, SIGTERM);
+		while (waitpid(api->child, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (api->ready_fd >= 0)
+		close(api->ready_fd);
+	close(api->fd);
+	/* Fails when the directory is root's; the next start replaces it. */
+	unlink(api->path);
+	free(api);
+}

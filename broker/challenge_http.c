@@ -42,15 +42,17 @@ bind_hint(int error)
 {
 	switch (error) {
 	case EADDRINUSE:
-		return "set challenge http01-port or stop the other program";
+		return "choose another port in 'http-01 listen ADDRESS PORT' "
+		    "of the challenge block, or stop the other program";
 	case EACCES:
-		return "start custos as root or set challenge http01-port "
-		    "above 1023";
+		return "start custos as root, or use a port above 1023 in "
+		    "'http-01 listen ADDRESS PORT' of the challenge block";
 	case EADDRNOTAVAIL:
-		return "set challenge http01-address to an address of this "
-		    "host";
+		return "use an address of this host in 'http-01 listen "
+		    "ADDRESS PORT' of the challenge block";
 	default:
-		return "check challenge http01-address and http01-port";
+		return "check 'http-01 listen ADDRESS PORT' in the challenge "
+		    "block";
 	}
 }
 
@@ -98,9 +100,9 @@ challenge_http_bind(const char *address, int port,
 	snprintf(service, sizeof(service), "%d", port);
 	rc = getaddrinfo(address, service, &hints, &ai);
 	if (rc != 0) {
-		snprintf(err, errlen, "invalid challenge http01-address "
-		    "\"%s\": %s (give an IPv4 or IPv6 address)", address,
-		    gai_strerror(rc));
+		snprintf(err, errlen, "invalid address \"%s\" in "
+		    "'http-01 listen ADDRESS PORT': %s (give an IPv4 or IPv6 "
+		    "address)", address, gai_strerror(rc));
 		return -1;
 	}
 	rc = open_listener(ai, &fd);

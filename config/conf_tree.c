@@ -145,6 +145,9 @@ check_text(const char *file, const unsigned char *text, size_t len,
 	uint32_t code;
 	size_t n;
 
+	if (len >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
+		return conf_error(err, errlen, file, 1, 1, "UTF-8 byte order "
+		    "mark; save the file without it");
 	while (p < end) {
 		n = utf8_sequence(p, end, &code);
 		if (n == 0)
@@ -706,7 +709,8 @@ conf_tree_parse_file(const char *path, struct conf_tree **out, char *err,
 	int fd, rc = -1;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));

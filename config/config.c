@@ -303,7 +303,10 @@ set_yes_no(struct loader *ld, const struct conf_node *node,
 	return 0;
 }
 
-/* Accepts https://HOST[...] with no blank or control character. */
+/*
+ * Accepts https://HOST[...] with no blank or control character and no
+ * user information, which the signer's origin check rejects.
+ */
 static int
 set_https_url(struct loader *ld, const struct conf_node *node,
     const struct key_rule *rule, void *section)
@@ -315,6 +318,12 @@ set_https_url(struct loader *ld, const struct conf_node *node,
 	if (strncasecmp(value->text, "https://", strlen("https://")) != 0 ||
 	    *host == '\0' || *host == '/' || *host == '?' || *host == '#')
 		return value_error(ld, value, rule, "non-https URL");
+	/* Not shown, because user information may hold a password. */
+	if (memchr(host, '@', strcspn(host, "/?#")) != NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, value->line,
+		    value->column, "URL for %s contains user information "
+		    "(\"user@\"); remove it, because an ACME directory "
+		    "URL carries no credentials", rule->key);
 	for (p = (const unsigned char *)value->text; *p != '\0'; p++)
 		if (*p <= 0x20)
 			return value_error(ld, value, rule, "invalid URL");

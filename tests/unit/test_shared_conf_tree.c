@@ -3,6 +3,7 @@
 #include "tests/unit/check.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char err[512];
@@ -202,6 +203,8 @@ test_tree_character_errors(void)
 	    "save the file as UTF-8");
 	CHECK_ERROR("k \xed\xa0\x80\n", "t.conf:1:3: invalid UTF-8 byte "
 	    "0xed; save the file as UTF-8");
+	CHECK_ERROR("\xef\xbb\xbfk v\n", "t.conf:1:1: UTF-8 byte order "
+	    "mark; save the file without it");
 	CHECK_ERROR("k a$b\n", "t.conf:1:4: invalid character '$' outside "
 	    "quotes; put the value in double quotes");
 	CHECK_ERROR("k é\n", "t.conf:1:3: invalid character 'é' outside "
@@ -311,6 +314,7 @@ static void
 test_tree_file_errors(void)
 {
 	char path[] = "/tmp/custos-conf-tree-XXXXXX";
+	char fifo_dir[] = "/tmp/custos-conf-fifo-XXXXXX", fifo[64];
 	struct conf_tree *tree = NULL;
 	char expected[128];
 	int fd;
@@ -322,6 +326,16 @@ test_tree_file_errors(void)
 	CHECK(conf_tree_parse_file("/tmp", &tree, err, sizeof(err)) == -1);
 	CHECK_STR(err, "/tmp: not a regular file");
 	CHECK(tree == NULL);
+
+	/* A FIFO without a writer is rejected at once, not waited for. */
+	CHECK(mkdtemp(fifo_dir) != NULL);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", fifo_dir);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	CHECK(conf_tree_parse_file(fifo, &tree, err, sizeof(err)) == -1);
+	snprintf(expected, sizeof(expected), "%s: not a regular file", fifo);
+	CHECK_STR(err, expected);
+	unlink(fifo);
+	rmdir(fifo_dir);
 
 	fd = mkstemp(path);
 	CHECK(fd >= 0);

@@ -460,6 +460,18 @@ test_config_issuer_value_errors(void)
 	CHECK_STR(issuer_error("issuer a {\n\tdirectory https:///dir\n}\n"),
 	    "t.conf:7:12: non-https URL 'https:///dir' for directory; use "
 	    "the https:// URL of the ACME directory");
+	CHECK_STR(issuer_error("issuer a {\n\tdirectory "
+	    "https://u:secret@h/dir\n}\n"), "t.conf:7:12: URL for directory "
+	    "contains user information (\"user@\"); remove it, because an "
+	    "ACME directory URL carries no credentials");
+	CHECK_STR(issuer_error("issuer a {\n\tdirectory https://u@h\n}\n"),
+	    "t.conf:7:12: URL for directory contains user information "
+	    "(\"user@\"); remove it, because an ACME directory URL carries "
+	    "no credentials");
+	CHECK_STR(issuer_error("issuer a {\n\tdirectory https://h/a@b\n"
+	    "\ttrust-bundle ca.pem\n}\n"), "t.conf:8:15: relative path "
+	    "'ca.pem' for trust-bundle; use an absolute path such as "
+	    "/etc/custos/ca.pem");
 	CHECK_STR(issuer_error("issuer a {\n\tdirectory \"https://h/a b\"\n"
 	    "}\n"), "t.conf:7:12: invalid URL 'https://h/a b' for directory; "
 	    "use the https:// URL of the ACME directory");

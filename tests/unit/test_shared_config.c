@@ -229,7 +229,7 @@ test_config_top_level_errors(void)
 {
 	CHECK_STR(block_error("log {\n}\n"), "t.conf:1:1: unknown key 'log' "
 	    "at top level (expected one of: hsm, signer, broker, challenge, "
-	    "store, acme, issuer, policy, dns-zone, daemon, audit)");
+	    "store, acme, issuer, policy, dns-zone, daemon, audit, api)");
 	CHECK_STR(block_error("acme 5\n"), "t.conf:1:1: 'acme' must be a "
 	    "block; write 'acme {' and its keys on the lines below");
 	CHECK_STR(block_error("acme {\n}\nacme {\n}\n"), "t.conf:3:1: "

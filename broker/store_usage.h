@@ -1,5 +1,5 @@
 /*
- * What a tenant has in the certificate store (broker/store.h), counted for
+ * Counts of a tenant's certificates in the store (broker/store.h), for
  * the policy's max-certificates and rate limits.
  */
 #ifndef CUSTOS_BROKER_STORE_USAGE_H

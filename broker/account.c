@@ -322,13 +322,14 @@ lists(const struct policy_word *list, size_t count, const char *word)
 }
 
 /*
- * Reads the cooldown of an issuer (account NULL) or account. Returns 1
- * when it is cooling down at now, 0 when not, -1 on an invalid record;
- * *last_used receives the record's last use.
+ * Reads the cooldown end and last use of an issuer (account NULL) or
+ * account, and logs a cooldown still running at now. Returns 0, or -1 on
+ * an invalid record.
  */
 static int
-cooling_down(const char *state_dir, const char *issuer, const char *account,
-    time_t now, long long *last_used, char *err, size_t errlen)
+read_cooldown(const char *state_dir, const char *issuer, const char *account,
+    time_t now, long long *until, long long *last_used, char *err,
+    size_t errlen)
 {
 	struct account_record record;
 	char *path = NULL;
@@ -337,17 +338,17 @@ cooling_down(const char *state_dir, const char *issuer, const char *account,
 	if (account_record_path(state_dir, issuer, account, NULL, &path, err,
 	    errlen) == 0 && account_record_load(path, &record, err,
 	    errlen) == 0) {
-		rc = record.cooldown_until > (long long)now;
-		if (rc)
-			log_info("skipping %s %s%s%s: cooling down for %lld "
-			    "more seconds after: %s", account ? "account" :
+		if (record.cooldown_until > (long long)now)
+			log_info("%s %s%s%s cools down for %lld more seconds "
+			    "after: %s; trying it last", account ? "account" :
 			    "issuer", issuer, account ? "/" : "",
 			    account ? account : "",
 			    record.cooldown_until - (long long)now,
 			    record.cooldown_reason);
-		if (last_used != NULL)
-			*last_used = record.last_used;
+		*until = record.cooldown_until;
+		*last_used = record.last_used;
 		account_record_clear(&record);
+		rc = 0;
 	}
 	free(path);
 	return rc;
@@ -355,7 +356,7 @@ cooling_down(const char *state_dir, const char *issuer, const char *account,
 
 static int
 add_candidate(struct account_plan *plan, const struct config_issuer *issuer,
-    const char *account, long long last_used)
+    const char *account, long long last_used, long long cooldown_until)
 {
 	struct account_candidate *grown;
 
@@ -366,6 +367,7 @@ add_candidate(struct account_plan *plan, const struct config_issuer *issuer,
 	grown[plan->count].issuer = issuer;
 	grown[plan->count].account = account;
 	grown[plan->count].last_used = last_used;
+	grown[plan->count].cooldown_until = cooldown_until;
 	plan->count++;
 	return 0;
 }
@@ -378,7 +380,19 @@ by_last_use(const void *a, const void *b)
 	return (x->last_used > y->last_used) - (x->last_used < y->last_used);
 }
 
-/* Adds the issuer's permitted accounts, least recently used first. */
+static int
+by_cooldown_end(const void *a, const void *b)
+{
+	const struct account_candidate *x = a, *y = b;
+
+	return (x->cooldown_until > y->cooldown_until) -
+	    (x->cooldown_until < y->cooldown_until);
+}
+
+/*
+ * Adds the issuer's permitted accounts, least recently used first, each
+ * with the later of its own and the issuer's cooldown ends.
+ */
 static int
 add_issuer(const struct custos_config *config,
     const struct policy_tenant *tenant, const struct config_issuer *issuer,
@@ -386,24 +400,22 @@ add_issuer(const struct custos_config *config,
 {
 	const char *state_dir = config->broker.state_dir;
 	size_t first = plan->count;
-	long long last_used;
-	int rc;
+	long long issuer_until = 0, until, last_used;
 
-	rc = cooling_down(state_dir, issuer->name, NULL, now, NULL, err,
-	    errlen);
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
+	if (read_cooldown(state_dir, issuer->name, NULL, now, &issuer_until,
+	    &last_used, err, errlen) != 0)
+		return -1;
 	for (size_t i = 0; i < issuer->account_count; i++) {
 		if (!lists(tenant->accounts, tenant->account_count,
 		    issuer->accounts[i]))
 			continue;
-		last_used = 0;
-		rc = cooling_down(state_dir, issuer->name,
-		    issuer->accounts[i], now, &last_used, err, errlen);
-		if (rc < 0)
+		if (read_cooldown(state_dir, issuer->name,
+		    issuer->accounts[i], now, &until, &last_used, err,
+		    errlen) != 0)
 			return -1;
-		if (rc == 0 && add_candidate(plan, issuer,
-		    issuer->accounts[i], last_used) != 0) {
+		if (add_candidate(plan, issuer, issuer->accounts[i],
+		    last_used, until > issuer_until ? until :
+		    issuer_until) != 0) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
@@ -411,6 +423,35 @@ add_issuer(const struct custos_config *config,
 	qsort(plan->items + first, plan->count - first, sizeof(*plan->items),
 	    by_last_use);
 	return 0;
+}
+
+/*
+ * Moves the candidates cooling down at now behind the others, keeping
+ * the order of the others, and orders them by the end of their cooldown.
+ */
+static void
+defer_cooling(struct account_plan *plan, time_t now)
+{
+	struct account_candidate *sorted;
+	size_t ready = 0, next_ready = 0, next_cooling, i;
+
+	sorted = malloc(plan->count * sizeof(*sorted));
+	if (sorted == NULL)
+		return;
+	for (i = 0; i < plan->count; i++)
+		if (plan->items[i].cooldown_until <= (long long)now)
+			ready++;
+	next_cooling = ready;
+	for (i = 0; i < plan->count; i++) {
+		if (plan->items[i].cooldown_until <= (long long)now)
+			sorted[next_ready++] = plan->items[i];
+		else
+			sorted[next_cooling++] = plan->items[i];
+	}
+	qsort(sorted + ready, plan->count - ready, sizeof(*sorted),
+	    by_cooldown_end);
+	memcpy(plan->items, sorted, plan->count * sizeof(*sorted));
+	free(sorted);
 }
 
 int
@@ -432,13 +473,14 @@ account_plan_build(const struct custos_config *config,
 			return -1;
 		}
 	}
-	if (plan->count > 0)
+	if (plan->count > 0) {
+		defer_cooling(plan, now);
 		return 0;
+	}
 	snprintf(err, errlen, "tenant %s has no usable issuer and account%s%s "
-	    "(check the tenant's issuers and accounts, the issuer blocks' "
-	    "account lists, and cooldowns in %s/accounts)", tenant->name,
-	    pinned != NULL ? " for issuer " : "", pinned != NULL ? pinned : "",
-	    config->broker.state_dir);
+	    "(check the tenant's issuers and accounts, and the issuer "
+	    "blocks' account lists)", tenant->name,
+	    pinned != NULL ? " for issuer " : "", pinned != NULL ? pinned : "");
 	return -1;
 }
 

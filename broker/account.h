@@ -42,6 +42,7 @@ struct account_candidate {
 	const struct config_issuer *issuer;
 	const char *account;
 	long long last_used;
+	long long cooldown_until;	/* the account's or issuer's */
 };
 
 struct account_plan {
@@ -77,9 +78,11 @@ int account_cooldown(const char *state_dir, const char *issuer,
  * Lists the issuers and accounts tenant may use, in the order to try
  * them: the issuers in the order of the tenant's issuers list (only
  * pinned when it is not NULL), and within an issuer the permitted
- * accounts least recently used first. Accounts and issuers cooling down
- * at now are left out, each with a log line. Returns 0, or -1 with err
- * set when nothing is left.
+ * accounts least recently used first. Accounts cooling down at now, or
+ * whose issuer is, come last, the one whose cooldown ends first before
+ * the others, each with a log line: they are tried only when every other
+ * candidate has failed. Returns 0, or -1 with err set when the tenant may
+ * use no account at all.
  */
 int account_plan_build(const struct custos_config *config,
     const struct policy_tenant *tenant, const char *pinned, time_t now,

@@ -2,8 +2,8 @@
 # Two Pebble instances as two issuers, in the tenant's order pebble then
 # second. With the first stopped, custos issue moves the order to the
 # second and logs why. An account cooling down after a rate limit (its
-# record says so) is skipped with a log line, and the order goes to the
-# next usable account.
+# record says so) is tried last, with a log line, so the order goes to
+# the next account first.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -61,15 +61,17 @@ check "the second Pebble issued it" openssl verify -CAfile "$PEBBLE2_ROOT" \
 assert_equal "no cooldown for a stopped issuer" \
 	"$(ls -A "$CUSTOS_STATE/accounts/pebble")" pebble.json
 
-# A rate-limited account records a cooldown; the plan then skips it.
+# A rate-limited account records a cooldown; the plan then tries it last.
 until=$(($(date +%s) + 600))
 jq ". + {cooldown_until: $until, cooldown_reason: \"rateLimited: test\"}" \
 	"$CUSTOS_STATE/accounts/second/main.json" >"$LAB_DIR/main.json"
 cp "$LAB_DIR/main.json" "$CUSTOS_STATE/accounts/second/main.json"
-assert_status "issuance skips the cooling account" 0 custos_issue \
+assert_status "issuance puts the cooling account last" 0 custos_issue \
 	--issuer second spare.demo.test
-assert_contains "the log names the skipped account" "$TAP_OUTPUT" \
-	"skipping account second/main: cooling down for"
+assert_contains "the log names the cooling account" "$TAP_OUTPUT" \
+	"account second/main cools down for"
+assert_contains "the cooling account is tried last" "$TAP_OUTPUT" \
+	"after: rateLimited: test; trying it last"
 assert_contains "the spare account takes the order" "$TAP_OUTPUT" \
 	"policy: tenant lab may request 1 name from second (account spare"
 assert_status "account list shows the cooldown" 0 "$CUSTOS" account list \
@@ -77,12 +79,12 @@ assert_status "account list shows the cooldown" 0 "$CUSTOS" account list \
 assert_contains "the cooldown and its reason are listed" "$TAP_OUTPUT" \
 	"(rateLimited: test)"
 
-jq ". + {cooldown_until: $until, cooldown_reason: \"rateLimited: test\"}" \
+jq ". + {cooldown_until: $((until + 60)), cooldown_reason: \"later\"}" \
 	"$CUSTOS_STATE/accounts/second/spare.json" >"$LAB_DIR/spare.json"
 cp "$LAB_DIR/spare.json" "$CUSTOS_STATE/accounts/second/spare.json"
-assert_fails "issuance fails when every account cools down" custos_issue \
-	--issuer second none.demo.test
-assert_contains "the error names the cooldowns" "$TAP_OUTPUT" \
-	"tenant lab has no usable issuer and account for issuer second"
+assert_status "with every account cooling down, one is tried" 0 \
+	custos_issue --issuer second last.demo.test
+assert_contains "the earliest cooldown end goes first" "$TAP_OUTPUT" \
+	"policy: tenant lab may request 1 name from second (account main"
 
 tap_done

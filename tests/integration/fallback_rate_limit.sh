@@ -59,10 +59,12 @@ assert_contains "the record keeps the reason" \
 assert_file_exists "the real Pebble issued the certificate" \
 	"$(custos_store_file limited.demo.test cert.pem)"
 
-assert_status "the next order skips the cooling account" 0 custos_issue \
-	next.demo.test
-assert_contains "the skip is logged" "$TAP_OUTPUT" \
-	"skipping account pebble/pebble: cooling down for"
+assert_status "the next order puts the cooling account last" 0 \
+	custos_issue next.demo.test
+assert_contains "the deferral is logged" "$TAP_OUTPUT" \
+	"account pebble/pebble cools down for"
+assert_contains "the cooling account is tried last" "$TAP_OUTPUT" \
+	"; trying it last"
 assert_not_contains "no request reaches the limited issuer" \
 	"$TAP_OUTPUT" "issuer pebble: $HOSTILE_DIRECTORY"
 

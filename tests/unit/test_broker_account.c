@@ -193,11 +193,18 @@ test_account_plan_cooldowns(void)
 	CHECK_INT(write_record("first", "b", 0, now - 1), 0);
 	CHECK_INT(account_cooldown(state_dir, "second", NULL, 30, "503", err,
 	    sizeof(err)), 0);
+	/* Cooling candidates come last, the earliest cooldown end first. */
 	CHECK_INT(account_plan_build(config, tenant, NULL, now, &plan, err,
 	    sizeof(err)), 0);
-	CHECK_INT(plan.count, 1);
-	if (plan.count == 1)
+	CHECK_INT(plan.count, 3);
+	if (plan.count == 3) {
 		CHECK_STR(plan.items[0].account, "b");
+		CHECK_STR(plan.items[1].issuer->name, "second");
+		CHECK_STR(plan.items[1].account, "c");
+		CHECK_INT(plan.items[1].cooldown_until > now, 1);
+		CHECK_STR(plan.items[2].account, "a");
+		CHECK_INT(plan.items[2].cooldown_until, now + 60);
+	}
 	account_plan_clear(&plan);
 
 	/* A cooldown is capped at ACCOUNT_COOLDOWN_MAX. */
@@ -205,9 +212,11 @@ test_account_plan_cooldowns(void)
 	    err, sizeof(err)), 0);
 	CHECK_INT(account_plan_build(config, tenant, "first",
 	    now + ACCOUNT_COOLDOWN_MAX - 5, &plan, err, sizeof(err)), 0);
-	CHECK_INT(plan.count, 1);
-	if (plan.count == 1)
+	CHECK_INT(plan.count, 2);
+	if (plan.count == 2) {
 		CHECK_STR(plan.items[0].account, "a");
+		CHECK_STR(plan.items[1].account, "b");
+	}
 	account_plan_clear(&plan);
 	CHECK_INT(account_plan_build(config, tenant, "first",
 	    now + ACCOUNT_COOLDOWN_MAX + 5, &plan, err, sizeof(err)), 0);

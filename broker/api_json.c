@@ -31,6 +31,8 @@ static const struct {
 	    MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Unsupported media type" },
 	[API_ERR_NO_TENANT] = { "no-tenant", MHD_HTTP_FORBIDDEN,
 	    "No tenant for this user" },
+	[API_ERR_UNAUTHORIZED] = { "unauthorized", MHD_HTTP_UNAUTHORIZED,
+	    "Invalid API token" },
 	[API_ERR_POLICY_DENIED] = { "policy-denied", MHD_HTTP_FORBIDDEN,
 	    "Denied by the tenant's policy" },
 	[API_ERR_CONFLICT] = { "conflict", MHD_HTTP_CONFLICT,

@@ -31,7 +31,7 @@ may_act_for(const struct api_call *call, const char *tenant)
 	const struct policy_tenant *found;
 	char err[512];
 
-	if (call->caller->uid == 0)
+	if (call->caller->uid == 0 && call->caller->token_tenant == NULL)
 		return 1;
 	return tenant_select(call->ctx->policy, call->caller, tenant, &found,
 	    err, sizeof(err)) == 0;
@@ -43,7 +43,8 @@ check_member(const struct api_call *call, struct api_reply *reply)
 {
 	const struct policy *policy = call->ctx->policy;
 
-	if (call->caller->uid == 0)
+	if (call->caller->token_tenant != NULL ||
+	    call->caller->uid == 0)
 		return 0;
 	for (size_t i = 0; i < policy->tenant_count; i++)
 		if (may_act_for(call, policy->tenants[i].name))
@@ -201,7 +202,9 @@ select_tenant(const struct api_call *call, const char *requested,
 	if (tenant_select(call->ctx->policy, call->caller, requested, &tenant,
 	    err, sizeof(err)) == 0)
 		return tenant;
-	if (requested != NULL && call->caller->uid != 0)
+	if (call->caller->token_tenant != NULL)
+		api_problem(reply, API_ERR_NO_TENANT, "%s", err);
+	else if (requested != NULL && call->caller->uid != 0)
 		api_problem(reply, API_ERR_NO_TENANT, "user %s may not act "
 		    "for tenant \"%s\" (name a tenant whose users or groups "
 		    "list the user, or leave out tenant)", call->caller->user,

@@ -273,6 +273,28 @@ wrong_media_type(struct MHD_Connection *connection, size_t body_len)
 	    0 || (type[len] != '\0' && type[len] != ';' && type[len] != ' ');
 }
 
+/*
+ * Reads an "Authorization: Bearer TOKEN" header into caller. Returns 0
+ * when there is none or the token is one the policy lists, -1 otherwise.
+ * The token is hashed by the policy library and never logged.
+ */
+static int
+identify_token(const struct api_context *ctx,
+    struct MHD_Connection *connection, struct caller *caller)
+{
+	const char *value = MHD_lookup_connection_value(connection,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const size_t prefix = strlen("Bearer ");
+
+	if (value == NULL)
+		return 0;
+	if (strncasecmp(value, "Bearer ", prefix) != 0 ||
+	    value[prefix] == '\0')
+		return -1;
+	return policy_tenant_for_token(ctx->policy, value + prefix,
+	    &caller->token_tenant, &caller->token_id) == 0 ? 0 : -1;
+}
+
 /* Serves one complete request. */
 static enum MHD_Result
 serve(struct api_context *ctx, struct MHD_Connection *connection,
@@ -288,6 +310,11 @@ serve(struct api_context *ctx, struct MHD_Connection *connection,
 	if (identify_peer(connection, &caller, err, sizeof(err)) != 0) {
 		log_error("api: %s", err);
 		api_problem(&reply, API_ERR_INTERNAL, "%s", err);
+	} else if (identify_token(ctx, connection, &caller) != 0) {
+		api_problem(&reply, API_ERR_UNAUTHORIZED, "the Authorization "
+		    "header holds no API token that the policy lists (send "
+		    "\"Authorization: Bearer TOKEN\" with a token of the "
+		    "tenant, or no Authorization header)");
 	} else if (upload->too_large) {
 		api_problem(&reply, API_ERR_BODY_TOO_LARGE, "the body is "
 		    "larger than %d bytes (send less)", API_BODY_MAX);
@@ -299,8 +326,10 @@ serve(struct api_context *ctx, struct MHD_Connection *connection,
 		    MHD_GET_ARGUMENT_KIND, "tenant");
 		api_route(&call, &reply);
 	}
-	log_info("api: %s %s %s: %u", caller.user[0] != '\0' ? caller.user :
-	    "unknown peer", method, url, reply.status);
+	log_info("api: %s%s%s %s %s: %u", caller.user[0] != '\0' ?
+	    caller.user : "unknown peer", caller.token_id != NULL ?
+	    " with token " : "", caller.token_id != NULL ? caller.token_id :
+	    "", method, url, reply.status);
 	rc = queue_reply(connection, &reply);
 	json_decref(reply.body);
 	caller_clear(&caller);

@@ -130,6 +130,17 @@ tenant_select(const struct policy *policy, const struct caller *caller,
 {
 	char why[256];
 
+	if (caller->token_tenant != NULL) {
+		if (requested != NULL &&
+		    strcmp(requested, caller->token_tenant->name) != 0) {
+			snprintf(err, errlen, "API token %s may act only for "
+			    "tenant %s, not \"%s\"", caller->token_id,
+			    caller->token_tenant->name, requested);
+			return -1;
+		}
+		*tenant = caller->token_tenant;
+		return 0;
+	}
 	if (requested != NULL)
 		return select_requested(policy, caller, requested, tenant, err,
 		    errlen);

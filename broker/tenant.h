@@ -19,6 +19,12 @@ struct caller {
 	gid_t *groups;		/* supplementary groups, malloc'd */
 	size_t group_count;
 	char user[TENANT_USER_MAX];	/* user name, or "uid N" */
+	/*
+	 * The tenant of the API token the request carried, or NULL. A token
+	 * limits the caller to its tenant, whatever the caller's uid.
+	 */
+	const struct policy_tenant *token_tenant;
+	const char *token_id;	/* the token's id in the policy, never it */
 };
 
 /* Fills caller with the running process's real ids and groups. */
@@ -30,7 +36,8 @@ void caller_clear(struct caller *caller);
  * tenant whose users list the caller, else the one whose groups contain
  * one of the caller's groups. A requested tenant must exist and list the
  * caller among its users or groups, unless the caller is root, which may
- * act for any tenant. Returns 0 and sets *tenant, or -1 with a one-line
+ * act for any tenant. A caller with an API token acts only for the token's
+ * tenant. Returns 0 and sets *tenant, or -1 with a one-line
  * message in err that names the user and the fix.
  */
 int tenant_select(const struct policy *policy, const struct caller *caller,

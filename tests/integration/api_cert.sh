@@ -47,6 +47,17 @@ api() {
 	API_STATUS=$(sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' <<<"$response")
 }
 
+# Usage: api_token TOKEN METHOD PATH
+# Sends one request as root with "Authorization: Bearer TOKEN".
+api_token() {
+	local response
+
+	response=$(curl -sS -i --unix-socket "$API_SOCKET" -X "$2" \
+		-H "Authorization: Bearer $1" "http://localhost$3")
+	API_BODY=$(sed '1,/^\r$/d' <<<"$response")
+	API_STATUS=$(sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' <<<"$response")
+}
+
 # Usage: field JQ-FILTER
 # Prints a value of API_BODY.
 field() {
@@ -55,9 +66,15 @@ field() {
 
 custos_lab_start custos-api
 API_SOCKET=$LAB_DIR/run/api.sock
+# API tokens: the policy holds only their SHA-256.
+ALPHA_TOKEN=$(openssl rand -hex 24)
+BETA_TOKEN=$(openssl rand -hex 24)
+ALPHA_TOKEN_HASH=$(printf %s "$ALPHA_TOKEN" | sha256sum | cut -d' ' -f1)
+BETA_TOKEN_HASH=$(printf %s "$BETA_TOKEN" | sha256sum | cut -d' ' -f1)
 cat >"$LAB_DIR/policy.conf" <<POLICY
 tenant alpha {
 	users $ALPHA_UID
+	token ci-alpha sha256:$ALPHA_TOKEN_HASH
 	allow .alpha.test
 	deny secret.alpha.test
 	issuers pebble
@@ -67,6 +84,7 @@ tenant alpha {
 }
 tenant beta {
 	users $BETA_UID
+	token ci-beta sha256:$BETA_TOKEN_HASH
 	allow .beta.test
 	issuers pebble
 	accounts pebble
@@ -142,7 +160,7 @@ assert_contains "denial detail names the name and the reason" \
 api $ALPHA_UID POST /v1/certificates '{"names":["secret.alpha.test"]}'
 assert_contains "denial detail names the deny rule and its place" \
 	"$(field .detail)" \
-	"denied by deny secret.alpha.test at $LAB_DIR/policy.conf:4:7"
+	"denied by deny secret.alpha.test at $LAB_DIR/policy.conf:5:7"
 assert_equal "denial lists each denied check" \
 	"$(field '.denials | length')" 1
 api $ALPHA_UID POST /v1/certificates '{"names":["c.alpha.test"],"key_type":"rsa-4096"}'
@@ -223,6 +241,25 @@ api $BETA_UID POST /v1/certificates '{"names":["a.beta.test"],"tenant":"alpha"}'
 assert_equal "beta may not request for alpha" "$API_STATUS" 403
 api 0 GET /v1/certificates/1
 assert_equal "root sees every tenant's certificate" "$API_STATUS" 200
+
+# An API token limits even root to the token's tenant.
+api_token "$ALPHA_TOKEN" GET /v1/certificates/1
+assert_equal "alpha's token shows alpha's certificate" "$API_STATUS" 200
+api_token "$BETA_TOKEN" GET /v1/certificates/1
+assert_equal "beta's token gets 404 as root" "$API_STATUS" 404
+api_token "$BETA_TOKEN" GET /v1/certificates
+assert_equal "beta's token lists nothing" \
+	"$(field '.certificates | length')" 0
+api_token "$BETA_TOKEN" GET "/v1/certificates?tenant=alpha"
+assert_equal "beta's token may not name alpha" "$API_STATUS" 403
+api_token "not-a-token" GET /v1/certificates
+assert_equal "unknown token answers 401" "$API_STATUS" 401
+assert_equal "unknown token's problem type" "$(field .type)" \
+	"urn:custos:error:unauthorized"
+assert_not_contains "daemon log has no token" "$(cat "$DAEMON_LOG")" \
+	"$ALPHA_TOKEN"
+assert_contains "daemon log names the token id" "$(cat "$DAEMON_LOG")" \
+	"with token ci-beta"
 
 # 4. Reissue, then rollback to the first version.
 api $ALPHA_UID POST /v1/certificates/1/reissue

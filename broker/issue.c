@@ -64,11 +64,8 @@ load_settings(struct issue *is)
 	struct acme_client *acme = &is->acme;
 
 	if (config_load(opt->config_path, &is->config, acme->err,
-	    sizeof(acme->err)) != 0 ||
-	    audit_open(&is->config->audit, &is->audit, acme->err,
 	    sizeof(acme->err)) != 0)
 		return -1;
-	audit_set_current(is->audit);
 	acme->config = is->config;
 	if (names_parse(opt->names, opt->name_count, &is->names, acme->err,
 	    sizeof(acme->err)) != 0)
@@ -128,10 +125,49 @@ plan_accounts(struct issue *is, struct gate_request *request)
 	return 0;
 }
 
+static int
+open_audit(struct issue *is, char *err, size_t errlen)
+{
+	if (audit_open(&is->config->audit, &is->audit, err, errlen) != 0)
+		return -1;
+	audit_set_current(is->audit);
+	audit_set_actor(is->audit, is->tenant ? is->tenant->name : NULL,
+	    is->caller.user, is->caller.uid, NULL);
+	return 0;
+}
+
 /*
- * Finds the caller's tenant and checks the whole request against its
- * policy. Runs before the signer starts, so a denied request generates no
- * key and sends nothing to the CA.
+ * Finds the caller's tenant, then opens the audit log, which needs the
+ * broker's rights. So a caller in no tenant gets the tenant error, and
+ * the denial is recorded only when this process can open the log.
+ */
+static int
+select_tenant(struct issue *is)
+{
+	struct acme_client *acme = &is->acme;
+	char audit_err[ACME_ERR_MAX];
+
+	if (policy_load(is->config->policy.file, policy_name_normalize,
+	    &is->policy, acme->err, sizeof(acme->err)) != 0 ||
+	    caller_identify(&is->caller, acme->err, sizeof(acme->err)) != 0)
+		return -1;
+	if (tenant_select(is->policy, &is->caller, is->options->tenant,
+	    &is->tenant, acme->err, sizeof(acme->err)) != 0) {
+		if (open_audit(is, audit_err, sizeof(audit_err)) == 0)
+			audit_issue_tenant_denied(is->options->tenant,
+			    acme->err);
+		else
+			log_info("the denial was not recorded in the audit "
+			    "log: %s", audit_err);
+		return -1;
+	}
+	return open_audit(is, acme->err, sizeof(acme->err));
+}
+
+/*
+ * Checks the whole request against the tenant's policy. Runs before the
+ * signer starts, so a denied request generates no key and sends nothing
+ * to the CA.
  */
 static int
 check_policy(struct issue *is)
@@ -144,20 +180,6 @@ check_policy(struct issue *is)
 	};
 	struct store_usage usage;
 	int count_usage;
-
-	if (policy_load(is->config->policy.file, policy_name_normalize,
-	    &is->policy, acme->err, sizeof(acme->err)) != 0 ||
-	    caller_identify(&is->caller, acme->err, sizeof(acme->err)) != 0)
-		return -1;
-	audit_set_actor(is->audit, NULL, is->caller.user, is->caller.uid,
-	    NULL);
-	if (tenant_select(is->policy, &is->caller, is->options->tenant,
-	    &is->tenant, acme->err, sizeof(acme->err)) != 0) {
-		audit_issue_tenant_denied(is->options->tenant, acme->err);
-		return -1;
-	}
-	audit_set_actor(is->audit, is->tenant->name, is->caller.user,
-	    is->caller.uid, NULL);
 
 	if (plan_accounts(is, &request) != 0 ||
 	    issue_limits_usage(is->config->store.directory, is->tenant,
@@ -446,7 +468,7 @@ run_steps(struct issue *is)
 {
 	struct acme_client *acme = &is->acme;
 
-	if (load_settings(is) != 0)
+	if (load_settings(is) != 0 || select_tenant(is) != 0)
 		return -1;
 	is->lock_fd = run_lock_acquire(is->config->broker.state_dir,
 	    RUN_LOCK_ISSUE, acme->err, sizeof(acme->err));

@@ -111,6 +111,26 @@ check_denied_settings() {
 		custos_issue c.demo.test d.demo.test e.demo.test
 }
 
+# Usage: tenant_denial_count REQUESTED-TENANT
+# Prints how many policy.decision records of the audit log deny tenant
+# selection for REQUESTED-TENANT.
+tenant_denial_count() {
+	python3 - "$CUSTOS_AUDIT_LOG" "$1" <<'EOF'
+import json, sys
+
+count = 0
+for line in open(sys.argv[1]):
+    record = json.loads(line)
+    detail = record.get("object") or {}
+    if (record.get("action") == "policy.decision" and
+            record.get("outcome") == "denied" and
+            detail.get("subject") == "tenant selection" and
+            detail.get("requested_tenant") == sys.argv[2]):
+        count += 1
+print(count)
+EOF
+}
+
 check_callers() {
 	expect_denied "caller in no tenant" \
 		"$(printf '%s' "user uid $STRANGER_UID belongs to no tenant " \
@@ -125,6 +145,10 @@ check_callers() {
 	expect_denied "--tenant that does not exist" \
 		"tenant \"nope\" not found in $POLICY_FILE" \
 		custos_issue --tenant nope h.demo.test
+	assert_equal "root's denied --tenant is in the audit log" \
+		"$(tenant_denial_count nope)" 1
+	assert_equal "nobody's denial, without audit log access, is not" \
+		"$(tenant_denial_count lab)" 0
 }
 
 # root acts for tenant "other" with --tenant, and each tenant keeps its

@@ -178,10 +178,15 @@ violation "nonce outside base64url" \
 violation "account key without issuer" \
 	'key-generate request: missing member "issuer", which account keys' \
 	request key-generate '{"purpose":"account","tenant":"lab"}'
+ACCOUNT_ONLY='members "issuer" and "account" are only for account keys'
 violation "certificate key with issuer" \
-	'key-generate request: member "issuer" is only for account keys' \
+	"key-generate request: $ACCOUNT_ONLY" \
 	request key-generate \
 	'{"purpose":"certificate","tenant":"lab","issuer":"local"}'
+violation "certificate key with account" \
+	"key-generate request: $ACCOUNT_ONLY" \
+	request key-generate \
+	'{"purpose":"certificate","tenant":"lab","account":"main"}'
 violation "key without tenant" \
 	'key-generate request: missing member "tenant"' \
 	request key-generate '{"purpose":"certificate"}'

@@ -126,23 +126,49 @@ void audit_record_decision(const struct policy_tenant *tenant,
 
 /*
  * Named wrappers for the actions that other features add, so that every
- * record of one action has the same members. Each steals nothing and
- * takes NULL for an unknown value.
+ * record of one action has the same members. Each takes NULL for an
+ * unknown value and steals only where it says so.
  */
-int audit_record_revocation(const char *serial, const char *order_url,
-    const char *account_url, int reason_code, const char *outcome,
-    const char *reason);
+
+/* A revocation request (RFC 8555 section 7.6) and the key that signed it. */
+struct audit_revocation {
+	const char *serial;		/* hex, as in certificate.issue */
+	const char *issuer;
+	const char *account_url;	/* NULL when the certificate key signed */
+	const char *signed_by;		/* "account-key" or "certificate-key" */
+	const char *key_id;		/* the signing key's id */
+	const char *stored;		/* the store directory of the version */
+	int reason_code;		/* RFC 5280 CRLReason; -1: none sent */
+};
+
+int audit_record_revocation(const struct audit_revocation *revocation,
+    const char *outcome, const char *reason);
 int audit_record_account(const char *action, const char *account_url,
     const char *issuer, const char *key_id, const char *outcome,
     const char *reason);
+/* An account key rollover: old_key_id is replaced by new_key_id. */
+int audit_record_rollover(const char *account_url, const char *issuer,
+    const char *old_key_id, const char *new_key_id, const char *outcome,
+    const char *reason);
 int audit_record_key_destroy(const char *key_id, const char *purpose,
     const char *outcome, const char *reason);
-int audit_record_rollback(const char *name, const char *from_version,
-    const char *to_version, const char *outcome, const char *reason);
+/*
+ * A managed certificate's current version goes back from from_version to
+ * to_version; trigger is "deploy-failure" (the daemon's own rollback) or
+ * "command" (custos cert rollback or the API).
+ */
+int audit_record_rollback(long long certificate_id, const char *tenant,
+    const char *from_version, const char *to_version, const char *trigger,
+    const char *outcome, const char *reason);
 int audit_record_import(const char *name, const char *serial,
     const char *outcome, const char *reason);
-int audit_record_command(const char *command, const char *outcome,
-    const char *reason);
+/*
+ * An administrative command such as "cert add" or "account rollover".
+ * details (stolen, may be NULL) is an object whose members are added to
+ * the record's object after "command".
+ */
+int audit_record_command(const char *command, json_t *details,
+    const char *outcome, const char *reason);
 
 /* audit_chain.c: the parts the writer and the verifier share. */
 

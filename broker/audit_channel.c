@@ -23,7 +23,7 @@ static const char *const record_members[] = {
 	"key_id", "purpose", "key_type", "account", NULL,
 };
 static const char *const actions[] = {
-	"policy.decision", "key.generate", "signer.refusal",
+	"policy.decision", "key.generate", "key.destroy", "signer.refusal",
 	"audit.key-generate", NULL,
 };
 static const char *const outcomes[] = {

@@ -95,18 +95,20 @@ set_string(json_t *object, const char *key, const char *value)
 }
 
 int
-audit_record_revocation(const char *serial, const char *order_url,
-    const char *account_url, int reason_code, const char *outcome,
-    const char *reason)
+audit_record_revocation(const struct audit_revocation *revocation,
+    const char *outcome, const char *reason)
 {
 	json_t *object = json_object();
 
-	set_string(object, "serial", serial);
-	set_string(object, "order", order_url);
-	set_string(object, "account", account_url);
-	if (object != NULL && reason_code >= 0)
+	set_string(object, "serial", revocation->serial);
+	set_string(object, "issuer", revocation->issuer);
+	set_string(object, "account", revocation->account_url);
+	set_string(object, "signed_by", revocation->signed_by);
+	set_string(object, "key_id", revocation->key_id);
+	set_string(object, "stored", revocation->stored);
+	if (object != NULL && revocation->reason_code >= 0)
 		json_object_set_new(object, "revocation_reason",
-		    json_integer(reason_code));
+		    json_integer(revocation->reason_code));
 	return audit_record_event("certificate.revoke", object, outcome,
 	    reason);
 }
@@ -125,6 +127,21 @@ audit_record_account(const char *action, const char *account_url,
 }
 
 int
+audit_record_rollover(const char *account_url, const char *issuer,
+    const char *old_key_id, const char *new_key_id, const char *outcome,
+    const char *reason)
+{
+	json_t *object = json_object();
+
+	set_string(object, "account", account_url);
+	set_string(object, "issuer", issuer);
+	set_string(object, "old_key_id", old_key_id);
+	set_string(object, "key_id", new_key_id);
+	return audit_record_event("account.rollover", object, outcome,
+	    reason);
+}
+
+int
 audit_record_key_destroy(const char *key_id, const char *purpose,
     const char *outcome, const char *reason)
 {
@@ -136,14 +153,19 @@ audit_record_key_destroy(const char *key_id, const char *purpose,
 }
 
 int
-audit_record_rollback(const char *name, const char *from_version,
-    const char *to_version, const char *outcome, const char *reason)
+audit_record_rollback(long long certificate_id, const char *tenant,
+    const char *from_version, const char *to_version, const char *trigger,
+    const char *outcome, const char *reason)
 {
 	json_t *object = json_object();
 
-	set_string(object, "name", name);
+	if (object != NULL)
+		json_object_set_new(object, "certificate_id",
+		    json_integer(certificate_id));
+	set_string(object, "tenant", tenant);
 	set_string(object, "from_version", from_version);
 	set_string(object, "to_version", to_version);
+	set_string(object, "trigger", trigger);
 	return audit_record_event("certificate.rollback", object, outcome,
 	    reason);
 }
@@ -161,11 +183,14 @@ audit_record_import(const char *name, const char *serial,
 }
 
 int
-audit_record_command(const char *command, const char *outcome,
-    const char *reason)
+audit_record_command(const char *command, json_t *details,
+    const char *outcome, const char *reason)
 {
 	json_t *object = json_object();
 
 	set_string(object, "command", command);
+	if (object != NULL && details != NULL)
+		json_object_update(object, details);
+	json_decref(details);
 	return audit_record_event("admin.command", object, outcome, reason);
 }

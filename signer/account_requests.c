@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ipc/ipc.h"
+#include "signer/audit.h"
 #include "signer/request.h"
 
 #define LABEL_MAX 256
@@ -266,6 +267,9 @@ handle_key_destroy(struct request *req)
 	if (rc != 0)
 		return reply_error(req, "hsm-failure", "%s", err);
 	memset(record, 0, sizeof(*record));
+	signer_audit_send(json_pack("{s:s, s:s, s:s, s:s, s:s}", "action",
+	    "key.destroy", "outcome", "success", "tenant", tenant->name,
+	    "key_id", hex, "purpose", "account"));
 	req->result = json_pack("{s:s}", "key_id", hex);
 	return req->result != NULL ? 0 :
 	    reply_error(req, "internal", "out of memory");

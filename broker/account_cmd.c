@@ -16,6 +16,7 @@
 #include "broker/account.h"
 #include "broker/account_lifecycle.h"
 #include "broker/account_session.h"
+#include "broker/audit.h"
 #include "broker/issue.h"
 #include "logging/log.h"
 
@@ -284,6 +285,21 @@ change_account(const char *command, const struct account_options *opt,
 	    acme->issuer->contact_count);
 }
 
+/* Records "account COMMAND" with its issuer and account, as far as known. */
+static void
+record_command(const char *command, const struct account_session *session,
+    int rc)
+{
+	const struct acme_client *acme = &session->acme;
+	char name[32];
+
+	snprintf(name, sizeof(name), "account %s", command);
+	audit_record_command(name, json_pack("{s:s?, s:s?, s:s?}", "issuer",
+	    acme->issuer != NULL ? acme->issuer->name : NULL,
+	    "account_name", acme->account_name, "account", acme->account_url),
+	    rc == 0 ? "success" : "failure", rc == 0 ? NULL : acme->err);
+}
+
 /*
  * Runs one of the commands that talk to the CA: each loads, finds or
  * registers the account first.
@@ -299,8 +315,14 @@ command_online(const char *command, const struct account_options *opt)
 		rc = account_session_connect(&session);
 	if (rc == 0)
 		rc = acme_account_ensure(&session.acme);
+	if (rc == 0 && audit_record_account(strcmp(command, "register") == 0 ?
+	    "account.register" : "account.ensure", session.acme.account_url,
+	    session.acme.issuer->name, session.acme.account_key_id,
+	    "success", NULL) != 0)
+		rc = audit_status(session.acme.err, sizeof(session.acme.err));
 	if (rc == 0)
 		rc = change_account(command, opt, &session.acme);
+	record_command(command, &session, rc);
 	if (rc != 0)
 		account_session_fail(&session);
 	if (account_session_close(&session) != 0)

@@ -12,6 +12,7 @@
 
 #include "broker/account.h"
 #include "broker/account_signer.h"
+#include "broker/audit.h"
 #include "broker/signer_client.h"
 #include "logging/log.h"
 
@@ -116,7 +117,7 @@ int
 acme_account_rollover(struct acme_client *client)
 {
 	struct account_record record = { 0 };
-	char old_key[IPC_KEY_ID_LEN + 1], new_key[IPC_KEY_ID_LEN + 1];
+	char old_key[IPC_KEY_ID_LEN + 1] = "", new_key[IPC_KEY_ID_LEN + 1] = "";
 	char *dir = NULL, *path = NULL;
 	const char *url, *type;
 	int rc = -1;
@@ -151,6 +152,12 @@ acme_account_rollover(struct acme_client *client)
 	printf("rollover: destroyed the old key %s\n", old_key);
 	rc = 0;
 out:
+	/* new_key is set once the signer has generated it. */
+	if (audit_record_rollover(client->account_url, client->issuer->name,
+	    old_key[0] != '\0' ? old_key : NULL,
+	    new_key[0] != '\0' ? new_key : NULL, rc == 0 ? "success" :
+	    "failure", rc == 0 ? NULL : client->err) != 0)
+		rc = audit_status(client->err, sizeof(client->err));
 	account_record_clear(&record);
 	free(dir);
 	free(path);
@@ -184,6 +191,10 @@ acme_account_update_contacts(struct acme_client *client,
 		printf("update: account %s/%s has %zu contact%s\n",
 		    client->issuer->name, account_name(client), count,
 		    count == 1 ? "" : "s");
+	if (audit_record_account("account.update", client->account_url,
+	    client->issuer->name, client->account_key_id, rc == 0 ?
+	    "success" : "failure", rc == 0 ? NULL : client->err) != 0)
+		rc = audit_status(client->err, sizeof(client->err));
 	return rc;
 }
 
@@ -205,6 +216,10 @@ acme_account_deactivate(struct acme_client *client)
 	    client->issuer->name, account_name(client), client->account_url);
 	rc = 0;
 out:
+	if (audit_record_account("account.deactivate", client->account_url,
+	    client->issuer->name, client->account_key_id, rc == 0 ?
+	    "success" : "failure", rc == 0 ? NULL : client->err) != 0)
+		rc = audit_status(client->err, sizeof(client->err));
 	account_record_clear(&record);
 	free(dir);
 	free(path);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "broker/audit_issue.h"
+#include "broker/audit_signer.h"
 #include "broker/privdrop.h"
 #include "logging/log.h"
 
@@ -51,8 +53,11 @@ account_session_prepare(struct account_session *session,
 	session->signer.pid = -1;
 	acme_failure_clear(acme);
 	if (config_load(options->config_path, &session->config, acme->err,
+	    sizeof(acme->err)) != 0 ||
+	    audit_open(&session->config->audit, &session->audit, acme->err,
 	    sizeof(acme->err)) != 0)
 		return -1;
+	audit_set_current(session->audit);
 	acme->config = session->config;
 	if (options->issuer != NULL &&
 	    config_find_issuer(session->config, options->issuer) == NULL) {
@@ -64,10 +69,17 @@ account_session_prepare(struct account_session *session,
 	if (policy_load(session->config->policy.file, policy_name_normalize,
 	    &session->policy, acme->err, sizeof(acme->err)) != 0 ||
 	    caller_identify(&session->caller, acme->err,
-	    sizeof(acme->err)) != 0 ||
-	    tenant_select(session->policy, &session->caller, options->tenant,
-	    &session->tenant, acme->err, sizeof(acme->err)) != 0)
+	    sizeof(acme->err)) != 0)
 		return -1;
+	audit_set_actor(session->audit, NULL, session->caller.user,
+	    session->caller.uid, NULL);
+	if (tenant_select(session->policy, &session->caller, options->tenant,
+	    &session->tenant, acme->err, sizeof(acme->err)) != 0) {
+		audit_issue_tenant_denied(options->tenant, acme->err);
+		return -1;
+	}
+	audit_set_actor(session->audit, session->tenant->name,
+	    session->caller.user, session->caller.uid, NULL);
 	session->signer.tenant = session->tenant->name;
 	return choose_account(session, options);
 }
@@ -112,11 +124,22 @@ account_session_close(struct account_session *session)
 
 	http_client_free(acme->http);
 	acme_directory_clear(&acme->directory);
+	if (session->audit != NULL && session->signer.pid > 0 &&
+	    audit_checkpoint(session->audit, audit_signer_sign,
+	    &session->signer, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		rc = -1;
+	}
 	if (session->signer.pid > 0 &&
 	    signer_finish(&session->signer, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		rc = -1;
 	}
+	if (audit_status(err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		rc = -1;
+	}
+	audit_close(session->audit);
 	free(acme->nonce);
 	free(acme->account_url);
 	free(acme->account_thumbprint);

@@ -8,6 +8,7 @@
 
 #include "broker/account.h"
 #include "broker/acme.h"
+#include "broker/audit.h"
 #include "broker/signer_client.h"
 #include "broker/tenant.h"
 #include "policy/policy.h"
@@ -27,12 +28,14 @@ struct account_session {
 	struct account_plan plan;
 	struct signer_client signer;
 	struct acme_client acme;
+	struct audit_log *audit;	/* the process's audit log */
 };
 
 /*
- * Loads the configuration and policy and chooses the issuer and account
- * the caller's tenant may use (both checked against its policy).
- * Returns 0, or -1 with a message in session->acme.err.
+ * Loads the configuration and policy, opens the audit log and chooses
+ * the issuer and account the caller's tenant may use (both checked
+ * against its policy). Returns 0, or -1 with a message in
+ * session->acme.err.
  */
 int account_session_prepare(struct account_session *session,
     const struct account_session_options *options);
@@ -43,7 +46,11 @@ int account_session_prepare(struct account_session *session,
  */
 int account_session_connect(struct account_session *session);
 
-/* Releases everything; returns -1 when the signer exited with an error. */
+/*
+ * Signs a final audit checkpoint when the signer runs and releases
+ * everything. Returns -1 when the checkpoint or an audit write failed or
+ * the signer exited with an error.
+ */
 int account_session_close(struct account_session *session);
 
 /* Prints the session's error to stderr and returns exit status 1. */

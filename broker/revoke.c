@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include "broker/account_session.h"
 #include "broker/account_signer.h"
+#include "broker/audit.h"
 #include "broker/issue.h"
 #include "broker/names.h"
 #include "broker/problem.h"
@@ -83,6 +85,7 @@ struct revoke_options {
 struct revocation {
 	char *directory;
 	char *certificate;	/* base64url DER of the leaf */
+	char serial[2 * 20 + 1];	/* lowercase hex, as certificate.c */
 	char key_id[IPC_KEY_ID_LEN + 1];
 };
 
@@ -208,6 +211,25 @@ find_version(const struct account_session *session,
 	return -1;
 }
 
+/* Writes the certificate's serial number as lowercase hex. */
+static void
+read_serial(const X509 *cert, char *out, size_t outlen)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+	size_t i;
+
+	out[0] = '\0';
+	for (i = 0; hex != NULL && hex[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = (char)tolower((unsigned char)hex[i]);
+	if (hex != NULL && hex[i] == '\0')
+		out[i] = '\0';
+	else
+		out[0] = '\0';
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
 /* Reads the leaf of DIRECTORY/cert.pem as base64url DER. */
 static int
 read_certificate(struct revocation *rev, char *err, size_t errlen)
@@ -222,8 +244,10 @@ read_certificate(struct revocation *rev, char *err, size_t errlen)
 		file = fopen(path, "re");
 	if (file != NULL)
 		cert = PEM_read_X509(file, NULL, NULL, NULL);
-	if (cert != NULL)
+	if (cert != NULL) {
+		read_serial(cert, rev->serial, sizeof(rev->serial));
 		len = i2d_X509(cert, &der);
+	}
 	if (len > 0)
 		rev->certificate = base64url_encode_alloc(der, (size_t)len);
 	if (rev->certificate == NULL)
@@ -395,6 +419,42 @@ run_revoke(struct account_session *session, const struct revoke_options *opt,
 	    sizeof(acme->err));
 }
 
+/*
+ * Records the revocation, once the certificate was read, and the command.
+ * A revocation that the CA accepted but whose marker file failed is a
+ * success in the record, with the marker's error as its reason. A
+ * failed audit write fails the command in account_session_close().
+ */
+static void
+record_revocation(const struct account_session *session,
+    const struct revoke_options *opt, const struct revocation *rev, int rc)
+{
+	const struct acme_client *acme = &session->acme;
+	static const char marker_failed[] = "the certificate is revoked, but";
+	int revoked = rc == 0 || strncmp(acme->err, marker_failed,
+	    sizeof(marker_failed) - 1) == 0;
+	struct audit_revocation record = {
+		.serial = rev->serial[0] != '\0' ? rev->serial : NULL,
+		.issuer = acme->issuer != NULL ? acme->issuer->name : NULL,
+		.account_url = opt->certificate_key ? NULL : acme->account_url,
+		.signed_by = opt->certificate_key ? "certificate-key" :
+		    "account-key",
+		.key_id = opt->certificate_key ? rev->key_id :
+		    acme->account_key_id,
+		.stored = rev->directory,
+		.reason_code = opt->reason,
+	};
+
+	if (record.key_id[0] == '\0')
+		record.key_id = NULL;
+	if (rev->certificate != NULL)
+		audit_record_revocation(&record, revoked ? "success" :
+		    "failure", rc == 0 ? NULL : acme->err);
+	audit_record_command("revoke", json_pack("{s:s?, s:s?, s:s?}",
+	    "name", opt->name, "path", opt->path, "serial", record.serial),
+	    rc == 0 ? "success" : "failure", rc == 0 ? NULL : acme->err);
+}
+
 int
 revoke_command(int argc, char **argv)
 {
@@ -407,6 +467,7 @@ revoke_command(int argc, char **argv)
 	if (rc != 0)
 		return rc == 1 ? 0 : rc;
 	rc = run_revoke(&session, &opt, &rev);
+	record_revocation(&session, &opt, &rev, rc);
 	if (rc != 0)
 		account_session_fail(&session);
 	if (account_session_close(&session) != 0)

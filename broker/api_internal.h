@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "broker/api.h"
+#include "broker/audit.h"
 #include "broker/state.h"
 #include "broker/tenant.h"
 
@@ -21,6 +22,7 @@ struct api_context {
 	const struct policy *policy;
 	struct state *state;
 	pid_t worker;		/* woken with SIGUSR1 after a change */
+	struct audit_log *audit;	/* this process's own audit log */
 };
 
 /* One request, complete, as the routes see it. */

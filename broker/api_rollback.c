@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/audit.h"
 #include "broker/versions.h"
 
 /* Finds the newest version that was current before the current one. */
@@ -72,6 +73,10 @@ api_rollback(struct state *state, const struct custos_config *config,
 	if (rc == 0)
 		rc = deploy_restored(state, config, &cert, &previous, err,
 		    errlen);
+	if (audit_record_rollback(id, cert.tenant, current.name,
+	    previous.name, "command", rc == 0 ? "success" : "failure",
+	    rc == 0 ? NULL : err) != 0 && rc == 0)
+		rc = audit_status(err, errlen);
 out:
 	free(previous.name);
 	state_version_clear(&current);

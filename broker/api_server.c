@@ -295,6 +295,46 @@ identify_token(const struct api_context *ctx,
 	    &caller->token_tenant, &caller->token_id) == 0 ? 0 : -1;
 }
 
+/*
+ * Records a request that may change something: admin.command with the
+ * method, path and status, and the certificate's id, tenant and names
+ * when the reply contains them. A failed append makes the reply a 500,
+ * so no change is reported done without its record.
+ */
+static void
+record_request(const struct api_context *ctx, const struct caller *caller,
+    const char *method, const char *url, struct api_reply *reply)
+{
+	json_t *details, *body = reply->body;
+	char err[AUDIT_ERR_MAX];
+
+	audit_set_actor(ctx->audit, caller->token_tenant != NULL ?
+	    caller->token_tenant->name : NULL, caller->user, caller->uid,
+	    caller->token_id);
+	details = json_pack("{s:s, s:s, s:s, s:i}", "interface", "api",
+	    "method", method, "path", url, "status", (int)reply->status);
+	if (details != NULL && !reply->problem && json_is_object(body)) {
+		json_object_set(details, "certificate_id",
+		    json_object_get(body, "id"));
+		if (json_object_get(body, "tenant") != NULL)
+			json_object_set(details, "tenant",
+			    json_object_get(body, "tenant"));
+		if (json_object_get(body, "names") != NULL)
+			json_object_set(details, "names",
+			    json_object_get(body, "names"));
+	}
+	if (audit_record_command("api request", details, reply->status < 400 ?
+	    "success" : "failure", reply->problem ? json_string_value(
+	    json_object_get(body, "detail")) : NULL) == 0)
+		return;
+	audit_status(err, sizeof(err));
+	log_error("api: %s", err);
+	json_decref(reply->body);
+	memset(reply, 0, sizeof(*reply));
+	api_problem(reply, API_ERR_INTERNAL, "writing the audit record "
+	    "failed: %s", err);
+}
+
 /* Serves one complete request. */
 static enum MHD_Result
 serve(struct api_context *ctx, struct MHD_Connection *connection,
@@ -324,8 +364,13 @@ serve(struct api_context *ctx, struct MHD_Connection *connection,
 	} else {
 		call.query_tenant = MHD_lookup_connection_value(connection,
 		    MHD_GET_ARGUMENT_KIND, "tenant");
+		audit_set_actor(ctx->audit, caller.token_tenant != NULL ?
+		    caller.token_tenant->name : NULL, caller.user, caller.uid,
+		    caller.token_id);
 		api_route(&call, &reply);
 	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		record_request(ctx, &caller, method, url, &reply);
 	log_info("api: %s%s%s %s %s: %u", caller.user[0] != '\0' ?
 	    caller.user : "unknown peer", caller.token_id != NULL ?
 	    " with token " : "", caller.token_id != NULL ? caller.token_id :
@@ -466,7 +511,7 @@ static int
 run_child(struct api_server *api, const struct custos_config *config,
     const struct policy *policy, pid_t worker, int ready_fd)
 {
-	struct api_context ctx = { config, policy, NULL, worker };
+	struct api_context ctx = { config, policy, NULL, worker, NULL };
 	struct sigaction sa;
 	char err[512], *path, byte;
 	int rc;
@@ -481,8 +526,18 @@ run_child(struct api_server *api, const struct custos_config *config,
 	if (getppid() != worker)
 		return 1;
 	close_inherited(api->fd, ready_fd);
-	/* The audit log has one writer, the worker. */
+	/*
+	 * The worker's log came through fork() with descriptors that
+	 * close_inherited() closed. A log opened here has its own open file
+	 * description of the directory, so its flock(2) excludes the worker's
+	 * appends; a lock through an inherited descriptor would not.
+	 */
 	audit_set_current(NULL);
+	if (audit_open(&config->audit, &ctx.audit, err, sizeof(err)) != 0) {
+		log_error("api: %s", err);
+		return 1;
+	}
+	audit_set_current(ctx.audit);
 	while ((rc = (int)read(ready_fd, &byte, 1)) < 0 && errno == EINTR)
 		;
 	close(ready_fd);
@@ -499,6 +554,11 @@ run_child(struct api_server *api, const struct custos_config *config,
 	}
 	rc = serve_loop(api, &ctx);
 	state_close(ctx.state);
+	if (audit_status(err, sizeof(err)) != 0) {
+		log_error("api: %s", err);
+		rc = 1;
+	}
+	audit_close(ctx.audit);
 	return rc;
 }
 

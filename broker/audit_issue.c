@@ -135,3 +135,19 @@ audit_daemon_result(const struct state_cert *cert, const char *outcome,
 	return audit_record_event("certificate.issue", object, outcome,
 	    reason);
 }
+
+int
+audit_cert_command(const char *command, long long certificate_id,
+    const char *tenant, const char *names, const char *outcome,
+    const char *reason)
+{
+	json_t *details = json_pack("{s:s}", "interface", "cli");
+
+	if (details != NULL && certificate_id > 0)
+		json_object_set_new(details, "certificate_id",
+		    json_integer(certificate_id));
+	set_string(details, "tenant", tenant);
+	if (details != NULL && names != NULL)
+		json_object_set_new(details, "names", split_names(names));
+	return audit_record_command(command, details, outcome, reason);
+}

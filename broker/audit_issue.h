@@ -41,4 +41,13 @@ int audit_daemon_start(struct audit_log *log,
 int audit_daemon_result(const struct state_cert *cert, const char *outcome,
     const char *reason);
 
+/*
+ * The admin.command record of "custos cert COMMAND" run without the
+ * daemon's API: certificate_id 0 and NULL strings are left out, names
+ * are separated by spaces.
+ */
+int audit_cert_command(const char *command, long long certificate_id,
+    const char *tenant, const char *names, const char *outcome,
+    const char *reason);
+
 #endif

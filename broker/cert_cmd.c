@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker/api_client.h"
+#include "broker/audit_issue.h"
 #include "broker/daemon.h"
 #include "broker/issue.h"
 #include "broker/names.h"
@@ -44,6 +45,7 @@ struct cert_cmd {
 	struct issue_options opt;	/* config, issuer, key type, tenant */
 	struct custos_config *config;
 	struct state *state;
+	struct audit_log *audit;	/* NULL for list and show */
 	char err[ACME_ERR_MAX];
 };
 
@@ -196,6 +198,8 @@ cert_add(struct cert_cmd *cmd, char *const *written, size_t count)
 	    cert.tenant, cert.names);
 	rc = 0;
 out:
+	audit_cert_command("cert add", id, cert.tenant, cert.names,
+	    rc == 0 ? "success" : "failure", rc == 0 ? NULL : cmd->err);
 	state_cert_clear(&cert);
 	names_clear(&names);
 	return rc;
@@ -305,6 +309,10 @@ cert_rollback(struct cert_cmd *cmd, int64_t id)
 		rc = state_version_deployed(cmd->state, previous.id, cmd->err,
 		    sizeof(cmd->err));
 out:
+	if (current.name != NULL)
+		audit_record_rollback(id, cert.tenant, current.name,
+		    previous.name, "command", rc == 0 ? "success" : "failure",
+		    rc == 0 ? NULL : cmd->err);
 	free(previous.name);
 	state_version_clear(&current);
 	state_cert_clear(&cert);
@@ -324,15 +332,8 @@ parse_id(const char *text, int64_t *id)
 }
 
 static int
-run_by_id(struct cert_cmd *cmd, const char *action, const char *arg)
+change_by_id(struct cert_cmd *cmd, const char *action, int64_t id)
 {
-	int64_t id;
-
-	if (parse_id(arg, &id) != 0) {
-		snprintf(cmd->err, sizeof(cmd->err), "invalid certificate id "
-		    "\"%s\" (use a number from custos cert list)", arg);
-		return -1;
-	}
 	if (open_state(cmd) != 0)
 		return -1;
 	if (strcmp(action, "show") == 0)
@@ -351,6 +352,48 @@ run_by_id(struct cert_cmd *cmd, const char *action, const char *arg)
 		return 0;
 	}
 	return -1;
+}
+
+/* Runs show, reissue, remove or rollback; records all but show. */
+static int
+run_by_id(struct cert_cmd *cmd, const char *action, const char *arg)
+{
+	char command[32];
+	int64_t id = 0;
+	int rc = -1;
+
+	if (parse_id(arg, &id) != 0)
+		snprintf(cmd->err, sizeof(cmd->err), "invalid certificate id "
+		    "\"%s\" (use a number from custos cert list)", arg);
+	else
+		rc = change_by_id(cmd, action, id);
+	if (strcmp(action, "show") == 0)
+		return rc;
+	snprintf(command, sizeof(command), "cert %s", action);
+	audit_cert_command(command, id, NULL, NULL, rc == 0 ? "success" :
+	    "failure", rc == 0 ? NULL : cmd->err);
+	return rc;
+}
+
+/*
+ * Opens the audit log for a command that changes the database, before
+ * open_state() drops privileges, and sets the caller as its actor.
+ */
+static int
+open_audit(struct cert_cmd *cmd, const char *action)
+{
+	struct caller caller = { 0 };
+
+	if (strcmp(action, "list") == 0 || strcmp(action, "show") == 0)
+		return 0;
+	if (audit_open(&cmd->config->audit, &cmd->audit, cmd->err,
+	    sizeof(cmd->err)) != 0 ||
+	    caller_identify(&caller, cmd->err, sizeof(cmd->err)) != 0)
+		return -1;
+	audit_set_current(cmd->audit);
+	audit_set_actor(cmd->audit, NULL, caller.user, caller.uid, NULL);
+	caller_clear(&caller);
+	return 0;
 }
 
 static int
@@ -412,11 +455,15 @@ cert_command(int argc, char **argv)
 		rc = api_client_cert(cmd.config, &cmd.opt, action,
 		    argc - 1 - optind, argv + 1 + optind, cmd.err,
 		    sizeof(cmd.err));
-	else if (rc == 0)
+	else if (rc == 0 && (rc = open_audit(&cmd, action)) == 0)
 		rc = dispatch(&cmd, action, argc - 1 - optind,
 		    argv + 1 + optind);
+	/* A failed audit write is the cause to report, even after others. */
+	if (audit_status(cmd.err, sizeof(cmd.err)) != 0)
+		rc = -1;
 	if (rc != 0)
 		log_error("%s", cmd.err);
+	audit_close(cmd.audit);
 	state_close(cmd.state);
 	config_free(cmd.config);
 	return rc == 0 ? 0 : 1;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/audit.h"
 #include "broker/versions.h"
 #include "logging/log.h"
 
@@ -49,6 +50,9 @@ restore_previous(struct daemon_worker *w, const struct state_cert *cert,
 	if (previous.name == NULL) {
 		log_warn("certificate %lld: no earlier version to restore; "
 		    "%s stays current", (long long)cert->id, failed->name);
+		audit_record_rollback(cert->id, cert->tenant, failed->name,
+		    NULL, "deploy-failure", "failure", "no earlier version "
+		    "to restore");
 		if (state_version_deployed(w->state, failed->id, err,
 		    sizeof(err)) != 0)
 			goto fail;
@@ -60,10 +64,14 @@ restore_previous(struct daemon_worker *w, const struct state_cert *cert,
 		goto fail;
 	log_warn("certificate %lld: restored version %s",
 	    (long long)cert->id, previous.name);
+	audit_record_rollback(cert->id, cert->tenant, failed->name,
+	    previous.name, "deploy-failure", "success", NULL);
 	goto out;
 fail:
 	log_error("certificate %lld: restoring the previous version: %s",
 	    (long long)cert->id, err);
+	audit_record_rollback(cert->id, cert->tenant, failed->name,
+	    previous.name, "deploy-failure", "failure", err);
 out:
 	free(previous.name);
 }

@@ -10,6 +10,48 @@ source "$(dirname "$0")/../lib/lab.sh"
 # shellcheck source=tests/lib/hostile.sh
 source "$(dirname "$0")/../lib/hostile.sh"
 
+# Usage: cooldown_count
+# Prints how many issuers and accounts in the state directory are cooling
+# down now.
+cooldown_count() {
+	python3 - "$CUSTOS_STATE/accounts" <<'EOF'
+import json, os, sys, time
+
+count = 0
+for directory, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        if name.endswith(".json"):
+            with open(os.path.join(directory, name)) as f:
+                record = json.load(f)
+            if record.get("cooldown_until", 0) > time.time():
+                count += 1
+print(count)
+EOF
+}
+
+# Usage: clear_cooldowns
+# Ends every cooldown in the state directory, so that the next case does
+# not start with the issuer or account that the last one cooled down.
+clear_cooldowns() {
+	python3 - "$CUSTOS_STATE/accounts" <<'EOF'
+import json, os, sys
+
+for directory, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        path = os.path.join(directory, name)
+        if name == ".cooldown.json":
+            os.remove(path)
+        elif name.endswith(".json"):
+            with open(path) as f:
+                record = json.load(f)
+            if record.get("cooldown_until", 0) != 0:
+                record["cooldown_until"] = 0
+                record.pop("cooldown_reason", None)
+                with open(path, "w") as f:
+                    json.dump(record, f)
+EOF
+}
+
 hostile_lab_start custos-hostile-errors
 hostile_set_acme poll-timeout 4 || bail_out "cannot set poll-timeout"
 hostile_set_acme bad-nonce-retries 3 ||
@@ -25,6 +67,11 @@ for value in 503:html 429:empty 503:binary; do
 		"Retry-After \"120\""
 	assert_not_contains "HTTP $value: no body in output" \
 		"$HOSTILE_OUTPUT" "Service Unavailable"
+	assert_equal "HTTP $value: one cooldown recorded" \
+		"$(cooldown_count)" 1
+	clear_cooldowns
+	assert_equal "HTTP $value: cooldown cleared for the next case" \
+		"$(cooldown_count)" 0
 done
 
 SUBPROBLEM_1="dns:bad.hostile.test: rejectedIdentifier: bad.hostile.test is"

@@ -35,8 +35,8 @@ choose_account(struct account_session *session,
 		}
 	}
 	snprintf(acme->err, sizeof(acme->err), "account \"%s\" is not one "
-	    "that tenant %s may use at issuer %s, or it is cooling down "
-	    "(check the issuer's account list and the tenant's accounts)",
+	    "that tenant %s may use at issuer %s (check the issuer's "
+	    "account list and the tenant's accounts)",
 	    options->account, session->tenant->name,
 	    options->issuer != NULL ? options->issuer : "(any)");
 	return -1;

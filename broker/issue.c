@@ -100,9 +100,9 @@ print_denial(const char *line, void *arg)
 
 /*
  * Lists the issuers and accounts the order may use and takes the first.
- * When none is usable, the pinned or only issuer stays, so that the
- * policy check names what it denies; connect_issuer() then reports the
- * cooldowns.
+ * When the tenant may use none, the pinned or only issuer stays, so that
+ * the policy check names what it denies. connect_issuer() then reports
+ * the plan's error.
  */
 static int
 plan_accounts(struct issue *is, struct gate_request *request)

@@ -40,6 +40,13 @@ struct api_server {
 	pid_t child;
 	/* The worker writes a byte here once the database is migrated. */
 	int ready_fd;
+	/*
+	 * The API process's audit log, opened before the privilege drop
+	 * because the file may be writable only by root. Its descriptors are
+	 * its own open file descriptions, so its flock(2) on the directory
+	 * excludes the worker's appends; the worker closes its copy.
+	 */
+	struct audit_log *audit;
 };
 
 /* A request while its body arrives. */
@@ -168,7 +175,8 @@ api_bind(const struct custos_config *config, struct api_server **out,
 	snprintf(api->path, sizeof(api->path), "%s", config->api.socket);
 	if (make_parent(api->path, err, errlen) != 0 ||
 	    clear_path(api->path, err, errlen) != 0 ||
-	    open_socket(api, &config->api, err, errlen) != 0) {
+	    open_socket(api, &config->api, err, errlen) != 0 ||
+	    audit_open(&config->audit, &api->audit, err, errlen) != 0) {
 		if (api->fd >= 0)
 			close(api->fd);
 		free(api);
@@ -488,18 +496,27 @@ serve_loop(struct api_server *api, struct api_context *ctx)
 	return 0;
 }
 
-/* Closes every descriptor but stdio, keep_a and keep_b. */
-static void
-close_inherited(int keep_a, int keep_b)
+static int
+compare_fds(const void *a, const void *b)
 {
-	int low = keep_a < keep_b ? keep_a : keep_b;
-	int high = keep_a < keep_b ? keep_b : keep_a;
+	return *(const int *)a - *(const int *)b;
+}
 
-	if (low > 3)
-		close_range(3, (unsigned int)low - 1, 0);
-	if (high > low + 1)
-		close_range((unsigned int)low + 1, (unsigned int)high - 1, 0);
-	close_range((unsigned int)high + 1, ~0U, 0);
+/* Closes every descriptor but stdio and the count in keep (sorted here). */
+static void
+close_inherited(int *keep, size_t count)
+{
+	unsigned int next = 3;
+
+	qsort(keep, count, sizeof(keep[0]), compare_fds);
+	for (size_t i = 0; i < count; i++) {
+		if (keep[i] < (int)next)
+			continue;
+		if ((unsigned int)keep[i] > next)
+			close_range(next, (unsigned int)keep[i] - 1, 0);
+		next = (unsigned int)keep[i] + 1;
+	}
+	close_range(next, ~0U, 0);
 }
 
 /*
@@ -514,7 +531,7 @@ run_child(struct api_server *api, const struct custos_config *config,
 	struct api_context ctx = { config, policy, NULL, worker, NULL };
 	struct sigaction sa;
 	char err[512], *path, byte;
-	int rc;
+	int keep[4], rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
@@ -525,18 +542,12 @@ run_child(struct api_server *api, const struct custos_config *config,
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != worker)
 		return 1;
-	close_inherited(api->fd, ready_fd);
-	/*
-	 * The worker's log came through fork() with descriptors that
-	 * close_inherited() closed. A log opened here has its own open file
-	 * description of the directory, so its flock(2) excludes the worker's
-	 * appends; a lock through an inherited descriptor would not.
-	 */
-	audit_set_current(NULL);
-	if (audit_open(&config->audit, &ctx.audit, err, sizeof(err)) != 0) {
-		log_error("api: %s", err);
-		return 1;
-	}
+	keep[0] = api->fd;
+	keep[1] = ready_fd;
+	audit_descriptors(api->audit, &keep[2], &keep[3]);
+	close_inherited(keep, 4);
+	/* The worker's log is not this process's: its descriptors are closed. */
+	ctx.audit = api->audit;
 	audit_set_current(ctx.audit);
 	while ((rc = (int)read(ready_fd, &byte, 1)) < 0 && errno == EINTR)
 		;
@@ -584,6 +595,8 @@ api_start(struct api_server *api, const struct custos_config *config,
 	}
 	if (api->child == 0)
 		_exit(run_child(api, config, policy, worker, pipe_fds[0]));
+	audit_close(api->audit);
+	api->audit = NULL;
 	close(pipe_fds[0]);
 	api->ready_fd = pipe_fds[1];
 	log_info("started the API process (pid %ld)", (long)api->child);
@@ -629,6 +642,7 @@ api_stop(struct api_server *api)
 	}
 	if (api->ready_fd >= 0)
 		close(api->ready_fd);
+	audit_close(api->audit);
 	close(api->fd);
 	/* Fails when the directory is root's; the next start replaces it. */
 	unlink(api->path);

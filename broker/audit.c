@@ -171,6 +171,13 @@ audit_close(struct audit_log *log)
 }
 
 void
+audit_descriptors(const struct audit_log *log, int *dir_fd, int *file_fd)
+{
+	*dir_fd = log != NULL ? log->dir_fd : -1;
+	*file_fd = log != NULL ? log->fd : -1;
+}
+
+void
 audit_set_actor(struct audit_log *log, const char *tenant,
     const char *user, uid_t uid, const char *token_id)
 {

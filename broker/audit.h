@@ -57,6 +57,13 @@ int audit_open(const struct config_audit *config, struct audit_log **out,
 void audit_close(struct audit_log *log);
 
 /*
+ * Sets the descriptors of the log's directory and file (-1 for none), so
+ * that a forked child that closes what it inherited can keep them.
+ */
+void audit_descriptors(const struct audit_log *log, int *dir_fd,
+    int *file_fd);
+
+/*
  * Sets who acts: tenant and token_id may be NULL, uid is the real uid.
  * A NULL log is ignored.
  */

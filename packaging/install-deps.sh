@@ -18,6 +18,9 @@ PACKAGES=(
 	# The hostile ACME server of the tests runs on python3; time
 	# (/usr/bin/time) measures the broker's memory in those tests.
 	python3 time
+	# gdb dumps the broker's memory in the EAB test, which searches the
+	# dump for the HMAC key.
+	gdb
 	# make package and make package-check: the Debian build tools,
 	# lintian, man (man --warnings) and systemd-analyze.
 	dpkg-dev debhelper fakeroot lintian man-db groff-base systemd

@@ -3,7 +3,8 @@
 # key is imported into the token from files in three encodings (base64url
 # without padding, with padding, and standard base64), and an account is
 # registered with each. An issuer without eab-key-id fails with a clear
-# message, and no output or log contains the key in any encoding.
+# message, and no output, log or core dump of the broker contains the key
+# in any encoding.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -151,5 +152,45 @@ for form in "${FORMS[@]}"; do
 	done
 done
 assert_equal "no output contains an HMAC key" "$leaks" 0
+
+# Usage: core_contains_hex HEX
+# Succeeds when the broker's core dump contains the bytes given in hex.
+core_contains_hex() {
+	python3 -c 'import sys
+data = open(sys.argv[2], "rb").read()
+sys.exit(0 if data.find(bytes.fromhex(sys.argv[1])) >= 0 else 1)' \
+		"$1" "$LAB_DIR/broker.core"
+}
+
+# A core dump of the broker taken at its exit, after it registered an
+# account with EAB, must not hold the key either: only the signer ever
+# reads the key file. gdb stops the broker at exit_group and dumps it.
+rm -rf "$CUSTOS_STATE/accounts/eab-url"
+gdb -q -batch -ex 'set follow-fork-mode parent' \
+	-ex 'set detach-on-fork on' -ex 'catch syscall exit_group' \
+	-ex run -ex "gcore $LAB_DIR/broker.core" -ex kill \
+	--args "$CUSTOS" account register --config "$CUSTOS_CONF" \
+	--issuer eab-url >"$LAB_DIR/gdb.out" 2>&1
+assert_file_exists "the broker's core dump was written" \
+	"$LAB_DIR/broker.core"
+assert_contains "the dumped run registered an account" \
+	"$(cat "$LAB_DIR/gdb.out")" "binding the key to external account"
+leaks=0
+if grep -qaF -f <(printf '%s\n' "${KEY_HEX[url]}" \
+	"$(encode "${KEY_HEX[url]}" url)" \
+	"$(encode "${KEY_HEX[url]}" standard | tr -d '=')") \
+	"$LAB_DIR/broker.core"; then
+	leaks=$((leaks + 1))
+fi
+# The raw key bytes, searched as a byte string.
+if core_contains_hex "${KEY_HEX[url]}"; then
+	leaks=$((leaks + 1))
+fi
+assert_equal "the broker's core holds no HMAC key" "$leaks" 0
+# The same search finds what the broker did hold, even freed: a member of
+# the directory that Pebble sent it.
+check "the core search finds the CA's directory" core_contains_hex \
+	"$(printf %s externalAccountRequired | xxd -p)"
+rm -f "$LAB_DIR/broker.core"
 
 tap_done

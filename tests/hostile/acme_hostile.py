@@ -47,6 +47,9 @@ chooses its variant:
   bad-json            the newOrder body is VALUE: invalid, status-number,
                       identifiers-object, authorizations-non-string,
                       deep-nesting, huge-string
+  profiles            the directory advertises the ACME profiles
+                      "classic" and "shortlived" in meta.profiles, and
+                      each newOrder's profile is logged
   foreign-authz       every authorization names a domain outside the
                       order, with a terminal escape sequence in it
 
@@ -343,6 +346,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "newOrder": self.url("/new-order"),
             "meta": {"termsOfService": self.url("/terms")},
         }
+        if self.scenario("profiles"):
+            doc["meta"]["profiles"] = {
+                "classic": "the default profile",
+                "shortlived": "certificates valid for six days",
+            }
         if self.scenario("redirect") and not moved:
             if value == "directory-301":
                 self.redirect(301, "/moved-dir")
@@ -396,6 +404,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.new_order_hostile():
             return
         identifiers = (payload or {}).get("identifiers", [])
+        if self.scenario("profiles"):
+            self.state.log("new-order profile %s" %
+                           (payload or {}).get("profile", "(none)"))
         order_id = self.state.new_id()
         authz_ids = []
         for identifier in identifiers:

@@ -21,6 +21,8 @@ PACKAGES=(
 	# gdb dumps the broker's memory in the EAB test, which searches the
 	# dump for the HMAC key.
 	gdb
+	# valgrind checks the signer's test build for leaks.
+	valgrind
 	# make package and make package-check: the Debian build tools,
 	# lintian, man (man --warnings) and systemd-analyze.
 	dpkg-dev debhelper fakeroot lintian man-db groff-base systemd

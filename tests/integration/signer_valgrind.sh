@@ -1,0 +1,117 @@
+#!/bin/bash
+# The signer's test build under valgrind's leak checker, one session per
+# key type: key-generate (certificate and account key), key-public,
+# jws-sign, csr-build, then end of file. valgrind cannot run under the
+# seccomp filter (it maps translated code with PROT_EXEC), so the test
+# build's --test-no-sandbox-filter skips Landlock and the filter, and
+# the rlimits, which valgrind refuses to set; the privilege drop stays.
+# The installed signer must reject that option. No suppressions are
+# needed with libp11 0.4.12 and SoftHSM2 2.6.1.
+set -uo pipefail
+# shellcheck source=tests/lib/lab.sh
+source "$(dirname "$0")/../lib/lab.sh"
+
+CLIENT=$CUSTOS_BUILD_DIR/tests/signer_client
+TESTBUILD=$CUSTOS_BUILD_DIR/tests/custos-signer-testbuild
+TOKEN_LABEL=custos-signer-valgrind
+
+command -v valgrind >/dev/null ||
+	bail_out "valgrind is missing; run packaging/install-deps.sh"
+for program in "$CUSTOS_SIGNER" "$TESTBUILD" "$CLIENT"; do
+	[ -x "$program" ] || bail_out "$program is missing; run make first"
+done
+if [ "$(id -u)" -eq 0 ] &&
+	! id "$CUSTOS_SIGNER_USER" >/dev/null 2>&1; then
+	useradd --system --no-create-home --shell /usr/sbin/nologin \
+		"$CUSTOS_SIGNER_USER" || bail_out "useradd failed"
+fi
+lab_tmpdir custos-signer-valgrind ||
+	bail_out "cannot make a temporary directory"
+softhsm_init "$LAB_DIR" "$TOKEN_LABEL" || bail_out "cannot make a token"
+
+CONF=$LAB_DIR/signer.conf
+cat >"$CONF" <<CONF
+hsm {
+	module "$SOFTHSM_MODULE"
+	token-label "$TOKEN_LABEL"
+	pin-file "$SOFTHSM_PIN_FILE"
+}
+signer {
+	user $CUSTOS_SIGNER_USER
+}
+issuer pebble {
+	directory "https://127.0.0.1:14000/dir"
+}
+policy {
+	file "$LAB_DIR/policy.conf"
+}
+CONF
+cat >"$LAB_DIR/policy.conf" <<POLICY
+tenant lab {
+	allow .test 127.0.0.1
+	issuers pebble
+	accounts pebble
+	key-types ec-p256 ec-p384 rsa-2048 rsa-3072 rsa-4096
+}
+POLICY
+chmod 0644 "$LAB_DIR/policy.conf"
+# The signer drops to its own user after valgrind has opened the log,
+# but the directory must stay readable for the token and the policy.
+chmod 0755 "$LAB_DIR"
+
+# signer_client starts its SIGNER argument with --config FILE --fd 3;
+# this wrapper puts valgrind in front of the test build. The log name
+# comes from VALGRIND_LOG, set per session.
+WRAPPER=$LAB_DIR/signer-under-valgrind
+cat >"$WRAPPER" <<WRAPPER
+#!/bin/sh
+exec valgrind --leak-check=full \\
+	--errors-for-leak-kinds=definite --error-exitcode=99 \\
+	--log-file="\$VALGRIND_LOG" \\
+	"$TESTBUILD" --test-no-sandbox-filter "\$@"
+WRAPPER
+chmod 0755 "$WRAPPER"
+
+check "installed signer rejects --test-no-sandbox-filter" \
+	sh -c "'$CUSTOS_SIGNER' --test-no-sandbox-filter --config '$CONF' \
+		--fd 3 3</dev/null 2>&1 | grep -q \"unrecognized option\""
+
+# Usage: run_session TYPE
+# Runs one full session for key type TYPE under valgrind.
+run_session() {
+	local type=$1 log=$LAB_DIR/valgrind-$1.log out lost
+
+	out=$(VALGRIND_LOG=$log "$CLIENT" "$WRAPPER" "$CONF" \
+		request key-generate \
+		"{\"purpose\":\"certificate\",\"tenant\":\"lab\",\"type\":\"$type\"}" \
+		keep cert key_id \
+		request key-generate \
+		"{\"purpose\":\"account\",\"tenant\":\"lab\",\"issuer\":\"pebble\",\"type\":\"$type\"}" \
+		keep account key_id \
+		request key-public '{"key_id":"@cert@"}' \
+		request jws-sign \
+		'{"key_id":"@account@","tenant":"lab","url":"https://127.0.0.1:14000/new-order","nonce":"abc-_1","kid":"https://127.0.0.1:14000/acct/1","payload":"{\"identifiers\":[{\"type\":\"dns\",\"value\":\"a.test\"}]}"}' \
+		request csr-build \
+		'{"key_id":"@cert@","tenant":"lab","names":["a.test","*.a.test","127.0.0.1"]}' \
+		2>&1)
+	assert_equal "$type: five requests succeed" \
+		"$(printf '%s\n' "$out" | grep -c '^result ')" 5
+	assert_equal "$type: no request fails" \
+		"$(printf '%s\n' "$out" | grep -c '^error \|^failed')" 0
+	assert_equal "$type: valgrind exit status is 0, not 99" \
+		"$(printf '%s\n' "$out" | tail -n 1)" "exit 0"
+	lost=$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' \
+		"$log" | tr -d ,)
+	assert_equal "$type: definitely lost is 0 bytes" "$lost" 0
+	assert_equal "$type: no valgrind error in the log" \
+		"$(grep -c 'Invalid \|uninitialised\|definitely lost in' "$log")" 0
+	if [ "$lost" != 0 ] || grep -q 'Invalid ' "$log"; then
+		sed 's/^/# /' "$log"
+	fi
+}
+
+for type in ec-p256 ec-p384 rsa-2048 rsa-3072 rsa-4096; do
+	run_session "$type"
+done
+
+tap_done

@@ -52,6 +52,9 @@ chooses its variant:
                       each newOrder's profile is logged
   foreign-authz       every authorization names a domain outside the
                       order, with a terminal escape sequence in it
+  many-headers        every response carries VALUE header fields in all
+                      (Server, Date, the server's usual fields and
+                      X-Filler-N fields added up to VALUE)
 
 Events (requests, measured waits, issued serials) go to --log, one per
 line, for the tests to check.
@@ -239,9 +242,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if self.scenario("many-headers"):
+            self.send_fillers()
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def send_response(self, code, message=None):
+        self.header_fields = 0
+        super().send_response(code, message)
+
+    def send_header(self, keyword, value):
+        # Counts every field, Server and Date from send_response too.
+        self.header_fields += 1
+        super().send_header(keyword, value)
+
+    def send_fillers(self):
+        """Add X-Filler-N fields until the response has VALUE fields."""
+        for number in range(int(self.args.value) - self.header_fields):
+            self.send_header("X-Filler-%d" % number, "x")
 
     def send_json(self, status, doc, headers=None):
         self.send(status, json.dumps(doc), headers=headers)

@@ -11,8 +11,15 @@ set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
 
-CLIENT=$CUSTOS_BUILD_DIR/tests/signer_client
-TESTBUILD=$CUSTOS_BUILD_DIR/tests/custos-signer-testbuild
+# valgrind cannot run a program built with AddressSanitizer, so a
+# sanitizer run of the suite checks the plain build's signer, which `make`
+# builds into build/ before (as .ci/run does).
+VALGRIND_BUILD_DIR=$CUSTOS_BUILD_DIR
+case $(nm -D "$CUSTOS_BUILD_DIR/tests/custos-signer-testbuild" 2>/dev/null) in
+*__asan_init*) VALGRIND_BUILD_DIR=$CUSTOS_SOURCE_DIR/build ;;
+esac
+CLIENT=$VALGRIND_BUILD_DIR/tests/signer_client
+TESTBUILD=$VALGRIND_BUILD_DIR/tests/custos-signer-testbuild
 TOKEN_LABEL=custos-signer-valgrind
 
 command -v valgrind >/dev/null ||

@@ -73,7 +73,8 @@ peer_uacme_one() {
 
 # Usage: peer_uacme_hook DIR WEBROOT
 # Writes DIR/hook, which publishes http-01 key authorizations in WEBROOT
-# and declines every other challenge type, as uacme's hook contract asks.
+# and declines every other challenge type (uacme's hook protocol: a
+# non-zero exit declines the challenge).
 peer_uacme_hook() {
 	cat >"$1/hook" <<HOOK
 #!/bin/sh

@@ -39,10 +39,8 @@ bench_pebble() {
 bench_lab() {
 	mkdir -p "$1" && chmod 0755 "$1" || return 1
 	softhsm_init "$1" "$2" || return 1
-	CUSTOS_EXTRA_BLOCKS=
-	if [ -n "${3:-}" ]; then
-		CUSTOS_EXTRA_BLOCKS=$(printf 'daemon {\n%s\n}' "$3")
-	fi
+	# shellcheck disable=SC2034 # read by custos_write_config
+	CUSTOS_EXTRA_BLOCKS=${3:+$(printf 'daemon {\n%s\n}' "$3")}
 	custos_write_config "$1"
 }
 
@@ -261,11 +259,10 @@ PY
 }
 
 # Usage: scale_pass_ms
-# Prints the median CPU time (user and system, which sqlite3's timer
-# gives in microseconds, where its wall time has only milliseconds) in
-# milliseconds of 20 runs of the query that the worker's scheduler runs
-# on every pass (state_task_next in broker/state_db.c; keep the two in
-# step).
+# Prints the median CPU time in milliseconds of 20 runs of the query
+# that the worker's scheduler runs on every pass (state_task_next in
+# broker/state_db.c, so keep the two in step). CPU time, because
+# sqlite3's timer gives it in microseconds but wall time in milliseconds.
 scale_pass_ms() {
 	local sql='SELECT t.cert_id, t.due FROM tasks t CROSS JOIN
 		certificates c ON c.id = t.cert_id WHERE c.removed = 0

@@ -1,8 +1,9 @@
 /*
- * Measures JWS signatures per second through the broker-to-signer path:
- * starts custos-signer on a socketpair as the broker does, generates one
- * account key, then sends jws-sign requests (POST-as-GET with a kid, the
- * commonest ACME request) one after another, each waiting for its reply.
+ * Measures JWS signatures per second through the broker-to-signer path.
+ * It starts custos-signer on a socketpair as the broker does and
+ * generates one account key. Then it sends jws-sign requests one after
+ * another, each waiting for its reply. They are POST-as-GET requests
+ * with a kid, the commonest ACME request.
  *
  *	signer_rate SIGNER CONFIG TENANT ORIGIN KEY-TYPE COUNT
  *

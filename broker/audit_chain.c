@@ -177,7 +177,10 @@ audit_list_files(const char *path, char ***files, char *err, size_t errlen)
 			goto nomem;
 	}
 	rotated = count;
-	qsort(*files, (size_t)rotated, sizeof(**files), compare_names);
+	/* With no rotated file the list may still be NULL. */
+	if (rotated > 1)
+		qsort(*files, (size_t)rotated, sizeof(**files),
+		    compare_names);
 	if (current && add_file(files, &count, dir, base) != 0)
 		goto nomem;
 	closedir(d);

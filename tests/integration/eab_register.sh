@@ -165,11 +165,18 @@ sys.exit(0 if data.find(bytes.fromhex(sys.argv[1])) >= 0 else 1)' \
 # A core dump of the broker taken at its exit, after it registered an
 # account with EAB, must not hold the key either: only the signer ever
 # reads the key file. gdb stops the broker at exit_group and dumps it.
+# A broker built with AddressSanitizer maps terabytes of shadow memory,
+# which gcore would write out, so a sanitizer run dumps build/'s broker.
+DUMPED=$CUSTOS
+case $(nm -D "$CUSTOS" 2>/dev/null) in
+*__asan_init*) DUMPED=$CUSTOS_SOURCE_DIR/build/custos ;;
+esac
+[ -x "$DUMPED" ] || bail_out "$DUMPED is missing; run make first"
 rm -rf "$CUSTOS_STATE/accounts/eab-url"
 gdb -q -batch -ex 'set follow-fork-mode parent' \
 	-ex 'set detach-on-fork on' -ex 'catch syscall exit_group' \
 	-ex run -ex "gcore $LAB_DIR/broker.core" -ex kill \
-	--args "$CUSTOS" account register --config "$CUSTOS_CONF" \
+	--args "$DUMPED" account register --config "$CUSTOS_CONF" \
 	--issuer eab-url >"$LAB_DIR/gdb.out" 2>&1
 assert_file_exists "the broker's core dump was written" \
 	"$LAB_DIR/broker.core"

@@ -197,6 +197,15 @@ update_packet(const char *zone, ldns_rr *rr)
 			ldns_rr_list_free(updates);
 		return NULL;
 	}
+	/*
+	 * Free the list that carried the record, and the record too unless
+	 * the packet's update section holds that very record (not a copy).
+	 */
+	if (ldns_rr_list_contains_rr(ldns_pkt_authority(pkt), rr) &&
+	    ldns_rr_list_rr(ldns_pkt_authority(pkt), 0) == rr)
+		ldns_rr_list_free(updates);
+	else
+		ldns_rr_list_deep_free(updates);
 	return pkt;
 }
 

@@ -198,8 +198,8 @@ update_packet(const char *zone, ldns_rr *rr)
 		return NULL;
 	}
 	/*
-	 * Free the list that carried the record, and the record too unless
-	 * the packet's update section holds that very record (not a copy).
+	 * Free the list that carried the record. Free the record too, unless
+	 * the packet's update section contains that record itself, not a copy.
 	 */
 	if (ldns_rr_list_contains_rr(ldns_pkt_authority(pkt), rr) &&
 	    ldns_rr_list_rr(ldns_pkt_authority(pkt), 0) == rr)

@@ -13,6 +13,7 @@ struct http_client {
 	CURL *curl;
 	char error[CURL_ERROR_SIZE];
 	struct http_response *resp;	/* filled by the callbacks */
+	size_t body_cap;	/* bytes allocated for resp->body */
 	int body_too_large;
 	int too_many_headers;
 };
@@ -118,20 +119,33 @@ body_callback(char *data, size_t size, size_t count, void *arg)
 {
 	struct http_client *client = arg;
 	struct http_response *resp = client->resp;
-	size_t len = size * count;
+	size_t len = size * count, need, cap;
 	char *body;
 
 	if (len > HTTP_MAX_BODY - resp->body_len) {
 		client->body_too_large = 1;
 		return 0;
 	}
-	body = realloc(resp->body, resp->body_len + len + 1);
-	if (body == NULL)
-		return 0;
-	memcpy(body + resp->body_len, data, len);
+	/*
+	 * Doubling keeps the copies linear in the body size; growing by each
+	 * chunk copied a 4 MiB body hundreds of times over.
+	 */
+	need = resp->body_len + len + 1;
+	if (need > client->body_cap) {
+		cap = client->body_cap != 0 ? client->body_cap : 16384;
+		while (cap < need)
+			cap *= 2;
+		if (cap > HTTP_MAX_BODY + 1)
+			cap = HTTP_MAX_BODY + 1;
+		body = realloc(resp->body, cap);
+		if (body == NULL)
+			return 0;
+		resp->body = body;
+		client->body_cap = cap;
+	}
+	memcpy(resp->body + resp->body_len, data, len);
 	resp->body_len += len;
-	body[resp->body_len] = '\0';
-	resp->body = body;
+	resp->body[resp->body_len] = '\0';
 	return len;
 }
 
@@ -209,6 +223,7 @@ perform(struct http_client *client, const char *method, const char *url,
 	memset(resp, 0, sizeof(*resp));
 	client->resp = resp;
 	client->error[0] = '\0';
+	client->body_cap = 0;
 	client->body_too_large = 0;
 	client->too_many_headers = 0;
 	curl_easy_setopt(client->curl, CURLOPT_URL, url);

@@ -42,6 +42,35 @@ choose_account(struct account_session *session,
 	return -1;
 }
 
+static int
+open_audit(struct account_session *session, char *err, size_t errlen)
+{
+	if (audit_open(&session->config->audit, &session->audit, err,
+	    errlen) != 0)
+		return -1;
+	audit_set_current(session->audit);
+	audit_set_actor(session->audit, NULL, session->caller.user,
+	    session->caller.uid, NULL);
+	return 0;
+}
+
+/*
+ * The audit log needs the broker's rights, so it is opened only after the
+ * caller's tenant is known: a caller in no tenant gets the tenant error,
+ * and the denial is recorded when this process can open the log.
+ */
+static void
+record_tenant_denied(struct account_session *session, const char *tenant)
+{
+	char audit_err[ACME_ERR_MAX];
+
+	if (open_audit(session, audit_err, sizeof(audit_err)) == 0)
+		audit_issue_tenant_denied(tenant, session->acme.err);
+	else
+		log_info("the denial was not recorded in the audit log: %s",
+		    audit_err);
+}
+
 int
 account_session_prepare(struct account_session *session,
     const struct account_session_options *options)
@@ -53,11 +82,8 @@ account_session_prepare(struct account_session *session,
 	session->signer.pid = -1;
 	acme_failure_clear(acme);
 	if (config_load(options->config_path, &session->config, acme->err,
-	    sizeof(acme->err)) != 0 ||
-	    audit_open(&session->config->audit, &session->audit, acme->err,
 	    sizeof(acme->err)) != 0)
 		return -1;
-	audit_set_current(session->audit);
 	acme->config = session->config;
 	if (options->issuer != NULL &&
 	    config_find_issuer(session->config, options->issuer) == NULL) {
@@ -71,13 +97,13 @@ account_session_prepare(struct account_session *session,
 	    caller_identify(&session->caller, acme->err,
 	    sizeof(acme->err)) != 0)
 		return -1;
-	audit_set_actor(session->audit, NULL, session->caller.user,
-	    session->caller.uid, NULL);
 	if (tenant_select(session->policy, &session->caller, options->tenant,
 	    &session->tenant, acme->err, sizeof(acme->err)) != 0) {
-		audit_issue_tenant_denied(options->tenant, acme->err);
+		record_tenant_denied(session, options->tenant);
 		return -1;
 	}
+	if (open_audit(session, acme->err, sizeof(acme->err)) != 0)
+		return -1;
 	audit_set_actor(session->audit, session->tenant->name,
 	    session->caller.user, session->caller.uid, NULL);
 	session->signer.tenant = session->tenant->name;

@@ -3,8 +3,9 @@
 # Allowed names issue. Each denied request exits 1 with the rule in its
 # error line before any order reaches Pebble or any key is made: a name
 # outside the allowed subtree, a name under a deny rule, a key type, too
-# many names, a caller in no tenant and --tenant for another tenant. The
-# same name issued for two tenants lands in two store directories.
+# many names, a caller in no tenant (also for `custos account` and
+# `custos revoke`) and --tenant for another tenant. The same name issued
+# for two tenants lands in two store directories.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -137,6 +138,16 @@ check_callers() {
 			"in $POLICY_FILE (list the user in a tenant's " \
 			"users)")" \
 		run_as "$STRANGER_UID" "$CUSTOS" issue --config "$CUSTOS_CONF" \
+		f.demo.test
+	# account and revoke select the tenant before they open the audit
+	# log, so the stranger gets the tenant error, not the log's.
+	expect_denied "account register by a caller in no tenant" \
+		"user uid $STRANGER_UID belongs to no tenant" \
+		run_as "$STRANGER_UID" "$CUSTOS" account register \
+		--config "$CUSTOS_CONF"
+	expect_denied "revoke by a caller in no tenant" \
+		"user uid $STRANGER_UID belongs to no tenant" \
+		run_as "$STRANGER_UID" "$CUSTOS" revoke --config "$CUSTOS_CONF" \
 		f.demo.test
 	expect_denied "--tenant of another tenant" \
 		"user nobody may not act for tenant lab" \

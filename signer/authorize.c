@@ -271,9 +271,34 @@ check_finalize(const struct policy_tenant *tenant,
 }
 
 /*
+ * Checks the names of the certificate that a revokeCert payload names:
+ * with an account key the CA revokes any certificate whose names the
+ * account controls, so each name must pass the tenant's policy.
+ */
+static int
+check_revocation(const struct policy_tenant *tenant,
+    const struct acme_payload *payload, struct policy_decision *decision)
+{
+	struct policy_identifier *ids;
+	char err[POLICY_REASON_MAX / 2];
+	int count, allowed;
+
+	count = revoke_certificate_identifiers(json_string_value(
+	    json_object_get(payload->object, "certificate")), &ids, err,
+	    sizeof(err));
+	if (count < 0)
+		return deny(tenant, "revoked certificate", decision, "%s",
+		    err);
+	allowed = policy_check_identifiers(tenant, ids, (size_t)count, NULL,
+	    decision);
+	revoke_identifiers_free(ids, (size_t)count);
+	return allowed;
+}
+
+/*
  * Classifies a JWS payload and decides its content: the identifiers,
- * their count and the lifetime of a new order or authorization, and the
- * CSR of a finalize request.
+ * their count and the lifetime of a new order or authorization, the CSR
+ * of a finalize request and the names of a revoked certificate.
  */
 int
 authorize_payload(const struct policy_tenant *tenant,
@@ -293,6 +318,8 @@ authorize_payload(const struct policy_tenant *tenant,
 		return check_order(tenant, payload, decision);
 	if (payload->shape == ACME_SHAPE_FINALIZE)
 		return check_finalize(tenant, csrs, payload->csr, decision);
+	if (payload->shape == ACME_SHAPE_REVOCATION)
+		return check_revocation(tenant, payload, decision);
 	return 1;
 }
 

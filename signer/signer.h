@@ -266,6 +266,9 @@ void eab_import_main(int argc, char **argv) __attribute__((noreturn));
 /* revoke.c */
 int revoke_check_certificate(EVP_PKEY *key, const char *certificate_b64,
     char *err, size_t errlen);
+int revoke_certificate_identifiers(const char *certificate_b64,
+    struct policy_identifier **out, char *err, size_t errlen);
+void revoke_identifiers_free(struct policy_identifier *ids, size_t count);
 
 /* The state the request handlers share, set up before the sandbox. */
 struct signer_context {

@@ -117,6 +117,14 @@ foreign_csr() {
 		base64 -w 0 | tr '+/' '-_' | tr -d '='
 }
 
+# Usage: cert_b64 SAN (prints a base64url DER self-signed certificate)
+cert_b64() {
+	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-nodes -keyout /dev/null -subj /CN=revoked -days 1 \
+		-addext "subjectAltName=$1" -outform DER 2>/dev/null |
+		base64 -w 0 | tr '+/' '-_' | tr -d '='
+}
+
 # --- One signer session --------------------------------------------------
 
 STEPS=()
@@ -266,8 +274,15 @@ req deactivate jws-sign "$(jws alpha @ACCOUNT@ "$KID" \
 	'{"status":"deactivated"}')"
 req key-change jws-sign "$(jws alpha @ACCOUNT@ "$PEBBLE_ORIGIN/rollover" \
 	'{"protected":"e30","payload":"e30","signature":"AA"}')"
-req revoke jws-sign "$(jws alpha @ACCOUNT@ "$PEBBLE_ORIGIN/revoke-cert" \
-	'{"certificate":"MIIB","reason":4}')"
+REVOKE_URL=$PEBBLE_ORIGIN/revoke-cert
+req revoke jws-sign "$(jws alpha @ACCOUNT@ "$REVOKE_URL" \
+	"{\"certificate\":\"$(cert_b64 DNS:a.alpha.test)\",\"reason\":4}")"
+req revoke-foreign jws-sign "$(jws alpha @ACCOUNT@ "$REVOKE_URL" \
+	"{\"certificate\":\"$(cert_b64 DNS:a.alpha.test,DNS:x.beta.test)\"}")"
+req revoke-no-names jws-sign "$(jws alpha @ACCOUNT@ "$REVOKE_URL" \
+	"{\"certificate\":\"$(cert_b64 email:a@alpha.test)\"}")"
+req revoke-garbage jws-sign "$(jws alpha @ACCOUNT@ "$REVOKE_URL" \
+	'{"certificate":"MIIB"}')"
 req last jws-sign \
 	"$(jws alpha @ACCOUNT@ "$NEW_ORDER_URL" "$(order z.alpha.test)")"
 
@@ -396,6 +411,13 @@ for name in get challenge new-account account-update deactivate \
 	allowed "$name"
 done
 denied key-change 'the inner JWS is not the one this signer built'
+
+# A revocation signed by the account key: every name of the certificate
+# must pass the tenant's policy.
+denied revoke-foreign 'x.beta.test: denied, no rule allows it'
+denied revoke-no-names \
+	'revoked certificate: denied, the certificate has no DNS name'
+denied revoke-garbage 'member "certificate" is not one base64url DER'
 
 # --- The log -------------------------------------------------------------
 

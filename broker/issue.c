@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "broker/account.h"
+#include "broker/account_signer.h"
 #include "broker/acme.h"
 #include "broker/audit_issue.h"
 #include "broker/audit_signer.h"
@@ -490,6 +491,25 @@ run_steps(struct issue *is)
 	return 0;
 }
 
+/*
+ * Destroys the certificate key of a failed issuance. The signer allows it
+ * only while no finalize request with the key's CSR was signed, so a key
+ * that a CA may have certified stays in the token.
+ */
+static void
+discard_key(struct issue *is)
+{
+	const char *key_id = is->cert_key.key_id;
+	char err[512];
+
+	if (key_id[0] == '\0' || is->stored != NULL || is->signer.pid <= 0)
+		return;
+	if (signer_key_destroy(&is->signer, key_id, err, sizeof(err)) == 0)
+		printf("discarded the unused certificate key %s\n", key_id);
+	else
+		log_info("kept certificate key %s: %s", key_id, err);
+}
+
 /* Releases everything; failed is 1 when an error line was printed. */
 static int
 issue_cleanup(struct issue *is, int failed)
@@ -546,6 +566,8 @@ issue_run(const struct issue_options *options)
 	rc = run_steps(&is);
 	if (rc != 0 && is.tenant != NULL)
 		record_issue(&is, "failure", is.acme.err);
+	if (rc != 0)
+		discard_key(&is);
 	if (rc == 0)
 		rc = checkpoint(&is, 1);
 	else

@@ -243,8 +243,8 @@ handle_key_destroy(struct request *req)
 	const struct policy_tenant *tenant;
 	struct policy_decision decision;
 	unsigned char id[KEY_ID_BYTES];
-	char err[SIGNER_ERR_MAX];
-	const char *hex;
+	char err[SIGNER_ERR_MAX], why[POLICY_REASON_MAX / 2];
+	const char *hex, *purpose;
 	int rc;
 
 	if (ipc_get_key_id(req->body, "key_id", &hex, req->message,
@@ -254,11 +254,15 @@ handle_key_destroy(struct request *req)
 	rc = get_tenant(req, &tenant);
 	if (rc != 0)
 		return rc;
-	if (!record->used || !record->outer_signed ||
-	    strcmp(record->tenant, tenant->name) != 0 ||
-	    memcmp(record->old_id, id, KEY_ID_BYTES) != 0) {
-		deny(tenant, "key destroy", &decision, "the key is not the "
-		    "old key of a key change this signer signed");
+	if (record->used && record->outer_signed &&
+	    strcmp(record->tenant, tenant->name) == 0 &&
+	    memcmp(record->old_id, id, KEY_ID_BYTES) == 0) {
+		purpose = "account";
+	} else if (fresh_keys_check_discard(req->ctx->fresh_keys,
+	    tenant->name, id, why, sizeof(why)) == 0) {
+		purpose = "certificate";
+	} else {
+		deny(tenant, "key destroy", &decision, why);
 		return reply_denied(req, &decision);
 	}
 	rc = token_destroy_key(req->ctx->token, id, err, sizeof(err));
@@ -266,10 +270,13 @@ handle_key_destroy(struct request *req)
 		return reply_error(req, "unknown-key", "%s", err);
 	if (rc != 0)
 		return reply_error(req, "hsm-failure", "%s", err);
-	memset(record, 0, sizeof(*record));
+	if (strcmp(purpose, "account") == 0)
+		memset(record, 0, sizeof(*record));
+	else
+		fresh_keys_forget(req->ctx->fresh_keys, id);
 	signer_audit_send(json_pack("{s:s, s:s, s:s, s:s, s:s}", "action",
 	    "key.destroy", "outcome", "success", "tenant", tenant->name,
-	    "key_id", hex, "purpose", "account"));
+	    "key_id", hex, "purpose", purpose));
 	req->result = json_pack("{s:s}", "key_id", hex);
 	return req->result != NULL ? 0 :
 	    reply_error(req, "internal", "out of memory");

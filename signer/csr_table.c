@@ -69,7 +69,8 @@ decode_csr(const char *b64, unsigned char **der)
 
 /* Records a CSR built for tenant. Returns 0, or -1 when out of memory. */
 int
-csr_table_add(struct csr_table *table, const char *tenant, const char *b64,
+csr_table_add(struct csr_table *table, const char *tenant,
+    const unsigned char key_id[KEY_ID_BYTES], const char *b64,
     const json_t *names)
 {
 	struct csr_record *record = &table->records[table->next];
@@ -83,6 +84,7 @@ csr_table_add(struct csr_table *table, const char *tenant, const char *b64,
 	memset(record, 0, sizeof(*record));
 	if (digest_der(der, (size_t)der_len, record->digest) != 0)
 		goto out;
+	memcpy(record->key_id, key_id, KEY_ID_BYTES);
 	snprintf(record->tenant, sizeof(record->tenant), "%s", tenant);
 	join_names(names, record->names, sizeof(record->names));
 	record->used = 1;

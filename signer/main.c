@@ -316,7 +316,8 @@ main(int argc, char **argv)
 	ctx.config = config;
 	ctx.policy = policy;
 	ctx.csrs = calloc(1, sizeof(*ctx.csrs));
-	if (ctx.csrs == NULL) {
+	ctx.fresh_keys = calloc(1, sizeof(*ctx.fresh_keys));
+	if (ctx.csrs == NULL || ctx.fresh_keys == NULL) {
 		log_error("out of memory");
 		goto fail;
 	}
@@ -341,6 +342,7 @@ main(int argc, char **argv)
 fail:
 	token_close(&token);
 	free(ctx.csrs);
+	free(ctx.fresh_keys);
 	policy_free(policy);
 	config_free(config);
 	return 1;

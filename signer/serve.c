@@ -232,6 +232,8 @@ handle_key_generate(struct request *req)
 	if (token_find_key(token, id, &pkey, label, sizeof(label)) != 0)
 		return reply_error(req, "hsm-failure", "the new key is not "
 		    "found in token '%s'", token->label);
+	if (purpose == KEY_PURPOSE_CERTIFICATE)
+		fresh_keys_add(req->ctx->fresh_keys, tenant->name, id);
 	rc = describe_key(req, pkey, id, label);
 	EVP_PKEY_free(pkey);
 	return rc;
@@ -286,6 +288,21 @@ get_jws_input(struct request *req, struct jws_input *in)
 	return 0;
 }
 
+/*
+ * Marks the key of a CSR about to be sent in a finalize request, so that
+ * the broker can no longer destroy it: the CA may certify it.
+ */
+static void
+spend_csr_key(struct signer_context *ctx, const struct policy_tenant *tenant,
+    const char *csr)
+{
+	const struct csr_record *record;
+
+	if (csr_table_find(ctx->csrs, tenant->name, csr, &record) ==
+	    CSR_FOUND)
+		fresh_keys_spend(ctx->fresh_keys, record->key_id);
+}
+
 /* Decides the key's binding, issuer and account, then the payload. */
 static int
 authorize_jws(struct request *req, const struct policy_tenant *tenant,
@@ -313,6 +330,8 @@ authorize_jws(struct request *req, const struct policy_tenant *tenant,
 	if (allowed && payload.shape == ACME_SHAPE_KEY_CHANGE)
 		allowed = authorize_key_change_payload(req, tenant, id,
 		    payload.object, &decision);
+	if (allowed && payload.shape == ACME_SHAPE_FINALIZE)
+		spend_csr_key(req->ctx, tenant, payload.csr);
 	acme_payload_clear(&payload);
 	return allowed ? 0 : reply_denied(req, &decision);
 }
@@ -343,11 +362,11 @@ static const char *const csr_build_members[] = {
 
 /* Checks the names and the key's binding to the tenant. */
 static int
-authorize_csr(struct request *req, const json_t *names, EVP_PKEY **pkey)
+authorize_csr(struct request *req, const json_t *names, EVP_PKEY **pkey,
+    unsigned char id[KEY_ID_BYTES])
 {
 	const struct policy_tenant *tenant;
 	struct policy_decision decision;
-	unsigned char id[KEY_ID_BYTES];
 	char label[LABEL_MAX];
 	int rc;
 
@@ -378,15 +397,16 @@ static int
 handle_csr_build(struct request *req)
 {
 	const json_t *names = json_object_get(req->body, "names");
+	unsigned char id[KEY_ID_BYTES];
 	EVP_PKEY *pkey = NULL;
 	char *csr = NULL;
 	int rc;
 
-	rc = authorize_csr(req, names, &pkey);
+	rc = authorize_csr(req, names, &pkey, id);
 	if (rc == 0 && csr_build(pkey, names, &csr, req->message,
 	    sizeof(req->message)) != 0)
 		rc = reply_error(req, "hsm-failure", "%s", req->message);
-	if (rc == 0 && csr_table_add(req->ctx->csrs, req->tenant, csr,
+	if (rc == 0 && csr_table_add(req->ctx->csrs, req->tenant, id, csr,
 	    names) != 0)
 		rc = reply_error(req, "internal", "recording the CSR failed");
 	if (rc == 0) {

@@ -63,6 +63,7 @@ static EVP_PKEY *rsa_key;
 static struct custos_config *config;
 static struct policy *policy;
 static struct csr_table csrs;
+static struct fresh_keys fresh_keys;
 
 int __wrap_token_generate_key(struct signer_token *token, enum key_type type,
     const struct key_binding *binding, unsigned char id[KEY_ID_BYTES],
@@ -221,6 +222,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.config = config,
 		.policy = policy,
 		.csrs = &csrs,
+		.fresh_keys = &fresh_keys,
 	};
 	struct peer peer = { .data = data, .size = size };
 	pthread_t thread;

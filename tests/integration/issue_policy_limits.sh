@@ -7,36 +7,9 @@ set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
 
-# Usage: write_limits_policy FILE LIMIT-LINE ...
-write_limits_policy() {
-	local file=$1 line
-
-	shift
-	{
-		printf 'tenant %s {\n' "$CUSTOS_TENANT"
-		printf '\tusers root\n'
-		printf '\tallow .test\n'
-		printf '\tissuers pebble\n'
-		printf '\taccounts pebble\n'
-		printf '\tchallenges http-01\n'
-		printf '\tkey-types ec-p256\n'
-		for line in "$@"; do
-			printf '\t%s\n' "$line"
-		done
-		printf '}\n'
-	} >"$file"
-	chmod 0644 "$file"
-}
-
-# Usage: cert_seconds FILE FIELD
-# Prints the certificate's startdate or enddate as a Unix time.
-cert_seconds() {
-	date -d "$(openssl x509 -in "$1" -noout "-$2" | cut -d= -f2)" +%s
-}
-
 lab_tmpdir custos-policy-limits || bail_out "cannot make a directory"
 CUSTOS_POLICY=$LAB_DIR/limits.policy
-write_limits_policy "$CUSTOS_POLICY" "max-lifetime 1d" \
+custos_write_limits_policy "$CUSTOS_POLICY" "max-lifetime 1d" \
 	"max-certificates 1" "rate 1/hour 1/day"
 export CUSTOS_POLICY
 custos_require_programs
@@ -52,7 +25,7 @@ assert_file_exists "first certificate is stored" "$CERT"
 if [ -f "$CERT" ]; then
 	# The order was sent between STARTED and FINISHED, and custos
 	# requested notAfter = the time of the order + 86400.
-	NOT_AFTER=$(cert_seconds "$CERT" enddate)
+	NOT_AFTER=$(custos_cert_seconds "$CERT" enddate)
 	diag "notAfter is $((NOT_AFTER - STARTED)) s after the start"
 	check "notAfter is at most one day after the run" \
 		test "$((NOT_AFTER - FINISHED))" -le 86400
@@ -70,7 +43,8 @@ assert_equal "no order reached Pebble" "$(pebble_order_count)" "$ORDERS"
 
 # A renewal of the name already held replaces it: max-certificates
 # allows it, but the rate still counts the first certificate.
-write_limits_policy "$CUSTOS_POLICY" "max-certificates 1" "rate 2/hour"
+custos_write_limits_policy "$CUSTOS_POLICY" "max-certificates 1" \
+	"rate 2/hour"
 assert_status "renewal within max-certificates is issued" 0 \
 	custos_issue one.test
 assert_fails "third certificate in an hour is denied" \

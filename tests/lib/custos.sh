@@ -172,6 +172,36 @@ custos_write_policy() {
 	chmod 0644 "$1"
 }
 
+# Usage: custos_write_limits_policy FILE LIMIT-LINE ...
+# Writes a policy with tenant CUSTOS_TENANT for root (any name below
+# .test, Pebble, http-01, ec-p256) and each LIMIT-LINE in its block, the
+# first on line 8.
+custos_write_limits_policy() {
+	local file=$1 line
+
+	shift
+	{
+		printf 'tenant %s {\n' "$CUSTOS_TENANT"
+		printf '\tusers root\n'
+		printf '\tallow .test\n'
+		printf '\tissuers pebble\n'
+		printf '\taccounts pebble\n'
+		printf '\tchallenges http-01\n'
+		printf '\tkey-types ec-p256\n'
+		for line in "$@"; do
+			printf '\t%s\n' "$line"
+		done
+		printf '}\n'
+	} >"$file"
+	chmod 0644 "$file"
+}
+
+# Usage: custos_cert_seconds FILE FIELD
+# Prints the certificate's startdate or enddate as a Unix time.
+custos_cert_seconds() {
+	date -d "$(openssl x509 -in "$1" -noout "-$2" | cut -d= -f2)" +%s
+}
+
 # Usage: custos_issue NAME ...
 # Runs `custos issue` with the test configuration.
 custos_issue() {

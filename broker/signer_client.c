@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 /*
- * The directory that `make install` puts custos-signer in; the Makefile
+ * The directory that `make install` copies custos-signer to. The Makefile
  * sets it from LIBEXECDIR.
  */
 #ifndef CUSTOS_LIBEXECDIR

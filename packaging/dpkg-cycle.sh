@@ -39,6 +39,8 @@ make_root() {
 			"lowerdir=/,upperdir=$dir/upper,workdir=$dir/work" \
 			"$dir/root" || return 1
 	ROOT=$dir/root
+	# Every write below must land in the tmpfs, never on the host.
+	[ "$(stat -f -c %T "$ROOT")" = overlayfs ] || return 1
 	mount -t proc proc "$ROOT/proc" &&
 		mount --bind /dev "$ROOT/dev" &&
 		mount -t tmpfs tmpfs "$ROOT/run" &&

@@ -208,13 +208,26 @@ $(FUZZ_BUILD)/fuzz_shared_%: $(call fuzz_obj,tests/fuzz/fuzz_shared_%.c \
 
 # `make install` copies the two programs and the man pages under
 # DESTDIR and PREFIX; the signer goes to LIBEXECDIR, off the PATH, and
-# the configuration's signer program must name it. `make package`
-# builds the Debian packages into build-package/ and `make
-# package-check` tests them (docs/packaging.md).
+# custos starts LIBEXECDIR/custos-signer unless the configuration's
+# signer program names another path. `make package` builds the Debian
+# packages into build-package/ and `make package-check` tests them
+# (docs/packaging.md).
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/custos
 MANDIR ?= $(PREFIX)/share/man
+
+# The stamp changes only when LIBEXECDIR does, so that `make install
+# PREFIX=/usr` after a plain `make` rebuilds the object that holds it.
+$(BUILD)/libexecdir.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(LIBEXECDIR)' | cmp -s - $@ || echo '$(LIBEXECDIR)' >$@
+$(call obj,broker/signer_client.c): $(BUILD)/libexecdir.stamp
+$(call obj,broker/signer_client.c): \
+	ALL_CFLAGS += -DCUSTOS_LIBEXECDIR='"$(LIBEXECDIR)"'
+
+.PHONY: FORCE
+FORCE:
 
 .PHONY: install package package-check
 install: $(PROGRAMS)

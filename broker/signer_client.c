@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,14 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/*
+ * The directory that `make install` copies custos-signer to. The Makefile
+ * sets it from LIBEXECDIR.
+ */
+#ifndef CUSTOS_LIBEXECDIR
+#define CUSTOS_LIBEXECDIR "/usr/local/libexec/custos"
+#endif
 
 #define SIGNER_FD 3
 #define SIGNER_AUDIT_FD 4
@@ -27,24 +34,11 @@ static const char *const error_members[] = { "code", "message", NULL };
 char *
 signer_default_program(char *err, size_t errlen)
 {
-	char self[PATH_MAX];
-	char *slash, *path;
-	ssize_t n;
+	char *path;
 
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0) {
-		snprintf(err, errlen, "cannot read /proc/self/exe: %s (set "
-		    "signer program in the configuration)", strerror(errno));
-		return NULL;
-	}
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	if (asprintf(&path, "%s/custos-signer", self) < 0) {
+	path = strdup(CUSTOS_LIBEXECDIR "/custos-signer");
+	if (path == NULL)
 		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	return path;
 }
 

@@ -44,8 +44,8 @@ struct signer_key {
 };
 
 /*
- * Returns the default signer path: custos-signer in the directory of the
- * running executable. The result is malloc'd, or NULL with err set.
+ * Returns the default signer path, LIBEXECDIR/custos-signer as the build
+ * set it. The result is malloc'd, or NULL with err set.
  */
 char *signer_default_program(char *err, size_t errlen);
 

@@ -5,7 +5,9 @@
 # conffiles, the systemd units pass `systemd-analyze verify`, and the
 # default configuration issues nothing. Then it unpacks both packages
 # into a directory, applies their sysusers.d and tmpfiles.d files there,
-# and checks the owner and mode of every path against a table.
+# and checks the owner and mode of every path against a table. Last,
+# packaging/dpkg-cycle.sh installs, upgrades, removes and purges the
+# packages with dpkg in a throwaway overlay root.
 #
 # Prints TAP and ends with "N passed, N failed". Needs root, for the
 # owners that systemd-tmpfiles sets and for a private mount namespace.
@@ -16,6 +18,8 @@ set -uo pipefail
 SOURCE_DIR=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=tests/lib/tap.sh
 source "$SOURCE_DIR/tests/lib/tap.sh"
+# shellcheck source=packaging/dpkg-cycle.sh
+source "$SOURCE_DIR/packaging/dpkg-cycle.sh"
 OUT=$SOURCE_DIR/build-package
 UNITS="custos.service custos-audit-rotate.service custos-audit-rotate.timer"
 
@@ -120,12 +124,13 @@ path_attributes() {
 		"$(name_of "$1" group "$gid")"
 }
 
+# Usage: check_table ROOT [NAME-PREFIX]
 check_table() {
-	local root=$1 path type mode owner group
+	local root=$1 prefix=${2:-} path type mode owner group
 
 	while read -r path type mode owner group; do
 		[ -n "$path" ] || continue
-		assert_equal "$path: type, mode and owner" \
+		assert_equal "$prefix$path: type, mode and owner" \
 			"$(path_attributes "$root" "$path")" \
 			"$type $mode $owner $group"
 	done <<<"$PATH_TABLE"
@@ -192,6 +197,19 @@ check_separation() {
 		can_enter "$root" custos-signer /var/lib/custos-signer/tokens
 }
 
+# Usage: check_exposure ROOT UNIT MAX
+# Checks that the offline `systemd-analyze security` exposure of UNIT
+# in ROOT is at most MAX, the score that docs/packaging.md reports.
+check_exposure() {
+	local score
+
+	score=$(systemd-analyze security --offline=true --no-pager \
+		--root="$1" "$2" 2>&1 | sed -n \
+		's/^.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p')
+	check "$2: exposure ${score:-missing}, at most $3" \
+		awk -v s="${score:-99}" -v m="$3" 'BEGIN { exit !(s <= m) }'
+}
+
 # The units need /usr/bin/custos and their man pages: a private mount
 # namespace lays the unpacked /usr/bin over the host's.
 check_units() {
@@ -204,6 +222,8 @@ check_units() {
 			verify "$root" "$root/lib/systemd/system/$unit" 2>&1)
 		assert_equal "systemd-analyze verify $unit" "$output" ""
 	done
+	check_exposure "$root" custos.service 2.5
+	check_exposure "$root" custos-audit-rotate.service 1.7
 }
 
 # Uses ROOT's custos on ROOT's configuration, with the paths moved below
@@ -255,10 +275,17 @@ main() {
 	check_separation "$root"
 	check_units "$root"
 	check_default_config "$root"
+	check_dpkg_cycle
 	tap_done
 	passed=$((TAP_COUNT - TAP_FAILED))
 	echo "$passed passed, $TAP_FAILED failed"
 	[ "$TAP_FAILED" -eq 0 ]
 }
 
+# The dpkg cycle mounts its root and starts maintainer scripts: private
+# mount and PID namespaces undo both when the test exits.
+if [ "${CUSTOS_PACKAGE_NAMESPACE:-}" != 1 ] && [ "$(id -u)" -eq 0 ]; then
+	exec env CUSTOS_PACKAGE_NAMESPACE=1 unshare --mount --pid --fork \
+		--propagation private "$0" "$@"
+fi
 main "$@"

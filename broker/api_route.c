@@ -402,6 +402,12 @@ reissue_cert(const struct api_call *call, struct state_cert *cert,
 	char err[512];
 	int rc;
 
+	if (cert->imported) {
+		api_problem(reply, API_ERR_CONFLICT, "certificate %lld was "
+		    "imported, so it cannot be reissued (import its successor "
+		    "with custos cert import)", (long long)cert->id);
+		return;
+	}
 	rc = state_cert_reissue(call->ctx->state, id, time(NULL), err,
 	    sizeof(err));
 	if (rc == STATE_NOT_FOUND) {

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 4
+#define STATE_SCHEMA_VERSION 5
 #define STATE_NOT_FOUND (-2)
 #define STATE_FILE_NAME "custos.db"
 
@@ -33,6 +33,10 @@ struct state_cert {
 	int64_t created;	/* Unix time */
 	int64_t generation;	/* request number, raised by reissue */
 	int removed;
+	/* 1: uploaded by hand with custos cert import, never renewed. */
+	int imported;
+	/* notAfter of the current version, 0 when there is none. */
+	int64_t not_after;
 	/* From the scheduled task; due is 0 when none is scheduled. */
 	int64_t due;
 	int failures;
@@ -99,6 +103,13 @@ void state_close(struct state *st);
 /* Adds a certificate and its first task, due at due. Sets *id. */
 int state_cert_add(struct state *st, const struct state_cert *cert,
     int64_t due, int64_t *id, char *err, size_t errlen);
+/*
+ * Adds an imported certificate with v as its current version, in one
+ * transaction. It gets no task, so the scheduler never renews it. Sets
+ * *id and v->cert_id.
+ */
+int state_cert_import(struct state *st, const struct state_cert *cert,
+    struct state_version *v, int64_t *id, char *err, size_t errlen);
 int state_cert_get(struct state *st, int64_t id, struct state_cert *cert,
     char *err, size_t errlen);
 /* Calls fn for each certificate not removed, in id order. */

@@ -78,6 +78,10 @@ static const char *const migrations[STATE_SCHEMA_VERSION] = {
 
 	/* Version 4: the scheduler's next task without a sort of every row. */
 	"CREATE INDEX tasks_due ON tasks(due, cert_id);",
+
+	/* Version 5: certificates uploaded by hand, which are not renewed. */
+	"ALTER TABLE certificates ADD COLUMN"
+	"  imported INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int
@@ -299,7 +303,9 @@ state_close(struct state *st)
 static const char cert_columns[] =
 	"SELECT c.id, c.tenant, c.label, c.names, c.key_type, c.issuer,"
 	" c.settings, c.created, c.generation, c.removed,"
-	" coalesce(t.due, 0), coalesce(t.failures, 0), t.last_error"
+	" coalesce(t.due, 0), coalesce(t.failures, 0), t.last_error,"
+	" c.imported, coalesce((SELECT v.not_after FROM versions v"
+	"  WHERE v.cert_id = c.id AND v.status = '" VERSION_CURRENT "'), 0)"
 	" FROM certificates c LEFT JOIN tasks t ON t.cert_id = c.id";
 
 static int
@@ -319,6 +325,8 @@ read_cert(sqlite3_stmt *stmt, struct state_cert *cert)
 	cert->due = sqlite3_column_int64(stmt, 10);
 	cert->failures = sqlite3_column_int(stmt, 11);
 	cert->last_error = column_text(stmt, 12);
+	cert->imported = sqlite3_column_int(stmt, 13);
+	cert->not_after = sqlite3_column_int64(stmt, 14);
 	if (cert->tenant == NULL || cert->label == NULL ||
 	    cert->names == NULL || cert->key_type == NULL ||
 	    cert->issuer == NULL || cert->settings == NULL) {
@@ -341,35 +349,67 @@ state_cert_clear(struct state_cert *cert)
 	memset(cert, 0, sizeof(*cert));
 }
 
-int
-state_cert_add(struct state *st, const struct state_cert *cert,
-    int64_t due, int64_t *id, char *err, size_t errlen)
+/* Inserts the certificate row; a clash of its label gets a clear error. */
+static int
+insert_cert(struct state *st, const struct state_cert *cert, int imported,
+    int64_t *id, char *err, size_t errlen)
 {
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (begin(st, err, errlen) != 0)
-		return -1;
 	stmt = prepare(st, err, errlen, "INSERT INTO certificates (tenant,"
-	    " label, names, key_type, issuer, settings, created) VALUES"
-	    " (?, ?, ?, ?, ?, ?, ?)", "ssssssi", cert->tenant, cert->label,
-	    cert->names, cert->key_type, cert->issuer,
-	    cert->settings != NULL ? cert->settings : "{}", cert->created);
+	    " label, names, key_type, issuer, settings, created, imported)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "ssssssii", cert->tenant,
+	    cert->label, cert->names, cert->key_type, cert->issuer,
+	    cert->settings != NULL ? cert->settings : "{}", cert->created,
+	    (int64_t)imported);
 	if (stmt == NULL)
-		goto fail;
+		return -1;
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_CONSTRAINT) {
 		snprintf(err, errlen, "tenant %s already has a certificate "
 		    "stored as %s (remove it first, or put another name "
 		    "first)", cert->tenant, cert->label);
-		goto fail;
+		return -1;
 	}
-	if (rc != SQLITE_DONE) {
-		db_error(st, err, errlen, "add a certificate");
-		goto fail;
-	}
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, errlen, "add a certificate");
 	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int
+state_cert_import(struct state *st, const struct state_cert *cert,
+    struct state_version *v, int64_t *id, char *err, size_t errlen)
+{
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	if (insert_cert(st, cert, 1, id, err, errlen) != 0)
+		goto fail;
+	v->cert_id = *id;
+	if (run(st, prepare(st, err, errlen, "INSERT INTO versions (cert_id,"
+	    " name, serial, not_before, not_after, created, status,"
+	    " deploy_pending) VALUES (?, ?, ?, ?, ?, ?, '" VERSION_CURRENT
+	    "', ?)", "issiiii", v->cert_id, v->name, v->serial, v->not_before,
+	    v->not_after, v->created, (int64_t)DEPLOY_NONE), "add a version",
+	    err, errlen) != 0 || commit(st, err, errlen) != 0)
+		goto fail;
+	return 0;
+
+fail:
+	rollback(st);
+	return -1;
+}
+
+int
+state_cert_add(struct state *st, const struct state_cert *cert,
+    int64_t due, int64_t *id, char *err, size_t errlen)
+{
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	if (insert_cert(st, cert, 0, id, err, errlen) != 0)
+		goto fail;
 	if (run(st, prepare(st, err, errlen, "INSERT INTO tasks (cert_id,"
 	    " due) VALUES (?, ?)", "ii", *id, due), "add a task", err,
 	    errlen) != 0 || commit(st, err, errlen) != 0)
@@ -385,7 +425,7 @@ int
 state_cert_get(struct state *st, int64_t id, struct state_cert *cert,
     char *err, size_t errlen)
 {
-	char sql[512];
+	char sql[1024];
 	sqlite3_stmt *stmt;
 	int rc;
 
@@ -415,7 +455,7 @@ state_cert_list(struct state *st,
     char *err, size_t errlen)
 {
 	struct state_cert cert;
-	char sql[512];
+	char sql[1024];
 	sqlite3_stmt *stmt;
 	int rc;
 
@@ -484,8 +524,9 @@ state_cert_reissue(struct state *st, int64_t id, int64_t now, char *err,
 	if (begin(st, err, errlen) != 0)
 		return -1;
 	rc = change_cert(st, prepare(st, err, errlen, "UPDATE certificates"
-	    " SET generation = generation + 1 WHERE id = ? AND removed = 0",
-	    "i", id), id, "reissue a certificate", err, errlen);
+	    " SET generation = generation + 1 WHERE id = ? AND removed = 0"
+	    " AND imported = 0", "i", id), id, "reissue a certificate", err,
+	    errlen);
 	if (rc == 0)
 		rc = run(st, prepare(st, err, errlen, "INSERT OR REPLACE INTO"
 		    " tasks (cert_id, due, failures) VALUES (?, ?, 0)", "ii",

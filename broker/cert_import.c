@@ -224,9 +224,11 @@ check_new_label(const char *store_dir, const char *tenant,
 	if (lstat(path, &st) == 0) {
 		snprintf(err, errlen, "%s already exists: this certificate was "
 		    "imported before (see custos cert list)", path);
-		return -1;
+		return CERT_IMPORT_EXISTS;
 	}
-	return store_check_writable(store_dir, tenant, label, err, errlen);
+	if (store_check_writable(store_dir, tenant, label, err, errlen) != 0)
+		return CERT_IMPORT_FAILED;
+	return 0;
 }
 
 static int
@@ -261,23 +263,25 @@ cert_import_store(const struct custos_config *config, struct state *st,
 	struct state_version v = { 0 };
 	struct store_files files;
 	char version[128], *label, *stored = NULL;
-	int rc = -1;
+	int rc = CERT_IMPORT_FAILED;
 
 	if (versions_check(&imp->chain, key->jwk, &imp->names, NULL, now, err,
 	    errlen) != 0)
-		return -1;
+		return CERT_IMPORT_REJECTED;
 	label = import_label(imp);
 	if (label == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return CERT_IMPORT_FAILED;
 	}
 	if (store_version_name((time_t)imp->not_before,
 	    imp->chain.serial_hex, version, sizeof(version)) != 0) {
 		snprintf(err, errlen, "cannot format the version name");
 		goto out;
 	}
-	if (check_new_label(store_dir, tenant, label, err, errlen) != 0)
+	rc = check_new_label(store_dir, tenant, label, err, errlen);
+	if (rc != 0)
 		goto out;
+	rc = CERT_IMPORT_FAILED;
 	files.cert_pem = imp->chain.leaf_pem;
 	files.chain_pem = imp->chain.chain_pem;
 	files.fullchain_pem = imp->chain.fullchain_pem;
@@ -291,8 +295,9 @@ cert_import_store(const struct custos_config *config, struct state *st,
 	v.not_before = imp->not_before;
 	v.not_after = imp->not_after;
 	v.created = (int64_t)now;
-	rc = record(st, tenant, imp, key, label, &v, id, err, errlen);
-	if (rc != 0)
+	if (record(st, tenant, imp, key, label, &v, id, err, errlen) == 0)
+		rc = 0;
+	else
 		unstore(store_dir, tenant, label, version);
 out:
 	free(stored);

@@ -53,12 +53,18 @@ size_t cert_import_check_policy(const struct policy_tenant *tenant,
     const struct cert_import *imp, const struct signer_key *key,
     gate_denial_fn denied, void *arg);
 
+/* Results of cert_import_store() other than 0. */
+#define CERT_IMPORT_REJECTED (-1)	/* the upload fails a check */
+#define CERT_IMPORT_FAILED (-2)		/* the store or the database failed */
+#define CERT_IMPORT_EXISTS (-3)		/* the same certificate is stored */
+
 /*
  * Checks that the leaf's public key is key and that the chain links up
  * to its last certificate. Then stores the version under
  * STORE/TENANT/LABEL and records it as an imported certificate with no
  * task, and sets *id. LABEL is the first name, "@" and the serial, so an
- * import never shares a directory with an issued certificate.
+ * import never shares a directory with an issued certificate. Returns 0
+ * or one of the CERT_IMPORT_* results, with err set.
  */
 int cert_import_store(const struct custos_config *config, struct state *st,
     const char *tenant, struct cert_import *imp, const struct signer_key *key,

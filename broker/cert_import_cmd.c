@@ -137,7 +137,7 @@ run_import(struct import_job *job, const struct issue_options *opt,
 		return -1;
 	}
 	return cert_import_store(job->config, job->state, job->tenant->name,
-	    &job->imp, &job->key, time(NULL), id, err, errlen);
+	    &job->imp, &job->key, time(NULL), id, err, errlen) == 0 ? 0 : -1;
 }
 
 static void

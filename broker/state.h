@@ -190,4 +190,40 @@ int state_version_current(struct state *st, int64_t cert_id,
     struct state_version *v, char *err, size_t errlen);
 void state_version_clear(struct state_version *v);
 
+/*
+ * A job that the API process hands to the worker, which has the signer
+ * connection: an import or a revocation. The API process adds it and waits; the
+ * worker runs it and records the HTTP response to send.
+ */
+#define JOB_PENDING "pending"
+#define JOB_RUNNING "running"
+#define JOB_DONE "done"
+#define JOB_CANCELLED "cancelled"	/* the API process stopped waiting */
+
+struct state_job {
+	int64_t id;
+	char kind[16];		/* "import" or "revoke" */
+	char *tenant;
+	int64_t cert_id;	/* 0 for an import */
+	char *request;		/* JSON object text */
+	char status[16];
+	int http_status;	/* set when done */
+	char *response;		/* JSON object text, set when done */
+};
+
+int state_job_add(struct state *st, const char *kind, const char *tenant,
+    int64_t cert_id, const char *request, int64_t now, int64_t *id,
+    char *err, size_t errlen);
+/* Takes the oldest pending job and marks it running: 1, 0 when none. */
+int state_job_next(struct state *st, struct state_job *job, char *err,
+    size_t errlen);
+int state_job_finish(struct state *st, int64_t id, int http_status,
+    const char *response, char *err, size_t errlen);
+int state_job_get(struct state *st, int64_t id, struct state_job *job,
+    char *err, size_t errlen);
+/* Cancels a job still pending: 1 when cancelled, 0 when it has started. */
+int state_job_cancel(struct state *st, int64_t id, char *err,
+    size_t errlen);
+void state_job_clear(struct state_job *job);
+
 #endif

@@ -308,6 +308,58 @@ test_import_has_no_task(void)
 }
 
 static void
+test_job_lifecycle(void)
+{
+	struct state_job job;
+	struct state *st;
+	int64_t first = 0, second = 0;
+	int count = 0;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_job_next(st, &job, err, sizeof(err)), 0);
+	CHECK_INT(state_job_add(st, "import", "lab", 0, "{\"a\": 1}", 10,
+	    &first, err, sizeof(err)), 0);
+	CHECK_INT(state_job_add(st, "revoke", "lab", 7, "{}", 11, &second,
+	    err, sizeof(err)), 0);
+
+	/* The oldest pending job runs first and cannot be cancelled. */
+	CHECK_INT(state_job_next(st, &job, err, sizeof(err)), 1);
+	CHECK_INT(job.id, first);
+	CHECK_STR(job.kind, "import");
+	CHECK_STR(job.request, "{\"a\": 1}");
+	CHECK_INT(job.cert_id, 0);
+	state_job_clear(&job);
+	CHECK_INT(state_job_cancel(st, first, err, sizeof(err)), 0);
+	CHECK_INT(state_job_finish(st, first, 201, "{\"id\": 3}", err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_job_get(st, first, &job, err, sizeof(err)), 0);
+	CHECK_STR(job.status, JOB_DONE);
+	CHECK_INT(job.http_status, 201);
+	CHECK_STR(job.response, "{\"id\": 3}");
+	state_job_clear(&job);
+
+	/* A pending job can be cancelled, and then never runs. */
+	CHECK_INT(state_job_cancel(st, second, err, sizeof(err)), 1);
+	CHECK_INT(state_job_next(st, &job, err, sizeof(err)), 0);
+
+	/* A job running at a crash ends as a 500. */
+	CHECK_INT(state_job_add(st, "revoke", "lab", 7, "{}", 12, &second,
+	    err, sizeof(err)), 0);
+	CHECK_INT(state_job_next(st, &job, err, sizeof(err)), 1);
+	state_job_clear(&job);
+	CHECK_INT(state_recover(st, 20, &count, err, sizeof(err)), 0);
+	CHECK_INT(state_job_get(st, second, &job, err, sizeof(err)), 0);
+	CHECK_STR(job.status, JOB_DONE);
+	CHECK_INT(job.http_status, 500);
+	CHECK(strstr(job.response, "the worker stopped") != NULL);
+	state_job_clear(&job);
+	CHECK_INT(state_job_get(st, 999, &job, err, sizeof(err)),
+	    STATE_NOT_FOUND);
+	state_close(st);
+}
+
+static void
 test_order_lifecycle(void)
 {
 	struct state_cert cert = sample_cert("a");
@@ -525,6 +577,7 @@ main(void)
 	RUN(test_missing_cert);
 	RUN(test_reissue_starts_new_request);
 	RUN(test_import_has_no_task);
+	RUN(test_job_lifecycle);
 	RUN(test_order_lifecycle);
 	RUN(test_order_url_unique);
 	RUN(test_attempt_recovery);

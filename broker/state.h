@@ -211,6 +211,7 @@ struct state_job {
 	char *response;		/* JSON object text, set when done */
 };
 
+/* Adds a pending job and removes finished ones older than a day. */
 int state_job_add(struct state *st, const char *kind, const char *tenant,
     int64_t cert_id, const char *request, int64_t now, int64_t *id,
     char *err, size_t errlen);

@@ -883,6 +883,11 @@ state_job_add(struct state *st, const char *kind, const char *tenant,
     int64_t cert_id, const char *request, int64_t now, int64_t *id,
     char *err, size_t errlen)
 {
+	/* Finished jobs are kept for a day, for anyone who debugs one. */
+	if (run(st, prepare(st, err, errlen, "DELETE FROM jobs WHERE status"
+	    " IN ('" JOB_DONE "', '" JOB_CANCELLED "') AND created < ?", "i",
+	    now - 86400), "remove old jobs", err, errlen) != 0)
+		return -1;
 	if (run(st, prepare(st, err, errlen, "INSERT INTO jobs (kind, tenant,"
 	    " cert_id, request, status, created) VALUES (?, ?, nullif(?, 0),"
 	    " ?, '" JOB_PENDING "', ?)", "ssisi", kind, tenant, cert_id,

@@ -356,6 +356,11 @@ test_job_lifecycle(void)
 	state_job_clear(&job);
 	CHECK_INT(state_job_get(st, 999, &job, err, sizeof(err)),
 	    STATE_NOT_FOUND);
+
+	/* A new job a day later removes the finished ones. */
+	CHECK_INT(state_job_add(st, "import", "lab", 0, "{}", 12 + 86401,
+	    &second, err, sizeof(err)), 0);
+	CHECK_INT(query_int("SELECT count(*) FROM jobs"), 1);
 	state_close(st);
 }
 

@@ -94,8 +94,12 @@ run_import(struct daemon_worker *w, const struct state_job *job,
 
 	memset(&imp, 0, sizeof(imp));
 	tenant = policy_find_tenant(w->policy, job->tenant);
-	if (tenant == NULL || chain == NULL || key_id == NULL) {
-		api_problem(reply, API_ERR_INTERNAL, "job %lld is incomplete "
+	w->signer.tenant = tenant != NULL ? tenant->name : NULL;
+	/* A malformed key id would end the signer's connection. */
+	if (tenant == NULL || chain == NULL || key_id == NULL ||
+	    strlen(key_id) != IPC_KEY_ID_LEN ||
+	    strspn(key_id, "0123456789abcdef") != IPC_KEY_ID_LEN) {
+		api_problem(reply, API_ERR_INTERNAL, "job %lld is invalid "
 		    "or its tenant left the policy", (long long)job->id);
 	} else if (cert_import_parse(chain, strlen(chain), time(NULL), &imp,
 	    err, sizeof(err)) != 0) {
@@ -124,6 +128,7 @@ run_import(struct daemon_worker *w, const struct state_job *job,
 	free(names);
 	signer_key_clear(&key);
 	cert_import_clear(&imp);
+	w->signer.tenant = NULL;
 }
 
 /* Releases what prepare_acme() set up. */
@@ -243,6 +248,8 @@ send_revocation(struct daemon_worker *w, const struct state_cert *cert,
 	audit_record_revocation(&record, rc == 0 ? "success" : "failure",
 	    rc == 0 ? NULL : acme.err);
 	clear_acme(&acme);
+	/* The tenant belongs to cert, which the caller frees. */
+	w->signer.tenant = NULL;
 }
 
 static void

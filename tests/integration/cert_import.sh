@@ -73,6 +73,19 @@ import_key() {
 	KEY_ID=$(sed -n 's/^key-id: //p' <<<"$TAP_OUTPUT")
 }
 
+# Usage: rsa_thumbprint KEY
+# Prints the RFC 7638 thumbprint of an RSA key with exponent 65537.
+rsa_thumbprint() {
+	local modulus n
+
+	modulus=$(openssl rsa -in "$1" -noout -modulus | sed 's/^Modulus=//')
+	n=$(perl -e 'print pack("H*", $ARGV[0])' "$modulus" | basenc \
+		--base64url -w0 | tr -d '=')
+	printf '{"e":"AQAB","kty":"RSA","n":"%s"}' "$n" |
+		openssl dgst -sha256 -binary | basenc --base64url -w0 |
+		tr -d '='
+}
+
 # Usage: cert_import CHAIN KEY-ID [TENANT]
 cert_import() {
 	"$CUSTOS" cert import --config "$CUSTOS_CONF" \
@@ -163,6 +176,8 @@ assert_equal "the RSA key id is 32 hex digits" \
 	"$(grep -cE '^[0-9a-f]{32}$' <<<"$RSA_KEY_ID")" 1
 assert_contains "the output names the key type" "$TAP_OUTPUT" \
 	"type: rsa-2048"
+assert_contains "the output gives the RFC 7638 thumbprint" "$TAP_OUTPUT" \
+	"thumbprint: $(rsa_thumbprint "$LAB_DIR/rsa.key")"
 assert_not_contains "the output holds no private key" "$TAP_OUTPUT" \
 	"PRIVATE KEY"
 import_key "$CUSTOS_TENANT" "$LAB_DIR/ec.key"

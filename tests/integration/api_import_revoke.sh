@@ -129,14 +129,15 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
 	-out "$LAB_DIR/leaf.key" 2>/dev/null
 for name in www.alpha.test secret.alpha.test; do
-	openssl req -new -key "$LAB_DIR/leaf.key" -subj "/CN=$name" \
+	if ! openssl req -new -key "$LAB_DIR/leaf.key" -subj "/CN=$name" \
 		-addext "subjectAltName=DNS:$name" \
-		-out "$LAB_DIR/$name.csr" 2>/dev/null &&
-		openssl x509 -req -in "$LAB_DIR/$name.csr" -CA "$CA_DIR/ca.pem" \
-			-CAkey "$CA_DIR/ca.key" -CAcreateserial -days 30 \
-			-copy_extensions copy -out "$LAB_DIR/$name.pem" \
-			2>/dev/null ||
+		-out "$LAB_DIR/$name.csr" 2>/dev/null ||
+		! openssl x509 -req -in "$LAB_DIR/$name.csr" \
+			-CA "$CA_DIR/ca.pem" -CAkey "$CA_DIR/ca.key" \
+			-CAcreateserial -days 30 -copy_extensions copy \
+			-out "$LAB_DIR/$name.pem" 2>/dev/null; then
 		bail_out "cannot issue the leaf for $name"
+	fi
 	cat "$LAB_DIR/$name.pem" "$CA_DIR/ca.pem" >"$LAB_DIR/$name.chain"
 done
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
@@ -149,8 +150,10 @@ key_id() {
 ALPHA_KEY=$(key_id alpha "$LAB_DIR/leaf.key")
 ALPHA_OTHER_KEY=$(key_id alpha "$LAB_DIR/other.key")
 BETA_KEY=$(key_id beta "$LAB_DIR/leaf.key")
-[ -n "$ALPHA_KEY" ] && [ -n "$ALPHA_OTHER_KEY" ] && [ -n "$BETA_KEY" ] ||
+if [ -z "$ALPHA_KEY" ] || [ -z "$ALPHA_OTHER_KEY" ] || [ -z "$BETA_KEY" ]
+then
 	bail_out "custos-signer --import-key printed no key id"
+fi
 
 at_exit daemon_stop
 daemon_start
@@ -200,12 +203,12 @@ assert_equal "the list holds both certificates" \
 assert_equal "the list gives the import's expiry" \
 	"$(field ".certificates[] | select(.id == $IMPORT_ID) | .not_after" |
 	grep -c '^20[0-9][0-9]-')" 1
-api $BETA_UID GET /v1/certificates/$IMPORT_ID
+api $BETA_UID GET "/v1/certificates/$IMPORT_ID"
 assert_equal "another tenant gets 404 for the import" "$API_STATUS" 404
 api $ALPHA_UID POST /v1/certificates/import \
 	"$(import_body "$LAB_DIR/www.alpha.test.chain" "$ALPHA_KEY")"
 assert_equal "a second upload gets 409" "$API_STATUS" 409
-api $ALPHA_UID POST /v1/certificates/$IMPORT_ID/reissue
+api $ALPHA_UID POST "/v1/certificates/$IMPORT_ID/reissue"
 assert_equal "reissue of an import gets 409" "$API_STATUS" 409
 assert_status "cert list through the API succeeds" 0 as_uid $ALPHA_UID \
 	"$CUSTOS" cert list --config "$CUSTOS_CONF"
@@ -213,20 +216,24 @@ assert_contains "cert list marks the import" "$TAP_OUTPUT" \
 	"$IMPORT_ID	alpha	imported	"
 
 # 4. Revocation through the API.
-api $BETA_UID POST /v1/certificates/$ACME_ID/revoke '{"reason": 4}'
+api $BETA_UID POST "/v1/certificates/$ACME_ID/revoke" '{"reason": 4}'
 assert_equal "another tenant's revoke gets 404" "$API_STATUS" 404
-api $ALPHA_UID POST /v1/certificates/$ACME_ID/revoke '{"reason": 7}'
+api $ALPHA_UID POST "/v1/certificates/$ACME_ID/revoke" '{"reason": 7}'
 assert_equal "reason 7 gets 400" "$API_STATUS" 400
-api $ALPHA_UID POST /v1/certificates/$IMPORT_ID/revoke
+api $ALPHA_UID POST "/v1/certificates/$IMPORT_ID/revoke"
 assert_equal "revoke of an import gets 409" "$API_STATUS" 409
 assert_contains "the 409 says why" "$(field .detail)" "was imported"
-api $ALPHA_UID POST /v1/certificates/$ACME_ID/revoke '{"reason": 4}'
+api $ALPHA_UID POST "/v1/certificates/$ACME_ID/revoke" '{"reason": 4}'
 assert_equal "revoke gets 200" "$API_STATUS" 200
 SERIAL=$(state_query "SELECT serial FROM versions WHERE cert_id = $ACME_ID
 	AND status = 'current'")
 assert_equal "the response gives the serial" "$(field .serial)" "$SERIAL"
 assert_equal "the response gives the reason" "$(field .reason)" 4
-status=$(pebble_status "$(sed 's/^0*//' <<<"$SERIAL")")
+trimmed=$SERIAL
+while [[ $trimmed == 0* ]]; do
+	trimmed=${trimmed#0}
+done
+status=$(pebble_status "$trimmed")
 diag "Pebble: $status"
 assert_equal "Pebble reports the certificate revoked" \
 	"$(jq -r .Status <<<"$status")" Revoked
@@ -234,7 +241,7 @@ assert_equal "Pebble records reason superseded" \
 	"$(jq -r .Reason <<<"$status")" 4
 assert_file_exists "the store records the revocation" \
 	"$(custos_store_file www.alpha.test revoked alpha)"
-api $ALPHA_UID POST /v1/certificates/$ACME_ID/revoke
+api $ALPHA_UID POST "/v1/certificates/$ACME_ID/revoke"
 assert_equal "a second revoke gets 409" "$API_STATUS" 409
 assert_contains "the second 409 says already revoked" "$(field .detail)" \
 	"already revoked"

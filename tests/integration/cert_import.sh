@@ -152,13 +152,14 @@ openssl genpkey -algorithm ED25519 -out "$LAB_DIR/ed25519.key" 2>/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
 	-aes-128-cbc -pass pass:secret -out "$LAB_DIR/encrypted.key" \
 	2>/dev/null
-make_leaf "$LAB_DIR/rsa.key" "$NAME" "$LAB_DIR/rsa.pem" &&
-	make_leaf "$LAB_DIR/ec.key" "$NAME" "$LAB_DIR/ec.pem" &&
-	make_leaf "$LAB_DIR/rsa.key" secret.import.test \
-		"$LAB_DIR/secret.pem" &&
-	make_leaf "$LAB_DIR/rsa.key" old.import.test "$LAB_DIR/old.pem" \
-		20200101000000Z 20200201000000Z ||
+if ! make_leaf "$LAB_DIR/rsa.key" "$NAME" "$LAB_DIR/rsa.pem" ||
+	! make_leaf "$LAB_DIR/ec.key" "$NAME" "$LAB_DIR/ec.pem" ||
+	! make_leaf "$LAB_DIR/rsa.key" secret.import.test \
+		"$LAB_DIR/secret.pem" ||
+	! make_leaf "$LAB_DIR/rsa.key" old.import.test "$LAB_DIR/old.pem" \
+		20200101000000Z 20200201000000Z; then
 	bail_out "cannot issue the test leaves"
+fi
 for leaf in rsa ec secret old; do
 	cat "$LAB_DIR/$leaf.pem" "$CA_DIR/ca.pem" >"$LAB_DIR/$leaf-chain.pem"
 done

@@ -155,8 +155,11 @@ print_list(const json_t *doc)
 	size_t i;
 
 	json_array_foreach(json_object_get(doc, "certificates"), i, cert) {
-		printf("%lld\t%s\t%s\t", number(cert, "id"),
-		    text(cert, "tenant", ""), text(cert, "next_run", "-"));
+		printf("%lld\t%s\t%s\t%s\t", number(cert, "id"),
+		    text(cert, "tenant", ""),
+		    json_is_true(json_object_get(cert, "imported")) ?
+		    "imported" : text(cert, "next_run", "-"),
+		    text(cert, "not_after", "-"));
 		print_names(cert);
 		printf("\n");
 	}
@@ -178,6 +181,9 @@ print_show(const json_t *cert)
 	    text(cert, "next_run", "-"), number(cert, "failures"));
 	if (json_is_string(json_object_get(cert, "last_error")))
 		printf("last-error: %s\n", text(cert, "last_error", ""));
+	printf("imported: %s\nexpires: %s\n",
+	    json_is_true(json_object_get(cert, "imported")) ? "yes" : "no",
+	    text(cert, "not_after", "-"));
 	json_array_foreach(json_object_get(cert, "versions"), i, v)
 		printf("version: %s %s serial %s not-after %s\n",
 		    text(v, "name", ""), text(v, "status", ""),

@@ -65,6 +65,17 @@ enum api_error {
 /* Routes a request to its handler and fills reply. */
 void api_route(const struct api_call *call, struct api_reply *reply);
 
+/* Selects the tenant the request acts for, or sets reply to 403. */
+const struct policy_tenant *api_select_tenant(const struct api_call *call,
+    const char *requested, struct api_reply *reply);
+
+/* POST /v1/certificates/import, run by the worker (broker/api_jobs.c). */
+void api_import(const struct api_call *call, struct api_reply *reply);
+
+/* POST /v1/certificates/ID/revoke, for a certificate the caller may see. */
+void api_revoke(const struct api_call *call, const struct state_cert *cert,
+    struct api_reply *reply);
+
 /* Sets reply to a problem document; detail names the value and the fix. */
 void api_problem(struct api_reply *reply, enum api_error error,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -188,6 +188,12 @@ api_cert_json(const struct state_cert *cert, struct state *state, char *err,
 	    "issuer", cert->issuer, "request", (json_int_t)cert->generation,
 	    "removed", cert->removed, "next_run", api_time_json(cert->due),
 	    "failures", cert->failures, "last_error", cert->last_error);
+	if (doc != NULL && (json_object_set_new(doc, "imported",
+	    json_boolean(cert->imported)) != 0 || json_object_set_new(doc,
+	    "not_after", api_time_json(cert->not_after)) != 0)) {
+		json_decref(doc);
+		doc = NULL;
+	}
 	if (doc == NULL || state == NULL) {
 		if (doc == NULL)
 			snprintf(err, errlen, "out of memory");

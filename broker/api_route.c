@@ -191,9 +191,8 @@ read_add_request(json_t *doc, struct add_request *req,
 	    read_string(doc, "tenant", &req->tenant, reply) != 0 ? -1 : 0;
 }
 
-/* Selects the tenant the request acts for, or sets reply to 403. */
-static const struct policy_tenant *
-select_tenant(const struct api_call *call, const char *requested,
+const struct policy_tenant *
+api_select_tenant(const struct api_call *call, const char *requested,
     struct api_reply *reply)
 {
 	const struct policy_tenant *tenant = NULL;
@@ -252,7 +251,7 @@ check_add(const struct api_call *call, const struct add_request *req,
 		    "rsa-4096)", req->key_type);
 		return -1;
 	}
-	tenant = select_tenant(call, req->tenant, reply);
+	tenant = api_select_tenant(call, req->tenant, reply);
 	if (tenant == NULL)
 		return -1;
 	gate.issuer = issuer->name;
@@ -402,6 +401,12 @@ reissue_cert(const struct api_call *call, struct state_cert *cert,
 	char err[512];
 	int rc;
 
+	if (cert->imported) {
+		api_problem(reply, API_ERR_CONFLICT, "certificate %lld was "
+		    "imported, so it cannot be reissued (import its successor "
+		    "with custos cert import)", (long long)cert->id);
+		return;
+	}
 	rc = state_cert_reissue(call->ctx->state, id, time(NULL), err,
 	    sizeof(err));
 	if (rc == STATE_NOT_FOUND) {
@@ -570,11 +575,7 @@ route_cert(const struct api_call *call, int64_t id, const char *action,
 	else if (strcmp(action, "rollback") == 0)
 		rollback_cert(call, &cert, reply);
 	else
-		api_problem(reply, API_ERR_NOT_IMPLEMENTED, "revocation "
-		    "through the API is not implemented yet (as root, run "
-		    "custos revoke --config %s --tenant %s %.*s)",
-		    call->ctx->config->path, cert.tenant,
-		    (int)strcspn(cert.names, " "), cert.names);
+		api_revoke(call, &cert, reply);
 	state_cert_clear(&cert);
 }
 
@@ -596,9 +597,7 @@ api_route(const struct api_call *call, struct api_reply *reply)
 			method_not_allowed(call, reply, "GET, POST");
 	} else if (strcmp(call->path, CERTS_PATH "/import") == 0) {
 		if (is(call, "POST"))
-			api_problem(reply, API_ERR_NOT_IMPLEMENTED, "importing "
-			    "a certificate through the API is not "
-			    "implemented yet");
+			api_import(call, reply);
 		else
 			method_not_allowed(call, reply, "POST");
 	} else if (strncmp(call->path, CERTS_PATH "/", prefix + 1) == 0 &&

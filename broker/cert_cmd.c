@@ -14,6 +14,7 @@
 
 #include "broker/api_client.h"
 #include "broker/audit_issue.h"
+#include "broker/cert_import.h"
 #include "broker/daemon.h"
 #include "broker/issue.h"
 #include "broker/names.h"
@@ -26,13 +27,20 @@
 static const char cert_usage[] =
     "usage: custos cert add [--config FILE] [--tenant NAME] [--issuer NAME]\n"
     "                       [--key-type TYPE] NAME...\n"
+    "       custos cert import [--config FILE] [--tenant NAME] --chain FILE\n"
+    "                          --key-id KEYID\n"
     "       custos cert list [--config FILE]\n"
     "       custos cert show|reissue|remove|rollback [--config FILE] ID\n"
     "\n"
     "Manages the certificates that custos daemon issues and renews.\n"
     "  add       checks NAMEs against the tenant's policy exactly as\n"
     "            custos issue does and adds a certificate, due at once\n"
-    "  list      prints every certificate: id, tenant, next run, names\n"
+    "  import    stores a certificate issued elsewhere (FILE: PEM leaf\n"
+    "            first, then its issuers) whose key custos-signer\n"
+    "            --import-key put in the token as KEYID; it is watched\n"
+    "            for expiry but never renewed (runs as root)\n"
+    "  list      prints every certificate: id, tenant, next run or\n"
+    "            \"imported\", expiry of the current version, names\n"
     "  show      prints one certificate and its versions\n"
     "  reissue   starts a new request for the certificate now\n"
     "  remove    stops managing it; stored versions stay on disk\n"
@@ -46,6 +54,8 @@ struct cert_cmd {
 	struct custos_config *config;
 	struct state *state;
 	struct audit_log *audit;	/* NULL for list and show */
+	const char *chain_path;		/* import: --chain */
+	const char *key_id;		/* import: --key-id */
 	char err[ACME_ERR_MAX];
 };
 
@@ -57,6 +67,8 @@ parse_options(int argc, char **argv, struct cert_cmd *cmd)
 		{ "issuer", required_argument, NULL, 'i' },
 		{ "key-type", required_argument, NULL, 'k' },
 		{ "tenant", required_argument, NULL, 't' },
+		{ "chain", required_argument, NULL, 'C' },
+		{ "key-id", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -73,6 +85,10 @@ parse_options(int argc, char **argv, struct cert_cmd *cmd)
 			cmd->opt.key_type = optarg;
 		else if (c == 't')
 			cmd->opt.tenant = optarg;
+		else if (c == 'C')
+			cmd->chain_path = optarg;
+		else if (c == 'K')
+			cmd->key_id = optarg;
 		else
 			return c == 'h' ? 1 : -1;
 	}
@@ -219,12 +235,16 @@ format_time(int64_t when, char *out, size_t size)
 static void
 print_row(const struct state_cert *cert, void *arg)
 {
-	char due[32];
+	char due[32], expires[32];
 
 	(void)arg;
-	format_time(cert->due, due, sizeof(due));
-	printf("%lld\t%s\t%s\t%s\n", (long long)cert->id, cert->tenant, due,
-	    cert->names);
+	if (cert->imported)
+		snprintf(due, sizeof(due), "imported");
+	else
+		format_time(cert->due, due, sizeof(due));
+	format_time(cert->not_after, expires, sizeof(expires));
+	printf("%lld\t%s\t%s\t%s\t%s\n", (long long)cert->id, cert->tenant,
+	    due, expires, cert->names);
 }
 
 static void
@@ -255,6 +275,9 @@ cert_show(struct cert_cmd *cmd, int64_t id)
 	    "no", due, cert.failures);
 	if (cert.last_error != NULL)
 		printf("last-error: %s\n", cert.last_error);
+	format_time(cert.not_after, due, sizeof(due));
+	printf("imported: %s\nexpires: %s\n", cert.imported ? "yes" : "no",
+	    due);
 	state_cert_clear(&cert);
 	return state_version_list(cmd->state, id, print_version, NULL,
 	    cmd->err, sizeof(cmd->err));
@@ -331,6 +354,26 @@ parse_id(const char *text, int64_t *id)
 	return 0;
 }
 
+/* An imported certificate has no request to reissue. */
+static int
+check_not_imported(struct cert_cmd *cmd, int64_t id)
+{
+	struct state_cert cert;
+	int imported;
+
+	if (state_cert_get(cmd->state, id, &cert, cmd->err,
+	    sizeof(cmd->err)) != 0)
+		return -1;
+	imported = cert.imported;
+	state_cert_clear(&cert);
+	if (!imported)
+		return 0;
+	snprintf(cmd->err, sizeof(cmd->err), "certificate %lld was imported, "
+	    "so custos cannot reissue it (import its successor with custos "
+	    "cert import)", (long long)id);
+	return -1;
+}
+
 static int
 change_by_id(struct cert_cmd *cmd, const char *action, int64_t id)
 {
@@ -345,8 +388,9 @@ change_by_id(struct cert_cmd *cmd, const char *action, int64_t id)
 		printf("removed certificate %lld\n", (long long)id);
 		return 0;
 	}
-	if (strcmp(action, "reissue") == 0 && state_cert_reissue(cmd->state,
-	    id, time(NULL), cmd->err, sizeof(cmd->err)) == 0) {
+	if (strcmp(action, "reissue") == 0 && check_not_imported(cmd,
+	    id) == 0 && state_cert_reissue(cmd->state, id, time(NULL),
+	    cmd->err, sizeof(cmd->err)) == 0) {
 		printf("certificate %lld is due for a new request now\n",
 		    (long long)id);
 		return 0;
@@ -399,6 +443,15 @@ open_audit(struct cert_cmd *cmd, const char *action)
 static int
 dispatch(struct cert_cmd *cmd, const char *action, int argc, char **argv)
 {
+	if (strcmp(action, "import") == 0) {
+		if (argc != 0)
+			return snprintf(cmd->err, sizeof(cmd->err), "import "
+			    "takes no arguments, only --chain and --key-id"),
+			    -1;
+		return cert_import_command(cmd->config, &cmd->opt,
+		    cmd->chain_path, cmd->key_id, cmd->err,
+		    sizeof(cmd->err));
+	}
 	if (strcmp(action, "add") == 0) {
 		if (argc < 1)
 			return snprintf(cmd->err, sizeof(cmd->err), "missing "
@@ -420,8 +473,8 @@ dispatch(struct cert_cmd *cmd, const char *action, int argc, char **argv)
 int
 cert_command(int argc, char **argv)
 {
-	static const char *const actions[] = { "add", "list", "show",
-	    "reissue", "remove", "rollback" };
+	static const char *const actions[] = { "add", "import", "list",
+	    "show", "reissue", "remove", "rollback" };
 	struct cert_cmd cmd;
 	const char *action;
 	size_t i;
@@ -450,8 +503,8 @@ cert_command(int argc, char **argv)
 	if (config_load(cmd.opt.config_path, &cmd.config, cmd.err,
 	    sizeof(cmd.err)) != 0)
 		rc = -1;
-	else if ((rc = api_client_probe(cmd.config, cmd.err,
-	    sizeof(cmd.err))) > 0)
+	else if (strcmp(action, "import") != 0 &&
+	    (rc = api_client_probe(cmd.config, cmd.err, sizeof(cmd.err))) > 0)
 		rc = api_client_cert(cmd.config, &cmd.opt, action,
 		    argc - 1 - optind, argv + 1 + optind, cmd.err,
 		    sizeof(cmd.err));

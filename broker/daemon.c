@@ -310,7 +310,7 @@ run_loop(struct daemon_worker *w)
 			    "so that the supervisor restarts it");
 			return -1;
 		}
-		if (api_check(w->api) != 0)
+		if (api_check(w->api) != 0 || daemon_run_jobs(w) != 0)
 			return -1;
 		found = state_task_next(w->state, &cert_id, &due, err,
 		    sizeof(err));

@@ -43,6 +43,12 @@ enum daemon_result {
 };
 
 /*
+ * Runs the pending jobs of the API process (broker/daemon_jobs.c) and
+ * stores their responses. Returns 0, or -1 when the database fails.
+ */
+int daemon_run_jobs(struct daemon_worker *w);
+
+/*
  * Runs the task of one certificate. For DAEMON_FAILED it sets err and
  * *retry_after, the CA's Retry-After in seconds or -1 for none.
  */

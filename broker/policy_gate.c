@@ -143,3 +143,23 @@ gate_check_request(const struct policy_tenant *tenant,
 	gate_restore_decisions();
 	return count;
 }
+
+size_t
+gate_check_import(const struct policy_tenant *tenant,
+    const struct gate_request *request, gate_denial_fn denied, void *arg)
+{
+	struct policy_decision decision;
+	size_t count = 0;
+
+	gate_quiet_decisions();
+	if (check_names(tenant, request, denied, arg, &count) != 0) {
+		denied("out of memory while checking the names", arg);
+		count++;
+	}
+	policy_check_key_type(tenant, request->key_type, &decision);
+	report(tenant, NULL, NULL, &decision, denied, arg, &count);
+	policy_check_name_count(tenant, request->names->count, &decision);
+	report(tenant, NULL, NULL, &decision, denied, arg, &count);
+	gate_restore_decisions();
+	return count;
+}

@@ -41,6 +41,14 @@ size_t gate_check_request(const struct policy_tenant *tenant,
     const struct gate_request *request, gate_denial_fn denied, void *arg);
 
 /*
+ * Checks an imported certificate: every identifier, the key type and
+ * the number of names, as gate_check_request() does. The issuer, the
+ * account and the challenge type do not apply to it.
+ */
+size_t gate_check_import(const struct policy_tenant *tenant,
+    const struct gate_request *request, gate_denial_fn denied, void *arg);
+
+/*
  * Formats a decision as the policy library words it, for example
  * "www.example.com: allowed by allow .example.com at FILE:6:8". When the
  * written name differs from the canonical one it leads, as in

@@ -81,14 +81,6 @@ struct revoke_options {
 	int certificate_key;
 };
 
-/* The certificate to revoke: its version directory, DER and key id. */
-struct revocation {
-	char *directory;
-	char *certificate;	/* base64url DER of the leaf */
-	char serial[2 * 20 + 1];	/* lowercase hex, as certificate.c */
-	char key_id[IPC_KEY_ID_LEN + 1];
-};
-
 static int
 usage_error(const char *message, const char *arg)
 {
@@ -230,9 +222,8 @@ read_serial(const X509 *cert, char *out, size_t outlen)
 	BN_free(bn);
 }
 
-/* Reads the leaf of DIRECTORY/cert.pem as base64url DER. */
-static int
-read_certificate(struct revocation *rev, char *err, size_t errlen)
+int
+revoke_read_certificate(struct revocation *rev, char *err, size_t errlen)
 {
 	unsigned char *der = NULL;
 	char *path = NULL;
@@ -321,7 +312,7 @@ out:
 	return rc;
 }
 
-static int
+int
 revoke_by_account_key(struct acme_client *acme, const char *url,
     const struct revocation *rev, int reason)
 {
@@ -347,10 +338,9 @@ revoke_by_account_key(struct acme_client *acme, const char *url,
 	return rc;
 }
 
-/* Writes DIRECTORY/revoked through a temporary file renamed over it. */
-static int
-write_marker(const struct revocation *rev, const struct revoke_options *opt,
-    const char *issuer, char *err, size_t errlen)
+int
+revoke_write_marker(const struct revocation *rev, const char *issuer,
+    int certificate_key, int reason, char *err, size_t errlen)
 {
 	char *path = NULL, *tmp = NULL, when[32];
 	time_t now = time(NULL);
@@ -366,8 +356,8 @@ write_marker(const struct revocation *rev, const struct revoke_options *opt,
 	file = fopen(tmp, "we");
 	if (file == NULL || fprintf(file, "revoked %s\nissuer %s\n"
 	    "signed-by %s\nreason %d\n", when, issuer,
-	    opt->certificate_key ? "certificate-key" : "account-key",
-	    opt->reason < 0 ? 0 : opt->reason) < 0 || fflush(file) != 0 ||
+	    certificate_key ? "certificate-key" : "account-key",
+	    reason < 0 ? 0 : reason) < 0 || fflush(file) != 0 ||
 	    fsync(fileno(file)) != 0)
 		goto out;
 	rc = rename(tmp, path);
@@ -395,7 +385,8 @@ run_revoke(struct account_session *session, const struct revoke_options *opt,
 	if (account_session_prepare(session, &opt->session) != 0 ||
 	    find_version(session, opt, rev, acme->err,
 	    sizeof(acme->err)) != 0 ||
-	    read_certificate(rev, acme->err, sizeof(acme->err)) != 0 ||
+	    revoke_read_certificate(rev, acme->err,
+	    sizeof(acme->err)) != 0 ||
 	    (opt->certificate_key &&
 	    read_key_id(rev, acme->err, sizeof(acme->err)) != 0) ||
 	    account_session_connect(session) != 0)
@@ -415,8 +406,8 @@ run_revoke(struct account_session *session, const struct revoke_options *opt,
 	printf("revoked: %s (reason %d, signed by the %s)\n", rev->directory,
 	    opt->reason < 0 ? 0 : opt->reason, opt->certificate_key ?
 	    "certificate key" : "account key");
-	return write_marker(rev, opt, acme->issuer->name, acme->err,
-	    sizeof(acme->err));
+	return revoke_write_marker(rev, acme->issuer->name,
+	    opt->certificate_key, opt->reason, acme->err, sizeof(acme->err));
 }
 
 /*

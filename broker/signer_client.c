@@ -370,12 +370,23 @@ int
 signer_key_public(struct signer_client *signer, const char *key_id,
     struct signer_key *key, char *err, size_t errlen)
 {
+	return signer_key_public_of(signer, key_id, NULL, key, err, errlen);
+}
+
+int
+signer_key_public_of(struct signer_client *signer, const char *key_id,
+    const char *tenant, struct signer_key *key, char *err, size_t errlen)
+{
 	json_t *request, *result = NULL;
 	char why[128];
 	int rc = -1;
 
 	memset(key, 0, sizeof(*key));
-	request = json_pack("{s:s}", "key_id", key_id);
+	if (tenant != NULL)
+		request = json_pack("{s:s, s:s}", "key_id", key_id, "tenant",
+		    tenant);
+	else
+		request = json_pack("{s:s}", "key_id", key_id);
 	if (request == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

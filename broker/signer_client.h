@@ -82,6 +82,12 @@ int signer_key_generate(struct signer_client *signer, const char *issuer,
     size_t errlen);
 int signer_key_public(struct signer_client *signer, const char *key_id,
     struct signer_key *key, char *err, size_t errlen);
+/*
+ * As signer_key_public(), but the signer replies with a policy-denied
+ * error unless the key is a certificate key bound to tenant.
+ */
+int signer_key_public_of(struct signer_client *signer, const char *key_id,
+    const char *tenant, struct signer_key *key, char *err, size_t errlen);
 void signer_key_clear(struct signer_key *key);
 
 /*

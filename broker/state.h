@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 4
+#define STATE_SCHEMA_VERSION 5
 #define STATE_NOT_FOUND (-2)
 #define STATE_FILE_NAME "custos.db"
 
@@ -33,6 +33,10 @@ struct state_cert {
 	int64_t created;	/* Unix time */
 	int64_t generation;	/* request number, raised by reissue */
 	int removed;
+	/* 1: uploaded by hand with custos cert import, never renewed. */
+	int imported;
+	/* notAfter of the current version, 0 when there is none. */
+	int64_t not_after;
 	/* From the scheduled task; due is 0 when none is scheduled. */
 	int64_t due;
 	int failures;
@@ -99,6 +103,13 @@ void state_close(struct state *st);
 /* Adds a certificate and its first task, due at due. Sets *id. */
 int state_cert_add(struct state *st, const struct state_cert *cert,
     int64_t due, int64_t *id, char *err, size_t errlen);
+/*
+ * Adds an imported certificate with v as its current version, in one
+ * transaction. It gets no task, so the scheduler never renews it. Sets
+ * *id and v->cert_id.
+ */
+int state_cert_import(struct state *st, const struct state_cert *cert,
+    struct state_version *v, int64_t *id, char *err, size_t errlen);
 int state_cert_get(struct state *st, int64_t id, struct state_cert *cert,
     char *err, size_t errlen);
 /* Calls fn for each certificate not removed, in id order. */
@@ -178,5 +189,42 @@ int state_version_list(struct state *st, int64_t cert_id,
 int state_version_current(struct state *st, int64_t cert_id,
     struct state_version *v, char *err, size_t errlen);
 void state_version_clear(struct state_version *v);
+
+/*
+ * A job that the API process hands to the worker, which has the signer
+ * connection: an import or a revocation. The API process adds it and waits; the
+ * worker runs it and records the HTTP response to send.
+ */
+#define JOB_PENDING "pending"
+#define JOB_RUNNING "running"
+#define JOB_DONE "done"
+#define JOB_CANCELLED "cancelled"	/* the API process stopped waiting */
+
+struct state_job {
+	int64_t id;
+	char kind[16];		/* "import" or "revoke" */
+	char *tenant;
+	int64_t cert_id;	/* 0 for an import */
+	char *request;		/* JSON object text */
+	char status[16];
+	int http_status;	/* set when done */
+	char *response;		/* JSON object text, set when done */
+};
+
+/* Adds a pending job and removes finished ones older than a day. */
+int state_job_add(struct state *st, const char *kind, const char *tenant,
+    int64_t cert_id, const char *request, int64_t now, int64_t *id,
+    char *err, size_t errlen);
+/* Takes the oldest pending job and marks it running: 1, 0 when none. */
+int state_job_next(struct state *st, struct state_job *job, char *err,
+    size_t errlen);
+int state_job_finish(struct state *st, int64_t id, int http_status,
+    const char *response, char *err, size_t errlen);
+int state_job_get(struct state *st, int64_t id, struct state_job *job,
+    char *err, size_t errlen);
+/* Cancels a job still pending: 1 when cancelled, 0 when it has started. */
+int state_job_cancel(struct state *st, int64_t id, char *err,
+    size_t errlen);
+void state_job_clear(struct state_job *job);
 
 #endif

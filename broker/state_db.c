@@ -78,6 +78,24 @@ static const char *const migrations[STATE_SCHEMA_VERSION] = {
 
 	/* Version 4: the scheduler's next task without a sort of every row. */
 	"CREATE INDEX tasks_due ON tasks(due, cert_id);",
+
+	/*
+	 * Version 5: certificates uploaded by hand, which are not renewed,
+	 * and the jobs that the API process hands to the worker.
+	 */
+	"ALTER TABLE certificates ADD COLUMN"
+	"  imported INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE jobs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  tenant TEXT NOT NULL,"
+	"  cert_id INTEGER,"
+	"  request TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  http_status INTEGER,"
+	"  response TEXT,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX jobs_status ON jobs(status, id);",
 };
 
 static int
@@ -299,7 +317,9 @@ state_close(struct state *st)
 static const char cert_columns[] =
 	"SELECT c.id, c.tenant, c.label, c.names, c.key_type, c.issuer,"
 	" c.settings, c.created, c.generation, c.removed,"
-	" coalesce(t.due, 0), coalesce(t.failures, 0), t.last_error"
+	" coalesce(t.due, 0), coalesce(t.failures, 0), t.last_error,"
+	" c.imported, coalesce((SELECT v.not_after FROM versions v"
+	"  WHERE v.cert_id = c.id AND v.status = '" VERSION_CURRENT "'), 0)"
 	" FROM certificates c LEFT JOIN tasks t ON t.cert_id = c.id";
 
 static int
@@ -319,6 +339,8 @@ read_cert(sqlite3_stmt *stmt, struct state_cert *cert)
 	cert->due = sqlite3_column_int64(stmt, 10);
 	cert->failures = sqlite3_column_int(stmt, 11);
 	cert->last_error = column_text(stmt, 12);
+	cert->imported = sqlite3_column_int(stmt, 13);
+	cert->not_after = sqlite3_column_int64(stmt, 14);
 	if (cert->tenant == NULL || cert->label == NULL ||
 	    cert->names == NULL || cert->key_type == NULL ||
 	    cert->issuer == NULL || cert->settings == NULL) {
@@ -341,35 +363,67 @@ state_cert_clear(struct state_cert *cert)
 	memset(cert, 0, sizeof(*cert));
 }
 
-int
-state_cert_add(struct state *st, const struct state_cert *cert,
-    int64_t due, int64_t *id, char *err, size_t errlen)
+/* Inserts the certificate row; a clash of its label gets a clear error. */
+static int
+insert_cert(struct state *st, const struct state_cert *cert, int imported,
+    int64_t *id, char *err, size_t errlen)
 {
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (begin(st, err, errlen) != 0)
-		return -1;
 	stmt = prepare(st, err, errlen, "INSERT INTO certificates (tenant,"
-	    " label, names, key_type, issuer, settings, created) VALUES"
-	    " (?, ?, ?, ?, ?, ?, ?)", "ssssssi", cert->tenant, cert->label,
-	    cert->names, cert->key_type, cert->issuer,
-	    cert->settings != NULL ? cert->settings : "{}", cert->created);
+	    " label, names, key_type, issuer, settings, created, imported)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "ssssssii", cert->tenant,
+	    cert->label, cert->names, cert->key_type, cert->issuer,
+	    cert->settings != NULL ? cert->settings : "{}", cert->created,
+	    (int64_t)imported);
 	if (stmt == NULL)
-		goto fail;
+		return -1;
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_CONSTRAINT) {
 		snprintf(err, errlen, "tenant %s already has a certificate "
 		    "stored as %s (remove it first, or put another name "
 		    "first)", cert->tenant, cert->label);
-		goto fail;
+		return -1;
 	}
-	if (rc != SQLITE_DONE) {
-		db_error(st, err, errlen, "add a certificate");
-		goto fail;
-	}
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, errlen, "add a certificate");
 	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int
+state_cert_import(struct state *st, const struct state_cert *cert,
+    struct state_version *v, int64_t *id, char *err, size_t errlen)
+{
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	if (insert_cert(st, cert, 1, id, err, errlen) != 0)
+		goto fail;
+	v->cert_id = *id;
+	if (run(st, prepare(st, err, errlen, "INSERT INTO versions (cert_id,"
+	    " name, serial, not_before, not_after, created, status,"
+	    " deploy_pending) VALUES (?, ?, ?, ?, ?, ?, '" VERSION_CURRENT
+	    "', ?)", "issiiii", v->cert_id, v->name, v->serial, v->not_before,
+	    v->not_after, v->created, (int64_t)DEPLOY_NONE), "add a version",
+	    err, errlen) != 0 || commit(st, err, errlen) != 0)
+		goto fail;
+	return 0;
+
+fail:
+	rollback(st);
+	return -1;
+}
+
+int
+state_cert_add(struct state *st, const struct state_cert *cert,
+    int64_t due, int64_t *id, char *err, size_t errlen)
+{
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	if (insert_cert(st, cert, 0, id, err, errlen) != 0)
+		goto fail;
 	if (run(st, prepare(st, err, errlen, "INSERT INTO tasks (cert_id,"
 	    " due) VALUES (?, ?)", "ii", *id, due), "add a task", err,
 	    errlen) != 0 || commit(st, err, errlen) != 0)
@@ -385,7 +439,7 @@ int
 state_cert_get(struct state *st, int64_t id, struct state_cert *cert,
     char *err, size_t errlen)
 {
-	char sql[512];
+	char sql[1024];
 	sqlite3_stmt *stmt;
 	int rc;
 
@@ -415,7 +469,7 @@ state_cert_list(struct state *st,
     char *err, size_t errlen)
 {
 	struct state_cert cert;
-	char sql[512];
+	char sql[1024];
 	sqlite3_stmt *stmt;
 	int rc;
 
@@ -484,8 +538,9 @@ state_cert_reissue(struct state *st, int64_t id, int64_t now, char *err,
 	if (begin(st, err, errlen) != 0)
 		return -1;
 	rc = change_cert(st, prepare(st, err, errlen, "UPDATE certificates"
-	    " SET generation = generation + 1 WHERE id = ? AND removed = 0",
-	    "i", id), id, "reissue a certificate", err, errlen);
+	    " SET generation = generation + 1 WHERE id = ? AND removed = 0"
+	    " AND imported = 0", "i", id), id, "reissue a certificate", err,
+	    errlen);
 	if (rc == 0)
 		rc = run(st, prepare(st, err, errlen, "INSERT OR REPLACE INTO"
 		    " tasks (cert_id, due, failures) VALUES (?, ?, 0)", "ii",
@@ -638,7 +693,12 @@ state_recover(struct state *st, int64_t now, int *count, char *err,
 	    "i", now), "recover attempts", err, errlen) != 0)
 		return -1;
 	*count = sqlite3_changes(st->db);
-	return 0;
+	/* A job cut off by a crash ends with 500 for the API to return. */
+	return run(st, prepare(st, err, errlen, "UPDATE jobs SET status ="
+	    " '" JOB_DONE "', http_status = 500, response = ? WHERE status ="
+	    " '" JOB_RUNNING "'", "s", "{\"type\": \"urn:custos:error:"
+	    "internal\", \"status\": 500, \"detail\": \"the worker stopped "
+	    "while it ran this job\"}"), "recover jobs", err, errlen);
 }
 
 static int
@@ -816,4 +876,143 @@ state_version_current(struct state *st, int64_t cert_id,
 		snprintf(err, errlen, "certificate %lld has no current "
 		    "version", (long long)cert_id);
 	return rc;
+}
+
+int
+state_job_add(struct state *st, const char *kind, const char *tenant,
+    int64_t cert_id, const char *request, int64_t now, int64_t *id,
+    char *err, size_t errlen)
+{
+	/* Finished jobs are kept for a day, for anyone who debugs one. */
+	if (run(st, prepare(st, err, errlen, "DELETE FROM jobs WHERE status"
+	    " IN ('" JOB_DONE "', '" JOB_CANCELLED "') AND created < ?", "i",
+	    now - 86400), "remove old jobs", err, errlen) != 0)
+		return -1;
+	if (run(st, prepare(st, err, errlen, "INSERT INTO jobs (kind, tenant,"
+	    " cert_id, request, status, created) VALUES (?, ?, nullif(?, 0),"
+	    " ?, '" JOB_PENDING "', ?)", "ssisi", kind, tenant, cert_id,
+	    request, now), "add a job", err, errlen) != 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+static const char job_columns[] =
+	"SELECT id, kind, tenant, coalesce(cert_id, 0), request, status,"
+	" coalesce(http_status, 0), response FROM jobs";
+
+static int
+read_job(sqlite3_stmt *stmt, struct state_job *job)
+{
+	memset(job, 0, sizeof(*job));
+	job->id = sqlite3_column_int64(stmt, 0);
+	copy_status(job->kind, sizeof(job->kind), stmt, 1);
+	job->tenant = column_text(stmt, 2);
+	job->cert_id = sqlite3_column_int64(stmt, 3);
+	job->request = column_text(stmt, 4);
+	copy_status(job->status, sizeof(job->status), stmt, 5);
+	job->http_status = sqlite3_column_int(stmt, 6);
+	job->response = column_text(stmt, 7);
+	if (job->tenant == NULL || job->request == NULL) {
+		state_job_clear(job);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the first job that where selects; STATE_NOT_FOUND when none. */
+static int
+select_job(struct state *st, const char *where, int64_t id,
+    struct state_job *job, char *err, size_t errlen)
+{
+	char sql[512];
+	sqlite3_stmt *stmt;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "%s %s", job_columns, where);
+	stmt = prepare(st, err, errlen, sql, id != 0 ? "i" : "", id);
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		rc = read_job(stmt, job) == 0 ? 0 : -1;
+	else if (rc == SQLITE_DONE)
+		rc = STATE_NOT_FOUND;
+	else
+		rc = db_error(st, err, errlen, "read a job");
+	sqlite3_finalize(stmt);
+	if (rc == -1 && err[0] == '\0')
+		snprintf(err, errlen, "out of memory");
+	return rc;
+}
+
+int
+state_job_next(struct state *st, struct state_job *job, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	err[0] = '\0';
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	rc = select_job(st, "WHERE status = '" JOB_PENDING "' ORDER BY id"
+	    " LIMIT 1", 0, job, err, errlen);
+	if (rc == 0 && run(st, prepare(st, err, errlen, "UPDATE jobs SET"
+	    " status = '" JOB_RUNNING "' WHERE id = ?", "i", job->id),
+	    "start a job", err, errlen) != 0) {
+		state_job_clear(job);
+		rc = -1;
+	}
+	if (rc == STATE_NOT_FOUND) {
+		rollback(st);
+		return 0;
+	}
+	if (rc != 0 || commit(st, err, errlen) != 0) {
+		rollback(st);
+		return -1;
+	}
+	snprintf(job->status, sizeof(job->status), JOB_RUNNING);
+	return 1;
+}
+
+int
+state_job_finish(struct state *st, int64_t id, int http_status,
+    const char *response, char *err, size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "UPDATE jobs SET status ="
+	    " '" JOB_DONE "', http_status = ?, response = ? WHERE id = ?",
+	    "isi", (int64_t)http_status, response, id), "finish a job", err,
+	    errlen);
+}
+
+int
+state_job_get(struct state *st, int64_t id, struct state_job *job,
+    char *err, size_t errlen)
+{
+	int rc;
+
+	err[0] = '\0';
+	rc = select_job(st, "WHERE id = ?", id, job, err, errlen);
+	if (rc == STATE_NOT_FOUND)
+		snprintf(err, errlen, "no job with id %lld", (long long)id);
+	return rc;
+}
+
+int
+state_job_cancel(struct state *st, int64_t id, char *err, size_t errlen)
+{
+	if (run(st, prepare(st, err, errlen, "UPDATE jobs SET status ="
+	    " '" JOB_CANCELLED "' WHERE id = ? AND status = '" JOB_PENDING
+	    "'", "i", id), "cancel a job", err, errlen) != 0)
+		return -1;
+	return sqlite3_changes(st->db) > 0;
+}
+
+void
+state_job_clear(struct state_job *job)
+{
+	free(job->tenant);
+	free(job->request);
+	free(job->response);
+	memset(job, 0, sizeof(*job));
 }

@@ -27,7 +27,9 @@
  *     "custos/account/ISSUER/ACCOUNT/KEYID" (ACCOUNT from the issuer's
  *     configuration) or "custos/certificate/TENANT/KEYID". The tenant
  *     must be allowed to use that issuer and account, or that key type.
- * IPC_KEY_PUBLIC    {"key_id": KEYID}
+ * IPC_KEY_PUBLIC    {"key_id": KEYID, "tenant": TENANT (optional)}
+ *     With "tenant", the key must be a certificate key bound to TENANT,
+ *     or the reply is a policy-denied error.
  *     Both requests have the same result:
  *     result:       {"key_id": KEYID, "type": TYPE, "jwk": {...},
  *                    "thumbprint": B64URL, "uri": "pkcs11:..."}

@@ -54,7 +54,12 @@ usage(FILE *out)
 	    "                 to the broker (see docs/audit.md)\n"
 	    "  --debug        log one line per request\n"
 	    "  --help         print this help and exit\n"
-	    "  --version      print the version and exit\n");
+	    "  --version      print the version and exit\n"
+	    "\n"
+	    "Offline setup steps, run by the operator (see their --help):\n"
+	    "  custos-signer --import-eab --config FILE --issuer NAME ...\n"
+	    "  custos-signer --import-key --config FILE --tenant NAME "
+	    "--key FILE\n");
 }
 
 static int
@@ -297,6 +302,8 @@ main(int argc, char **argv)
 	}
 	if (argc > 1 && strcmp(argv[1], "--import-eab") == 0)
 		eab_import_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--import-key") == 0)
+		key_import_main(argc, argv);
 	rc = parse_args(argc, argv, &opts);
 	if (rc != 0)
 		return rc > 0 ? 0 : 1;

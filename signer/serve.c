@@ -239,7 +239,32 @@ handle_key_generate(struct request *req)
 	return rc;
 }
 
-static const char *const key_public_members[] = { "key_id", NULL };
+static const char *const key_public_members[] = { "key_id", "tenant", NULL };
+
+/*
+ * With a "tenant" member, the key must be a certificate key bound to
+ * that tenant: the broker asks so before it trusts a key id that a
+ * tenant's user supplied, as for an imported certificate.
+ */
+static int
+check_key_tenant(struct request *req, const char *label,
+    const unsigned char id[KEY_ID_BYTES])
+{
+	const struct policy_tenant *tenant;
+	struct policy_decision decision;
+	char hex[2 * KEY_ID_BYTES + 1];
+	int rc;
+
+	if (json_object_get(req->body, "tenant") == NULL)
+		return 0;
+	rc = get_tenant(req, &tenant);
+	if (rc != 0)
+		return rc;
+	key_id_to_hex(id, hex);
+	if (!authorize_certificate_key(tenant, label, hex, &decision))
+		return reply_denied(req, &decision);
+	return 0;
+}
 
 static int
 handle_key_public(struct request *req)
@@ -250,6 +275,8 @@ handle_key_public(struct request *req)
 	int rc;
 
 	rc = load_key(req, &pkey, id, label, sizeof(label));
+	if (rc == 0)
+		rc = check_key_tenant(req, label, id);
 	if (rc == 0)
 		rc = describe_key(req, pkey, id, label);
 	EVP_PKEY_free(pkey);

@@ -290,6 +290,9 @@ int eab_sign(struct signer_token *token, const struct config_issuer *issuer,
 /* eab_import.c: "custos-signer --import-eab ..."; never returns. */
 void eab_import_main(int argc, char **argv) __attribute__((noreturn));
 
+/* key_import.c: "custos-signer --import-key ..."; never returns. */
+void key_import_main(int argc, char **argv) __attribute__((noreturn));
+
 /* revoke.c */
 int revoke_check_certificate(EVP_PKEY *key, const char *certificate_b64,
     char *err, size_t errlen);

@@ -211,12 +211,14 @@ assert_contains "unknown id is named" "$(field .detail)" \
 	"no certificate with id 999"
 api $ALPHA_UID GET /v1/keys
 assert_equal "unknown path answers 404" "$API_STATUS" 404
-api $ALPHA_UID POST /v1/certificates/1/revoke
-assert_equal "revoke answers 501" "$API_STATUS" 501
-assert_contains "revoke detail gives the command" "$(field .detail)" \
-	"custos revoke --config $CUSTOS_CONF --tenant alpha a.alpha.test"
+api $ALPHA_UID POST /v1/certificates/1/revoke '{"reason": "old"}'
+assert_equal "revoke with a text reason answers 400" "$API_STATUS" 400
+assert_contains "the reason detail names the codes" "$(field .detail)" \
+	"use an RFC 5280 reason code from 0 to 10 other than 7"
 api $ALPHA_UID POST /v1/certificates/import '{}'
-assert_equal "import answers 501" "$API_STATUS" 501
+assert_equal "import without chain answers 400" "$API_STATUS" 400
+assert_contains "the import detail names the member" "$(field .detail)" \
+	'member "chain" must be a string'
 api $STRANGER_UID GET /v1/certificates
 assert_equal "user of no tenant answers 403" "$API_STATUS" 403
 assert_contains "no-tenant detail names the user" "$(field .detail)" \

@@ -65,7 +65,7 @@ test_open_new_database(void)
 	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
 	CHECK_INT(state_schema_version(st), STATE_SCHEMA_VERSION);
 	state_close(st);
-	CHECK_INT(query_int("PRAGMA user_version"), 4);
+	CHECK_INT(query_int("PRAGMA user_version"), 5);
 	CHECK_INT(query_int("SELECT count(*) FROM sqlite_master WHERE"
 	    " type = 'index' AND name = 'tasks_due'"), 1);
 }
@@ -94,27 +94,30 @@ test_wal_mode(void)
 static void
 test_migrate_from_version_one(void)
 {
-	struct state_cert cert = sample_cert("a.demo.test"), got;
+	struct state_cert got;
 	struct state *st;
-	int64_t id = 0;
+	int64_t id = 1;
 
 	fresh_path();
 	CHECK_INT(state_open_schema(path, 1, &st, err, sizeof(err)), 0);
 	CHECK_INT(state_schema_version(st), 1);
 	state_close(st);
-	/* A row written by a version 1 program, without last_error. */
+	/* Rows written by a version 1 program, without last_error. */
 	CHECK_INT(query_int("SELECT count(*) FROM pragma_table_info('tasks')"
 	    " WHERE name = 'last_error'"), 0);
-	CHECK_INT(state_open_schema(path, 1, &st, err, sizeof(err)), 0);
-	CHECK_INT(state_cert_add(st, &cert, 5000, &id, err, sizeof(err)), 0);
-	state_close(st);
+	query_int("INSERT INTO certificates (id, tenant, label, names,"
+	    " key_type, issuer, created) VALUES (1, 'lab', 'a.demo.test',"
+	    " 'a.demo.test b.demo.test', 'ec-p256', 'pebble', 1000)");
+	query_int("INSERT INTO tasks (cert_id, due) VALUES (1, 5000)");
 
 	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
-	CHECK_INT(state_schema_version(st), 4);
+	CHECK_INT(state_schema_version(st), 5);
 	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
 	CHECK_STR(got.names, "a.demo.test b.demo.test");
 	CHECK_INT(got.due, 5000);
 	CHECK(got.last_error == NULL);
+	CHECK_INT(got.imported, 0);
+	CHECK_INT(got.not_after, 0);
 	state_cert_clear(&got);
 	state_close(st);
 	CHECK_INT(query_int("SELECT count(*) FROM pragma_table_info('tasks')"
@@ -263,6 +266,101 @@ test_reissue_starts_new_request(void)
 	CHECK_INT(state_order_open(st, id, 1, &open, err, sizeof(err)), 0);
 	CHECK_STR(open.url, "https://ca.test/order/1");
 	state_order_clear(&open);
+	state_close(st);
+}
+
+static void
+test_import_has_no_task(void)
+{
+	struct state_cert cert = sample_cert("a@0a"), got;
+	struct state_version v = { .name = "20250101T000000Z-0a",
+	    .serial = "0a", .not_before = 100, .not_after = 9000,
+	    .created = 200 }, current;
+	struct state *st;
+	int64_t id = 0, next_id = 0, due = 0;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_import(st, &cert, &v, &id, err, sizeof(err)), 0);
+	CHECK_INT(v.cert_id, id);
+	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
+	CHECK_INT(got.imported, 1);
+	CHECK_INT(got.not_after, 9000);
+	CHECK_INT(got.due, 0);
+	state_cert_clear(&got);
+	CHECK_INT(state_version_current(st, id, &current, err, sizeof(err)),
+	    0);
+	CHECK_STR(current.name, "20250101T000000Z-0a");
+	CHECK_INT(current.deploy_pending, DEPLOY_NONE);
+	state_version_clear(&current);
+	/* The scheduler finds nothing to run, and reissue finds no row. */
+	CHECK_INT(state_task_next(st, &next_id, &due, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_reissue(st, id, 77, err, sizeof(err)),
+	    STATE_NOT_FOUND);
+	CHECK_INT(query_int("SELECT count(*) FROM tasks"), 0);
+	/* The same label again is rejected and leaves no version behind. */
+	CHECK_INT(state_cert_import(st, &cert, &v, &id, err, sizeof(err)),
+	    -1);
+	CHECK(strstr(err, "already has a certificate stored as a@0a") !=
+	    NULL);
+	CHECK_INT(query_int("SELECT count(*) FROM versions"), 1);
+	state_close(st);
+}
+
+static void
+test_job_lifecycle(void)
+{
+	struct state_job job;
+	struct state *st;
+	int64_t first = 0, second = 0;
+	int count = 0;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_job_next(st, &job, err, sizeof(err)), 0);
+	CHECK_INT(state_job_add(st, "import", "lab", 0, "{\"a\": 1}", 10,
+	    &first, err, sizeof(err)), 0);
+	CHECK_INT(state_job_add(st, "revoke", "lab", 7, "{}", 11, &second,
+	    err, sizeof(err)), 0);
+
+	/* The oldest pending job runs first and cannot be cancelled. */
+	CHECK_INT(state_job_next(st, &job, err, sizeof(err)), 1);
+	CHECK_INT(job.id, first);
+	CHECK_STR(job.kind, "import");
+	CHECK_STR(job.request, "{\"a\": 1}");
+	CHECK_INT(job.cert_id, 0);
+	state_job_clear(&job);
+	CHECK_INT(state_job_cancel(st, first, err, sizeof(err)), 0);
+	CHECK_INT(state_job_finish(st, first, 201, "{\"id\": 3}", err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_job_get(st, first, &job, err, sizeof(err)), 0);
+	CHECK_STR(job.status, JOB_DONE);
+	CHECK_INT(job.http_status, 201);
+	CHECK_STR(job.response, "{\"id\": 3}");
+	state_job_clear(&job);
+
+	/* A pending job can be cancelled, and then never runs. */
+	CHECK_INT(state_job_cancel(st, second, err, sizeof(err)), 1);
+	CHECK_INT(state_job_next(st, &job, err, sizeof(err)), 0);
+
+	/* A job running at a crash ends as a 500. */
+	CHECK_INT(state_job_add(st, "revoke", "lab", 7, "{}", 12, &second,
+	    err, sizeof(err)), 0);
+	CHECK_INT(state_job_next(st, &job, err, sizeof(err)), 1);
+	state_job_clear(&job);
+	CHECK_INT(state_recover(st, 20, &count, err, sizeof(err)), 0);
+	CHECK_INT(state_job_get(st, second, &job, err, sizeof(err)), 0);
+	CHECK_STR(job.status, JOB_DONE);
+	CHECK_INT(job.http_status, 500);
+	CHECK(strstr(job.response, "the worker stopped") != NULL);
+	state_job_clear(&job);
+	CHECK_INT(state_job_get(st, 999, &job, err, sizeof(err)),
+	    STATE_NOT_FOUND);
+
+	/* A new job a day later removes the finished ones. */
+	CHECK_INT(state_job_add(st, "import", "lab", 0, "{}", 12 + 86401,
+	    &second, err, sizeof(err)), 0);
+	CHECK_INT(query_int("SELECT count(*) FROM jobs"), 1);
 	state_close(st);
 }
 
@@ -483,6 +581,8 @@ main(void)
 	RUN(test_task_failures_recorded);
 	RUN(test_missing_cert);
 	RUN(test_reissue_starts_new_request);
+	RUN(test_import_has_no_task);
+	RUN(test_job_lifecycle);
 	RUN(test_order_lifecycle);
 	RUN(test_order_url_unique);
 	RUN(test_attempt_recovery);

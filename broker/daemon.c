@@ -99,8 +99,9 @@ start_worker(struct daemon_worker *w, char *err, size_t errlen)
 		return snprintf(err, errlen, "out of memory"), -1;
 	rc = state_open(path, &w->state, err, errlen);
 	free(path);
-	if (rc != 0 || state_recover(w->state, time(NULL), &count, err,
-	    errlen) != 0)
+	if (rc != 0 || state_cert_unfinished(w->state, &w->unfinished,
+	    &w->unfinished_count, err, errlen) != 0 ||
+	    state_recover(w->state, time(NULL), &count, err, errlen) != 0)
 		return -1;
 	if (count > 0)
 		log_warn("%d attempts were interrupted by a restart; their "
@@ -224,28 +225,6 @@ sleep_until(const struct daemon_worker *w, int64_t due)
 	daemon_wake = 0;
 }
 
-/* Certificate ids that recover_deploys works through. */
-struct id_list {
-	int64_t *ids;
-	size_t count;
-	int failed;
-};
-
-static void
-collect_id(const struct state_cert *cert, void *arg)
-{
-	struct id_list *list = arg;
-	int64_t *grown;
-
-	grown = realloc(list->ids, (list->count + 1) * sizeof(*grown));
-	if (grown == NULL) {
-		list->failed = 1;
-		return;
-	}
-	list->ids = grown;
-	list->ids[list->count++] = cert->id;
-}
-
 /* Cleans the store and reruns the deploys a crash cut off. */
 static void
 recover_cert(struct daemon_worker *w, int64_t id)
@@ -263,23 +242,22 @@ recover_cert(struct daemon_worker *w, int64_t id)
 	state_cert_clear(&cert);
 }
 
-static int
+/*
+ * Recovers only the certificates that start_worker found unfinished: a
+ * deploy pending or an attempt cut off. Every other certificate's store
+ * is cleaned before its next task runs (run_task), so a start reads no
+ * more than a handful of rows however many certificates there are.
+ */
+static void
 recover_deploys(struct daemon_worker *w)
 {
-	struct id_list list = { 0 };
-	char err[512];
 	size_t i;
 
-	if (state_cert_list(w->state, collect_id, &list, err,
-	    sizeof(err)) != 0 || list.failed) {
-		log_error("%s", list.failed ? "out of memory" : err);
-		free(list.ids);
-		return -1;
-	}
-	for (i = 0; i < list.count && !daemon_stop; i++)
-		recover_cert(w, list.ids[i]);
-	free(list.ids);
-	return 0;
+	for (i = 0; i < w->unfinished_count && !daemon_stop; i++)
+		recover_cert(w, w->unfinished[i]);
+	free(w->unfinished);
+	w->unfinished = NULL;
+	w->unfinished_count = 0;
 }
 
 /* Appends a signed checkpoint; a failure is logged, and the loop goes on. */
@@ -300,8 +278,7 @@ run_loop(struct daemon_worker *w)
 	char err[512];
 	int found;
 
-	if (recover_deploys(w) != 0)
-		return -1;
+	recover_deploys(w);
 	log_info("worker ready (state %s/%s)", w->config->broker.state_dir,
 	    STATE_FILE_NAME);
 	while (!daemon_stop) {
@@ -360,6 +337,7 @@ out:
 	challenge_set_free(&w.challenges);
 	challenge_http_free(w.responder);
 	state_close(w.state);
+	free(w.unfinished);
 	policy_free(w.policy);
 	if (audit_status(err, sizeof(err)) != 0) {
 		log_error("%s", err);

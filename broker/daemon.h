@@ -34,6 +34,8 @@ struct daemon_worker {
 	struct challenge_http *responder;
 	struct challenge_set challenges;
 	struct api_server *api;		/* NULL when the API is off */
+	int64_t *unfinished;		/* certificates to recover at start */
+	size_t unfinished_count;
 };
 
 enum daemon_result {

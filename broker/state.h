@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 5
+#define STATE_SCHEMA_VERSION 6
 #define STATE_NOT_FOUND (-2)
 #define STATE_FILE_NAME "custos.db"
 
@@ -115,6 +115,15 @@ int state_cert_get(struct state *st, int64_t id, struct state_cert *cert,
 /* Calls fn for each certificate not removed, in id order. */
 int state_cert_list(struct state *st,
     void (*fn)(const struct state_cert *cert, void *arg), void *arg,
+    char *err, size_t errlen);
+/*
+ * Lists, in id order, the certificates not removed that a crash can have
+ * left unfinished: one with a version whose deploy is pending, or with an
+ * attempt still running. Call it before state_recover(), which ends the
+ * running attempts. Sets *ids to a malloc'd array of *count ids (NULL
+ * when none).
+ */
+int state_cert_unfinished(struct state *st, int64_t **ids, size_t *count,
     char *err, size_t errlen);
 /* Marks the certificate removed and drops its task; versions stay. */
 int state_cert_remove(struct state *st, int64_t id, char *err,

@@ -96,6 +96,15 @@ static const char *const migrations[STATE_SCHEMA_VERSION] = {
 	"  response TEXT,"
 	"  created INTEGER NOT NULL);"
 	"CREATE INDEX jobs_status ON jobs(status, id);",
+
+	/*
+	 * Version 6: what a crash left unfinished, found at start without
+	 * reading every certificate (state_cert_unfinished).
+	 */
+	"CREATE INDEX versions_deploy_pending ON versions(cert_id)"
+	"  WHERE deploy_pending != 0;"
+	"CREATE INDEX attempts_running ON attempts(cert_id)"
+	"  WHERE result = 'running';",
 };
 
 static int
@@ -491,6 +500,54 @@ state_cert_list(struct state *st,
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, errlen, "list certificates");
 	return 0;
+}
+
+/* Appends id to the array *ids of *count entries. */
+static int
+append_id(int64_t **ids, size_t *count, int64_t id)
+{
+	int64_t *grown;
+
+	grown = realloc(*ids, (*count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	grown[(*count)++] = id;
+	*ids = grown;
+	return 0;
+}
+
+int
+state_cert_unfinished(struct state *st, int64_t **ids, size_t *count,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*ids = NULL;
+	*count = 0;
+	/* Both subqueries walk the partial indexes of schema version 6. */
+	stmt = prepare(st, err, errlen, "SELECT id FROM certificates"
+	    " WHERE removed = 0 AND id IN"
+	    " (SELECT cert_id FROM versions WHERE deploy_pending != 0"
+	    " UNION SELECT cert_id FROM attempts WHERE result = 'running')"
+	    " ORDER BY id", "");
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (append_id(ids, count, sqlite3_column_int64(stmt, 0)) != 0)
+			break;
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return 0;
+	free(*ids);
+	*ids = NULL;
+	*count = 0;
+	if (rc == SQLITE_ROW) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return db_error(st, err, errlen, "list unfinished certificates");
 }
 
 /* Runs one statement about certificate id and expects it to match. */

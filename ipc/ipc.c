@@ -136,17 +136,28 @@ read_full(int fd, unsigned char *buf, size_t len)
 	return (ssize_t)done;
 }
 
+/*
+ * Frames up to this size, header included, go out in one write(2), so the
+ * peer wakes once for the whole frame. Larger ones take two.
+ */
+#define IPC_ONE_WRITE_MAX 4096
+
 int
 ipc_write_frame(int fd, uint16_t type, const void *payload, size_t length)
 {
-	unsigned char header[IPC_HEADER_SIZE];
+	unsigned char frame[IPC_ONE_WRITE_MAX];
 	int rc;
 
 	if (length > IPC_MAX_PAYLOAD)
 		return -IPC_ETOOBIG;
-	ipc_header_encode(header, type, (uint32_t)length);
-	rc = write_all(fd, header, sizeof(header));
-	if (rc == 0 && length > 0)
+	ipc_header_encode(frame, type, (uint32_t)length);
+	if (length <= sizeof(frame) - IPC_HEADER_SIZE) {
+		if (length > 0)
+			memcpy(frame + IPC_HEADER_SIZE, payload, length);
+		return write_all(fd, frame, IPC_HEADER_SIZE + length);
+	}
+	rc = write_all(fd, frame, IPC_HEADER_SIZE);
+	if (rc == 0)
 		rc = write_all(fd, payload, length);
 	return rc;
 }

@@ -14,18 +14,28 @@
 static int audit_fd = -1;
 static int write_failed;
 
-/* Sends a decision to the audit channel and logs it as the library does. */
+/*
+ * Sends a decision to the audit channel and logs it: a denial at info
+ * level, an allowed decision at debug level. Each jws-sign request
+ * makes five allowed decisions, and the audit channel records them all.
+ */
 static void
 record_decision(const struct policy_tenant *tenant, const char *subject,
     const struct policy_decision *decision, void *arg)
 {
+	enum log_level level = decision->allowed ? LOG_LEVEL_DEBUG :
+	    LOG_LEVEL_INFO;
 	char quoted[POLICY_QUOTE_BUFSIZE];
 	json_t *record;
 
 	(void)arg;
-	log_info("policy: tenant %s: %s: %s",
-	    tenant ? policy_quote(tenant->name, quoted) : "(none)",
-	    decision->allowed ? "allow" : "deny", decision->reason);
+	if (log_get_level() >= level)
+		log_message(level, "policy: tenant %s: %s: %s",
+		    tenant ? policy_quote(tenant->name, quoted) : "(none)",
+		    decision->allowed ? "allow" : "deny", decision->reason);
+	/* Without a channel, signer_audit_send() would only log it. */
+	if (audit_fd < 0 && log_get_level() < LOG_LEVEL_DEBUG)
+		return;
 	record = json_pack("{s:s, s:s, s:s, s:s}", "action",
 	    "policy.decision", "outcome",
 	    decision->allowed ? "allowed" : "denied", "subject", subject,
@@ -54,10 +64,12 @@ signer_audit_send(json_t *record)
 		return;
 	}
 	if (audit_fd < 0) {
-		text = json_dumps(record, JSON_COMPACT);
-		log_debug("audit record (no audit channel): %s",
-		    text ? text : "?");
-		free(text);
+		if (log_get_level() >= LOG_LEVEL_DEBUG) {
+			text = json_dumps(record, JSON_COMPACT);
+			log_debug("audit record (no audit channel): %s",
+			    text ? text : "?");
+			free(text);
+		}
 		json_decref(record);
 		return;
 	}

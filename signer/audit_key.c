@@ -119,6 +119,7 @@ generate_audit_key(struct signer_token *token, char *err, size_t errlen)
 		    "'%s' failed: CKR 0x%lx", token->label, (unsigned long)rv);
 		return -1;
 	}
+	key_cache_forget(&token->keys, id);
 	log_info("generated audit key %s in token '%s'", hex, token->label);
 	signer_audit_send(json_pack("{s:s, s:s, s:s, s:s, s:s}", "action",
 	    "audit.key-generate", "outcome", "success", "key_id", hex,

@@ -187,5 +187,6 @@ token_destroy_key(struct signer_token *token,
 		return -ENOENT;
 	}
 	remember_destroyed(id);
+	key_cache_forget(&token->keys, id);
 	return 0;
 }

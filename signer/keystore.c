@@ -222,14 +222,16 @@ token_generate_key(struct signer_token *token, enum key_type type,
 		    (unsigned long)rv);
 		return -1;
 	}
+	key_cache_forget(&token->keys, id);
 	return 0;
 }
 
 /*
  * Finds the private key with CKA_ID id and returns a new reference to
- * libp11's EVP_PKEY for it, and its CKA_LABEL when label is not NULL.
- * Returns 0, -ENOENT when no such key exists, or -EIO when the token
- * cannot be read.
+ * libp11's EVP_PKEY for it, and its CKA_LABEL when label is not NULL. A
+ * key found once is kept in token->keys, so later lookups do not search
+ * the token. Returns 0, -ENOENT when no such key exists, or -EIO when
+ * the token cannot be read.
  */
 int
 token_find_key(struct signer_token *token,
@@ -242,6 +244,10 @@ token_find_key(struct signer_token *token,
 	*out = NULL;
 	if (token_key_destroyed(id))
 		return -ENOENT;
+	*out = key_cache_get(&token->keys, id, label, labellen);
+	if (*out != NULL)
+		return 0;
+
 	/* libp11 0.4.12 searches the token again on every call. */
 	if (PKCS11_enumerate_keys(token->slot->token, &keys, &count) != 0)
 		return -EIO;
@@ -256,5 +262,9 @@ token_find_key(struct signer_token *token,
 		snprintf(label, labellen, "%s",
 		    keys[i].label ? keys[i].label : "");
 	*out = PKCS11_get_private_key(&keys[i]);
-	return *out == NULL ? -EIO : 0;
+	if (*out == NULL)
+		return -EIO;
+	key_cache_put(&token->keys, id, *out,
+	    keys[i].label ? keys[i].label : "");
+	return 0;
 }

@@ -25,6 +25,21 @@
 /* "custos/account/ISSUER/ACCOUNT/KEYID", the longest key label. */
 #define KEY_LABEL_MAX (15 + 2 * KEY_NAME_MAX + 2 + 2 * KEY_ID_BYTES + 1)
 
+/* The keys that token_find_key() has found, by CKA_ID (keycache.c). */
+#define KEY_CACHE_SIZE 32
+
+struct key_cache_entry {
+	unsigned char id[KEY_ID_BYTES];
+	EVP_PKEY *pkey;			/* NULL: the entry is free */
+	char label[KEY_LABEL_MAX];
+	unsigned long last_used;	/* value of clock at the last use */
+};
+
+struct key_cache {
+	struct key_cache_entry entries[KEY_CACHE_SIZE];
+	unsigned long clock;
+};
+
 /* The loaded module, the logged-in token and the module's raw functions. */
 struct signer_token {
 	PKCS11_CTX *ctx;
@@ -35,6 +50,7 @@ struct signer_token {
 	void *module;			/* dlopen handle, same module */
 	CK_FUNCTION_LIST *p11;		/* that module's function list */
 	char *label;			/* token label, for messages */
+	struct key_cache keys;
 };
 
 /* An IPC_ERROR reply: a short code word and a one-line message. */
@@ -83,6 +99,15 @@ int token_find_key(struct signer_token *token,
     size_t labellen);
 int token_read_pin(const char *path, char *pin, size_t pinlen, char *err,
     size_t errlen);
+
+/* keycache.c */
+EVP_PKEY *key_cache_get(struct key_cache *cache,
+    const unsigned char id[KEY_ID_BYTES], char *label, size_t labellen);
+void key_cache_put(struct key_cache *cache,
+    const unsigned char id[KEY_ID_BYTES], EVP_PKEY *pkey, const char *label);
+void key_cache_forget(struct key_cache *cache,
+    const unsigned char id[KEY_ID_BYTES]);
+void key_cache_clear(struct key_cache *cache);
 
 /* keyinfo.c: public-key facts that work with any EVP_PKEY. */
 int key_type_of(EVP_PKEY *pkey, enum key_type *type);

@@ -330,6 +330,7 @@ token_open(struct signer_token *token, const struct config_hsm *hsm,
 void
 token_close(struct signer_token *token)
 {
+	key_cache_clear(&token->keys);
 	if (token->slots != NULL)
 		PKCS11_release_all_slots(token->ctx, token->slots,
 		    token->slot_count);

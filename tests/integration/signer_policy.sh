@@ -457,8 +457,11 @@ assert_equal "one warning line per denial" \
 	"$(grep -c 'warning: .* request denied: ' "$LOG")" \
 	"$(grep -c '^error {"code":"policy-denied"' "$OUT")"
 assert_not_contains "log never shows payload values" "$log" "$MARKER"
-assert_contains "decisions are recorded" "$log" \
-	"info: policy: tenant alpha: allow: newOrder payload: allowed"
+assert_contains "denied decisions logged at info" "$log" \
+	"info: policy: tenant alpha: deny: x.beta.test: denied, no rule"
+# Allowed decisions go to the audit channel and, with --debug, the log.
+assert_not_contains "allowed decisions not logged at info" "$log" \
+	"info: policy: tenant alpha: allow: "
 
 # --- Startup -------------------------------------------------------------
 

@@ -65,9 +65,13 @@ test_open_new_database(void)
 	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
 	CHECK_INT(state_schema_version(st), STATE_SCHEMA_VERSION);
 	state_close(st);
-	CHECK_INT(query_int("PRAGMA user_version"), 5);
+	CHECK_INT(query_int("PRAGMA user_version"), STATE_SCHEMA_VERSION);
 	CHECK_INT(query_int("SELECT count(*) FROM sqlite_master WHERE"
 	    " type = 'index' AND name = 'tasks_due'"), 1);
+	CHECK_INT(query_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " type = 'index' AND name = 'versions_deploy_pending'"), 1);
+	CHECK_INT(query_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " type = 'index' AND name = 'attempts_running'"), 1);
 }
 
 static void
@@ -111,7 +115,7 @@ test_migrate_from_version_one(void)
 	query_int("INSERT INTO tasks (cert_id, due) VALUES (1, 5000)");
 
 	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
-	CHECK_INT(state_schema_version(st), 5);
+	CHECK_INT(state_schema_version(st), STATE_SCHEMA_VERSION);
 	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
 	CHECK_STR(got.names, "a.demo.test b.demo.test");
 	CHECK_INT(got.due, 5000);
@@ -510,6 +514,95 @@ test_versions_switch(void)
 	state_close(st);
 }
 
+/*
+ * Certificates 1 (idle, with a deployed version), 2 (deploy pending), 3
+ * (attempt running), 4 (both) and 5 (attempt running, then removed):
+ * only 2, 3 and 4 are unfinished, and 3 no longer after state_recover().
+ */
+static void
+test_unfinished_certificates(void)
+{
+	struct state_version v = { .name = "v1", .serial = "01",
+	    .not_before = 100, .not_after = 200, .created = 100 };
+	struct state_cert cert;
+	struct state *st;
+	int64_t id[6], attempt, *ids;
+	size_t count;
+	int recovered, i;
+	char label[8];
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	for (i = 1; i <= 5; i++) {
+		snprintf(label, sizeof(label), "c%d", i);
+		cert = sample_cert(label);
+		CHECK_INT(state_cert_add(st, &cert, 0, &id[i], err,
+		    sizeof(err)), 0);
+	}
+	v.cert_id = id[1];
+	CHECK_INT(state_version_activate(st, &v, 150, err, sizeof(err)), 0);
+	CHECK_INT(query_int("SELECT id FROM versions WHERE cert_id = 1"), 1);
+	CHECK_INT(state_version_deployed(st, 1, err, sizeof(err)), 0);
+	v.cert_id = id[2];
+	CHECK_INT(state_version_activate(st, &v, 150, err, sizeof(err)), 0);
+	v.cert_id = id[4];
+	CHECK_INT(state_version_activate(st, &v, 150, err, sizeof(err)), 0);
+	CHECK_INT(state_attempt_begin(st, id[3], 10, &attempt, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_attempt_begin(st, id[4], 10, &attempt, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_attempt_begin(st, id[5], 10, &attempt, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_cert_remove(st, id[5], err, sizeof(err)), 0);
+
+	CHECK_INT(state_cert_unfinished(st, &ids, &count, err, sizeof(err)),
+	    0);
+	CHECK_INT(count, 3);
+	CHECK_INT(count > 0 ? ids[0] : 0, id[2]);
+	CHECK_INT(count > 1 ? ids[1] : 0, id[3]);
+	CHECK_INT(count > 2 ? ids[2] : 0, id[4]);
+	free(ids);
+
+	CHECK_INT(state_recover(st, 20, &recovered, err, sizeof(err)), 0);
+	CHECK_INT(recovered, 3);
+	CHECK_INT(state_cert_unfinished(st, &ids, &count, err, sizeof(err)),
+	    0);
+	CHECK_INT(count, 2);
+	CHECK_INT(count > 0 ? ids[0] : 0, id[2]);
+	CHECK_INT(count > 1 ? ids[1] : 0, id[4]);
+	free(ids);
+	state_close(st);
+}
+
+/* The start query walks the partial indexes, not every certificate. */
+static void
+test_unfinished_query_plan(void)
+{
+	struct state *st;
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	char plan[1024] = "";
+	size_t used = 0;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	state_close(st);
+	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT id FROM"
+	    " certificates WHERE removed = 0 AND id IN (SELECT cert_id FROM"
+	    " versions WHERE deploy_pending != 0 UNION SELECT cert_id FROM"
+	    " attempts WHERE result = 'running') ORDER BY id", -1, &stmt,
+	    NULL), SQLITE_OK);
+	while (sqlite3_step(stmt) == SQLITE_ROW && used < sizeof(plan))
+		used += (size_t)snprintf(plan + used, sizeof(plan) - used,
+		    "%s;", (const char *)sqlite3_column_text(stmt, 3));
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	CHECK(strstr(plan, "USING INDEX versions_deploy_pending") != NULL);
+	CHECK(strstr(plan, "USING INDEX attempts_running") != NULL);
+	CHECK(strstr(plan, "SCAN certificates") == NULL);
+}
+
 static void
 test_version_restore(void)
 {
@@ -586,6 +679,8 @@ main(void)
 	RUN(test_order_lifecycle);
 	RUN(test_order_url_unique);
 	RUN(test_attempt_recovery);
+	RUN(test_unfinished_certificates);
+	RUN(test_unfinished_query_plan);
 	RUN(test_versions_switch);
 	rc = check_done();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -34,6 +34,7 @@ struct daemon_worker {
 	struct challenge_http *responder;
 	struct challenge_set challenges;
 	struct api_server *api;		/* NULL when the API is off */
+	uint64_t signer_counted;	/* signer.requests in the database */
 };
 
 enum daemon_result {

@@ -65,7 +65,7 @@ test_open_new_database(void)
 	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
 	CHECK_INT(state_schema_version(st), STATE_SCHEMA_VERSION);
 	state_close(st);
-	CHECK_INT(query_int("PRAGMA user_version"), 4);
+	CHECK_INT(query_int("PRAGMA user_version"), 5);
 	CHECK_INT(query_int("SELECT count(*) FROM sqlite_master WHERE"
 	    " type = 'index' AND name = 'tasks_due'"), 1);
 }
@@ -110,7 +110,7 @@ test_migrate_from_version_one(void)
 	state_close(st);
 
 	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
-	CHECK_INT(state_schema_version(st), 4);
+	CHECK_INT(state_schema_version(st), 5);
 	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
 	CHECK_STR(got.names, "a.demo.test b.demo.test");
 	CHECK_INT(got.due, 5000);

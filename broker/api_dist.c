@@ -160,6 +160,25 @@ key_json(char *uri)
 	return json_pack("{s:s, s:s}", "uri", uri, "export", "hsm");
 }
 
+/* Splits the space-separated names into a JSON array. */
+static json_t *
+names_json(const char *names)
+{
+	json_t *array = json_array();
+	size_t len;
+
+	while (array != NULL && *names != '\0') {
+		len = strcspn(names, " ");
+		if (len > 0 && json_array_append_new(array,
+		    json_stringn(names, len)) != 0) {
+			json_decref(array);
+			return NULL;
+		}
+		names += len + strspn(names + len, " ");
+	}
+	return array;
+}
+
 /* Builds the body from the version's files; NULL with err set. */
 static json_t *
 dist_json(const struct state_cert *cert, const struct state_version *v,
@@ -176,9 +195,10 @@ dist_json(const struct state_cert *cert, const struct state_version *v,
 		if ((files[i] = read_store_file(dir, names[i], err,
 		    errlen)) == NULL)
 			goto out;
-	doc = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, "
+	doc = json_pack("{s:I, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:s, "
 	    "s:s, s:s, s:o}", "id", (json_int_t)cert->id, "tenant",
-	    cert->tenant, "label", cert->label, "names", cert->names,
+	    cert->tenant, "label", cert->label, "names",
+	    names_json(cert->names),
 	    "version", v->name, "serial", v->serial, "not_before",
 	    api_time_json(v->not_before), "not_after",
 	    api_time_json(v->not_after), "certificate", files[0], "chain",

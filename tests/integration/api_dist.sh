@@ -169,6 +169,8 @@ assert_equal "the ETag is the version's name" "$(header ETag)" "\"$v1\""
 assert_equal "the body names the version" "$(field .version)" "$v1"
 assert_equal "the body names the certificate" "$(field .id)" 1
 assert_equal "the body names the tenant" "$(field .tenant)" alpha
+assert_equal "the body lists the names" "$(field '.names | join(" ")')" \
+	a.alpha.test
 assert_contains "the answer is JSON" "$(header Content-Type)" \
 	application/json
 version_dir=$CUSTOS_STORE/alpha/a.alpha.test/$v1

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -79,6 +80,19 @@ void api_dist_route(const struct api_call *call, struct api_reply *reply);
 #define API_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 void api_metrics_route(const struct api_call *call,
     struct api_reply *reply);
+
+/*
+ * Writes NAME="VALUE", after a comma unless first is set, with \\, \"
+ * and newline in value escaped as the text format requires.
+ */
+void api_metrics_put_label(FILE *out, const char *name, const char *value,
+    int first);
+
+/*
+ * Sorts a failed attempt's error message into a few stable reasons by
+ * the words it contains; "other" when none matches or error is NULL.
+ */
+const char *api_metrics_failure_reason(const char *error);
 
 /* Returns 1 when the peer may act for the tenant named tenant. */
 int api_may_act_for(const struct api_call *call, const char *tenant);

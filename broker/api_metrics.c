@@ -30,9 +30,8 @@ struct metrics {
 	int failed;
 };
 
-/* Writes a label value with \\, \" and \n escaped, as the format needs. */
-static void
-put_label(FILE *out, const char *name, const char *value, int first)
+void
+api_metrics_put_label(FILE *out, const char *name, const char *value, int first)
 {
 	fprintf(out, "%s%s=\"", first ? "" : ",", name);
 	for (; *value != '\0'; value++) {
@@ -53,13 +52,9 @@ put_header(FILE *out, const char *name, const char *type,
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/*
- * Sorts a failed attempt's error text into a few stable reasons. The
- * texts are free-form messages, so this matches words they contain.
- */
 /* NOTE: a new kind of error message lands in "other" until listed here. */
-static const char *
-failure_reason(const char *error)
+const char *
+api_metrics_failure_reason(const char *error)
 {
 	static const struct {
 		const char *word;
@@ -95,9 +90,9 @@ put_tenant_count(const struct state_count *row, void *arg)
 	if (!api_may_act_for(m->call, row->tenant))
 		return;
 	fprintf(m->out, "%s{", m->name);
-	put_label(m->out, "tenant", row->tenant, 1);
+	api_metrics_put_label(m->out, "tenant", row->tenant, 1);
 	if (row->key != NULL)
-		put_label(m->out, "result", row->key, 0);
+		api_metrics_put_label(m->out, "result", row->key, 0);
 	fprintf(m->out, "} %lld\n", (long long)row->value);
 }
 
@@ -127,7 +122,7 @@ add_failure(const struct state_count *row, void *arg)
 	if (!api_may_act_for(m->call, row->tenant))
 		return;
 	snprintf(key, sizeof(key), "%s\n%s", row->tenant,
-	    failure_reason(row->key));
+	    api_metrics_failure_reason(row->key));
 	count = json_object_get(m->reasons, key);
 	if (json_object_set_new(m->reasons, key, json_integer(count == NULL ?
 	    1 : json_integer_value(count) + 1)) != 0)
@@ -155,8 +150,8 @@ put_failures(struct metrics *m)
 		len = strcspn(key, "\n");
 		snprintf(tenant, sizeof(tenant), "%.*s", (int)len, key);
 		fputs("custos_failures_total{", m->out);
-		put_label(m->out, "tenant", tenant, 1);
-		put_label(m->out, "reason", key + len + 1, 0);
+		api_metrics_put_label(m->out, "tenant", tenant, 1);
+		api_metrics_put_label(m->out, "reason", key + len + 1, 0);
 		fprintf(m->out, "} %lld\n",
 		    (long long)json_integer_value(count));
 	}
@@ -179,9 +174,9 @@ put_cert_labels(FILE *out, const struct state_cert *cert)
 
 	snprintf(id, sizeof(id), "%lld", (long long)cert->id);
 	fputc('{', out);
-	put_label(out, "tenant", cert->tenant, 1);
-	put_label(out, "id", id, 0);
-	put_label(out, "label", cert->label, 0);
+	api_metrics_put_label(out, "tenant", cert->tenant, 1);
+	api_metrics_put_label(out, "id", id, 0);
+	api_metrics_put_label(out, "label", cert->label, 0);
 	fputc('}', out);
 }
 

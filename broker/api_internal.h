@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -34,6 +35,8 @@ struct api_call {
 	const char *query_tenant;	/* ?tenant=NAME, or NULL */
 	const char *body;		/* NUL-terminated, or NULL */
 	size_t body_len;
+	const char *if_none_match;	/* If-None-Match header, or NULL */
+	int has_authorization;	/* an Authorization header was sent */
 };
 
 /* The response to send: status, JSON body and optional headers. */
@@ -43,6 +46,9 @@ struct api_reply {
 	const char *allow;		/* Allow header of a 405 */
 	char location[64];		/* Location header of a 201, or "" */
 	int problem;			/* 1: application/problem+json */
+	char etag[96];			/* ETag header, quoted, or "" */
+	/* A text/plain body sent instead of body, malloc'd, or NULL. */
+	char *text;
 };
 
 /* Error types; the document's type is API_PROBLEM_PREFIX and the name. */
@@ -75,6 +81,32 @@ void api_import(const struct api_call *call, struct api_reply *reply);
 /* POST /v1/certificates/ID/revoke, for a certificate the caller may see. */
 void api_revoke(const struct api_call *call, const struct state_cert *cert,
     struct api_reply *reply);
+
+/* api_dist.c: GET /v1/distribution/REF for an edge node's token. */
+#define API_DIST_PATH "/v1/distribution"
+void api_dist_route(const struct api_call *call, struct api_reply *reply);
+
+/* api_metrics.c: GET /v1/metrics in the Prometheus text format. */
+#define API_METRICS_PATH "/v1/metrics"
+#define API_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+void api_metrics_route(const struct api_call *call,
+    struct api_reply *reply);
+
+/*
+ * Writes NAME="VALUE", after a comma unless first is set, with \\, \"
+ * and newline in value escaped as the text format requires.
+ */
+void api_metrics_put_label(FILE *out, const char *name, const char *value,
+    int first);
+
+/*
+ * Sorts a failed attempt's error message into a few stable reasons by
+ * the words it contains; "other" when none matches or error is NULL.
+ */
+const char *api_metrics_failure_reason(const char *error);
+
+/* Returns 1 when the peer may act for the tenant named tenant. */
+int api_may_act_for(const struct api_call *call, const char *tenant);
 
 /* Sets reply to a problem document; detail names the value and the fix. */
 void api_problem(struct api_reply *reply, enum api_error error,

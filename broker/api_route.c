@@ -24,9 +24,8 @@
 #define CERTS_PATH "/v1/certificates"
 #define VERSION_NAME_MAX 256
 
-/* Returns 1 when the peer may act for the tenant named tenant. */
-static int
-may_act_for(const struct api_call *call, const char *tenant)
+int
+api_may_act_for(const struct api_call *call, const char *tenant)
 {
 	const struct policy_tenant *found;
 	char err[512];
@@ -47,7 +46,7 @@ check_member(const struct api_call *call, struct api_reply *reply)
 	    call->caller->uid == 0)
 		return 0;
 	for (size_t i = 0; i < policy->tenant_count; i++)
-		if (may_act_for(call, policy->tenants[i].name))
+		if (api_may_act_for(call, policy->tenants[i].name))
 			return 0;
 	api_problem(reply, API_ERR_NO_TENANT, "user %s belongs to no tenant "
 	    "in %s (an administrator lists the user in a tenant's users or "
@@ -93,7 +92,7 @@ add_row(const struct state_cert *cert, void *arg)
 	json_t *row;
 
 	if ((only != NULL && strcmp(cert->tenant, only) != 0) ||
-	    !may_act_for(list->call, cert->tenant))
+	    !api_may_act_for(list->call, cert->tenant))
 		return;
 	row = api_cert_json(cert, NULL, err, sizeof(err));
 	if (row == NULL || json_array_append_new(list->array, row) != 0)
@@ -107,7 +106,7 @@ list_certs(const struct api_call *call, struct api_reply *reply)
 	char err[512];
 
 	if (call->query_tenant != NULL &&
-	    !may_act_for(call, call->query_tenant)) {
+	    !api_may_act_for(call, call->query_tenant)) {
 		json_decref(list.array);
 		api_problem(reply, API_ERR_NO_TENANT, "user %s may not act for "
 		    "tenant \"%s\" (name a tenant whose users or groups list "
@@ -366,7 +365,7 @@ load_cert(const struct api_call *call, int64_t id, struct state_cert *cert,
 
 	rc = state_cert_get(call->ctx->state, id, cert, err, sizeof(err));
 	if (rc == STATE_NOT_FOUND || (rc == 0 &&
-	    !may_act_for(call, cert->tenant))) {
+	    !api_may_act_for(call, cert->tenant))) {
 		if (rc == 0)
 			state_cert_clear(cert);
 		not_found_id(reply, id);
@@ -586,8 +585,25 @@ api_route(const struct api_call *call, struct api_reply *reply)
 	const char *action;
 	int64_t id;
 
+	if (strncmp(call->path, API_DIST_PATH "/",
+	    strlen(API_DIST_PATH) + 1) == 0) {
+		api_dist_route(call, reply);
+		return;
+	}
+	/* A node token opens the distribution endpoint and nothing else. */
+	if (call->caller->node != NULL) {
+		api_problem(reply, API_ERR_NO_TENANT, "the token of node %s "
+		    "gives access to " API_DIST_PATH "/REF only (use a "
+		    "tenant's token or the socket's credentials here)",
+		    call->caller->node->name);
+		return;
+	}
 	if (check_member(call, reply) != 0)
 		return;
+	if (strcmp(call->path, API_METRICS_PATH) == 0) {
+		api_metrics_route(call, reply);
+		return;
+	}
 	if (strcmp(call->path, CERTS_PATH) == 0) {
 		if (is(call, "GET"))
 			list_certs(call, reply);

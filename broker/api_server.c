@@ -231,37 +231,64 @@ identify_peer(struct MHD_Connection *connection, struct caller *caller,
 	return 0;
 }
 
-static enum MHD_Result
-queue_reply(struct MHD_Connection *connection, struct api_reply *reply)
+/* Builds the response body: JSON, plain text, or none for a 304. */
+static struct MHD_Response *
+build_response(struct api_reply *reply)
 {
 	struct MHD_Response *response;
-	enum MHD_Result rc;
 	char *text;
 
-	text = reply->body != NULL ? json_dumps(reply->body, JSON_COMPACT) :
-	    NULL;
+	if (reply->status == MHD_HTTP_NOT_MODIFIED)
+		return MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+	if (reply->text != NULL) {
+		text = reply->text;
+		reply->text = NULL;
+	} else {
+		text = reply->body != NULL ? json_dumps(reply->body,
+		    JSON_COMPACT) : NULL;
+	}
 	if (text == NULL) {
 		reply->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		reply->problem = 1;
 		text = strdup("{\"type\":\"" API_PROBLEM_PREFIX "internal\","
 		    "\"status\":500,\"detail\":\"out of memory\"}");
 		if (text == NULL)
-			return MHD_NO;
+			return NULL;
 	}
 	response = MHD_create_response_from_buffer(strlen(text), text,
 	    MHD_RESPMEM_MUST_FREE);
-	if (response == NULL) {
+	if (response == NULL)
 		free(text);
+	return response;
+}
+
+static enum MHD_Result
+queue_reply(struct MHD_Connection *connection, struct api_reply *reply)
+{
+	struct MHD_Response *response;
+	enum MHD_Result rc;
+	int plain = reply->text != NULL;
+
+	response = build_response(reply);
+	if (response == NULL)
 		return MHD_NO;
-	}
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    reply->problem ? "application/problem+json" : "application/json");
+	if (reply->status != MHD_HTTP_NOT_MODIFIED)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    reply->problem ? "application/problem+json" : plain ?
+		    API_METRICS_TYPE : "application/json");
 	if (reply->allow != NULL)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW,
 		    reply->allow);
 	if (reply->location[0] != '\0')
 		MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION,
 		    reply->location);
+	if (reply->etag[0] != '\0')
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ETAG,
+		    reply->etag);
+	if (reply->status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(response,
+		    MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	rc = MHD_queue_response(connection, reply->status, response);
 	MHD_destroy_response(response);
 	return rc;
@@ -282,7 +309,8 @@ wrong_media_type(struct MHD_Connection *connection, size_t body_len)
 }
 
 /*
- * Reads an "Authorization: Bearer TOKEN" header into caller. Returns 0
+ * Reads an "Authorization: Bearer TOKEN" header into caller: a tenant's
+ * token sets token_tenant, an edge node's token sets node. Returns 0
  * when there is none or the token is one the policy lists, -1 otherwise.
  * The token is hashed by the policy library and never logged.
  */
@@ -299,8 +327,14 @@ identify_token(const struct api_context *ctx,
 	if (strncasecmp(value, "Bearer ", prefix) != 0 ||
 	    value[prefix] == '\0')
 		return -1;
-	return policy_tenant_for_token(ctx->policy, value + prefix,
-	    &caller->token_tenant, &caller->token_id) == 0 ? 0 : -1;
+	if (policy_tenant_for_token(ctx->policy, value + prefix,
+	    &caller->token_tenant, &caller->token_id) == 0)
+		return 0;
+	if (policy_node_for_token(ctx->policy, value + prefix,
+	    &caller->node_tenant, &caller->node) != 0)
+		return -1;
+	caller->token_id = caller->node->name;
+	return 0;
 }
 
 /*
@@ -351,7 +385,7 @@ serve(struct api_context *ctx, struct MHD_Connection *connection,
 	struct api_reply reply = { 0 };
 	struct caller caller;
 	struct api_call call = { ctx, &caller, method, url, NULL,
-	    upload->body, upload->len };
+	    upload->body, upload->len, NULL, 0 };
 	enum MHD_Result rc;
 	char err[256];
 
@@ -372,6 +406,11 @@ serve(struct api_context *ctx, struct MHD_Connection *connection,
 	} else {
 		call.query_tenant = MHD_lookup_connection_value(connection,
 		    MHD_GET_ARGUMENT_KIND, "tenant");
+		call.if_none_match = MHD_lookup_connection_value(connection,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+		call.has_authorization = MHD_lookup_connection_value(
+		    connection, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
 		audit_set_actor(ctx->audit, caller.token_tenant != NULL ?
 		    caller.token_tenant->name : NULL, caller.user, caller.uid,
 		    caller.token_id);
@@ -380,11 +419,13 @@ serve(struct api_context *ctx, struct MHD_Connection *connection,
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		record_request(ctx, &caller, method, url, &reply);
 	log_info("api: %s%s%s %s %s: %u", caller.user[0] != '\0' ?
-	    caller.user : "unknown peer", caller.token_id != NULL ?
+	    caller.user : "unknown peer", caller.node != NULL ?
+	    " with the token of node " : caller.token_id != NULL ?
 	    " with token " : "", caller.token_id != NULL ? caller.token_id :
 	    "", method, url, reply.status);
 	rc = queue_reply(connection, &reply);
 	json_decref(reply.body);
+	free(reply.text);
 	caller_clear(&caller);
 	return rc;
 }

@@ -165,6 +165,26 @@ clean_store(struct daemon_worker *w, const struct state_cert *cert)
 		    "the store", (long long)cert->id, removed);
 }
 
+/*
+ * Adds the signer requests sent since the last call to the database's
+ * counter of tenant ("" for the audit checkpoints), for the metrics.
+ */
+static void
+count_signer_requests(struct daemon_worker *w, const char *tenant)
+{
+	uint64_t sent = w->signer.requests;
+	char err[512];
+
+	if (sent == w->signer_counted)
+		return;
+	if (state_counter_add(w->state, "signer_operations", tenant,
+	    (int64_t)(sent - w->signer_counted), err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return;
+	}
+	w->signer_counted = sent;
+}
+
 /* Runs the task of one certificate and records its outcome. */
 static void
 run_task(struct daemon_worker *w, int64_t cert_id)
@@ -208,6 +228,7 @@ run_task(struct daemon_worker *w, int64_t cert_id)
 	    result == DAEMON_FAILED ? err : NULL, err, sizeof(err)) != 0)
 		log_error("%s", err);
 out:
+	count_signer_requests(w, cert.tenant);
 	state_cert_clear(&cert);
 }
 
@@ -269,6 +290,7 @@ checkpoint(struct daemon_worker *w)
 	if (audit_current() != NULL && audit_checkpoint(audit_current(),
 	    audit_signer_sign, &w->signer, err, sizeof(err)) != 0)
 		log_error("audit checkpoint failed: %s", err);
+	count_signer_requests(w, "");
 }
 
 static int

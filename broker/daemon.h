@@ -36,6 +36,7 @@ struct daemon_worker {
 	struct api_server *api;		/* NULL when the API is off */
 	int64_t *unfinished;		/* certificates to recover at start */
 	size_t unfinished_count;
+	uint64_t signer_counted;	/* signer.requests in the database */
 };
 
 enum daemon_result {

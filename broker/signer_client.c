@@ -226,6 +226,8 @@ transact(struct signer_client *signer, uint16_t type, const json_t *request,
 
 	*result = NULL;
 	rc = ipc_write_json(signer->fd, type, request);
+	if (rc == 0)
+		signer->requests++;
 	if (rc == 0 && signer->audit_active)
 		rc = audit_channel_read_reply(signer->fd, &signer->audit_fd,
 		    &frame);

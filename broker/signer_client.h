@@ -10,6 +10,7 @@
 #define CUSTOS_BROKER_SIGNER_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -32,6 +33,8 @@ struct signer_client {
 	 * printed its own error line, and the broker's message is a note.
 	 */
 	int printed_error;
+	/* Requests written to the signer, for the metrics. */
+	uint64_t requests;
 };
 
 /* A key's public half, as the signer describes it. */

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 6
+#define STATE_SCHEMA_VERSION 7
 #define STATE_NOT_FOUND (-2)
 #define STATE_FILE_NAME "custos.db"
 
@@ -235,5 +235,36 @@ int state_job_get(struct state *st, int64_t id, struct state_job *job,
 int state_job_cancel(struct state *st, int64_t id, char *err,
     size_t errlen);
 void state_job_clear(struct state_job *job);
+/* The tallies that state_count_list reads for the metrics. */
+enum state_count_kind {
+	/* Orders created, per tenant; key NULL. */
+	STATE_COUNT_ORDERS = 0,
+	/* Attempts per tenant and result ("succeeded", "failed", ...). */
+	STATE_COUNT_ATTEMPTS,
+	/* Failed attempts per tenant, one row per attempt; key the error. */
+	STATE_COUNT_FAILURES,
+	/* Attempts that followed a failed or interrupted one; key NULL. */
+	STATE_COUNT_RETRIES,
+	/* Start of the newest attempt per certificate; key the id. */
+	STATE_COUNT_LAST_ATTEMPT,
+	/* Requests sent to the signer per tenant ("" for none); key NULL. */
+	STATE_COUNT_SIGNER,
+};
+
+/* One row of a tally; removed certificates count too. */
+struct state_count {
+	const char *tenant;
+	const char *key;	/* see enum state_count_kind, or NULL */
+	int64_t value;
+};
+
+/* Adds delta to the counter name of tenant, creating it at 0. */
+int state_counter_add(struct state *st, const char *name, const char *tenant,
+    int64_t delta, char *err, size_t errlen);
+
+/* Calls fn for each row of the tally kind, read in one query. */
+int state_count_list(struct state *st, enum state_count_kind kind,
+    void (*fn)(const struct state_count *row, void *arg), void *arg,
+    char *err, size_t errlen);
 
 #endif

@@ -105,6 +105,13 @@ static const char *const migrations[STATE_SCHEMA_VERSION] = {
 	"  WHERE deploy_pending != 0;"
 	"CREATE INDEX attempts_running ON attempts(cert_id)"
 	"  WHERE result = 'running';",
+
+	/* Version 7: counters for the metrics that no table records. */
+	"CREATE TABLE counters ("
+	"  name TEXT NOT NULL,"
+	"  tenant TEXT NOT NULL,"
+	"  value INTEGER NOT NULL,"
+	"  PRIMARY KEY (name, tenant));",
 };
 
 static int
@@ -1072,4 +1079,65 @@ state_job_clear(struct state_job *job)
 	free(job->request);
 	free(job->response);
 	memset(job, 0, sizeof(*job));
+}
+
+/* One query per enum state_count_kind: tenant, key, value. */
+static const char *const count_queries[] = {
+	[STATE_COUNT_ORDERS] = "SELECT c.tenant, NULL, count(*) FROM orders o"
+	    " JOIN certificates c ON c.id = o.cert_id GROUP BY c.tenant"
+	    " ORDER BY c.tenant",
+	[STATE_COUNT_ATTEMPTS] = "SELECT c.tenant, a.result, count(*)"
+	    " FROM attempts a JOIN certificates c ON c.id = a.cert_id"
+	    " GROUP BY c.tenant, a.result ORDER BY c.tenant, a.result",
+	[STATE_COUNT_FAILURES] = "SELECT c.tenant, a.error, 1"
+	    " FROM attempts a JOIN certificates c ON c.id = a.cert_id"
+	    " WHERE a.result = 'failed' ORDER BY a.id",
+	[STATE_COUNT_RETRIES] = "SELECT c.tenant, NULL, count(*)"
+	    " FROM attempts a JOIN certificates c ON c.id = a.cert_id"
+	    " WHERE (SELECT b.result FROM attempts b WHERE"
+	    " b.cert_id = a.cert_id AND b.id < a.id ORDER BY b.id DESC"
+	    " LIMIT 1) IN ('failed', 'interrupted')"
+	    " GROUP BY c.tenant ORDER BY c.tenant",
+	[STATE_COUNT_SIGNER] = ("SELECT tenant, NULL, value FROM counters"
+	    " WHERE name = 'signer_operations' ORDER BY tenant"),
+	[STATE_COUNT_LAST_ATTEMPT] = "SELECT c.tenant, CAST(c.id AS TEXT),"
+	    " max(a.started) FROM attempts a JOIN certificates c"
+	    " ON c.id = a.cert_id GROUP BY c.id ORDER BY c.id",
+};
+
+int
+state_count_list(struct state *st, enum state_count_kind kind,
+    void (*fn)(const struct state_count *row, void *arg), void *arg,
+    char *err, size_t errlen)
+{
+	struct state_count row;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((size_t)kind >= sizeof(count_queries) / sizeof(count_queries[0]))
+		return snprintf(err, errlen, "unknown tally %d", (int)kind), -1;
+	stmt = prepare(st, err, errlen, count_queries[kind], "");
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		row.tenant = (const char *)sqlite3_column_text(stmt, 0);
+		row.key = (const char *)sqlite3_column_text(stmt, 1);
+		row.value = sqlite3_column_int64(stmt, 2);
+		if (row.tenant != NULL)
+			fn(&row, arg);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, errlen, "count for the metrics");
+	return 0;
+}
+
+int
+state_counter_add(struct state *st, const char *name, const char *tenant,
+    int64_t delta, char *err, size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "INSERT INTO counters"
+	    " (name, tenant, value) VALUES (?, ?, ?) ON CONFLICT (name, tenant)"
+	    " DO UPDATE SET value = value + excluded.value", "ssi", name,
+	    tenant, delta), "add to a counter", err, errlen);
 }

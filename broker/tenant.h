@@ -25,6 +25,12 @@ struct caller {
 	 */
 	const struct policy_tenant *token_tenant;
 	const char *token_id;	/* the token's id in the policy, never it */
+	/*
+	 * The edge node whose token the request carried, and its tenant, or
+	 * NULL. A node token reaches only the distribution endpoint.
+	 */
+	const struct policy_node *node;
+	const struct policy_tenant *node_tenant;
 };
 
 /* Fills caller with the running process's real ids and groups. */

@@ -23,6 +23,10 @@ PACKAGES=(
 	gdb
 	# valgrind checks the signer's test build for leaks.
 	valgrind
+	# promtool (from prometheus) checks the API's metrics in the tests.
+	# NOTE: the package also installs the Prometheus server, which
+	# systemd starts on a machine that runs it.
+	prometheus
 	# make package and make package-check: the Debian build tools,
 	# lintian, man (man --warnings) and systemd-analyze.
 	dpkg-dev debhelper fakeroot lintian man-db groff-base systemd

@@ -146,6 +146,54 @@ out:
 	return ret;
 }
 
+int
+policy_node_for_token(const struct policy *policy, const char *token,
+    const struct policy_tenant **tenant, const struct policy_node **node)
+{
+	unsigned char digest[POLICY_SHA256_LEN];
+	const struct policy_node *n;
+	size_t i, j;
+	int ret = -1;
+
+	*tenant = NULL;
+	*node = NULL;
+	if (EVP_Digest(token, strlen(token), digest, NULL, EVP_sha256(),
+	    NULL) != 1)
+		goto out;
+
+	/* Compare every hash, so the time does not depend on the match. */
+	for (i = 0; i < policy->tenant_count; i++) {
+		for (j = 0; j < policy->tenants[i].node_count; j++) {
+			n = &policy->tenants[i].nodes[j];
+			if (CRYPTO_memcmp(n->hash, digest,
+			    sizeof(digest)) == 0 && *node == NULL) {
+				*tenant = &policy->tenants[i];
+				*node = n;
+				ret = 0;
+			}
+		}
+	}
+out:
+	OPENSSL_cleanse(digest, sizeof(digest));
+	return ret;
+}
+
+int
+policy_node_grants(const struct policy_node *node, long long cert_id,
+    const char *label)
+{
+	char id[24];
+	size_t i;
+
+	snprintf(id, sizeof(id), "%lld", cert_id);
+	for (i = 0; i < node->grant_count; i++)
+		if (strcmp(node->grants[i].text, id) == 0 ||
+		    (label != NULL && strcmp(node->grants[i].text,
+		    label) == 0))
+			return 1;
+	return 0;
+}
+
 /* Fills decision with "SUBJECT: allowed" or "denied" and the message. */
 static int __attribute__((format(printf, 5, 6)))
 decide(const char *subject, struct policy_decision *decision, int allowed,
@@ -369,6 +417,13 @@ free_tenant(struct policy_tenant *tenant)
 		OPENSSL_cleanse(tenant->tokens,
 		    tenant->token_count * sizeof(*tenant->tokens));
 	free(tenant->tokens);
+	for (size_t i = 0; i < tenant->node_count; i++) {
+		OPENSSL_cleanse(tenant->nodes[i].hash,
+		    sizeof(tenant->nodes[i].hash));
+		free_words(tenant->nodes[i].grants,
+		    tenant->nodes[i].grant_count);
+	}
+	free(tenant->nodes);
 	free(tenant->rules);
 	free_words(tenant->issuers, tenant->issuer_count);
 	free_words(tenant->accounts, tenant->account_count);

@@ -78,6 +78,19 @@ struct policy_token {
 	struct config_origin origin;
 };
 
+/*
+ * An edge node that fetches certificates from the distribution endpoint
+ * with its own bearer token. grants lists certificate ids (decimal) and
+ * store labels of the tenant; the node may fetch only those.
+ */
+struct policy_node {
+	char name[POLICY_TOKEN_ID_MAX + 1];
+	unsigned char hash[POLICY_SHA256_LEN];	/* SHA-256 of the token */
+	struct policy_word *grants;
+	size_t grant_count;
+	struct config_origin origin;
+};
+
 struct policy_tenant {
 	char *name;
 	struct config_origin origin;
@@ -87,6 +100,8 @@ struct policy_tenant {
 	size_t gid_count;
 	struct policy_token *tokens;
 	size_t token_count;
+	struct policy_node *nodes;
+	size_t node_count;
 	struct policy_rule *rules;	/* allow and deny, in file order */
 	size_t rule_count;
 	struct policy_word *issuers;
@@ -168,6 +183,21 @@ int policy_tenant_for_peer(const struct policy *policy, uid_t uid,
  */
 int policy_tenant_for_token(const struct policy *policy, const char *token,
     const struct policy_tenant **tenant, const char **token_id);
+
+/*
+ * Finds the edge node of a bearer token by its SHA-256 hash, comparing
+ * every node's hash in constant time. Returns 0 and sets *tenant and
+ * *node, or -1 when no node has that token.
+ */
+int policy_node_for_token(const struct policy *policy, const char *token,
+    const struct policy_tenant **tenant, const struct policy_node **node);
+
+/*
+ * Returns 1 when the node's grants list the certificate by its id or
+ * by its store label, 0 otherwise.
+ */
+int policy_node_grants(const struct policy_node *node, long long cert_id,
+    const char *label);
 
 /* match.c: names */
 

@@ -305,11 +305,32 @@ find_token(const struct policy *policy, const struct policy_tenant *self,
 	return NULL;
 }
 
+/* Returns the node with that token hash in any tenant, or NULL. */
+static const struct policy_node *
+find_node_hash(const struct policy *policy, const unsigned char *hash,
+    const struct policy_tenant **owner)
+{
+	const struct policy_tenant *t;
+	size_t i, j;
+
+	for (i = 0; i < policy->tenant_count; i++) {
+		t = &policy->tenants[i];
+		for (j = 0; j < t->node_count; j++) {
+			if (memcmp(t->nodes[j].hash, hash,
+			    POLICY_SHA256_LEN) == 0) {
+				*owner = t;
+				return &t->nodes[j];
+			}
+		}
+	}
+	return NULL;
+}
+
 static int
 parse_token(struct reader *rd, struct policy_tenant *tenant,
     const struct conf_node *node)
 {
-	const struct policy_tenant *owner;
+	const struct policy_tenant *owner, *node_owner;
 	const struct policy_token *other;
 	struct policy_token token;
 
@@ -330,6 +351,10 @@ parse_token(struct reader *rd, struct policy_tenant *tenant,
 	    strlen(node->values[0].text) + 1);
 	token.origin = origin_of(rd, &node->values[0]);
 
+	if (find_node_hash(rd->policy, token.hash, &node_owner) != NULL)
+		return value_error(rd, &node->values[1], "the same hash as a "
+		    "node of tenant %s; give each token its own secret",
+		    node_owner->name);
 	other = find_token(rd->policy, tenant, &token, &owner);
 	if (other != NULL && strcmp(other->id, token.id) == 0 &&
 	    owner == tenant)
@@ -345,6 +370,141 @@ parse_token(struct reader *rd, struct policy_tenant *tenant,
 		return node_error(rd, node, "out of memory");
 	tenant->tokens[tenant->token_count++] = token;
 	return 0;
+}
+
+/* Returns 1 for a certificate id (decimal) or a store label. */
+static int
+is_grant(const char *text)
+{
+	size_t i;
+
+	for (i = 0; text[i] != '\0'; i++) {
+		char c = text[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '-' || c == '_'))
+			return 0;
+	}
+	return i > 0 && i <= POLICY_NAME_BUFSIZE && text[0] != '0';
+}
+
+/* Reads "certificates REF ..." of a node. */
+static int
+parse_node_grants(struct reader *rd, struct policy_node *pn,
+    const struct conf_node *node)
+{
+	size_t i;
+
+	if (node->value_count == 0)
+		return node_error(rd, node, "certificates needs at least one "
+		    "certificate id or label, as in: certificates 1 "
+		    "www.example.com");
+	for (i = 0; i < node->value_count; i++) {
+		if (!is_grant(node->values[i].text))
+			return value_error(rd, &node->values[i], "invalid "
+			    "certificate \"%s\"; write a certificate id or "
+			    "a store label in lower case (see custos cert "
+			    "list)", node->values[i].text);
+		if (add_word(rd, &pn->grants, &pn->grant_count,
+		    &node->values[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reads "token sha256:HEX" of a node; the hash is unique in the file. */
+static int
+parse_node_token(struct reader *rd, struct policy_node *pn,
+    const struct conf_node *node)
+{
+	const struct policy_tenant *owner;
+	const struct policy_token *other;
+	struct policy_token probe;
+
+	memset(&probe, 0, sizeof(probe));
+	if (node->value_count != 1 ||
+	    parse_token_hash(node->values[0].text, probe.hash) < 0)
+		return node_error(rd, node, "invalid node token; write token "
+		    "sha256: and the 64 hex digits of the token's SHA-256 "
+		    "(printf %%s TOKEN | sha256sum)");
+	other = find_token(rd->policy, NULL, &probe, &owner);
+	if (other == NULL && find_node_hash(rd->policy, probe.hash,
+	    &owner) == NULL) {
+		memcpy(pn->hash, probe.hash, sizeof(pn->hash));
+		return 0;
+	}
+	return value_error(rd, &node->values[0], "the same hash as a token "
+	    "or node of tenant %s; give each node its own secret",
+	    owner->name);
+}
+
+/* Reads the body of node NAME { token ...; certificates ...; }. */
+static int
+parse_node_body(struct reader *rd, struct policy_node *pn,
+    const struct conf_node *block)
+{
+	const struct conf_node *node;
+	int have_token = 0;
+	size_t i;
+
+	for (i = 0; i < block->child_count; i++) {
+		node = &block->children[i];
+		if (node->has_block)
+			return node_error(rd, node, "%s takes no block; "
+			    "remove the braces", node->key);
+		if (strcmp(node->key, "token") == 0 && !have_token) {
+			if (parse_node_token(rd, pn, node) < 0)
+				return -1;
+			have_token = 1;
+		} else if (strcmp(node->key, "token") == 0) {
+			return node_error(rd, node, "duplicate token in node "
+			    "%s; a node has one token", pn->name);
+		} else if (strcmp(node->key, "certificates") == 0) {
+			if (parse_node_grants(rd, pn, node) < 0)
+				return -1;
+		} else {
+			return node_error(rd, node, "unknown key \"%s\" in "
+			    "node %s; use token or certificates", node->key,
+			    pn->name);
+		}
+	}
+	if (!have_token)
+		return node_error(rd, block, "node %s has no token; add token "
+		    "sha256:<64 hex digits>", pn->name);
+	return 0;
+}
+
+/* Reads node NAME { ... } inside a tenant. */
+static int
+parse_node(struct reader *rd, struct policy_tenant *tenant,
+    const struct conf_node *node)
+{
+	const struct conf_value *name = &node->values[0];
+	struct policy_node *pn;
+	size_t i;
+
+	if (node->value_count != 1 || !node->has_block)
+		return node_error(rd, node, "node takes a name and a block, as "
+		    "in: node edge1 { token sha256:<hex>; certificates 1; }");
+	if (!is_identifier(name->text, POLICY_TOKEN_ID_MAX))
+		return value_error(rd, name, "invalid node name \"%s\"; use 1 "
+		    "to %d letters, digits, '-' and '_'", name->text,
+		    POLICY_TOKEN_ID_MAX);
+	for (i = 0; i < tenant->node_count; i++)
+		if (strcmp(tenant->nodes[i].name, name->text) == 0)
+			return value_error(rd, name, "duplicate node \"%s\"; "
+			    "the first is at line %d", name->text,
+			    tenant->nodes[i].origin.line);
+	if (grow((void **)&tenant->nodes, tenant->node_count,
+	    sizeof(*tenant->nodes)) < 0)
+		return node_error(rd, node, "out of memory");
+	pn = &tenant->nodes[tenant->node_count];
+	memset(pn, 0, sizeof(*pn));
+	memcpy(pn->name, name->text, strlen(name->text) + 1);
+	pn->origin = origin_of(rd, name);
+	/* Counted now, so that policy_free() frees a half-read node. */
+	tenant->node_count++;
+	return parse_node_body(rd, pn, node);
 }
 
 /* Parses "ADDRESS/PREFIX" or an address into rule. */
@@ -688,13 +848,18 @@ parse_tenant_body(struct reader *rd, struct policy_tenant *tenant,
 
 	for (i = 0; i < block->child_count; i++) {
 		node = &block->children[i];
+		if (strcmp(node->key, "node") == 0) {
+			if (parse_node(rd, tenant, node) < 0)
+				return -1;
+			continue;
+		}
 		for (j = 0; j < STATEMENT_COUNT; j++)
 			if (strcmp(node->key, statements[j].key) == 0)
 				break;
 		if (j == STATEMENT_COUNT)
 			return node_error(rd, node, "unknown key \"%s\" in "
-			    "tenant %s; use users, groups, token, allow, deny, "
-			    "issuers, accounts, challenges, key-types, "
+			    "tenant %s; use users, groups, token, node, allow, "
+			    "deny, issuers, accounts, challenges, key-types, "
 			    "max-names, max-lifetime, max-certificates or "
 			    "rate", node->key, tenant->name);
 		if (check_statement(rd, block, i, &statements[j]) < 0 ||

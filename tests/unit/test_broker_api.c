@@ -3,10 +3,12 @@
  * and the api block of the configuration.
  */
 #include "broker/api.h"
+#include "broker/api_internal.h"
 #include "config/config.h"
 #include "tests/unit/check.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BASE_BLOCKS \
@@ -111,6 +113,67 @@ test_config_api_errors(void)
 	CHECK(strstr(err, "invalid group name") != NULL);
 }
 
+/* Writes one label into a string; returns it, malloc'd. */
+static char *
+label_text(const char *value, int first)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (out == NULL)
+		return NULL;
+	api_metrics_put_label(out, "label", value, first);
+	fclose(out);
+	return text;
+}
+
+static void
+test_metrics_label_escaping(void)
+{
+	static const struct {
+		const char *value;
+		int first;
+		const char *expected;
+	} cases[] = {
+		{ "www.example.com", 1, "label=\"www.example.com\"" },
+		{ "a", 0, ",label=\"a\"" },
+		{ "", 1, "label=\"\"" },
+		{ "say \"hi\"", 1, "label=\"say \\\"hi\\\"\"" },
+		{ "C:\\dir", 1, "label=\"C:\\\\dir\"" },
+		{ "two\nlines", 1, "label=\"two\\nlines\"" },
+		{ "tab\tstays", 1, "label=\"tab\tstays\"" },
+	};
+	char *text;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		text = label_text(cases[i].value, cases[i].first);
+		CHECK_STR(text != NULL ? text : "(null)", cases[i].expected);
+		free(text);
+	}
+}
+
+static void
+test_metrics_failure_reasons(void)
+{
+	CHECK_STR(api_metrics_failure_reason(NULL), "other");
+	CHECK_STR(api_metrics_failure_reason("something odd"), "other");
+	CHECK_STR(api_metrics_failure_reason("new order: rateLimited: too "
+	    "many certificates (HTTP 429)"), "rate_limited");
+	CHECK_STR(api_metrics_failure_reason("x.test: denied, no rule "
+	    "allows it"), "policy");
+	CHECK_STR(api_metrics_failure_reason("the signer closed its "
+	    "connection"), "signer");
+	CHECK_STR(api_metrics_failure_reason("the deploy hook exited with "
+	    "status 1"), "deploy");
+	CHECK_STR(api_metrics_failure_reason("GET https://127.0.0.1:14000/"
+	    "dir: Couldn't connect to server"), "network");
+	CHECK_STR(api_metrics_failure_reason("order 5: poll timed out"),
+	    "timeout");
+	CHECK_STR(api_metrics_failure_reason("finalize: badCSR: bad key "
+	    "(HTTP 400)"), "ca_error");
+}
+
 int
 main(void)
 {
@@ -120,5 +183,7 @@ main(void)
 	RUN(test_config_api_off_by_default);
 	RUN(test_config_api_keys);
 	RUN(test_config_api_errors);
+	RUN(test_metrics_label_escaping);
+	RUN(test_metrics_failure_reasons);
 	return check_done();
 }

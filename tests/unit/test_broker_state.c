@@ -445,6 +445,83 @@ test_attempt_recovery(void)
 	    " 'failed'"), 1);
 }
 
+/* The rows of one tally, as "tenant/key=value " each. */
+static char counts_seen[256];
+
+static void
+collect_count(const struct state_count *row, void *arg)
+{
+	size_t used = strlen(counts_seen);
+
+	(void)arg;
+	snprintf(counts_seen + used, sizeof(counts_seen) - used,
+	    "%s/%s=%lld ", row->tenant, row->key != NULL ? row->key : "-",
+	    (long long)row->value);
+}
+
+/* Reads tally kind into counts_seen; returns state_count_list's result. */
+static int
+read_counts(struct state *st, enum state_count_kind kind)
+{
+	counts_seen[0] = '\0';
+	return state_count_list(st, kind, collect_count, NULL, err,
+	    sizeof(err));
+}
+
+static void
+test_metric_counts(void)
+{
+	struct state_cert cert = sample_cert("a");
+	struct state_order order = { 0 };
+	struct state *st;
+	int64_t id, attempt;
+	int count = 0;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &cert, 0, &id, err, sizeof(err)), 0);
+	order.cert_id = id;
+	order.generation = 1;
+	snprintf(order.status, sizeof(order.status), ORDER_NEW);
+	CHECK_INT(state_order_save(st, &order, err, sizeof(err)), 0);
+	CHECK_INT(state_attempt_begin(st, id, 10, &attempt, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_attempt_end(st, attempt, 20, "failed", "timed out",
+	    err, sizeof(err)), 0);
+	CHECK_INT(state_attempt_begin(st, id, 30, &attempt, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_recover(st, 40, &count, err, sizeof(err)), 0);
+	CHECK_INT(state_attempt_begin(st, id, 50, &attempt, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_attempt_end(st, attempt, 60, "succeeded", NULL, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_counter_add(st, "signer_operations", "lab", 5, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_counter_add(st, "signer_operations", "lab", 7, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_counter_add(st, "signer_operations", "", 1, err,
+	    sizeof(err)), 0);
+
+	CHECK_INT(read_counts(st, STATE_COUNT_ORDERS), 0);
+	CHECK_STR(counts_seen, "lab/-=1 ");
+	CHECK_INT(read_counts(st, STATE_COUNT_ATTEMPTS), 0);
+	CHECK_STR(counts_seen, "lab/failed=1 lab/interrupted=1 "
+	    "lab/succeeded=1 ");
+	CHECK_INT(read_counts(st, STATE_COUNT_FAILURES), 0);
+	CHECK_STR(counts_seen, "lab/timed out=1 ");
+	/* The second follows a failure, the third an interruption. */
+	CHECK_INT(read_counts(st, STATE_COUNT_RETRIES), 0);
+	CHECK_STR(counts_seen, "lab/-=2 ");
+	CHECK_INT(read_counts(st, STATE_COUNT_LAST_ATTEMPT), 0);
+	CHECK_STR(counts_seen, "lab/1=50 ");
+	CHECK_INT(read_counts(st, STATE_COUNT_SIGNER), 0);
+	CHECK_STR(counts_seen, "/-=1 lab/-=12 ");
+	CHECK_INT(read_counts(st, (enum state_count_kind)99), -1);
+	CHECK_STR(err, "unknown tally 99");
+	state_order_clear(&order);
+	state_close(st);
+}
+
 static int version_count;
 static char version_seen[256];
 
@@ -681,6 +758,7 @@ main(void)
 	RUN(test_attempt_recovery);
 	RUN(test_unfinished_certificates);
 	RUN(test_unfinished_query_plan);
+	RUN(test_metric_counts);
 	RUN(test_versions_switch);
 	rc = check_done();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

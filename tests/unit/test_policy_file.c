@@ -37,7 +37,7 @@ static const struct bad_case bad_cases[] = {
 	  "bad.policy:3:8: duplicate tenant \"web\"; the first is at line 1" },
 	{ "tenant web {\n\tfoo bar\n}\n",
 	  "bad.policy:2:2: unknown key \"foo\" in tenant web; use users, "
-	  "groups, token, allow, deny, issuers, accounts, challenges, "
+	  "groups, token, node, allow, deny, issuers, accounts, challenges, "
 	  "key-types, max-names, max-lifetime, max-certificates or rate" },
 	{ "tenant web {\n\tallow\n}\n",
 	  "bad.policy:2:2: allow needs a value" },
@@ -146,6 +146,35 @@ static const struct bad_case bad_cases[] = {
 	{ "tenant a {\n\ttoken ci " HASH_A "\n}\ntenant b {\n\ttoken deploy "
 	  HASH_A "\n}\n",
 	  "bad.policy:5:15: the same hash as token ci of tenant a; give each "
+	  "token its own secret" },
+	{ "tenant web {\n\tnode edge1\n}\n",
+	  "bad.policy:2:2: node takes a name and a block, as in: node edge1 "
+	  "{ token sha256:<hex>; certificates 1; }" },
+	{ "tenant web {\n\tnode edge1 {\n\t\tcertificates 1\n\t}\n}\n",
+	  "bad.policy:2:2: node edge1 has no token; add token sha256:<64 hex "
+	  "digits>" },
+	{ "tenant web {\n\tnode edge1 {\n\t\ttoken s3cret\n\t}\n}\n",
+	  "bad.policy:3:3: invalid node token; write token sha256: and the 64 "
+	  "hex digits of the token's SHA-256 (printf %s TOKEN | sha256sum)" },
+	{ "tenant web {\n\tnode edge1 {\n\t\ttoken " HASH_A "\n\t\t"
+	  "certificates WWW.example.com\n\t}\n}\n",
+	  "bad.policy:4:16: invalid certificate \"WWW.example.com\"; write a "
+	  "certificate id or a store label in lower case (see custos cert "
+	  "list)" },
+	{ "tenant web {\n\tnode edge1 {\n\t\ttoken " HASH_A "\n\t\t"
+	  "pin 1234\n\t}\n}\n",
+	  "bad.policy:4:3: unknown key \"pin\" in node edge1; use token or "
+	  "certificates" },
+	{ "tenant web {\n\tnode e {\n\t\ttoken " HASH_A "\n\t}\n\tnode e "
+	  "{\n\t\ttoken " HASH_B "\n\t}\n}\n",
+	  "bad.policy:5:7: duplicate node \"e\"; the first is at line 2" },
+	{ "tenant a {\n\ttoken ci " HASH_A "\n}\ntenant b {\n\tnode e {\n"
+	  "\t\ttoken " HASH_A "\n\t}\n}\n",
+	  "bad.policy:6:9: the same hash as a token or node of tenant a; give "
+	  "each node its own secret" },
+	{ "tenant a {\n\tnode e {\n\t\ttoken " HASH_A "\n\t}\n}\ntenant b "
+	  "{\n\ttoken ci " HASH_A "\n}\n",
+	  "bad.policy:7:11: the same hash as a node of tenant a; give each "
 	  "token its own secret" },
 	{ "tenant web {\n\tusers no-such-user-custos\n}\n",
 	  "bad.policy:2:8: unknown user \"no-such-user-custos\"; create the "
@@ -305,6 +334,46 @@ load_example(void)
 	    policy_name_normalize, &policy, err, sizeof(err)) != 0)
 		printf("# %s\n", err);
 	return policy;
+}
+
+/* Node tokens find their node and tenant; tenant tokens find none. */
+static void
+test_file_nodes(void)
+{
+	static const char text[] =
+	    "tenant web {\n"
+	    "\ttoken ci " HASH_B "\n"
+	    "\tnode edge1 {\n"
+	    "\t\ttoken " HASH_A "\n"
+	    "\t\tcertificates 7 www.example.com\n"
+	    "\t}\n"
+	    "}\n";
+	const struct policy_tenant *tenant;
+	const struct policy_node *node;
+	struct policy *policy = NULL;
+	char err[CONFIG_ERR_MAX];
+
+	CHECK_INT(policy_load_string("nodes.policy", text,
+	    policy_name_normalize, &policy, err, sizeof(err)), 0);
+	if (policy == NULL)
+		return;
+	CHECK_INT(policy_node_for_token(policy, "s3cret-ci-token", &tenant,
+	    &node), 0);
+	CHECK_STR(tenant ? tenant->name : "(null)", "web");
+	CHECK_STR(node ? node->name : "(null)", "edge1");
+	CHECK_INT(node ? (int)node->grant_count : -1, 2);
+	CHECK_INT(node ? policy_node_grants(node, 7, "other.example") : -1,
+	    1);
+	CHECK_INT(node ? policy_node_grants(node, 8, "www.example.com") :
+	    -1, 1);
+	CHECK_INT(node ? policy_node_grants(node, 70, "example.com") : -1,
+	    0);
+	CHECK_INT(policy_node_for_token(policy, "deploy-token-2", &tenant,
+	    &node), -1);
+	CHECK(tenant == NULL);
+	CHECK(node == NULL);
+	CHECK_INT(policy_node_for_token(policy, "", &tenant, &node), -1);
+	policy_free(policy);
 }
 
 static void
@@ -483,6 +552,7 @@ main(void)
 	RUN(test_file_signer_normalizer);
 	RUN(test_file_warnings);
 	RUN(test_file_warnings_addresses);
+	RUN(test_file_nodes);
 	RUN(test_file_example_tenants);
 	RUN(test_file_group_ambiguous);
 	RUN(test_file_example_checks);

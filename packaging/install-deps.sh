@@ -24,8 +24,8 @@ PACKAGES=(
 	# valgrind checks the signer's test build for leaks.
 	valgrind
 	# promtool (from prometheus) checks the API's metrics in the tests.
-	# NOTE: the package also installs the Prometheus server, which
-	# systemd starts on a machine that runs it.
+	# The package also contains the Prometheus server, which
+	# install_packages keeps from starting.
 	prometheus
 	# make package and make package-check: the Debian build tools,
 	# lintian, man (man --warnings) and systemd-analyze.
@@ -56,6 +56,32 @@ missing_users() {
 	done
 }
 
+# Usage: install_packages PACKAGE ...
+# Installs the packages with apt-get. A policy-rc.d that exits with 101
+# keeps every service they ship from starting, and the Prometheus
+# server, which only provides promtool here, is disabled under systemd,
+# so nothing starts listening on the network.
+install_packages() {
+	local policy=/usr/sbin/policy-rc.d own_policy=0 rc=0
+
+	echo "install-deps: installing $*"
+	export DEBIAN_FRONTEND=noninteractive
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 0755 "$policy"
+		own_policy=1
+	fi
+	apt-get update && apt-get install -y --no-install-recommends "$@" ||
+		rc=$?
+	if [ "$own_policy" = 1 ]; then
+		rm -f "$policy"
+	fi
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now prometheus.service 2>/dev/null || true
+	fi
+	return "$rc"
+}
+
 main() {
 	local -a missing users
 	local user
@@ -84,10 +110,7 @@ main() {
 	fi
 
 	if [ "${#missing[@]}" -gt 0 ]; then
-		echo "install-deps: installing ${missing[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update
-		apt-get install -y --no-install-recommends "${missing[@]}"
+		install_packages "${missing[@]}"
 	fi
 	for user in "${users[@]}"; do
 		echo "install-deps: creating system user $user"

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 4
+#define STATE_SCHEMA_VERSION 5
 #define STATE_NOT_FOUND (-2)
 #define STATE_FILE_NAME "custos.db"
 
@@ -85,6 +85,24 @@ struct state_version {
 #define DEPLOY_RESTORE 2	/* the hook runs with CUSTOS_ROLLBACK=1 */
 
 /*
+ * The renewal schedule of a certificate's current version, from the
+ * lifetime fraction and from the issuer's renewalInfo (RFC 9773). The
+ * certificate's task is due at renew_at, or at next_poll when that comes
+ * first. Times are Unix seconds; 0 means none.
+ */
+struct state_renewal {
+	int64_t cert_id;
+	int64_t generation;	/* the request that the version answered */
+	char *ari_id;		/* renewalInfo identifier, or NULL */
+	int64_t fallback_at;	/* renewal time from the lifetime fraction */
+	int64_t renew_at;	/* renewal time chosen */
+	int64_t next_poll;	/* next renewalInfo GET; 0: never */
+	int64_t fetched;	/* last successful renewalInfo GET */
+	int64_t window_start;	/* window of that GET */
+	int64_t window_end;
+};
+
+/*
  * Opens or creates the database at path and migrates it to the current
  * schema. A database newer than this program is an error.
  */
@@ -149,13 +167,15 @@ int state_recover(struct state *st, int64_t now, int *count, char *err,
 
 /*
  * Records a stored version as current in one transaction: the former
- * current one becomes previous, the order becomes stored, the task is
- * set due at renew_due with no failures, and the version's deploy is
+ * current one becomes previous, the order becomes stored, the renewal
+ * schedule is replaced by renewal (or removed when it is NULL), the task
+ * is set due at renew_due with no failures, and the version's deploy is
  * DEPLOY_NEW. A version of that name already recorded is made current
  * again.
  */
 int state_version_activate(struct state *st, const struct state_version *v,
-    int64_t renew_due, char *err, size_t errlen);
+    const struct state_renewal *renewal, int64_t renew_due, char *err,
+    size_t errlen);
 /* Marks version id as status ("current" switches the others off). */
 int state_version_mark(struct state *st, int64_t cert_id, int64_t id,
     const char *status, char *err, size_t errlen);
@@ -178,5 +198,16 @@ int state_version_list(struct state *st, int64_t cert_id,
 int state_version_current(struct state *st, int64_t cert_id,
     struct state_version *v, char *err, size_t errlen);
 void state_version_clear(struct state_version *v);
+
+/* The certificate's renewal schedule, or STATE_NOT_FOUND. */
+int state_renewal_get(struct state *st, int64_t cert_id,
+    struct state_renewal *renewal, char *err, size_t errlen);
+/*
+ * Stores the renewal schedule and sets the certificate's task due at
+ * due, keeping its failure count, in one transaction.
+ */
+int state_renewal_set(struct state *st, const struct state_renewal *renewal,
+    int64_t due, char *err, size_t errlen);
+void state_renewal_clear(struct state_renewal *renewal);
 
 #endif

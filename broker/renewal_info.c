@@ -39,7 +39,7 @@ serial_content(const ASN1_INTEGER *serial, unsigned char *der, size_t size,
 	if (der_len < 3 || (size_t)der_len > size)
 		return -1;
 	der_len = i2d_ASN1_INTEGER(serial, &p);
-	/* Tag 0x02 and a short-form length: serials are at most 21 bytes. */
+	/* Tag 0x02 and a one-byte length, because der holds 64 bytes. */
 	if (der_len < 3 || der[0] != 0x02 || der[1] != der_len - 2)
 		return -1;
 	*content = der + 2;
@@ -159,7 +159,7 @@ ari_time_parse(const char *text, int64_t *out)
 	tm.tm_min = minute;
 	tm.tm_sec = second;
 	t = timegm(&tm);
-	/* timegm normalises 31 February into March: reject such dates. */
+	/* timegm moves 30 February into March, so such dates fail here. */
 	if (t == (time_t)-1 || tm.tm_mday != day || tm.tm_mon != month - 1)
 		return -1;
 	*out = (int64_t)t - offset;

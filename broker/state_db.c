@@ -15,7 +15,7 @@
 
 struct state {
 	sqlite3 *db;
-	const char *path;
+	char *path;		/* a copy: callers free theirs after opening */
 };
 
 /*
@@ -258,7 +258,11 @@ state_open_schema(const char *path, int target, struct state **out,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	st->path = path;
+	st->path = strdup(path);
+	if (st->path == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open state database %s: %s "
@@ -306,6 +310,7 @@ state_close(struct state *st)
 	if (st == NULL)
 		return;
 	sqlite3_close(st->db);
+	free(st->path);
 	free(st);
 }
 

@@ -68,7 +68,8 @@ int64_t daemon_renewal_plan(const struct daemon_worker *w,
 /*
  * Runs the renewalInfo poll of cert when it is due and reschedules the
  * task. Returns 1 when the renewal time has not come, 0 when the
- * certificate is to be issued now.
+ * certificate is to be issued now: no schedule, a reissue, a retry after
+ * a failure, or the renewal time has come.
  */
 int daemon_renewal_wait(struct daemon_worker *w,
     const struct state_cert *cert);

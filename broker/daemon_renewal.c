@@ -155,8 +155,12 @@ daemon_renewal_wait(struct daemon_worker *w, const struct state_cert *cert)
 			log_error("%s", err);
 		return 0;
 	}
-	/* A reissue raised the generation: that request is due now. */
-	if (r.generation != cert->generation || r.renew_at <= now) {
+	/*
+	 * A reissue raised the generation, or an attempt failed and is
+	 * retried: either way the request is due now.
+	 */
+	if (r.generation != cert->generation || cert->failures > 0 ||
+	    r.renew_at <= now) {
 		state_renewal_clear(&r);
 		return 0;
 	}

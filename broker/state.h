@@ -182,7 +182,8 @@ int state_version_mark(struct state *st, int64_t cert_id, int64_t id,
 /*
  * Makes version restore_id current again with its deploy DEPLOY_RESTORE
  * and marks version replaced_id as status with no deploy pending, in one
- * transaction. For a failed deploy hook and custos cert rollback.
+ * transaction. The renewal schedule, which described replaced_id, is
+ * dropped. For a failed deploy hook and custos cert rollback.
  */
 int state_version_restore(struct state *st, int64_t cert_id,
     int64_t restore_id, int64_t replaced_id, const char *status, char *err,

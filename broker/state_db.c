@@ -756,6 +756,7 @@ state_version_restore(struct state *st, int64_t cert_id, int64_t restore_id,
 	    " '" VERSION_CURRENT "', deploy_pending = ? WHERE id = ? AND"
 	    " cert_id = ?", "iii", (int64_t)DEPLOY_RESTORE, restore_id,
 	    cert_id), "restore a version", err, errlen) != 0 ||
+	    replace_renewal(st, cert_id, NULL, err, errlen) != 0 ||
 	    commit(st, err, errlen) != 0) {
 		rollback(st);
 		return -1;

@@ -423,6 +423,8 @@ test_version_restore(void)
 	struct state_version v1 = { .name = "v1", .serial = "01",
 	    .not_before = 100, .not_after = 200, .created = 100 };
 	struct state_version v2 = v1, current;
+	struct state_renewal plan = { .generation = 1, .ari_id = "aa.Ag",
+	    .fallback_at = 166, .renew_at = 166 }, r;
 	struct state *st;
 	int64_t id, v2_id;
 
@@ -441,7 +443,8 @@ test_version_restore(void)
 	    0);
 	v1.id = current.id;
 	state_version_clear(&current);
-	CHECK_INT(state_version_activate(st, &v2, NULL, 160, err,
+	plan.cert_id = id;
+	CHECK_INT(state_version_activate(st, &v2, &plan, 160, err,
 	    sizeof(err)), 0);
 	CHECK_INT(state_version_current(st, id, &current, err, sizeof(err)),
 	    0);
@@ -455,6 +458,9 @@ test_version_restore(void)
 	CHECK_STR(current.name, "v1");
 	CHECK_INT(current.deploy_pending, DEPLOY_RESTORE);
 	state_version_clear(&current);
+	/* The schedule described v2, so the restore drops it. */
+	CHECK_INT(state_renewal_get(st, id, &r, err, sizeof(err)),
+	    STATE_NOT_FOUND);
 	version_count = 0;
 	version_seen[0] = '\0';
 	CHECK_INT(state_version_list(st, id, collect_version, NULL, err,

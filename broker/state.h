@@ -94,7 +94,7 @@ struct state_renewal {
 	int64_t cert_id;
 	int64_t generation;	/* the request that the version answered */
 	char *ari_id;		/* renewalInfo identifier, or NULL */
-	int64_t fallback_at;	/* renewal time from the lifetime fraction */
+	int64_t fallback_at;	/* renewal time by the lifetime fraction */
 	int64_t renew_at;	/* renewal time chosen */
 	int64_t next_poll;	/* next renewalInfo GET; 0: never */
 	int64_t fetched;	/* last successful renewalInfo GET */

@@ -15,7 +15,7 @@
 
 struct state {
 	sqlite3 *db;
-	char *path;		/* a copy: callers free theirs after opening */
+	char *path;		/* a copy, because callers free theirs */
 };
 
 /*

@@ -27,6 +27,7 @@ struct acme_directory {
 	const char *new_account;
 	const char *new_order;
 	const char *terms_of_service;	/* NULL when absent */
+	const char *renewal_info;	/* RFC 9773; NULL when absent */
 	int external_account_required;
 };
 
@@ -76,6 +77,11 @@ struct acme_client {
 	const char *account_name;
 	/* The notAfter that newOrder requests, or 0 to let the CA choose. */
 	time_t not_after;
+	/*
+	 * The renewalInfo identifier (RFC 9773) of the certificate that
+	 * newOrder replaces, sent as "replaces", or NULL.
+	 */
+	const char *replaces;
 	/*
 	 * The last error response of acme_post, for the choice of another
 	 * account or issuer: its HTTP status (0: no response), its ACME

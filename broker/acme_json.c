@@ -169,6 +169,8 @@ acme_directory_parse(json_t *doc, struct acme_directory *dir, char *err,
 	    errlen) != 0 ||
 	    get_url(doc, kind, "newOrder", 0, &dir->new_order, err,
 	    errlen) != 0 ||
+	    get_url(doc, kind, "renewalInfo", 1, &dir->renewal_info, err,
+	    errlen) != 0 ||
 	    get_optional_object(doc, kind, "meta", &meta, err, errlen) != 0)
 		return -1;
 	if (meta != NULL && (get_string(meta, "directory meta",

@@ -12,9 +12,13 @@
 #include "broker/names.h"
 #include "broker/problem.h"
 
-/* Builds the newOrder payload, with notAfter unless not_after is 0. */
+/*
+ * Builds the newOrder payload, with notAfter unless not_after is 0 and
+ * replaces unless it is NULL.
+ */
 static json_t *
-new_order_payload(const struct acme_names *names, time_t not_after)
+new_order_payload(const struct acme_names *names, time_t not_after,
+    const char *replaces)
 {
 	json_t *identifiers = json_array(), *payload;
 	char stamp[32];
@@ -29,6 +33,12 @@ new_order_payload(const struct acme_names *names, time_t not_after)
 		}
 	}
 	payload = json_pack("{s:o}", "identifiers", identifiers);
+	if (payload != NULL && replaces != NULL &&
+	    json_object_set_new(payload, "replaces",
+	    json_string(replaces)) != 0) {
+		json_decref(payload);
+		return NULL;
+	}
 	if (payload == NULL || not_after == 0)
 		return payload;
 	if (gmtime_r(&not_after, &tm) == NULL ||
@@ -101,7 +111,8 @@ acme_order_new(struct acme_client *client, const struct acme_names *names,
 	int rc = -1;
 
 	*order_url = NULL;
-	payload = new_order_payload(names, client->not_after);
+	payload = new_order_payload(names, client->not_after,
+	    client->replaces);
 	if (payload != NULL && acme_order_profile(client, payload) != 0) {
 		json_decref(payload);
 		return -1;

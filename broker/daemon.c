@@ -199,6 +199,8 @@ run_task(struct daemon_worker *w, int64_t cert_id)
 		log_error("%s", err);
 		return;
 	}
+	if (daemon_renewal_wait(w, &cert))
+		goto out;
 	log_info("certificate %lld: starting request %lld for %s",
 	    (long long)cert.id, (long long)cert.generation, cert.names);
 	clean_store(w, &cert);

@@ -59,6 +59,37 @@ enum daemon_result daemon_issue(struct daemon_worker *w,
     const struct state_cert *cert, int64_t *retry_after, char *err,
     size_t errlen);
 
+struct cert_chain;
+
+/*
+ * broker/daemon_renewal.c: fills *renewal, the schedule of a new version
+ * of cert whose leaf is in chain, valid from not_before to not_after.
+ * With has_ari (the issuer's directory has renewalInfo), the first
+ * renewalInfo poll is due at once. The identifier goes into ari_id
+ * (ARI_ID_MAX + 1 bytes), which renewal points to. Returns the time the
+ * task is due.
+ */
+int64_t daemon_renewal_plan(const struct daemon_worker *w,
+    const struct state_cert *cert, const struct cert_chain *chain,
+    int64_t not_before, int64_t not_after, int has_ari,
+    struct state_renewal *renewal, char *ari_id);
+
+/*
+ * Runs the renewalInfo poll of cert when it is due and reschedules the
+ * task. Returns 1 when the renewal time has not come, 0 when the
+ * certificate is to be issued now: no schedule, a reissue, a retry after
+ * a failure, or the renewal time has come.
+ */
+int daemon_renewal_wait(struct daemon_worker *w,
+    const struct state_cert *cert);
+
+/*
+ * Copies the renewalInfo identifier of cert's current version into out
+ * (ARI_ID_MAX + 1 bytes). Returns 0, or -1 when there is none.
+ */
+int daemon_renewal_replaces(struct daemon_worker *w,
+    const struct state_cert *cert, char *out);
+
 /*
  * Deploys the certificate's current version when the database records
  * its deploy as pending: switches STORE/TENANT/LABEL/current to it and

@@ -19,6 +19,7 @@
 #include "broker/issue_limits.h"
 #include "broker/names.h"
 #include "broker/policy_gate.h"
+#include "broker/renewal_info.h"
 #include "broker/scheduler.h"
 #include "broker/store.h"
 #include "broker/store_usage.h"
@@ -40,6 +41,8 @@ struct run {
 	struct signer_key key;
 	struct cert_chain chain;
 	char version[128];
+	char replaces[ARI_ID_MAX + 1];	/* renewalInfo identifier */
+	char ari_id[ARI_ID_MAX + 1];	/* of the new version */
 };
 
 static int
@@ -235,6 +238,34 @@ refresh_order(struct run *r, int *rc)
 }
 
 /*
+ * Sends newOrder, with "replaces" naming the current version when the
+ * issuer has renewalInfo. A CA that answers alreadyReplaced (another
+ * order already replaces that version) gets the order once more without
+ * it.
+ */
+static int
+new_order(struct run *r)
+{
+	struct acme_client *acme = &r->acme;
+
+	acme->replaces = NULL;
+	if (acme->directory.renewal_info != NULL &&
+	    daemon_renewal_replaces(r->w, r->cert, r->replaces) == 0)
+		acme->replaces = r->replaces;
+	acme_failure_clear(acme);
+	if (acme_order_new(acme, &r->names, &r->ca, &r->order.url) == 0)
+		return 0;
+	if (acme->replaces == NULL ||
+	    strcmp(acme->fail_type, "alreadyReplaced") != 0)
+		return -1;
+	log_warn("certificate %lld: issuer %s answered alreadyReplaced to an "
+	    "order replacing %s; sending the order again without replaces",
+	    (long long)r->cert->id, acme->issuer->name, r->replaces);
+	acme->replaces = NULL;
+	return acme_order_new(acme, &r->names, &r->ca, &r->order.url);
+}
+
+/*
  * Loads the open order of this request, abandoning one that is past the
  * deadline or whose newOrder never got an answer (the CA may hold that
  * order, but nothing finalizes it), then creates one when none is left.
@@ -263,8 +294,7 @@ open_order(struct run *r)
 	snprintf(r->order.status, sizeof(r->order.status), ORDER_NEW);
 	r->acme.not_after = issue_limits_not_after(r->tenant,
 	    (time_t)r->order.created);
-	if (save_order(r) != 0 ||
-	    acme_order_new(&r->acme, &r->names, &r->ca, &r->order.url) != 0)
+	if (save_order(r) != 0 || new_order(r) != 0)
 		return -1;
 	snprintf(r->order.status, sizeof(r->order.status), ORDER_PENDING);
 	log_info("certificate %lld: order %s", (long long)r->cert->id,
@@ -383,8 +413,9 @@ static int
 activate(struct run *r)
 {
 	struct daemon_worker *w = r->w;
-	const struct config_daemon *daemon = &w->config->daemon;
+	struct state_renewal renewal;
 	struct state_version v = { 0 };
+	int64_t due;
 
 	v.cert_id = r->cert->id;
 	v.order_id = r->order.id;
@@ -394,8 +425,10 @@ activate(struct run *r)
 	    r->acme.err, sizeof(r->acme.err)) != 0)
 		return -1;
 	v.created = time(NULL);
-	if (state_version_activate(w->state, &v, sched_renewal_time(daemon,
-	    v.not_before, v.not_after, sched_random()), r->acme.err,
+	due = daemon_renewal_plan(w, r->cert, &r->chain, v.not_before,
+	    v.not_after, r->acme.directory.renewal_info != NULL, &renewal,
+	    r->ari_id);
+	if (state_version_activate(w->state, &v, &renewal, due, r->acme.err,
 	    sizeof(r->acme.err)) != 0)
 		return -1;
 	return daemon_deploy(w, r->cert, 0, r->acme.err,

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 7
+#define STATE_SCHEMA_VERSION 8
 #define STATE_NOT_FOUND (-2)
 #define STATE_FILE_NAME "custos.db"
 
@@ -87,6 +87,24 @@ struct state_version {
 #define DEPLOY_NONE 0
 #define DEPLOY_NEW 1		/* the hook runs with CUSTOS_ROLLBACK=0 */
 #define DEPLOY_RESTORE 2	/* the hook runs with CUSTOS_ROLLBACK=1 */
+
+/*
+ * The renewal schedule of a certificate's current version, from the
+ * lifetime fraction and from the issuer's renewalInfo (RFC 9773). The
+ * certificate's task is due at renew_at, or at next_poll when that comes
+ * first. Times are Unix seconds; 0 means none.
+ */
+struct state_renewal {
+	int64_t cert_id;
+	int64_t generation;	/* the request that the version answered */
+	char *ari_id;		/* renewalInfo identifier, or NULL */
+	int64_t fallback_at;	/* renewal time by the lifetime fraction */
+	int64_t renew_at;	/* renewal time chosen */
+	int64_t next_poll;	/* next renewalInfo GET; 0: never */
+	int64_t fetched;	/* last successful renewalInfo GET */
+	int64_t window_start;	/* window of that GET */
+	int64_t window_end;
+};
 
 /*
  * Opens or creates the database at path and migrates it to the current
@@ -169,20 +187,23 @@ int state_recover(struct state *st, int64_t now, int *count, char *err,
 
 /*
  * Records a stored version as current in one transaction: the former
- * current one becomes previous, the order becomes stored, the task is
- * set due at renew_due with no failures, and the version's deploy is
+ * current one becomes previous, the order becomes stored, the renewal
+ * schedule is replaced by renewal (or removed when it is NULL), the task
+ * is set due at renew_due with no failures, and the version's deploy is
  * DEPLOY_NEW. A version of that name already recorded is made current
  * again.
  */
 int state_version_activate(struct state *st, const struct state_version *v,
-    int64_t renew_due, char *err, size_t errlen);
+    const struct state_renewal *renewal, int64_t renew_due, char *err,
+    size_t errlen);
 /* Marks version id as status ("current" switches the others off). */
 int state_version_mark(struct state *st, int64_t cert_id, int64_t id,
     const char *status, char *err, size_t errlen);
 /*
  * Makes version restore_id current again with its deploy DEPLOY_RESTORE
  * and marks version replaced_id as status with no deploy pending, in one
- * transaction. For a failed deploy hook and custos cert rollback.
+ * transaction. The renewal schedule, which described replaced_id, is
+ * dropped. For a failed deploy hook and custos cert rollback.
  */
 int state_version_restore(struct state *st, int64_t cert_id,
     int64_t restore_id, int64_t replaced_id, const char *status, char *err,
@@ -266,5 +287,15 @@ int state_counter_add(struct state *st, const char *name, const char *tenant,
 int state_count_list(struct state *st, enum state_count_kind kind,
     void (*fn)(const struct state_count *row, void *arg), void *arg,
     char *err, size_t errlen);
+/* The certificate's renewal schedule, or STATE_NOT_FOUND. */
+int state_renewal_get(struct state *st, int64_t cert_id,
+    struct state_renewal *renewal, char *err, size_t errlen);
+/*
+ * Stores the renewal schedule and sets the certificate's task due at
+ * due, keeping its failure count, in one transaction.
+ */
+int state_renewal_set(struct state *st, const struct state_renewal *renewal,
+    int64_t due, char *err, size_t errlen);
+void state_renewal_clear(struct state_renewal *renewal);
 
 #endif

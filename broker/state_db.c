@@ -15,7 +15,7 @@
 
 struct state {
 	sqlite3 *db;
-	const char *path;
+	char *path;		/* a copy, because callers free theirs */
 };
 
 /*
@@ -112,6 +112,19 @@ static const char *const migrations[STATE_SCHEMA_VERSION] = {
 	"  tenant TEXT NOT NULL,"
 	"  value INTEGER NOT NULL,"
 	"  PRIMARY KEY (name, tenant));",
+
+	/* Version 8: the renewal schedule and renewalInfo (RFC 9773). */
+	"CREATE TABLE renewals ("
+	"  cert_id INTEGER PRIMARY KEY"
+	"    REFERENCES certificates(id) ON DELETE CASCADE,"
+	"  generation INTEGER NOT NULL,"
+	"  ari_id TEXT,"
+	"  fallback_at INTEGER NOT NULL,"
+	"  renew_at INTEGER NOT NULL,"
+	"  next_poll INTEGER NOT NULL DEFAULT 0,"
+	"  fetched INTEGER NOT NULL DEFAULT 0,"
+	"  window_start INTEGER NOT NULL DEFAULT 0,"
+	"  window_end INTEGER NOT NULL DEFAULT 0);",
 };
 
 static int
@@ -279,7 +292,11 @@ state_open_schema(const char *path, int target, struct state **out,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	st->path = path;
+	st->path = strdup(path);
+	if (st->path == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open state database %s: %s "
@@ -327,6 +344,7 @@ state_close(struct state *st)
 	if (st == NULL)
 		return;
 	sqlite3_close(st->db);
+	free(st->path);
 	free(st);
 }
 
@@ -774,13 +792,40 @@ demote_current(struct state *st, int64_t cert_id, char *err, size_t errlen)
 	    "demote the current version", err, errlen);
 }
 
+static int
+save_renewal(struct state *st, const struct state_renewal *r, char *err,
+    size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "INSERT OR REPLACE INTO"
+	    " renewals (cert_id, generation, ari_id, fallback_at, renew_at,"
+	    " next_poll, fetched, window_start, window_end) VALUES"
+	    " (?, ?, ?, ?, ?, ?, ?, ?, ?)", "iisiiiiii", r->cert_id,
+	    r->generation, r->ari_id, r->fallback_at, r->renew_at,
+	    r->next_poll, r->fetched, r->window_start, r->window_end),
+	    "record a renewal schedule", err, errlen);
+}
+
+/* Replaces the renewal schedule of the certificate by r, or drops it. */
+static int
+replace_renewal(struct state *st, int64_t cert_id,
+    const struct state_renewal *r, char *err, size_t errlen)
+{
+	if (r != NULL)
+		return save_renewal(st, r, err, errlen);
+	return run(st, prepare(st, err, errlen, "DELETE FROM renewals WHERE"
+	    " cert_id = ?", "i", cert_id), "drop a renewal schedule", err,
+	    errlen);
+}
+
 int
 state_version_activate(struct state *st, const struct state_version *v,
-    int64_t renew_due, char *err, size_t errlen)
+    const struct state_renewal *renewal, int64_t renew_due, char *err,
+    size_t errlen)
 {
 	if (begin(st, err, errlen) != 0)
 		return -1;
 	if (demote_current(st, v->cert_id, err, errlen) != 0 ||
+	    replace_renewal(st, v->cert_id, renewal, err, errlen) != 0 ||
 	    run(st, prepare(st, err, errlen, "INSERT INTO versions (cert_id,"
 	    " order_id, name, serial, not_before, not_after, created, status,"
 	    " deploy_pending) VALUES (?, nullif(?, 0), ?, ?, ?, ?, ?,"
@@ -835,6 +880,7 @@ state_version_restore(struct state *st, int64_t cert_id, int64_t restore_id,
 	    " '" VERSION_CURRENT "', deploy_pending = ? WHERE id = ? AND"
 	    " cert_id = ?", "iii", (int64_t)DEPLOY_RESTORE, restore_id,
 	    cert_id), "restore a version", err, errlen) != 0 ||
+	    replace_renewal(st, cert_id, NULL, err, errlen) != 0 ||
 	    commit(st, err, errlen) != 0) {
 		rollback(st);
 		return -1;
@@ -1140,4 +1186,64 @@ state_counter_add(struct state *st, const char *name, const char *tenant,
 	    " (name, tenant, value) VALUES (?, ?, ?) ON CONFLICT (name, tenant)"
 	    " DO UPDATE SET value = value + excluded.value", "ssi", name,
 	    tenant, delta), "add to a counter", err, errlen);
+}
+
+int
+state_renewal_get(struct state *st, int64_t cert_id,
+    struct state_renewal *r, char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	stmt = prepare(st, err, errlen, "SELECT generation, ari_id,"
+	    " fallback_at, renew_at, next_poll, fetched, window_start,"
+	    " window_end FROM renewals WHERE cert_id = ?", "i", cert_id);
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		r->cert_id = cert_id;
+		r->generation = sqlite3_column_int64(stmt, 0);
+		r->ari_id = column_text(stmt, 1);
+		r->fallback_at = sqlite3_column_int64(stmt, 2);
+		r->renew_at = sqlite3_column_int64(stmt, 3);
+		r->next_poll = sqlite3_column_int64(stmt, 4);
+		r->fetched = sqlite3_column_int64(stmt, 5);
+		r->window_start = sqlite3_column_int64(stmt, 6);
+		r->window_end = sqlite3_column_int64(stmt, 7);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = STATE_NOT_FOUND;
+		snprintf(err, errlen, "certificate %lld has no renewal "
+		    "schedule", (long long)cert_id);
+	} else {
+		rc = db_error(st, err, errlen, "read a renewal schedule");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+state_renewal_set(struct state *st, const struct state_renewal *r,
+    int64_t due, char *err, size_t errlen)
+{
+	if (begin(st, err, errlen) != 0)
+		return -1;
+	if (save_renewal(st, r, err, errlen) != 0 ||
+	    run(st, prepare(st, err, errlen, "UPDATE tasks SET due = ? WHERE"
+	    " cert_id = ?", "ii", due, r->cert_id), "schedule a task", err,
+	    errlen) != 0 ||
+	    commit(st, err, errlen) != 0) {
+		rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+void
+state_renewal_clear(struct state_renewal *r)
+{
+	free(r->ari_id);
+	memset(r, 0, sizeof(*r));
 }

@@ -55,6 +55,17 @@ chooses its variant:
   many-headers        every response carries VALUE header fields in all
                       (Server, Date, the server's usual fields and
                       X-Filler-N fields added up to VALUE)
+  renewal-info        the directory has renewalInfo (RFC 9773); VALUE
+                      "START:END" suggests a window from START to END
+                      seconds after the first renewalInfo request for each
+                      certificate (negative: in the past), with
+                      "Retry-After: 21600"; each newOrder's replaces is
+                      logged
+  renewal-info-bad    renewalInfo answers a malformed body: VALUE is
+                      end-before-start, bad-time, huge, not-json or
+                      missing-window
+  already-replaced    as renewal-info, but a newOrder that carries replaces
+                      gets the problem alreadyReplaced
 
 Events (requests, measured waits, issued serials) go to --log, one per
 line, for the tests to check.
@@ -119,9 +130,12 @@ class State:
         self.lock = threading.Lock()
         self.orders = {}
         self.authzs = {}
-        self.next_id = 1
+        # Ids start at HOSTILE_FIRST_ID so that a restarted server does
+        # not hand out the order URLs of an earlier run again.
+        self.next_id = int(os.environ.get("HOSTILE_FIRST_ID", "1"))
         self.new_order_posts = 0
         self.waits = {}
+        self.windows = {}
         self.log_file = open(args.log, "a", encoding="utf-8") \
             if args.log else sys.stderr
 
@@ -319,6 +333,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def scenario(self, name):
         return self.args.scenario == name
 
+    def has_ari(self):
+        return self.args.scenario in ("renewal-info", "renewal-info-bad",
+                                      "already-replaced")
+
     # -- dispatch ---------------------------------------------------------
 
     def do_HEAD(self):
@@ -336,6 +354,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(204, b"", None)
         elif self.path == "/moved-dir":
             self.get_directory(moved=True)
+        elif self.path.startswith("/renewal-info/") and self.has_ari():
+            self.get_renewal_info(self.path[len("/renewal-info/"):])
         else:
             self.send(404, b"not found\n", "text/plain")
 
@@ -370,6 +390,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "classic": "the default profile",
                 "shortlived": "certificates valid for six days",
             }
+        if self.has_ari():
+            doc["renewalInfo"] = self.url("/renewal-info")
         if self.scenario("redirect") and not moved:
             if value == "directory-301":
                 self.redirect(301, "/moved-dir")
@@ -419,8 +441,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return True
         return False
 
+    def new_order_replaces(self, payload):
+        """Log the order's replaces. Return True after an alreadyReplaced."""
+        replaces = (payload or {}).get("replaces")
+        if self.scenario("already-replaced") and replaces is not None:
+            self.state.log("new-order already-replaced %s" % replaces)
+            self.send_problem(409, "alreadyReplaced",
+                              "certificate %s is already replaced" % replaces)
+            return True
+        self.state.log("new-order at %d replaces %s" %
+                       (int(time.time()), replaces or "(none)"))
+        return False
+
     def post_new_order(self, _parts, payload):
         if self.new_order_hostile():
+            return
+        if self.has_ari() and self.new_order_replaces(payload):
             return
         identifiers = (payload or {}).get("identifiers", [])
         if self.scenario("profiles"):
@@ -575,7 +611,48 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body += "# padding\n" * (MIB // 2)
         self.send(200, body, content_type)
 
+    def get_renewal_info(self, cert_id):
+        """Send the scenario's renewalInfo window for cert_id."""
+        if self.scenario("renewal-info-bad"):
+            self.state.log("renewal-info %s malformed %s" %
+                           (cert_id, self.args.value))
+            self.send_bad_renewal_info(self.args.value)
+            return
+        start, end = (int(x) for x in self.args.value.split(":"))
+        with self.state.lock:
+            first = self.state.windows.setdefault(cert_id, int(time.time()))
+        start, end = first + start, first + end
+        self.state.log("renewal-info %s window %d %d" % (cert_id, start, end))
+        stamp = "%Y-%m-%dT%H:%M:%SZ"
+        self.send_json(200, {
+            "suggestedWindow": {
+                "start": time.strftime(stamp, time.gmtime(start)),
+                "end": time.strftime(stamp, time.gmtime(end)),
+            },
+            "explanationURL": self.url("/why-renew"),
+        }, {"Retry-After": "21600"})
+
     # -- hostile bodies ---------------------------------------------------
+
+    def send_bad_renewal_info(self, value):
+        window = {"start": "2030-01-02T00:00:00Z",
+                  "end": "2030-01-03T00:00:00Z"}
+        if value == "end-before-start":
+            window["end"] = "2030-01-01T00:00:00Z"
+            body = json.dumps({"suggestedWindow": window})
+        elif value == "bad-time":
+            window["start"] = "next tuesday"
+            body = json.dumps({"suggestedWindow": window})
+        elif value == "huge":
+            body = json.dumps({"suggestedWindow": window,
+                               "explanationURL": "x" * (100 * 1024)})
+        elif value == "not-json":
+            body = "<html><body>renewal info</body></html>"
+        elif value == "missing-window":
+            body = json.dumps({"explanationURL": self.url("/why-renew")})
+        else:
+            raise ValueError("unknown renewal-info-bad variant " + value)
+        self.send(200, body, headers={"Retry-After": "21600"})
 
     def send_status_body(self, value):
         """Send the status-order error; False once COUNT were sent."""

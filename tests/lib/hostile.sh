@@ -89,7 +89,7 @@ hostile_start() {
 	: >"$HOSTILE_LOG"
 	"$HOSTILE_PYTHON" "$HOSTILE_SERVER" --port "$HOSTILE_PORT" \
 		--cert "$tls_dir/cert.pem" --key "$tls_dir/key.pem" \
-		--ca-dir "$HOSTILE_CA_DIR" --scenario "$1" --value "${2:-}" \
+		--ca-dir "$HOSTILE_CA_DIR" --scenario "$1" --value="${2:-}" \
 		--log "$HOSTILE_LOG" 2>>"$LAB_DIR/hostile/stderr.log" &
 	HOSTILE_PID=$!
 	while [ "$SECONDS" -lt "$deadline" ]; do

@@ -556,10 +556,13 @@ test_versions_switch(void)
 	v1.order_id = order.id;
 	v2.name = "v2";
 	v2.serial = "02";
-	CHECK_INT(state_version_activate(st, &v1, 150, err, sizeof(err)), 0);
-	CHECK_INT(state_version_activate(st, &v2, 160, err, sizeof(err)), 0);
+	CHECK_INT(state_version_activate(st, &v1, NULL, 150, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_version_activate(st, &v2, NULL, 160, err,
+	    sizeof(err)), 0);
 	/* The same version again (a restart after storing) stays single. */
-	CHECK_INT(state_version_activate(st, &v2, 160, err, sizeof(err)), 0);
+	CHECK_INT(state_version_activate(st, &v2, NULL, 160, err,
+	    sizeof(err)), 0);
 
 	version_count = 0;
 	version_seen[0] = '\0';
@@ -617,13 +620,16 @@ test_unfinished_certificates(void)
 		    sizeof(err)), 0);
 	}
 	v.cert_id = id[1];
-	CHECK_INT(state_version_activate(st, &v, 150, err, sizeof(err)), 0);
+	CHECK_INT(state_version_activate(st, &v, NULL, 150, err,
+	    sizeof(err)), 0);
 	CHECK_INT(query_int("SELECT id FROM versions WHERE cert_id = 1"), 1);
 	CHECK_INT(state_version_deployed(st, 1, err, sizeof(err)), 0);
 	v.cert_id = id[2];
-	CHECK_INT(state_version_activate(st, &v, 150, err, sizeof(err)), 0);
+	CHECK_INT(state_version_activate(st, &v, NULL, 150, err,
+	    sizeof(err)), 0);
 	v.cert_id = id[4];
-	CHECK_INT(state_version_activate(st, &v, 150, err, sizeof(err)), 0);
+	CHECK_INT(state_version_activate(st, &v, NULL, 150, err,
+	    sizeof(err)), 0);
 	CHECK_INT(state_attempt_begin(st, id[3], 10, &attempt, err,
 	    sizeof(err)), 0);
 	CHECK_INT(state_attempt_begin(st, id[4], 10, &attempt, err,
@@ -688,6 +694,8 @@ test_version_restore(void)
 	struct state_version v1 = { .name = "v1", .serial = "01",
 	    .not_before = 100, .not_after = 200, .created = 100 };
 	struct state_version v2 = v1, current;
+	struct state_renewal plan = { .generation = 1, .ari_id = "aa.Ag",
+	    .fallback_at = 166, .renew_at = 166 }, r;
 	struct state *st;
 	int64_t id, v2_id;
 
@@ -700,12 +708,15 @@ test_version_restore(void)
 	v1.order_id = v2.order_id = order.id;
 	v2.name = "v2";
 	v2.serial = "02";
-	CHECK_INT(state_version_activate(st, &v1, 150, err, sizeof(err)), 0);
+	CHECK_INT(state_version_activate(st, &v1, NULL, 150, err,
+	    sizeof(err)), 0);
 	CHECK_INT(state_version_current(st, id, &current, err, sizeof(err)),
 	    0);
 	v1.id = current.id;
 	state_version_clear(&current);
-	CHECK_INT(state_version_activate(st, &v2, 160, err, sizeof(err)), 0);
+	plan.cert_id = id;
+	CHECK_INT(state_version_activate(st, &v2, &plan, 160, err,
+	    sizeof(err)), 0);
 	CHECK_INT(state_version_current(st, id, &current, err, sizeof(err)),
 	    0);
 	v2_id = current.id;
@@ -718,6 +729,9 @@ test_version_restore(void)
 	CHECK_STR(current.name, "v1");
 	CHECK_INT(current.deploy_pending, DEPLOY_RESTORE);
 	state_version_clear(&current);
+	/* The schedule described v2, so the restore drops it. */
+	CHECK_INT(state_renewal_get(st, id, &r, err, sizeof(err)),
+	    STATE_NOT_FOUND);
 	version_count = 0;
 	version_seen[0] = '\0';
 	CHECK_INT(state_version_list(st, id, collect_version, NULL, err,
@@ -727,6 +741,95 @@ test_version_restore(void)
 	    " name = 'v2'"), DEPLOY_NONE);
 	CHECK_INT(query_int("SELECT count(*) FROM versions WHERE"
 	    " status = 'failed'"), 1);
+	state_close(st);
+}
+
+static void
+test_renewal_schedule(void)
+{
+	struct state_cert cert = sample_cert("a"), got;
+	struct state_order order = { .generation = 1, .status = ORDER_PENDING };
+	struct state_version v1 = { .name = "v1", .serial = "01",
+	    .not_before = 100, .not_after = 200, .created = 100 };
+	struct state_renewal plan = { .generation = 1, .ari_id = "aa.AQ",
+	    .fallback_at = 166, .renew_at = 166, .next_poll = 120 }, r;
+	struct state *st;
+	int64_t id;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &cert, 0, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_renewal_get(st, id, &r, err, sizeof(err)),
+	    STATE_NOT_FOUND);
+	order.cert_id = v1.cert_id = plan.cert_id = id;
+	CHECK_INT(state_order_save(st, &order, err, sizeof(err)), 0);
+	v1.order_id = order.id;
+	CHECK_INT(state_version_activate(st, &v1, &plan, 120, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_renewal_get(st, id, &r, err, sizeof(err)), 0);
+	CHECK_STR(r.ari_id, "aa.AQ");
+	CHECK_INT(r.renew_at, 166);
+	CHECK_INT(r.next_poll, 120);
+	CHECK_INT(r.fetched, 0);
+
+	/* A poll chose a time in its window; the task follows it. */
+	r.fetched = 121;
+	r.window_start = 150;
+	r.window_end = 160;
+	r.renew_at = 155;
+	r.next_poll = 3721;
+	CHECK_INT(state_renewal_set(st, &r, 155, err, sizeof(err)), 0);
+	state_renewal_clear(&r);
+	state_close(st);
+
+	/* A restart reads the same schedule back. */
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_renewal_get(st, id, &r, err, sizeof(err)), 0);
+	CHECK_INT(r.fetched, 121);
+	CHECK_INT(r.window_start, 150);
+	CHECK_INT(r.window_end, 160);
+	CHECK_INT(r.renew_at, 155);
+	CHECK_INT(r.next_poll, 3721);
+	state_renewal_clear(&r);
+	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
+	CHECK_INT(got.due, 155);
+	state_cert_clear(&got);
+
+	/* Activating without a schedule drops the old one. */
+	v1.name = "v2";
+	CHECK_INT(state_version_activate(st, &v1, NULL, 180, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_renewal_get(st, id, &r, err, sizeof(err)),
+	    STATE_NOT_FOUND);
+	state_close(st);
+}
+
+static void
+test_migrate_from_version_four(void)
+{
+	struct state_cert got;
+	struct state_renewal r;
+	struct state *st;
+	int64_t id = 1;
+
+	fresh_path();
+	CHECK_INT(state_open_schema(path, 4, &st, err, sizeof(err)), 0);
+	state_close(st);
+	/* Rows written by a version 4 program. */
+	query_int("INSERT INTO certificates (id, tenant, label, names,"
+	    " key_type, issuer, created) VALUES (1, 'lab', 'a',"
+	    " 'a.demo.test b.demo.test', 'ec-p256', 'pebble', 1000)");
+	query_int("INSERT INTO tasks (cert_id, due) VALUES (1, 5000)");
+	CHECK_INT(query_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " name = 'renewals'"), 0);
+
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_schema_version(st), STATE_SCHEMA_VERSION);
+	CHECK_INT(state_renewal_get(st, id, &r, err, sizeof(err)),
+	    STATE_NOT_FOUND);
+	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
+	CHECK_INT(got.due, 5000);
+	state_cert_clear(&got);
 	state_close(st);
 }
 
@@ -741,6 +844,8 @@ main(void)
 		return 1;
 	}
 	RUN(test_open_new_database);
+	RUN(test_renewal_schedule);
+	RUN(test_migrate_from_version_four);
 	RUN(test_wal_mode);
 	RUN(test_migrate_from_version_one);
 	RUN(test_newer_schema_rejected);

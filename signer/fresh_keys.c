@@ -61,7 +61,7 @@ fresh_keys_check_discard(struct fresh_keys *table, const char *tenant,
 
 	if (key == NULL || strcmp(key->tenant, tenant) != 0) {
 		snprintf(err, errlen, "the key is neither the old key of a "
-		    "key change nor a certificate key that this signer "
+		    "key change this signer signed nor a certificate key it "
 		    "generated for tenant %s", tenant);
 		return -1;
 	}

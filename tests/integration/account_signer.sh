@@ -267,14 +267,14 @@ assert_equal "inner payload's oldKey is the old key" \
 	"$(jq -cS .oldKey <<<"$inner_payload")" \
 	"$(reply gen-old | sed 's/^result //' | jq -cS .jwk)"
 
-refused destroy-early policy-denied 'the key is not the old key of a key change this signer signed'
+refused destroy-early policy-denied 'neither the old key of a key change this signer signed'
 refused outer-forged policy-denied 'the inner JWS is not the one this signer built'
 refused outer-new-key policy-denied 'built for another tenant or old key'
 allowed outer-allowed
-refused destroy-new policy-denied 'the key is not the old key of a key change'
-refused destroy-other-tenant policy-denied 'the key is not the old key of a key change'
+refused destroy-new policy-denied 'neither the old key of a key change'
+refused destroy-other-tenant policy-denied 'neither the old key of a key change'
 allowed destroy-old
-refused destroy-again policy-denied 'the key is not the old key of a key change'
+refused destroy-again policy-denied 'neither the old key of a key change'
 refused public-old unknown-key 'no key with id'
 allowed public-new
 old_id=$(member gen-old key_id)

@@ -435,7 +435,7 @@ denied revoke-garbage 'member "certificate" is not one base64url DER'
 allowed gen-discard
 allowed csr-discard
 denied discard-beta \
-	'a certificate key that this signer generated for tenant beta'
+	'a certificate key it generated for tenant beta'
 allowed discard-fresh
 assert_contains "discard-gone: the key is no longer in the token" \
 	"$(reply discard-gone)" 'error {"code":"unknown-key"'

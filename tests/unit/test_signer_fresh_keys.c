@@ -37,8 +37,9 @@ test_fresh_keys_discard(void)
 	fresh_keys_add(&table, "alpha", id);
 	CHECK_INT(may_discard("alpha", 1, err, sizeof(err)), 0);
 	CHECK_INT(may_discard("beta", 1, err, sizeof(err)), -1);
-	CHECK_STR(err, "the key is neither the old key of a key change nor "
-	    "a certificate key that this signer generated for tenant beta");
+	CHECK_STR(err, "the key is neither the old key of a key change this "
+	    "signer signed nor a certificate key it generated for tenant "
+	    "beta");
 	CHECK_INT(may_discard("alpha", 2, err, sizeof(err)), -1);
 
 	fresh_keys_forget(&table, id);

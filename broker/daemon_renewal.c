@@ -109,6 +109,18 @@ apply_fallback(struct state_renewal *r, const struct state_cert *cert,
 	    format_time(r->renew_at, at, sizeof(at)));
 }
 
+/*
+ * Ends the window at the certificate's notAfter, so that a CA cannot
+ * schedule the renewal after the certificate has expired.
+ */
+static struct ari_window *
+clip_window(struct ari_window *window, const struct state_cert *cert)
+{
+	if (cert->not_after != 0 && window->end > cert->not_after)
+		window->end = cert->not_after;
+	return window;
+}
+
 /* GETs the renewalInfo of the current version and updates r. */
 static void
 poll_renewal_info(struct daemon_worker *w, const struct state_cert *cert,
@@ -135,8 +147,11 @@ poll_renewal_info(struct daemon_worker *w, const struct state_cert *cert,
 		    "renewalInfo", 0);
 	else if (ari_fetch(&acme, r->ari_id, &window) != 0)
 		apply_fallback(r, cert, acme.err, now + ARI_POLL_MIN);
+	else if (cert->not_after != 0 && window.start >= cert->not_after)
+		apply_fallback(r, cert, "the renewalInfo window starts at or "
+		    "after the certificate's notAfter", now + ARI_POLL_MIN);
 	else
-		apply_window(r, cert, &window, now);
+		apply_window(r, cert, clip_window(&window, cert), now);
 	http_client_free(acme.http);
 	acme_directory_clear(&acme.directory);
 }

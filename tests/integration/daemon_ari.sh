@@ -213,4 +213,21 @@ for kind in end-before-start bad-time huge not-json missing-window; do
 	remove_cert
 done
 
+# A window that starts after the certificate expires: the renewal keeps
+# the lifetime fraction, so the certificate cannot lapse.
+start_case renewal-info 3000000000:3000003600
+add_cert late.hostile.test
+: >"$DAEMON_LOG"
+daemon_start
+wait_for_log 60 "renewal falls back to the lifetime fraction" ||
+	diag "daemon log:" "$(tail -n 20 "$DAEMON_LOG")"
+daemon_stop
+assert_contains "late window: log names the cause" "$(cat "$DAEMON_LOG")" \
+	"the renewalInfo window starts at or after the certificate's notAfter"
+assert_equal "late window: renewal at the lifetime fraction" \
+	"$(state_query "SELECT renew_at = fallback_at AND
+		renew_at < (SELECT max(not_after) FROM versions
+		WHERE cert_id = $CERT_ID) FROM renewals WHERE cert_id = $CERT_ID")" 1
+remove_cert
+
 tap_done

@@ -1,6 +1,7 @@
 #include "broker/cert_import.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,44 @@ count_blocks(const char *pem, size_t len)
 		p += sizeof(marker) - 1;
 	}
 	return count;
+}
+
+/*
+ * Checks that pem holds nothing but PEM blocks and whitespace. Text
+ * outside the blocks is rejected, because it could be anything, a
+ * private key without its markers included, and must not be stored.
+ * The message gives the offset only, never the text.
+ */
+static int
+check_outside_blocks(const char *pem, size_t len, char *err, size_t errlen)
+{
+	static const char begin[] = "-----BEGIN ", end_marker[] = "-----END ";
+	const char *p = pem, *stop = pem + len, *end;
+
+	for (;;) {
+		while (p < stop && isspace((unsigned char)*p))
+			p++;
+		if (p == stop)
+			return 0;
+		if ((size_t)(stop - p) < sizeof(begin) - 1 ||
+		    memcmp(p, begin, sizeof(begin) - 1) != 0)
+			break;
+		end = memmem(p, (size_t)(stop - p), end_marker,
+		    sizeof(end_marker) - 1);
+		if (end == NULL) {
+			snprintf(err, errlen, "the PEM block at byte %zu has "
+			    "no END line; upload whole PEM blocks",
+			    (size_t)(p - pem));
+			return -1;
+		}
+		p = memchr(end, '\n', (size_t)(stop - end));
+		if (p == NULL)
+			p = stop;
+	}
+	snprintf(err, errlen, "the upload has text outside the PEM blocks at "
+	    "byte %zu; upload only the PEM certificates, leaf first",
+	    (size_t)(p - pem));
+	return -1;
 }
 
 /* Copies a DNS or IP SAN into imp->written as text. */
@@ -124,6 +163,8 @@ cert_import_parse(const char *pem, size_t len, time_t now,
 		    CERT_IMPORT_MAX_BYTES, CERT_IMPORT_MAX_CERTS);
 		return -1;
 	}
+	if (check_outside_blocks(pem, len, err, errlen) != 0)
+		return -1;
 	if (cert_chain_parse(pem, len, &imp->chain, err, errlen) != 0) {
 		/* Its messages speak of the CA; keep only the reason. */
 		detail = strstr(err, "from the CA: ");

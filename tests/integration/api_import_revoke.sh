@@ -168,8 +168,16 @@ wait_for 90 "SELECT count(*) FROM versions WHERE cert_id = $ACME_ID" 1 ||
 	bail_out "the daemon issued nothing: $(tail -n 20 "$DAEMON_LOG")"
 
 # 2. Bad imports.
-expect_problem "garbage" 400 "no PEM certificate found" \
+expect_problem "garbage" 400 "text outside the PEM blocks at byte 0" \
 	"$(jq -n --arg key "$ALPHA_KEY" '{chain: "garbage", key_id: $key}')"
+expect_problem "text after the chain" 400 "text outside the PEM blocks" \
+	"$(jq -n --arg key "$ALPHA_KEY" --rawfile chain \
+		"$LAB_DIR/www.alpha.test.chain" \
+		'{chain: ($chain + "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"),
+		key_id: $key}')"
+assert_equal "no job kept the rejected text" \
+	"$(state_query "SELECT count(*) FROM jobs WHERE
+		instr(request, 'MIIEvQIBADANBgkq') > 0")" 0
 expect_problem "a key id that is not hex" 400 "invalid key_id" \
 	"$(import_body "$LAB_DIR/www.alpha.test.chain" XYZ)"
 expect_problem "an unknown member" 400 'unknown member "key"' \

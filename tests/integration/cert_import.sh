@@ -168,6 +168,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-days 30 -subj "/CN=Unrelated CA" 2>/dev/null
 cat "$LAB_DIR/rsa.pem" "$LAB_DIR/stranger.pem" >"$LAB_DIR/unlinked.pem"
 printf 'not a certificate\n' >"$LAB_DIR/garbage.pem"
+# The key's base64 lines without their markers, before a valid chain.
+grep -v -- '-----' "$LAB_DIR/rsa.key" | cat - "$LAB_DIR/rsa-chain.pem" \
+	>"$LAB_DIR/smuggled.pem"
+cat "$LAB_DIR/rsa-chain.pem" - >"$LAB_DIR/trailing.pem" <<<"trailing text"
 
 # 1. Keys into the token: the supported types, and clear errors for
 # the others.
@@ -267,8 +271,13 @@ assert_contains "the reissue error says why" "$TAP_OUTPUT" \
 	"certificate 2 was imported, so custos cannot reissue it"
 
 # 3. Bad uploads.
-expect_rejected "garbage" "no PEM certificate found" \
+expect_rejected "garbage" "text outside the PEM blocks at byte 0" \
 	"$LAB_DIR/garbage.pem" "$RSA_KEY_ID"
+expect_rejected "key text before the chain" \
+	"text outside the PEM blocks at byte 0" \
+	"$LAB_DIR/smuggled.pem" "$RSA_KEY_ID"
+expect_rejected "text after the chain" "text outside the PEM blocks" \
+	"$LAB_DIR/trailing.pem" "$RSA_KEY_ID"
 expect_rejected "a leaf without issuers" "holds only the leaf" \
 	"$LAB_DIR/rsa.pem" "$RSA_KEY_ID"
 expect_rejected "a chain that does not link" \

@@ -127,7 +127,7 @@ check_request(struct cert_cmd *cmd, char *const *written, size_t count,
 {
 	const struct policy_tenant *tenant;
 	struct gate_request request = { written, names, NULL, NULL, NULL, 0,
-	    NULL };
+	    NULL, 0 };
 	const struct config_issuer *issuer;
 	struct policy *policy = NULL;
 	struct caller caller = { 0 };

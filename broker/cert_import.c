@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "broker/store.h"
+#include "broker/store_usage.h"
 #include "broker/versions.h"
 
 #define IMPORT_PATH_MAX 4096
@@ -183,18 +184,39 @@ cert_import_parse(const char *pem, size_t len, time_t now,
 	return read_names(imp, err, errlen);
 }
 
+static char *import_label(const struct cert_import *imp);
+
 size_t
 cert_import_check_policy(const struct policy_tenant *tenant,
-    const struct cert_import *imp, const struct signer_key *key,
-    gate_denial_fn denied, void *arg)
+    const char *store_dir, const struct cert_import *imp,
+    const struct signer_key *key, gate_denial_fn denied, void *arg)
 {
 	struct gate_request request = { 0 };
+	struct store_usage usage;
+	char err[512], *label;
+	int rc;
 
 	request.written = imp->written;
 	request.names = &imp->names;
+	request.lifetime = (long)(imp->not_after - imp->not_before);
 	if (key_type_parse(key->type, &request.key_type) != 0) {
 		denied("the key has a type the policy does not know", arg);
 		return 1;
+	}
+	if (tenant->max_certificates.set || tenant->rate_per_hour.set ||
+	    tenant->rate_per_day.set) {
+		label = import_label(imp);
+		if (label == NULL)
+			snprintf(err, sizeof(err), "out of memory");
+		rc = label != NULL ? store_usage_count(store_dir,
+		    tenant->name, label, time(NULL), &usage, err,
+		    sizeof(err)) : -1;
+		free(label);
+		if (rc != 0) {
+			denied(err, arg);
+			return 1;
+		}
+		request.usage = &usage;
 	}
 	return gate_check_import(tenant, &request, denied, arg);
 }

@@ -46,12 +46,14 @@ int cert_import_parse(const char *pem, size_t len, time_t now,
     struct cert_import *imp, char *err, size_t errlen);
 
 /*
- * Checks the names and the key type against the tenant's policy. Passes
- * each denial to denied and returns their number.
+ * Checks the names, the key type, the leaf's lifetime (max-lifetime) and
+ * the store's counts (max-certificates and rate: an import is one more
+ * certificate held and stored) against the tenant's policy. Passes each
+ * denial to denied and returns their number.
  */
 size_t cert_import_check_policy(const struct policy_tenant *tenant,
-    const struct cert_import *imp, const struct signer_key *key,
-    gate_denial_fn denied, void *arg);
+    const char *store_dir, const struct cert_import *imp,
+    const struct signer_key *key, gate_denial_fn denied, void *arg);
 
 /* Results of cert_import_store() other than 0. */
 #define CERT_IMPORT_REJECTED (-1)	/* the upload fails a check */

@@ -130,7 +130,8 @@ run_import(struct import_job *job, const struct issue_options *opt,
 	    signer_key_public_of(&job->signer, key_id, job->tenant->name,
 	    &job->key, err, errlen) != 0)
 		return -1;
-	if (cert_import_check_policy(job->tenant, &job->imp, &job->key,
+	if (cert_import_check_policy(job->tenant,
+	    job->config->store.directory, &job->imp, &job->key,
 	    print_denial, (void *)job->tenant->name) > 0) {
 		snprintf(err, errlen, "the policy of tenant %s denies the "
 		    "imported certificate", job->tenant->name);

@@ -28,15 +28,15 @@ collect_denial(const char *line, void *arg)
 
 /* Replies 403 with every denial, as POST /v1/certificates does. */
 static void
-deny_import(const struct policy_tenant *tenant,
+deny_import(const struct policy_tenant *tenant, const char *store_dir,
     const struct cert_import *imp, const struct signer_key *key,
     struct api_reply *reply)
 {
 	json_t *denials = json_array();
 
 	if (denials == NULL ||
-	    cert_import_check_policy(tenant, imp, key, collect_denial,
-	    denials) == 0) {
+	    cert_import_check_policy(tenant, store_dir, imp, key,
+	    collect_denial, denials) == 0) {
 		json_decref(denials);
 		return;
 	}
@@ -113,7 +113,8 @@ run_import(struct daemon_worker *w, const struct state_job *job,
 		    "with custos-signer --import-key --tenant %s)", key_id,
 		    tenant->name, tenant->name);
 	} else {
-		deny_import(tenant, &imp, &key, reply);
+		deny_import(tenant, w->config->store.directory, &imp, &key,
+		    reply);
 		if (reply->body == NULL)
 			store_import(w, tenant->name, &imp, &key, reply, err,
 			    sizeof(err));

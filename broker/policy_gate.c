@@ -160,6 +160,18 @@ gate_check_import(const struct policy_tenant *tenant,
 	report(tenant, NULL, NULL, &decision, denied, arg, &count);
 	policy_check_name_count(tenant, request->names->count, &decision);
 	report(tenant, NULL, NULL, &decision, denied, arg, &count);
+	if (request->usage != NULL) {
+		policy_check_certificates_held(tenant, request->usage->held,
+		    &decision);
+		report(tenant, NULL, NULL, &decision, denied, arg, &count);
+		policy_check_rate(tenant, request->usage->last_hour,
+		    request->usage->last_day, &decision);
+		report(tenant, NULL, NULL, &decision, denied, arg, &count);
+	}
+	if (request->lifetime > 0) {
+		policy_check_lifetime(tenant, request->lifetime, &decision);
+		report(tenant, NULL, NULL, &decision, denied, arg, &count);
+	}
 	gate_restore_decisions();
 	return count;
 }

@@ -25,6 +25,8 @@ struct gate_request {
 	enum key_type key_type;		/* of the certificate key */
 	/* The tenant's store counts, or NULL to skip the count limits. */
 	const struct store_usage *usage;
+	/* gate_check_import: the leaf's lifetime in seconds, 0 to skip. */
+	long lifetime;
 };
 
 /* Receives one "denied" line; arg is the caller's. */

@@ -157,10 +157,12 @@ if ! make_leaf "$LAB_DIR/rsa.key" "$NAME" "$LAB_DIR/rsa.pem" ||
 	! make_leaf "$LAB_DIR/rsa.key" secret.import.test \
 		"$LAB_DIR/secret.pem" ||
 	! make_leaf "$LAB_DIR/rsa.key" old.import.test "$LAB_DIR/old.pem" \
-		20200101000000Z 20200201000000Z; then
+		20200101000000Z 20200201000000Z ||
+	! make_leaf "$LAB_DIR/rsa.key" limits.import.test \
+		"$LAB_DIR/limits.pem"; then
 	bail_out "cannot issue the test leaves"
 fi
-for leaf in rsa ec secret old; do
+for leaf in rsa ec secret old limits; do
 	cat "$LAB_DIR/$leaf.pem" "$CA_DIR/ca.pem" >"$LAB_DIR/$leaf-chain.pem"
 done
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -298,6 +300,20 @@ expect_rejected "a key id that is not hex" "invalid --key-id" \
 	"$LAB_DIR/rsa-chain.pem" not-a-key-id
 expect_rejected "an unknown key id" "no key with id" \
 	"$LAB_DIR/rsa-chain.pem" 00000000000000000000000000000000
+
+# The policy's limits apply to imports too: a 30-day leaf under
+# max-lifetime 1d, and one more certificate under max-certificates 1.
+cp "$LAB_DIR/policy.conf" "$LAB_DIR/policy.saved"
+for row in "max-lifetime 1d|denied by max-lifetime 86400s" \
+	"max-certificates 1|denied by max-certificates 1"; do
+	IFS='|' read -r limit error <<<"$row"
+	cp "$LAB_DIR/policy.saved" "$LAB_DIR/policy.conf"
+	sed -i "s/^\tdeny secret.import.test$/&\n\t$limit/" \
+		"$LAB_DIR/policy.conf"
+	expect_rejected "a leaf over ${limit% *}" "$error" \
+		"$LAB_DIR/limits-chain.pem" "$RSA_KEY_ID"
+done
+cp "$LAB_DIR/policy.saved" "$LAB_DIR/policy.conf"
 
 # 4. The daemon issues the ACME certificate and leaves the imports alone.
 at_exit daemon_stop

@@ -137,7 +137,8 @@ read_key_file(const char *path, char *buf, size_t buflen, size_t *len,
 	ssize_t n;
 	int fd, rc = -1;
 
-	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not block the open before fstat. */
+	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open key file '%s': %s", path,
 		    strerror(errno));
@@ -161,18 +162,31 @@ out:
 	return rc;
 }
 
-/* Parses the PEM text; a passphrase callback that fails rejects it. */
+/* Supplies no passphrase, so that every encrypted key is rejected. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return -1;
+}
+
+/*
+ * Parses the PEM text. The passphrase callback fails, so an encrypted key
+ * is rejected even when its passphrase is empty.
+ */
 static EVP_PKEY *
 parse_key(const char *path, const char *text, size_t len, char *err,
     size_t errlen)
 {
 	EVP_PKEY *pkey = NULL;
-	char pass[1] = { 0 };
 	BIO *bio;
 
 	bio = BIO_new_mem_buf(text, (int)len);
 	if (bio != NULL)
-		pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, pass);
+		pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	BIO_free(bio);
 	ERR_clear_error();
 	if (pkey == NULL)

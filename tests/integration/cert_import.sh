@@ -205,6 +205,19 @@ assert_fails "an encrypted key is rejected" "$CUSTOS_SIGNER" --import-key \
 	--key "$LAB_DIR/encrypted.key"
 assert_contains "the encrypted key error says to decrypt it" \
 	"$TAP_OUTPUT" "holds no unencrypted PEM private key"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	-aes-128-cbc -pass pass: -out "$LAB_DIR/empty-pass.key" 2>/dev/null
+assert_fails "a key with an empty passphrase is rejected" \
+	"$CUSTOS_SIGNER" --import-key --config "$CUSTOS_CONF" \
+	--tenant "$CUSTOS_TENANT" --key "$LAB_DIR/empty-pass.key"
+assert_contains "the empty passphrase error says to decrypt it" \
+	"$TAP_OUTPUT" "holds no unencrypted PEM private key"
+mkfifo "$LAB_DIR/key.fifo"
+assert_fails "a FIFO as key file is rejected at once" timeout 10 \
+	"$CUSTOS_SIGNER" --import-key --config "$CUSTOS_CONF" \
+	--tenant "$CUSTOS_TENANT" --key "$LAB_DIR/key.fifo"
+assert_contains "the FIFO error names a regular file" "$TAP_OUTPUT" \
+	"is not a regular file"
 assert_fails "an unknown tenant is rejected" "$CUSTOS_SIGNER" --import-key \
 	--config "$CUSTOS_CONF" --tenant nobody --key "$LAB_DIR/rsa.key"
 assert_contains "the tenant error names the tenant" "$TAP_OUTPUT" \

@@ -110,6 +110,31 @@ check_names(const struct policy_tenant *tenant,
 	return 0;
 }
 
+/*
+ * Checks the key type, the number of names and, when request->usage is
+ * set, max-certificates and rate, adding each denial to *count.
+ */
+static void
+check_limits(const struct policy_tenant *tenant,
+    const struct gate_request *request, gate_denial_fn denied, void *arg,
+    size_t *count)
+{
+	struct policy_decision decision;
+
+	policy_check_key_type(tenant, request->key_type, &decision);
+	report(tenant, NULL, NULL, &decision, denied, arg, count);
+	policy_check_name_count(tenant, request->names->count, &decision);
+	report(tenant, NULL, NULL, &decision, denied, arg, count);
+	if (request->usage == NULL)
+		return;
+	policy_check_certificates_held(tenant, request->usage->held,
+	    &decision);
+	report(tenant, NULL, NULL, &decision, denied, arg, count);
+	policy_check_rate(tenant, request->usage->last_hour,
+	    request->usage->last_day, &decision);
+	report(tenant, NULL, NULL, &decision, denied, arg, count);
+}
+
 size_t
 gate_check_request(const struct policy_tenant *tenant,
     const struct gate_request *request, gate_denial_fn denied, void *arg)
@@ -128,18 +153,7 @@ gate_check_request(const struct policy_tenant *tenant,
 	report(tenant, NULL, NULL, &decision, denied, arg, &count);
 	policy_check_challenge(tenant, request->challenge, &decision);
 	report(tenant, NULL, NULL, &decision, denied, arg, &count);
-	policy_check_key_type(tenant, request->key_type, &decision);
-	report(tenant, NULL, NULL, &decision, denied, arg, &count);
-	policy_check_name_count(tenant, request->names->count, &decision);
-	report(tenant, NULL, NULL, &decision, denied, arg, &count);
-	if (request->usage != NULL) {
-		policy_check_certificates_held(tenant, request->usage->held,
-		    &decision);
-		report(tenant, NULL, NULL, &decision, denied, arg, &count);
-		policy_check_rate(tenant, request->usage->last_hour,
-		    request->usage->last_day, &decision);
-		report(tenant, NULL, NULL, &decision, denied, arg, &count);
-	}
+	check_limits(tenant, request, denied, arg, &count);
 	gate_restore_decisions();
 	return count;
 }
@@ -156,18 +170,7 @@ gate_check_import(const struct policy_tenant *tenant,
 		denied("out of memory while checking the names", arg);
 		count++;
 	}
-	policy_check_key_type(tenant, request->key_type, &decision);
-	report(tenant, NULL, NULL, &decision, denied, arg, &count);
-	policy_check_name_count(tenant, request->names->count, &decision);
-	report(tenant, NULL, NULL, &decision, denied, arg, &count);
-	if (request->usage != NULL) {
-		policy_check_certificates_held(tenant, request->usage->held,
-		    &decision);
-		report(tenant, NULL, NULL, &decision, denied, arg, &count);
-		policy_check_rate(tenant, request->usage->last_hour,
-		    request->usage->last_day, &decision);
-		report(tenant, NULL, NULL, &decision, denied, arg, &count);
-	}
+	check_limits(tenant, request, denied, arg, &count);
 	if (request->lifetime > 0) {
 		policy_check_lifetime(tenant, request->lifetime, &decision);
 		report(tenant, NULL, NULL, &decision, denied, arg, &count);

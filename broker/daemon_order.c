@@ -239,9 +239,9 @@ refresh_order(struct run *r, int *rc)
 
 /*
  * Sends newOrder, with "replaces" naming the current version when the
- * issuer has renewalInfo. A CA that answers alreadyReplaced (another
- * order already replaces that version) gets the order once more without
- * it.
+ * issuer has renewalInfo. When the CA returns alreadyReplaced (another
+ * order already replaces that version), sends the order once more
+ * without it.
  */
 static int
 new_order(struct run *r)
@@ -258,7 +258,7 @@ new_order(struct run *r)
 	if (acme->replaces == NULL ||
 	    strcmp(acme->fail_type, "alreadyReplaced") != 0)
 		return -1;
-	log_warn("certificate %lld: issuer %s answered alreadyReplaced to an "
+	log_warn("certificate %lld: issuer %s returned alreadyReplaced for an "
 	    "order replacing %s; sending the order again without replaces",
 	    (long long)r->cert->id, acme->issuer->name, r->replaces);
 	acme->replaces = NULL;

@@ -39,7 +39,7 @@ serial_content(const ASN1_INTEGER *serial, unsigned char *der, size_t size,
 	if (der_len < 3 || (size_t)der_len > size)
 		return -1;
 	der_len = i2d_ASN1_INTEGER(serial, &p);
-	/* Tag 0x02 and a one-byte length, because der holds 64 bytes. */
+	/* Tag 0x02 and a one-byte length, because der has room for 64 bytes. */
 	if (der_len < 3 || der[0] != 0x02 || der[1] != der_len - 2)
 		return -1;
 	*content = der + 2;

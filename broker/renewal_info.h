@@ -25,7 +25,7 @@
  */
 #define ARI_POLL_MIN 3600
 #define ARI_POLL_MAX 86400
-/* Longest identifier: a 64-byte key identifier and a 21-byte serial. */
+/* Maximum identifier length: a 64-byte key identifier, a 21-byte serial. */
 #define ARI_ID_MAX 128
 #define ARI_EXPLANATION_MAX 512
 

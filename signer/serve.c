@@ -243,7 +243,7 @@ static const char *const key_public_members[] = { "key_id", "tenant", NULL };
 
 /*
  * With a "tenant" member, the key must be a certificate key bound to
- * that tenant: the broker asks so before it trusts a key id that a
+ * that tenant. The broker sends it before it trusts a key id that a
  * tenant's user supplied, as for an imported certificate.
  */
 static int

@@ -1,13 +1,14 @@
 #!/bin/bash
 # Import of certificates issued outside Custos. A test CA made with
-# openssl issues an RSA and an EC leaf; custos-signer --import-key puts
-# their keys into the SoftHSM2 token and custos cert import stores them
-# beside an ACME certificate of the same name. Each bad upload (garbage,
-# leaf only, a chain that does not link, an expired leaf, a key that does
-# not match, another tenant's key, a name outside the policy) is rejected
-# with a clear error and changes neither the store nor the database. The
-# daemon then issues the ACME certificate from Pebble and never renews the
-# imported ones.
+# openssl issues an RSA and an EC leaf. custos-signer --import-key puts
+# their keys into the SoftHSM2 token, and custos cert import stores them
+# beside an ACME certificate of the same name. Each bad upload is rejected
+# with a clear error and changes neither the store nor the database:
+# garbage, text outside the PEM blocks, leaf only, a chain that does not
+# link, an expired leaf, a key that does not match, another tenant's key,
+# a name outside the policy, and a leaf over max-lifetime or
+# max-certificates. The daemon then issues the ACME certificate from
+# Pebble and never renews the imported ones.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"

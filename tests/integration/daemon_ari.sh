@@ -174,7 +174,7 @@ assert_equal "alreadyReplaced: the order with replaces was rejected" \
 assert_equal "alreadyReplaced: the retry has no replaces" \
 	"$(sed -n 3p <<<"$orders" | awk '{ print $5 }')" "(none)"
 assert_contains "alreadyReplaced is logged" "$(cat "$DAEMON_LOG")" \
-	"answered alreadyReplaced to an order replacing $first_id"
+	"returned alreadyReplaced for an order replacing $first_id"
 check "alreadyReplaced: a new version" test "$(state_query "SELECT
 	count(*) FROM versions WHERE cert_id = $CERT_ID")" -ge 2
 assert_equal "alreadyReplaced: no attempt failed" \

@@ -149,8 +149,8 @@ hostile_run() {
 	HOSTILE_STORE_BEFORE=$(custos_store_snapshot)
 	start=$SECONDS
 	# ASan keeps freed blocks in a 256 MiB quarantine, which a growing
-	# response buffer fills; without it the sanitizer build's resident
-	# size tracks what the broker holds, as in the plain build.
+	# response buffer fills. Without the quarantine, the sanitizer
+	# build's resident size follows the broker's live memory.
 	asan=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0
 	HOSTILE_OUTPUT=$(ASAN_OPTIONS=$asan /usr/bin/time -v \
 		-o "$time_file" "$CUSTOS" issue --config "$CUSTOS_CONF" \

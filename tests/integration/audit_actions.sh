@@ -48,9 +48,11 @@ API_SOCKET=$LAB_DIR/run/api.sock
 
 # 1. Revocation with the account key, reason superseded.
 assert_status "issue succeeds" 0 custos_issue revoked.demo.test
+# openssl prints the serial's whole bytes, as the audit record does, so
+# a serial with a leading zero nibble keeps it in both.
 serial=$(openssl x509 -noout -serial -in \
 	"$(custos_store_file revoked.demo.test cert.pem)" | cut -d= -f2 |
-	tr 'A-F' 'a-f' | sed 's/^0*//')
+	tr 'A-F' 'a-f')
 key=$(account_key)
 assert_status "revoke succeeds" 0 "$CUSTOS" revoke --config \
 	"$CUSTOS_CONF" --reason superseded revoked.demo.test

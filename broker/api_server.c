@@ -1,6 +1,7 @@
 /*
- * The API process: the worker binds the socket as root, drops privileges
- * and forks this process, which serves HTTP on the socket with
+ * The API process: the worker binds the socket, and the TCP listener when
+ * one is configured, as root, drops privileges and forks this process,
+ * which serves HTTP on the socket and HTTPS on the listener with
  * libmicrohttpd in one thread until SIGTERM. It is a process of its own
  * so that its requests never share memory, the audit log or the signer's
  * connection with the worker's tasks.
@@ -9,7 +10,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,10 +37,28 @@
 #define API_CONNECTION_TIMEOUT 30
 /* Supplementary groups read from SO_PEERGROUPS. */
 #define API_PEER_GROUPS_MAX 256
+/* Largest TLS certificate chain or key file read. */
+#define API_TLS_FILE_MAX (256 * 1024)
+/* GnuTLS priority strings for tls-min-version 1.2 and 1.3. */
+#define API_TLS_PRIORITIES_12 "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define API_TLS_PRIORITIES_13 "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 
 struct api_server {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	/* The TCP listener, -1 without one, and "ADDRESS port PORT". */
+	int tcp_fd;
+	char tcp_name[INET6_ADDRSTRLEN + 16];
+	/*
+	 * The listener's PEM chain and key, read as root in api_bind(),
+	 * because the key file must be readable by root only. The worker
+	 * wipes its copy after the fork and the API process after its
+	 * HTTPS server stops.
+	 */
+	char *tls_certificate;
+	char *tls_key;
+	size_t tls_key_len;
+	int tls_min_version;
 	pid_t child;
 	/* The worker writes a byte here once the database is migrated. */
 	int ready_fd;
@@ -47,6 +69,12 @@ struct api_server {
 	 * excludes the worker's appends; the worker closes its copy.
 	 */
 	struct audit_log *audit;
+};
+
+/* One listening server and the context its requests run in. */
+struct api_listener {
+	struct api_context *ctx;
+	int tcp;		/* 1: TLS on TCP, callers known by token only */
 };
 
 /* A request while its body arrives. */
@@ -150,6 +178,172 @@ open_socket(struct api_server *api, const struct config_api *conf,
 	return set_access(conf, api->path, err, errlen);
 }
 
+/*
+ * Checks that the open TLS key file is a regular file owned by root or by
+ * the effective user, and that it grants nothing to group or others.
+ */
+static int
+check_key_file(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot stat api tls-key %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "api tls-key %s is owned by uid %u, not "
+		    "by root (run chown root %s)", path, (unsigned)st.st_uid,
+		    path);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "api tls-key %s has mode %04o, so group "
+		    "or others can read or change the API's private key (run "
+		    "chmod 600 %s)", path, (unsigned)(st.st_mode & 07777),
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads a PEM file of the api block into *out (NUL-terminated); key
+ * selects the checks of the private key file. Returns 0, or -1 with err
+ * set.
+ */
+static int
+read_tls_file(const char *path, const char *key_name, int key, char **out,
+    size_t *outlen, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	*out = NULL;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+	    O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open api %s %s: %s (check %s)",
+		    key_name, path, strerror(errno), key_name);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0 || st.st_size > API_TLS_FILE_MAX) {
+		snprintf(err, errlen, "api %s %s is not a regular file of 1 "
+		    "to %d bytes (set %s to a PEM file)", key_name, path,
+		    API_TLS_FILE_MAX, key_name);
+		goto fail;
+	}
+	if (key && check_key_file(fd, path, err, errlen) != 0)
+		goto fail;
+	buf = calloc(1, (size_t)st.st_size + 1);
+	if (buf == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	while (len < (size_t)st.st_size && ((n = read(fd, buf + len,
+	    (size_t)st.st_size - len)) > 0 || (n < 0 && errno == EINTR)))
+		len += n > 0 ? (size_t)n : 0;
+	if (len != (size_t)st.st_size) {
+		snprintf(err, errlen, "cannot read api %s %s: %s", key_name,
+		    path, len < (size_t)st.st_size ? "short read" :
+		    strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	if (buf != NULL)
+		explicit_bzero(buf, (size_t)st.st_size + 1);
+	free(buf);
+	close(fd);
+	return -1;
+}
+
+/* Wipes and frees the TLS key and certificate held in memory. */
+static void
+wipe_tls(struct api_server *api)
+{
+	if (api->tls_key != NULL)
+		explicit_bzero(api->tls_key, api->tls_key_len);
+	free(api->tls_key);
+	free(api->tls_certificate);
+	api->tls_key = NULL;
+	api->tls_certificate = NULL;
+}
+
+/* Binds and listens on the api block's TCP address and port. */
+static int
+open_tcp(struct api_server *api, const struct config_api *conf,
+    char *err, size_t errlen)
+{
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in in4 = { .sin_family = AF_INET };
+	struct sockaddr *addr = (struct sockaddr *)&in4;
+	socklen_t addrlen = sizeof(in4);
+	int one = 1;
+
+	snprintf(api->tcp_name, sizeof(api->tcp_name), "%s port %d",
+	    conf->listen_address, conf->listen_port);
+	in4.sin_port = htons((uint16_t)conf->listen_port);
+	in6.sin6_port = in4.sin_port;
+	if (inet_pton(AF_INET, conf->listen_address, &in4.sin_addr) != 1) {
+		/* The configuration accepted it as IPv4 or IPv6. */
+		inet_pton(AF_INET6, conf->listen_address, &in6.sin6_addr);
+		addr = (struct sockaddr *)&in6;
+		addrlen = sizeof(in6);
+	}
+	api->tcp_fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (api->tcp_fd < 0 || setsockopt(api->tcp_fd, SOL_SOCKET,
+	    SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    (addr->sa_family == AF_INET6 && setsockopt(api->tcp_fd,
+	    IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    bind(api->tcp_fd, addr, addrlen) != 0 ||
+	    listen(api->tcp_fd, 64) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s (check api "
+		    "listen)", api->tcp_name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the TLS files and opens the TCP listener, when configured. */
+static int
+bind_tcp(struct api_server *api, const struct config_api *conf,
+    char *err, size_t errlen)
+{
+	size_t len;
+
+	if (conf->listen_address == NULL)
+		return 0;
+	api->tls_min_version = conf->tls_min_version;
+	if (read_tls_file(conf->tls_certificate, "tls-certificate", 0,
+	    &api->tls_certificate, &len, err, errlen) != 0 ||
+	    read_tls_file(conf->tls_key, "tls-key", 1, &api->tls_key,
+	    &api->tls_key_len, err, errlen) != 0)
+		return -1;
+	if (strstr(api->tls_certificate, "-----BEGIN CERTIFICATE-----") ==
+	    NULL) {
+		snprintf(err, errlen, "api tls-certificate %s holds no PEM "
+		    "certificate (write the server certificate, then its "
+		    "issuers, in PEM)", conf->tls_certificate);
+		return -1;
+	}
+	if (strstr(api->tls_key, "PRIVATE KEY-----") == NULL) {
+		snprintf(err, errlen, "api tls-key %s holds no PEM private key "
+		    "(write the key in PEM, unencrypted)", conf->tls_key);
+		return -1;
+	}
+	return open_tcp(api, conf, err, errlen);
+}
+
 int
 api_bind(const struct custos_config *config, struct api_server **out,
     char *err, size_t errlen)
@@ -163,6 +357,7 @@ api_bind(const struct custos_config *config, struct api_server **out,
 	if (api == NULL)
 		return snprintf(err, errlen, "out of memory"), -1;
 	api->fd = -1;
+	api->tcp_fd = -1;
 	api->child = -1;
 	api->ready_fd = -1;
 	if (strlen(config->api.socket) >= sizeof(api->path)) {
@@ -176,9 +371,13 @@ api_bind(const struct custos_config *config, struct api_server **out,
 	if (make_parent(api->path, err, errlen) != 0 ||
 	    clear_path(api->path, err, errlen) != 0 ||
 	    open_socket(api, &config->api, err, errlen) != 0 ||
+	    bind_tcp(api, &config->api, err, errlen) != 0 ||
 	    audit_open(&config->audit, &api->audit, err, errlen) != 0) {
 		if (api->fd >= 0)
 			close(api->fd);
+		if (api->tcp_fd >= 0)
+			close(api->tcp_fd);
+		wipe_tls(api);
 		free(api);
 		return -1;
 	}
@@ -229,6 +428,33 @@ identify_peer(struct MHD_Connection *connection, struct caller *caller,
 		snprintf(caller->user, sizeof(caller->user), "uid %lu",
 		    (unsigned long)cred.uid);
 	return 0;
+}
+
+/*
+ * Fills caller for a connection on the TCP listener: no uid or group
+ * (both -1, which no policy lists), and "tcp ADDRESS" as the name in
+ * logs. Such a caller acts only through its bearer token.
+ */
+static void
+identify_remote(struct MHD_Connection *connection, struct caller *caller)
+{
+	const union MHD_ConnectionInfo *info;
+	char address[INET6_ADDRSTRLEN] = "unknown";
+	const struct sockaddr *sa;
+
+	memset(caller, 0, sizeof(*caller));
+	caller->uid = (uid_t)-1;
+	caller->gid = (gid_t)-1;
+	info = MHD_get_connection_info(connection,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	sa = info != NULL ? info->client_addr : NULL;
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr, address, sizeof(address));
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr, address, sizeof(address));
+	snprintf(caller->user, sizeof(caller->user), "tcp %s", address);
 }
 
 /* Builds the response body: JSON, plain text, or none for a 304. */
@@ -377,26 +603,60 @@ record_request(const struct api_context *ctx, const struct caller *caller,
 	    "failed: %s", err);
 }
 
+/*
+ * Identifies the caller of a request: from the peer's credentials on the
+ * socket, or as a remote caller on the TCP listener, and then from its
+ * bearer token, which the TCP listener requires. Returns 0, or -1 with
+ * reply set to the problem.
+ */
+static int
+identify(const struct api_listener *listener,
+    struct MHD_Connection *connection, struct caller *caller,
+    struct api_reply *reply)
+{
+	char err[256];
+
+	if (listener->tcp) {
+		identify_remote(connection, caller);
+	} else if (identify_peer(connection, caller, err, sizeof(err)) != 0) {
+		log_error("api: %s", err);
+		api_problem(reply, API_ERR_INTERNAL, "%s", err);
+		return -1;
+	}
+	if (identify_token(listener->ctx, connection, caller) != 0) {
+		api_problem(reply, API_ERR_UNAUTHORIZED, "the Authorization "
+		    "header holds no API token that the policy lists (send "
+		    "\"Authorization: Bearer TOKEN\" with a token of the "
+		    "tenant%s)", listener->tcp ? " or of an edge node" :
+		    ", or no Authorization header");
+		return -1;
+	}
+	if (listener->tcp && caller->token_tenant == NULL &&
+	    caller->node == NULL) {
+		api_problem(reply, API_ERR_UNAUTHORIZED, "the API on TCP knows "
+		    "callers by their bearer token only (send \"Authorization: "
+		    "Bearer TOKEN\" with a token of a tenant or of an edge "
+		    "node)");
+		return -1;
+	}
+	return 0;
+}
+
 /* Serves one complete request. */
 static enum MHD_Result
-serve(struct api_context *ctx, struct MHD_Connection *connection,
-    const char *url, const char *method, struct api_upload *upload)
+serve(const struct api_listener *listener,
+    struct MHD_Connection *connection, const char *url, const char *method,
+    struct api_upload *upload)
 {
+	struct api_context *ctx = listener->ctx;
 	struct api_reply reply = { 0 };
 	struct caller caller;
 	struct api_call call = { ctx, &caller, method, url, NULL,
 	    upload->body, upload->len, NULL, 0 };
 	enum MHD_Result rc;
-	char err[256];
 
-	if (identify_peer(connection, &caller, err, sizeof(err)) != 0) {
-		log_error("api: %s", err);
-		api_problem(&reply, API_ERR_INTERNAL, "%s", err);
-	} else if (identify_token(ctx, connection, &caller) != 0) {
-		api_problem(&reply, API_ERR_UNAUTHORIZED, "the Authorization "
-		    "header holds no API token that the policy lists (send "
-		    "\"Authorization: Bearer TOKEN\" with a token of the "
-		    "tenant, or no Authorization header)");
+	if (identify(listener, connection, &caller, &reply) != 0) {
+		/* reply holds the problem. */
 	} else if (upload->too_large) {
 		api_problem(&reply, API_ERR_BODY_TOO_LARGE, "the body is "
 		    "larger than %d bytes (send less)", API_BODY_MAX);
@@ -468,6 +728,7 @@ handle(void *arg, struct MHD_Connection *connection, const char *url,
     size_t *size, void **request_state)
 {
 	struct api_upload *upload = *request_state;
+	const struct api_listener *listener = arg;
 
 	(void)version;
 	if (upload == NULL) {
@@ -480,7 +741,7 @@ handle(void *arg, struct MHD_Connection *connection, const char *url,
 			return MHD_YES;
 		upload->too_large = 1;
 		upload->answered = 1;
-		return serve(arg, connection, url, method, upload);
+		return serve(listener, connection, url, method, upload);
 	}
 	if (upload->answered) {
 		*size = 0;
@@ -492,7 +753,7 @@ handle(void *arg, struct MHD_Connection *connection, const char *url,
 		return MHD_YES;
 	}
 	upload->answered = 1;
-	return serve(arg, connection, url, method, upload);
+	return serve(listener, connection, url, method, upload);
 }
 
 static void
@@ -511,30 +772,120 @@ request_done(void *arg, struct MHD_Connection *connection,
 	}
 }
 
-/* Serves until SIGTERM; returns the process's exit status. */
-static int
-serve_loop(struct api_server *api, struct api_context *ctx)
-{
-	struct MHD_Daemon *daemon;
+/*
+ * Logs libmicrohttpd's messages, such as a failed TLS handshake, which a
+ * client causes: at level info, like the line of each request.
+ */
+static void log_mhd(void *arg, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
-	daemon = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL,
-	    NULL, handle, ctx,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)api->fd,
+static void
+log_mhd(void *arg, const char *fmt, va_list ap)
+{
+	const struct api_listener *listener = arg;
+	char line[512];
+	size_t len;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	len = strlen(line);
+	while (len > 0 && line[len - 1] == '\n')
+		line[--len] = '\0';
+	log_info("api: %s: %s", listener->tcp ? "tcp" : "socket", line);
+}
+
+/*
+ * Starts libmicrohttpd on the listener's socket, with TLS on TCP. The
+ * server runs no thread of its own: serve_loop() waits on its epoll
+ * descriptor.
+ */
+static struct MHD_Daemon *
+start_server(struct api_server *api, struct api_listener *listener)
+{
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+	if (!listener->tcp)
+		return MHD_start_daemon(flags, 0, NULL, NULL, handle, listener,
+		    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, listener,
+		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)api->fd,
+		    MHD_OPTION_CONNECTION_TIMEOUT,
+		    (unsigned int)API_CONNECTION_TIMEOUT,
+		    MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned int)API_CONNECTION_MAX,
+		    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+		    MHD_OPTION_END);
+	return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle,
+	    listener,
+	    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, listener,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)api->tcp_fd,
+	    MHD_OPTION_HTTPS_MEM_CERT, api->tls_certificate,
+	    MHD_OPTION_HTTPS_MEM_KEY, api->tls_key,
+	    MHD_OPTION_HTTPS_PRIORITIES, api->tls_min_version == 13 ?
+	    API_TLS_PRIORITIES_13 : API_TLS_PRIORITIES_12,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_MAX,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 	    MHD_OPTION_END);
-	if (daemon == NULL) {
-		log_error("api: cannot start the HTTP server on %s "
-		    "(libmicrohttpd failed to start)", api->path);
-		return 1;
+}
+
+/* Runs the servers until SIGTERM, one request at a time. */
+static void
+run_servers(struct MHD_Daemon **servers, size_t count)
+{
+	const union MHD_DaemonInfo *info;
+	MHD_UNSIGNED_LONG_LONG wait_ms;
+	struct pollfd fds[2];
+	int timeout;
+
+	for (size_t i = 0; i < count; i++) {
+		info = MHD_get_daemon_info(servers[i],
+		    MHD_DAEMON_INFO_EPOLL_FD);
+		fds[i].fd = info != NULL ? info->epoll_fd : -1;
+		fds[i].events = POLLIN;
+	}
+	while (!api_stop_requested) {
+		timeout = 500;
+		for (size_t i = 0; i < count; i++)
+			if (MHD_get_timeout(servers[i], &wait_ms) == MHD_YES &&
+			    wait_ms < (MHD_UNSIGNED_LONG_LONG)timeout)
+				timeout = (int)wait_ms;
+		/* SIGTERM interrupts poll() with EINTR. */
+		if (poll(fds, count, timeout) < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; i < count; i++)
+			MHD_run(servers[i]);
+	}
+}
+
+/* Serves until SIGTERM; returns the process's exit status. */
+static int
+serve_loop(struct api_server *api, struct api_context *ctx)
+{
+	struct api_listener listeners[2] = { { ctx, 0 }, { ctx, 1 } };
+	struct MHD_Daemon *servers[2] = { NULL, NULL };
+	size_t count = api->tcp_fd >= 0 ? 2 : 1;
+	int rc = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		servers[i] = start_server(api, &listeners[i]);
+		if (servers[i] == NULL) {
+			log_error("api: cannot start the HTTP%s server on %s "
+			    "(libmicrohttpd failed to start)", i > 0 ? "S" :
+			    "", i > 0 ? api->tcp_name : api->path);
+			rc = 1;
+			goto out;
+		}
 	}
 	log_info("api: listening on %s", api->path);
-	while (!api_stop_requested)
-		MHD_run_wait(daemon, 500);
-	MHD_stop_daemon(daemon);
+	if (count > 1)
+		log_info("api: listening on %s with TLS", api->tcp_name);
+	run_servers(servers, count);
 	log_info("api: stopped");
-	return 0;
+out:
+	for (size_t i = 0; i < count; i++)
+		if (servers[i] != NULL)
+			MHD_stop_daemon(servers[i]);
+	wipe_tls(api);
+	return rc;
 }
 
 static int
@@ -572,7 +923,7 @@ run_child(struct api_server *api, const struct custos_config *config,
 	struct api_context ctx = { config, policy, NULL, worker, NULL };
 	struct sigaction sa;
 	char err[512], *path, byte;
-	int keep[4], rc;
+	int keep[5], rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
@@ -586,7 +937,8 @@ run_child(struct api_server *api, const struct custos_config *config,
 	keep[0] = api->fd;
 	keep[1] = ready_fd;
 	audit_descriptors(api->audit, &keep[2], &keep[3]);
-	close_inherited(keep, 4);
+	keep[4] = api->tcp_fd;
+	close_inherited(keep, 5);
 	/* The worker's log is not this process's: its descriptors are closed. */
 	ctx.audit = api->audit;
 	audit_set_current(ctx.audit);
@@ -638,6 +990,8 @@ api_start(struct api_server *api, const struct custos_config *config,
 		_exit(run_child(api, config, policy, worker, pipe_fds[0]));
 	audit_close(api->audit);
 	api->audit = NULL;
+	/* Only the API process serves TLS. */
+	wipe_tls(api);
 	close(pipe_fds[0]);
 	api->ready_fd = pipe_fds[1];
 	log_info("started the API process (pid %ld)", (long)api->child);
@@ -685,6 +1039,9 @@ api_stop(struct api_server *api)
 		close(api->ready_fd);
 	audit_close(api->audit);
 	close(api->fd);
+	if (api->tcp_fd >= 0)
+		close(api->tcp_fd);
+	wipe_tls(api);
 	/* Fails when the directory is root's; the next start replaces it. */
 	unlink(api->path);
 	free(api);

@@ -3,8 +3,9 @@
 # certificate from a test CA made by openssl: requests and lists with a
 # tenant's token, 401 without a token or with an unknown one, 404 across
 # tenants, distribution with a node's token, plain HTTP and TLS 1.1
-# refused, a client that trusts another CA refused by curl, and a key
-# file that group or others may read rejected at start.
+# refused, a client that trusts another CA refused by curl, a key file
+# that group or others may read rejected at start, and custos cert over
+# TCP with a token file.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -220,7 +221,56 @@ assert_equal "a client of another CA refuses the server" "$?" 60
 assert_contains "curl names the certificate problem" "$other" \
 	"SSL certificate problem"
 
-# 6. The socket still serves local users by their credentials.
+# 6. custos cert over TCP with a token file, and without configuration.
+printf '%s\n' "$ALPHA_TOKEN" >"$LAB_DIR/alpha.token"
+chmod 0600 "$LAB_DIR/alpha.token"
+printf '%s\n' "$BETA_TOKEN" >"$LAB_DIR/beta.token"
+chmod 0600 "$LAB_DIR/beta.token"
+remote=(--config /nonexistent/custos.conf --api-url "$API_URL"
+	--api-ca "$TLS_DIR/ca.pem")
+assert_status "cert list runs over TCP" 0 "$CUSTOS" cert list \
+	"${remote[@]}" --token-file "$LAB_DIR/alpha.token"
+assert_equal "cert list prints alpha's certificate only" \
+	"$(cut -f1,2,5 <<<"$TAP_OUTPUT")" "$(printf '1\talpha\ta.alpha.test')"
+assert_status "cert add runs over TCP" 0 "$CUSTOS" cert add \
+	"${remote[@]}" --token-file "$LAB_DIR/alpha.token" c.alpha.test
+assert_contains "cert add prints the new certificate" "$TAP_OUTPUT" \
+	"added certificate 3 for tenant alpha: c.alpha.test"
+assert_status "cert show of beta's certificate fails" 1 "$CUSTOS" cert \
+	show "${remote[@]}" --token-file "$LAB_DIR/alpha.token" 2
+assert_contains "the error is the API's 404" "$TAP_OUTPUT" \
+	"no certificate with id 2"
+assert_status "cert show runs with beta's token" 0 "$CUSTOS" cert show \
+	"${remote[@]}" --token-file "$LAB_DIR/beta.token" 2
+assert_contains "cert show prints beta's names" "$TAP_OUTPUT" \
+	"names: a.beta.test"
+assert_status "cert list runs on the socket with a token" 0 "$CUSTOS" \
+	cert list --config "$CUSTOS_CONF" --token-file "$LAB_DIR/beta.token"
+assert_equal "the socket with beta's token lists beta's only" \
+	"$(cut -f1 <<<"$TAP_OUTPUT")" 2
+assert_status "another CA fails the CLI" 1 "$CUSTOS" cert list \
+	--api-url "$API_URL" --api-ca "$TLS_DIR/other-ca.pem" \
+	--token-file "$LAB_DIR/alpha.token"
+assert_contains "the CLI names the TLS failure" "$TAP_OUTPUT" \
+	"request to the daemon's API at $API_URL failed"
+assert_status "plain http is rejected by the CLI" 1 "$CUSTOS" cert list \
+	--api-url "http://127.0.0.1:$API_PORT" \
+	--token-file "$LAB_DIR/alpha.token"
+assert_contains "the CLI names the URL" "$TAP_OUTPUT" \
+	"invalid --api-url \"http://127.0.0.1:$API_PORT\""
+assert_status "--api-url needs a token file" 1 "$CUSTOS" cert list \
+	"${remote[@]}"
+assert_contains "the CLI asks for --token-file" "$TAP_OUTPUT" \
+	"--api-url needs --token-file"
+chmod 0644 "$LAB_DIR/alpha.token"
+assert_status "a readable token file is rejected" 1 "$CUSTOS" cert list \
+	"${remote[@]}" --token-file "$LAB_DIR/alpha.token"
+assert_contains "the CLI names the token file's mode" "$TAP_OUTPUT" \
+	"token file $LAB_DIR/alpha.token has mode 0644"
+assert_not_contains "the CLI does not print the token" "$TAP_OUTPUT" \
+	"$ALPHA_TOKEN"
+
+# 7. The socket still serves local users by their credentials.
 socket_status=$(curl -sS -o /dev/null -w '%{http_code}' \
 	--unix-socket "$API_SOCKET" http://localhost/v1/certificates)
 assert_equal "root lists on the socket" "$socket_status" 200
@@ -232,7 +282,7 @@ assert_contains "the failed handshakes are logged" "$(cat "$DAEMON_LOG")" \
 daemon_stop
 assert_equal "the daemon stops cleanly" "$DAEMON_STATUS" 0
 
-# 7. tls-min-version 1.3 refuses TLS 1.2.
+# 8. tls-min-version 1.3 refuses TLS 1.2.
 sed -i 's/^\ttls-key .*/&\n\ttls-min-version 1.3/' "$CUSTOS_CONF"
 DAEMON_LOG=$LAB_DIR/daemon-tls13.log
 daemon_start

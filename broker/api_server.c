@@ -656,7 +656,7 @@ serve(const struct api_listener *listener,
 	enum MHD_Result rc;
 
 	if (identify(listener, connection, &caller, &reply) != 0) {
-		/* reply holds the problem. */
+		/* identify() set reply to the problem. */
 	} else if (upload->too_large) {
 		api_problem(&reply, API_ERR_BODY_TOO_LARGE, "the body is "
 		    "larger than %d bytes (send less)", API_BODY_MAX);

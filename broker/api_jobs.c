@@ -203,6 +203,19 @@ out:
 	json_decref(doc);
 }
 
+/*
+ * Returns 1 for a reason code a subscriber may give: unspecified (0),
+ * keyCompromise (1), affiliationChanged (3), superseded (4) and
+ * cessationOfOperation (5). The other RFC 5280 codes are for CAs (2),
+ * holds (6) and CRLs (8 to 10), and a CA may reject any reason it does
+ * not support with badRevocationReason (RFC 8555, section 7.6).
+ */
+static int
+acme_reason_accepted(json_int_t code)
+{
+	return code == 0 || code == 1 || code == 3 || code == 4 || code == 5;
+}
+
 /* Reads the optional {"reason": N}; sets *reason to -1 without one. */
 static int
 read_reason(const struct api_call *call, int *reason,
@@ -212,6 +225,7 @@ read_reason(const struct api_call *call, int *reason,
 	const char *key;
 	json_t *doc, *member;
 	json_int_t code;
+	char *shown;
 
 	*reason = -1;
 	if (call->body == NULL || call->body_len == 0)
@@ -229,11 +243,16 @@ read_reason(const struct api_call *call, int *reason,
 	}
 	value = json_object_get(doc, "reason");
 	code = json_integer_value(value);
-	if (value != NULL && (!json_is_integer(value) || code < 0 ||
-	    code > 10 || code == 7)) {
+	if (value != NULL && (!json_is_integer(value) ||
+	    !acme_reason_accepted(code))) {
+		shown = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
 		api_problem(reply, API_ERR_INVALID_REQUEST, "invalid reason "
-		    "(use an RFC 5280 reason code from 0 to 10 other than 7, "
-		    "such as 4 for superseded)");
+		    "%.64s (use 0 (unspecified), 1 (keyCompromise), 3 "
+		    "(affiliationChanged), 4 (superseded) or 5 "
+		    "(cessationOfOperation), the RFC 5280 codes that ACME "
+		    "CAs accept from a subscriber)", shown != NULL ? shown :
+		    "");
+		free(shown);
 		json_decref(doc);
 		return -1;
 	}

@@ -39,8 +39,9 @@ struct cert_import {
 /*
  * Parses the chain (leaf first, then its issuers) and reads the leaf's
  * names. Rejects text without a PEM certificate, more than the maximum
- * size, a leaf without issuers, a leaf that is not valid at now, and a
- * leaf without DNS or IP names.
+ * size, a chain that starts with a CA certificate, a leaf without
+ * issuers, a leaf that is not valid at now, and a leaf without DNS or IP
+ * names or with a DNS name that ends with a dot.
  */
 int cert_import_parse(const char *pem, size_t len, time_t now,
     struct cert_import *imp, char *err, size_t errlen);

@@ -140,6 +140,18 @@ for name in www.alpha.test secret.alpha.test; do
 	fi
 	cat "$LAB_DIR/$name.pem" "$CA_DIR/ca.pem" >"$LAB_DIR/$name.chain"
 done
+# A leaf whose DNS name ends with a dot, with the same key, and the
+# chain of www.alpha.test in the wrong order.
+if ! openssl req -new -key "$LAB_DIR/leaf.key" -subj "/CN=dot.alpha.test" \
+	-addext "subjectAltName=DNS:dot.alpha.test." \
+	-out "$LAB_DIR/dot.csr" 2>/dev/null ||
+	! openssl x509 -req -in "$LAB_DIR/dot.csr" -CA "$CA_DIR/ca.pem" \
+		-CAkey "$CA_DIR/ca.key" -CAcreateserial -days 30 \
+		-copy_extensions copy -out "$LAB_DIR/dot.pem" 2>/dev/null; then
+	bail_out "cannot issue the leaf for dot.alpha.test."
+fi
+cat "$LAB_DIR/dot.pem" "$CA_DIR/ca.pem" >"$LAB_DIR/dot.chain"
+cat "$CA_DIR/ca.pem" "$LAB_DIR/www.alpha.test.pem" >"$LAB_DIR/leaf-last.chain"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
 	-out "$LAB_DIR/other.key" 2>/dev/null
 
@@ -192,6 +204,17 @@ expect_problem "a name outside the policy" 403 \
 	"$(import_body "$LAB_DIR/secret.alpha.test.chain" "$ALPHA_KEY")"
 assert_equal "the denial is a policy-denied problem" "$(field .type)" \
 	urn:custos:error:policy-denied
+jobs_before=$(state_query "SELECT count(*) FROM jobs")
+expect_problem "a trailing-dot name" 400 \
+	'the leaf certificate names "dot.alpha.test." with a trailing dot' \
+	"$(import_body "$LAB_DIR/dot.chain" "$ALPHA_KEY")"
+assert_equal "the trailing-dot upload made no job" \
+	"$(state_query "SELECT count(*) FROM jobs")" "$jobs_before"
+expect_problem "a chain with the leaf last" 400 \
+	'the chain starts with the CA certificate "CN=Custos API import test CA", but the leaf certificate must come first' \
+	"$(import_body "$LAB_DIR/leaf-last.chain" "$ALPHA_KEY")"
+assert_not_contains "the leaf-last detail is not the SAN error" \
+	"$(field .detail)" "has no DNS or IP name"
 
 # 3. An import beside the ACME certificate of the same name.
 api $ALPHA_UID POST /v1/certificates/import \

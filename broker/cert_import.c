@@ -14,6 +14,7 @@
 #include "broker/store.h"
 #include "broker/store_usage.h"
 #include "broker/versions.h"
+#include "logging/log.h"
 
 #define IMPORT_PATH_MAX 4096
 
@@ -409,6 +410,34 @@ cert_import_store(const struct custos_config *config, struct state *st,
 out:
 	free(stored);
 	free(label);
+	return rc;
+}
+
+int
+cert_import_deploy(const struct custos_config *config, struct state *st,
+    int64_t id, char *err, size_t errlen)
+{
+	struct state_version v = { 0 };
+	struct state_cert cert = { 0 };
+	struct deploy_info info;
+	char ignored[256];
+	int rc = -1;
+
+	if (state_cert_get(st, id, &cert, err, errlen) != 0 ||
+	    state_version_current(st, id, &v, err, errlen) != 0)
+		goto out;
+	info = (struct deploy_info){ config->store.directory, cert.tenant,
+	    cert.label, v.name, cert.names, cert.id, 0 };
+	if (versions_deploy(&config->daemon, &info, err, errlen) == 0) {
+		rc = state_version_deployed(st, v.id, err, errlen);
+		goto out;
+	}
+	/* Recorded even so, or every restart would run the hook again. */
+	if (state_version_deployed(st, v.id, ignored, sizeof(ignored)) != 0)
+		log_error("certificate %lld: %s", (long long)id, ignored);
+out:
+	state_version_clear(&v);
+	state_cert_clear(&cert);
 	return rc;
 }
 

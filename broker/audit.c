@@ -185,7 +185,8 @@ audit_set_actor(struct audit_log *log, const char *tenant,
 		return;
 	snprintf(log->tenant, sizeof(log->tenant), "%s", tenant ? tenant : "");
 	snprintf(log->user, sizeof(log->user), "%s", user ? user : "");
-	log->uid = (long long)uid;
+	/* A caller on the API's TCP listener has no uid: (uid_t)-1. */
+	log->uid = uid == (uid_t)-1 ? -1 : (long long)uid;
 	snprintf(log->token_id, sizeof(log->token_id), "%s",
 	    token_id ? token_id : "");
 }

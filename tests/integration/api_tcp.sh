@@ -136,6 +136,10 @@ assert_equal "alpha's token requests a certificate" "$API_STATUS" 201
 assert_equal "the request is alpha's" "$(field .tenant)" alpha
 assert_contains "the answer has a Location" "$API_HEADERS" \
 	"Location: /v1/certificates/1"
+actor=$(grep '"user":"tcp 127.0.0.1"' "$CUSTOS_AUDIT_LOG" | head -n 1 |
+	jq -c .actor)
+assert_equal "the audit record names the TCP caller and token" "$actor" \
+	'{"tenant":"alpha","user":"tcp 127.0.0.1","token_id":"ci-alpha"}'
 request "$BETA_TOKEN" POST /v1/certificates '{"names":["a.beta.test"]}'
 assert_equal "beta's token requests a certificate" "$API_STATUS" 201
 assert_equal "beta's request is certificate 2" "$(field .id)" 2

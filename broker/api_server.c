@@ -10,9 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
 #include <grp.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -37,28 +35,16 @@
 #define API_CONNECTION_TIMEOUT 30
 /* Supplementary groups read from SO_PEERGROUPS. */
 #define API_PEER_GROUPS_MAX 256
-/* Largest TLS certificate chain or key file read. */
-#define API_TLS_FILE_MAX (256 * 1024)
-/* GnuTLS priority strings for tls-min-version 1.2 and 1.3. */
-#define API_TLS_PRIORITIES_12 "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define API_TLS_PRIORITIES_13 "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 
 struct api_server {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	/* The TCP listener, -1 without one, and "ADDRESS port PORT". */
-	int tcp_fd;
-	char tcp_name[INET6_ADDRSTRLEN + 16];
 	/*
-	 * The listener's PEM chain and key, read as root in api_bind(),
-	 * because the key file must be readable by root only. The worker
-	 * wipes its copy after the fork and the API process after its
-	 * HTTPS server stops.
+	 * The TCP listener, whose TLS key api_bind() reads as root. The
+	 * worker wipes its copy after the fork, and the API process after
+	 * its HTTPS server stops.
 	 */
-	char *tls_certificate;
-	char *tls_key;
-	size_t tls_key_len;
-	int tls_min_version;
+	struct api_tcp tcp;
 	pid_t child;
 	/* The worker writes a byte here once the database is migrated. */
 	int ready_fd;
@@ -178,172 +164,6 @@ open_socket(struct api_server *api, const struct config_api *conf,
 	return set_access(conf, api->path, err, errlen);
 }
 
-/*
- * Checks that the open TLS key file is a regular file owned by root or by
- * the effective user, and that it grants nothing to group or others.
- */
-static int
-check_key_file(int fd, const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "cannot stat api tls-key %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		snprintf(err, errlen, "api tls-key %s is owned by uid %u, not "
-		    "by root (run chown root %s)", path, (unsigned)st.st_uid,
-		    path);
-		return -1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "api tls-key %s has mode %04o, so group "
-		    "or others can read or change the API's private key (run "
-		    "chmod 600 %s)", path, (unsigned)(st.st_mode & 07777),
-		    path);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Reads a PEM file of the api block into *out (NUL-terminated); key
- * selects the checks of the private key file. Returns 0, or -1 with err
- * set.
- */
-static int
-read_tls_file(const char *path, const char *key_name, int key, char **out,
-    size_t *outlen, char *err, size_t errlen)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	*out = NULL;
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-	    O_NOCTTY);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open api %s %s: %s (check %s)",
-		    key_name, path, strerror(errno), key_name);
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size <= 0 || st.st_size > API_TLS_FILE_MAX) {
-		snprintf(err, errlen, "api %s %s is not a regular file of 1 "
-		    "to %d bytes (set %s to a PEM file)", key_name, path,
-		    API_TLS_FILE_MAX, key_name);
-		goto fail;
-	}
-	if (key && check_key_file(fd, path, err, errlen) != 0)
-		goto fail;
-	buf = calloc(1, (size_t)st.st_size + 1);
-	if (buf == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	while (len < (size_t)st.st_size && ((n = read(fd, buf + len,
-	    (size_t)st.st_size - len)) > 0 || (n < 0 && errno == EINTR)))
-		len += n > 0 ? (size_t)n : 0;
-	if (len != (size_t)st.st_size) {
-		snprintf(err, errlen, "cannot read api %s %s: %s", key_name,
-		    path, len < (size_t)st.st_size ? "short read" :
-		    strerror(errno));
-		goto fail;
-	}
-	close(fd);
-	*out = buf;
-	*outlen = len;
-	return 0;
-fail:
-	if (buf != NULL)
-		explicit_bzero(buf, (size_t)st.st_size + 1);
-	free(buf);
-	close(fd);
-	return -1;
-}
-
-/* Wipes and frees the TLS key and certificate held in memory. */
-static void
-wipe_tls(struct api_server *api)
-{
-	if (api->tls_key != NULL)
-		explicit_bzero(api->tls_key, api->tls_key_len);
-	free(api->tls_key);
-	free(api->tls_certificate);
-	api->tls_key = NULL;
-	api->tls_certificate = NULL;
-}
-
-/* Binds and listens on the api block's TCP address and port. */
-static int
-open_tcp(struct api_server *api, const struct config_api *conf,
-    char *err, size_t errlen)
-{
-	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
-	struct sockaddr_in in4 = { .sin_family = AF_INET };
-	struct sockaddr *addr = (struct sockaddr *)&in4;
-	socklen_t addrlen = sizeof(in4);
-	int one = 1;
-
-	snprintf(api->tcp_name, sizeof(api->tcp_name), "%s port %d",
-	    conf->listen_address, conf->listen_port);
-	in4.sin_port = htons((uint16_t)conf->listen_port);
-	in6.sin6_port = in4.sin_port;
-	if (inet_pton(AF_INET, conf->listen_address, &in4.sin_addr) != 1) {
-		/* The configuration accepted it as IPv4 or IPv6. */
-		inet_pton(AF_INET6, conf->listen_address, &in6.sin6_addr);
-		addr = (struct sockaddr *)&in6;
-		addrlen = sizeof(in6);
-	}
-	api->tcp_fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (api->tcp_fd < 0 || setsockopt(api->tcp_fd, SOL_SOCKET,
-	    SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    (addr->sa_family == AF_INET6 && setsockopt(api->tcp_fd,
-	    IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
-	    bind(api->tcp_fd, addr, addrlen) != 0 ||
-	    listen(api->tcp_fd, 64) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s (check api "
-		    "listen)", api->tcp_name, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Reads the TLS files and opens the TCP listener, when configured. */
-static int
-bind_tcp(struct api_server *api, const struct config_api *conf,
-    char *err, size_t errlen)
-{
-	size_t len;
-
-	if (conf->listen_address == NULL)
-		return 0;
-	api->tls_min_version = conf->tls_min_version;
-	if (read_tls_file(conf->tls_certificate, "tls-certificate", 0,
-	    &api->tls_certificate, &len, err, errlen) != 0 ||
-	    read_tls_file(conf->tls_key, "tls-key", 1, &api->tls_key,
-	    &api->tls_key_len, err, errlen) != 0)
-		return -1;
-	if (strstr(api->tls_certificate, "-----BEGIN CERTIFICATE-----") ==
-	    NULL) {
-		snprintf(err, errlen, "api tls-certificate %s holds no PEM "
-		    "certificate (write the server certificate, then its "
-		    "issuers, in PEM)", conf->tls_certificate);
-		return -1;
-	}
-	if (strstr(api->tls_key, "PRIVATE KEY-----") == NULL) {
-		snprintf(err, errlen, "api tls-key %s holds no PEM private key "
-		    "(write the key in PEM, unencrypted)", conf->tls_key);
-		return -1;
-	}
-	return open_tcp(api, conf, err, errlen);
-}
-
 int
 api_bind(const struct custos_config *config, struct api_server **out,
     char *err, size_t errlen)
@@ -357,7 +177,7 @@ api_bind(const struct custos_config *config, struct api_server **out,
 	if (api == NULL)
 		return snprintf(err, errlen, "out of memory"), -1;
 	api->fd = -1;
-	api->tcp_fd = -1;
+	api->tcp.fd = -1;
 	api->child = -1;
 	api->ready_fd = -1;
 	if (strlen(config->api.socket) >= sizeof(api->path)) {
@@ -371,13 +191,13 @@ api_bind(const struct custos_config *config, struct api_server **out,
 	if (make_parent(api->path, err, errlen) != 0 ||
 	    clear_path(api->path, err, errlen) != 0 ||
 	    open_socket(api, &config->api, err, errlen) != 0 ||
-	    bind_tcp(api, &config->api, err, errlen) != 0 ||
+	    api_tcp_bind(&config->api, &api->tcp, err, errlen) != 0 ||
 	    audit_open(&config->audit, &api->audit, err, errlen) != 0) {
 		if (api->fd >= 0)
 			close(api->fd);
-		if (api->tcp_fd >= 0)
-			close(api->tcp_fd);
-		wipe_tls(api);
+		if (api->tcp.fd >= 0)
+			close(api->tcp.fd);
+		api_tcp_wipe(&api->tcp);
 		free(api);
 		return -1;
 	}
@@ -428,33 +248,6 @@ identify_peer(struct MHD_Connection *connection, struct caller *caller,
 		snprintf(caller->user, sizeof(caller->user), "uid %lu",
 		    (unsigned long)cred.uid);
 	return 0;
-}
-
-/*
- * Fills caller for a connection on the TCP listener: no uid or group
- * (both -1, which no policy lists), and "tcp ADDRESS" as the name in
- * logs. Such a caller acts only through its bearer token.
- */
-static void
-identify_remote(struct MHD_Connection *connection, struct caller *caller)
-{
-	const union MHD_ConnectionInfo *info;
-	char address[INET6_ADDRSTRLEN] = "unknown";
-	const struct sockaddr *sa;
-
-	memset(caller, 0, sizeof(*caller));
-	caller->uid = (uid_t)-1;
-	caller->gid = (gid_t)-1;
-	info = MHD_get_connection_info(connection,
-	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	sa = info != NULL ? info->client_addr : NULL;
-	if (sa != NULL && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)
-		    (const void *)sa)->sin_addr, address, sizeof(address));
-	else if (sa != NULL && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
-		    (const void *)sa)->sin6_addr, address, sizeof(address));
-	snprintf(caller->user, sizeof(caller->user), "tcp %s", address);
 }
 
 /* Builds the response body: JSON, plain text, or none for a 304. */
@@ -617,7 +410,7 @@ identify(const struct api_listener *listener,
 	char err[256];
 
 	if (listener->tcp) {
-		identify_remote(connection, caller);
+		api_tcp_identify(connection, caller);
 	} else if (identify_peer(connection, caller, err, sizeof(err)) != 0) {
 		log_error("api: %s", err);
 		api_problem(reply, API_ERR_INTERNAL, "%s", err);
@@ -816,11 +609,10 @@ start_server(struct api_server *api, struct api_listener *listener)
 	return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle,
 	    listener,
 	    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, listener,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)api->tcp_fd,
-	    MHD_OPTION_HTTPS_MEM_CERT, api->tls_certificate,
-	    MHD_OPTION_HTTPS_MEM_KEY, api->tls_key,
-	    MHD_OPTION_HTTPS_PRIORITIES, api->tls_min_version == 13 ?
-	    API_TLS_PRIORITIES_13 : API_TLS_PRIORITIES_12,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)api->tcp.fd,
+	    MHD_OPTION_HTTPS_MEM_CERT, api->tcp.certificate,
+	    MHD_OPTION_HTTPS_MEM_KEY, api->tcp.key,
+	    MHD_OPTION_HTTPS_PRIORITIES, api_tcp_priorities(&api->tcp),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_MAX,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
@@ -862,7 +654,7 @@ serve_loop(struct api_server *api, struct api_context *ctx)
 {
 	struct api_listener listeners[2] = { { ctx, 0 }, { ctx, 1 } };
 	struct MHD_Daemon *servers[2] = { NULL, NULL };
-	size_t count = api->tcp_fd >= 0 ? 2 : 1;
+	size_t count = api->tcp.fd >= 0 ? 2 : 1;
 	int rc = 0;
 
 	for (size_t i = 0; i < count; i++) {
@@ -870,21 +662,21 @@ serve_loop(struct api_server *api, struct api_context *ctx)
 		if (servers[i] == NULL) {
 			log_error("api: cannot start the HTTP%s server on %s "
 			    "(libmicrohttpd failed to start)", i > 0 ? "S" :
-			    "", i > 0 ? api->tcp_name : api->path);
+			    "", i > 0 ? api->tcp.name : api->path);
 			rc = 1;
 			goto out;
 		}
 	}
 	log_info("api: listening on %s", api->path);
 	if (count > 1)
-		log_info("api: listening on %s with TLS", api->tcp_name);
+		log_info("api: listening on %s with TLS", api->tcp.name);
 	run_servers(servers, count);
 	log_info("api: stopped");
 out:
 	for (size_t i = 0; i < count; i++)
 		if (servers[i] != NULL)
 			MHD_stop_daemon(servers[i]);
-	wipe_tls(api);
+	api_tcp_wipe(&api->tcp);
 	return rc;
 }
 
@@ -937,7 +729,7 @@ run_child(struct api_server *api, const struct custos_config *config,
 	keep[0] = api->fd;
 	keep[1] = ready_fd;
 	audit_descriptors(api->audit, &keep[2], &keep[3]);
-	keep[4] = api->tcp_fd;
+	keep[4] = api->tcp.fd;
 	close_inherited(keep, 5);
 	/* The worker's log is not this process's: its descriptors are closed. */
 	ctx.audit = api->audit;
@@ -991,7 +783,7 @@ api_start(struct api_server *api, const struct custos_config *config,
 	audit_close(api->audit);
 	api->audit = NULL;
 	/* Only the API process serves TLS. */
-	wipe_tls(api);
+	api_tcp_wipe(&api->tcp);
 	close(pipe_fds[0]);
 	api->ready_fd = pipe_fds[1];
 	log_info("started the API process (pid %ld)", (long)api->child);
@@ -1039,9 +831,9 @@ api_stop(struct api_server *api)
 		close(api->ready_fd);
 	audit_close(api->audit);
 	close(api->fd);
-	if (api->tcp_fd >= 0)
-		close(api->tcp_fd);
-	wipe_tls(api);
+	if (api->tcp.fd >= 0)
+		close(api->tcp.fd);
+	api_tcp_wipe(&api->tcp);
 	/* Fails when the directory is root's; the next start replaces it. */
 	unlink(api->path);
 	free(api);

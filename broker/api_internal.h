@@ -1,7 +1,8 @@
 /*
  * Shared by the API process's files: broker/api_server.c (socket, HTTP,
- * peer credentials), broker/api_route.c (paths, methods, tenants) and
- * broker/api_json.c (bodies, replies, problem documents).
+ * peer credentials), broker/api_tcp.c (TCP listener, TLS files),
+ * broker/api_route.c (paths, methods, tenants) and broker/api_json.c
+ * (bodies, replies, problem documents).
  */
 #ifndef CUSTOS_BROKER_API_INTERNAL_H
 #define CUSTOS_BROKER_API_INTERNAL_H

@@ -15,6 +15,9 @@ PACKAGES=(
 	iproute2 util-linux strace procps
 	# busybox httpd serves the web root in the HTTP-01 webroot test.
 	busybox
+	# The integration tests call the API with curl, read its JSON with
+	# jq and query the state database with sqlite3.
+	curl jq sqlite3
 	# The hostile ACME server of the tests runs on python3; time
 	# (/usr/bin/time) measures the broker's memory in those tests.
 	python3 time

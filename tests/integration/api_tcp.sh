@@ -2,7 +2,8 @@
 # The daemon's API on TCP with TLS, on 127.0.0.1, with a server
 # certificate from a test CA made by openssl: requests and lists with a
 # tenant's token, 401 without a token or with an unknown one, 404 across
-# tenants, distribution with a node's token, plain HTTP and TLS 1.1
+# tenants, distribution with a node's token, revocation with a
+# tenant's token, plain HTTP and TLS 1.1
 # refused, a client that trusts another CA refused by curl, a key file
 # that group or others may read rejected at start, and custos cert over
 # TCP with a token file.
@@ -203,6 +204,24 @@ request "$EDGE_TOKEN" GET /v1/certificates
 assert_equal "the node's token lists nothing" "$API_STATUS" 403
 request "" GET /v1/distribution/1
 assert_equal "distribution without token answers 401" "$API_STATUS" 401
+
+# Revocation over TCP: a reason a CA would reject, then a valid one.
+request "$ALPHA_TOKEN" POST /v1/certificates/2/revoke '{"reason": 5}'
+assert_equal "alpha's token gets 404 on beta's revoke" "$API_STATUS" 404
+request "$BETA_TOKEN" POST /v1/certificates/2/revoke '{"reason": 9}'
+assert_equal "revoke with reason 9 answers 400" "$API_STATUS" 400
+assert_contains "the 400 names reason 9" "$(field .detail)" \
+	"invalid reason 9 "
+request "$BETA_TOKEN" POST /v1/certificates/2/revoke '{"reason": 5}'
+assert_equal "beta's token revokes its certificate" "$API_STATUS" 200
+assert_equal "the revocation has reason 5" "$(field .reason)" 5
+serial=$(field .serial | sed 's/^0*//')
+status=$(curl -fsS --max-time 5 --cacert "$PEBBLE_TLS_CA" \
+	"https://$PEBBLE_MANAGEMENT_ADDRESS/cert-status-by-serial/$serial")
+assert_equal "Pebble reports certificate 2 revoked" \
+	"$(jq -r .Status <<<"$status")" Revoked
+assert_equal "Pebble records cessationOfOperation" \
+	"$(jq -r .Reason <<<"$status")" 5
 
 # 5. Plain HTTP, an old TLS version and a client of another CA.
 plain=$(curl -sS -o /dev/null -w '%{http_code}' \

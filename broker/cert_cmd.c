@@ -525,12 +525,14 @@ run_with_token(struct cert_cmd *cmd, const char *action, int argc,
 		    sizeof(cmd->err));
 		if (rc < 0)
 			return -1;
-		if (rc == 0)
-			return snprintf(cmd->err, sizeof(cmd->err), "--token-file "
+		if (rc == 0) {
+			snprintf(cmd->err, sizeof(cmd->err), "--token-file "
 			    "needs a daemon that serves the API, and none "
 			    "answers on the socket of %s (start custos daemon "
 			    "or leave out --token-file)",
-			    cmd->opt.config_path), -1;
+			    cmd->opt.config_path);
+			return -1;
+		}
 		endpoint.socket = cmd->config->api.socket;
 	}
 	if (api_client_read_token(&endpoint, cmd->token_file, cmd->err,

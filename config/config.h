@@ -217,7 +217,7 @@ struct config_api {
 	char *listen_address;	/* IPv4 or IPv6 address, or NULL */
 	int listen_port;
 	int allow_remote;	/* 1: listen_address may be non-loopback */
-	char *tls_certificate;	/* PEM: server certificate, then its chain */
+	char *tls_certificate;	/* PEM: server certificate, then issuers */
 	char *tls_key;		/* PEM: the listener's own private key */
 	int tls_min_version;	/* 12 for TLS 1.2 (default), 13 for 1.3 */
 };

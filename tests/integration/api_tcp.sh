@@ -304,6 +304,15 @@ assert_contains "the failed handshakes are logged" "$(cat "$DAEMON_LOG")" \
 	"api: tcp: "
 daemon_stop
 assert_equal "the daemon stops cleanly" "$DAEMON_STATUS" 0
+chmod 0600 "$LAB_DIR/alpha.token"
+assert_status "--token-file without a daemon fails" 1 "$CUSTOS" cert \
+	list --config "$CUSTOS_CONF" --token-file "$LAB_DIR/alpha.token"
+assert_contains "the CLI says no daemon answers" "$TAP_OUTPUT" \
+	"--token-file needs a daemon that serves the API"
+assert_status "--api-ca without --api-url fails" 1 "$CUSTOS" cert list \
+	--config "$CUSTOS_CONF" --api-ca "$TLS_DIR/ca.pem"
+assert_contains "the CLI names --api-url" "$TAP_OUTPUT" \
+	"--api-ca applies only with --api-url"
 
 # 8. tls-min-version 1.3 refuses TLS 1.2.
 sed -i 's/^\ttls-key .*/&\n\ttls-min-version 1.3/' "$CUSTOS_CONF"

@@ -302,6 +302,28 @@ assert_not_contains "the log shows no token" "$(cat "$DAEMON_LOG")" \
 
 assert_contains "the failed handshakes are logged" "$(cat "$DAEMON_LOG")" \
 	"api: tcp: "
+
+# A reload (SIGHUP) reads replaced TLS files.
+old_serial=$(openssl x509 -in "$TLS_DIR/api-cert.pem" -noout -serial)
+openssl x509 -req -in "$TLS_DIR/api.csr" -CA "$TLS_DIR/ca.pem" \
+	-CAkey "$TLS_DIR/ca.key" -CAcreateserial -days 2 \
+	-extfile "$TLS_DIR/ext" -out "$TLS_DIR/api-cert.pem" 2>/dev/null
+new_serial=$(openssl x509 -in "$TLS_DIR/api-cert.pem" -noout -serial)
+assert_not_equal "the replaced certificate has a new serial" \
+	"$new_serial" "$old_serial"
+kill -HUP "$DAEMON_PID"
+deadline=$((SECONDS + 30))
+while [ "$(grep -c "port $API_PORT with TLS" "$DAEMON_LOG")" -lt 2 ] &&
+	[ "$SECONDS" -lt "$deadline" ]; do
+	sleep 0.2
+done
+served=$(openssl s_client -connect "127.0.0.1:$API_PORT" \
+	-CAfile "$TLS_DIR/ca.pem" </dev/null 2>/dev/null |
+	openssl x509 -noout -serial)
+assert_equal "the reload serves the replaced certificate" "$served" \
+	"$new_serial"
+request "$ALPHA_TOKEN" GET /v1/certificates
+assert_equal "alpha's token lists after the reload" "$API_STATUS" 200
 daemon_stop
 assert_equal "the daemon stops cleanly" "$DAEMON_STATUS" 0
 chmod 0600 "$LAB_DIR/alpha.token"

@@ -56,7 +56,7 @@ make_tls_files() {
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$TLS_DIR/api-key.pem" -out "$TLS_DIR/api.csr" \
 		-subj /CN=127.0.0.1 2>/dev/null || return 1
-	printf 'subjectAltName=IP:127.0.0.1\n' >"$TLS_DIR/ext"
+	printf 'subjectAltName=IP:127.0.0.1,IP:::1\n' >"$TLS_DIR/ext"
 	openssl x509 -req -in "$TLS_DIR/api.csr" -CA "$TLS_DIR/ca.pem" \
 		-CAkey "$TLS_DIR/ca.key" -CAcreateserial -days 2 \
 		-extfile "$TLS_DIR/ext" -out "$TLS_DIR/api-cert.pem" \
@@ -336,11 +336,13 @@ assert_status "--api-ca without --api-url fails" 1 "$CUSTOS" cert list \
 assert_contains "the CLI names --api-url" "$TAP_OUTPUT" \
 	"--api-ca applies only with --api-url"
 
-# 8. tls-min-version 1.3 refuses TLS 1.2.
+# 8. On ::1, tls-min-version 1.3 refuses TLS 1.2.
 sed -i 's/^\ttls-key .*/&\n\ttls-min-version 1.3/' "$CUSTOS_CONF"
+sed -i "s/^\tlisten 127.0.0.1 /\tlisten ::1 /" "$CUSTOS_CONF"
+API_URL="https://[::1]:$API_PORT"
 DAEMON_LOG=$LAB_DIR/daemon-tls13.log
 daemon_start
-wait_for_log 30 "api: listening on 127.0.0.1 port $API_PORT with TLS" ||
+wait_for_log 30 "api: listening on ::1 port $API_PORT with TLS" ||
 	bail_out "the API did not restart: $(tail -n 20 "$DAEMON_LOG")"
 curl -sS -o /dev/null --cacert "$TLS_DIR/ca.pem" --tls-max 1.2 \
 	-H "Authorization: Bearer $ALPHA_TOKEN" "$API_URL/v1/certificates" \
@@ -348,5 +350,7 @@ curl -sS -o /dev/null --cacert "$TLS_DIR/ca.pem" --tls-max 1.2 \
 assert_equal "TLS 1.2 is refused at minimum 1.3" "$?" 35
 request "$ALPHA_TOKEN" GET /v1/certificates
 assert_equal "TLS 1.3 lists at minimum 1.3" "$API_STATUS" 200
+assert_contains "the log names the IPv6 caller" "$(cat "$DAEMON_LOG")" \
+	"api: tcp ::1 with token ci-alpha GET /v1/certificates: 200"
 daemon_stop
 tap_done

@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "broker/cert_import.h"
+#include "broker/revoke.h"
 #include "ipc/ipc.h"
 #include "logging/log.h"
 
@@ -203,19 +204,6 @@ out:
 	json_decref(doc);
 }
 
-/*
- * Returns 1 for a reason code a subscriber may give: unspecified (0),
- * keyCompromise (1), affiliationChanged (3), superseded (4) and
- * cessationOfOperation (5). The other RFC 5280 codes are for CAs (2),
- * holds (6) and CRLs (8 to 10), and a CA may reject any reason it does
- * not support with badRevocationReason (RFC 8555, section 7.6).
- */
-static int
-acme_reason_accepted(json_int_t code)
-{
-	return code == 0 || code == 1 || code == 3 || code == 4 || code == 5;
-}
-
 /* Reads the optional {"reason": N}; sets *reason to -1 without one. */
 static int
 read_reason(const struct api_call *call, int *reason,
@@ -244,7 +232,7 @@ read_reason(const struct api_call *call, int *reason,
 	value = json_object_get(doc, "reason");
 	code = json_integer_value(value);
 	if (value != NULL && (!json_is_integer(value) ||
-	    !acme_reason_accepted(code))) {
+	    !revoke_reason_accepted((long)code))) {
 		shown = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
 		api_problem(reply, API_ERR_INVALID_REQUEST, "invalid reason "
 		    "%.64s (use 0 (unspecified), 1 (keyCompromise), 3 "

@@ -1,0 +1,31 @@
+/*
+ * One GET /v1/distribution/REF with the node's bearer token and
+ * If-None-Match, over the API's UNIX socket or an http(s):// URL.
+ */
+#ifndef CUSTOS_AGENT_FETCH_H
+#define CUSTOS_AGENT_FETCH_H
+
+#include <stddef.h>
+
+/* Largest body read; a larger one fails the request. */
+#define FETCH_BODY_MAX (1024 * 1024)
+
+struct fetch_result {
+	long status;		/* HTTP status, 0 before an answer */
+	char etag[128];		/* the ETag header, "" when absent */
+	char *body;		/* NUL-terminated, NULL when empty */
+	size_t body_len;
+};
+
+/*
+ * Fetches REF from endpoint. etag, when not NULL, is sent as
+ * If-None-Match. Returns 0 with result filled (any HTTP status), or -1
+ * with err set when no answer arrived. The token is never in err.
+ */
+int fetch_dist(const char *endpoint, const char *token, const char *ref,
+    const char *etag, int timeout, struct fetch_result *result, char *err,
+    size_t errlen);
+
+void fetch_result_clear(struct fetch_result *result);
+
+#endif

@@ -40,9 +40,10 @@ open_dir(const char *dir, char *err, size_t errlen)
 static int
 read_link(int dirfd, const char *name, char *out, size_t size)
 {
-	ssize_t n = readlinkat(dirfd, name, out, size);
+	ssize_t n;
 
 	out[0] = '\0';
+	n = readlinkat(dirfd, name, out, size);
 	if (n < 0)
 		return errno == ENOENT ? 0 : -1;
 	if ((size_t)n >= size)

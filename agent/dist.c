@@ -1,6 +1,7 @@
 /* Checks of the distribution endpoint's body; see agent/dist.h. */
 #include "agent/dist.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,11 +207,15 @@ parse_hsm_key(json_t *key, struct dist_doc *doc, char *err, size_t errlen)
 		    "URI");
 		return -1;
 	}
-	/* Printable ASCII with no blank, as RFC 7512 URIs are. */
+	/*
+	 * RFC 7512 percent-encodes every other character of an attribute.
+	 * Quotes, '$', braces and blanks are rejected because reload
+	 * commands copy the URI into web server configurations.
+	 */
 	for (p = (const unsigned char *)doc->uri; *p != '\0'; p++)
-		if (*p <= 0x20 || *p >= 0x7f) {
+		if (!isalnum(*p) && strchr("-._~%:;=/?&@,+", *p) == NULL) {
 			snprintf(err, errlen, "member \"key.uri\" holds a "
-			    "blank, control or non-ASCII character");
+			    "character that RFC 7512 percent-encodes");
 			return -1;
 		}
 	return 0;

@@ -110,3 +110,84 @@ agent_run() {
 agent_tree_state() {
 	find "$1" -printf '%P %y %m %T@ %l\n' | sort
 }
+
+# Usage: nginx_start DIR PORT CERT-FILE
+# Starts Debian's nginx as AGENT_UID, serving TLS on 127.0.0.1:PORT with
+# CERT-FILE and the ssl_certificate_key directive in DIR/key.conf (a key
+# file, or "engine:pkcs11:URI"), with its configuration, pid file, logs
+# and temporary files in DIR. Sets NGINX_CONF; waits until the port
+# answers.
+nginx_start() {
+	local dir=$1 port=$2 cert=$3 deadline=$((SECONDS + 10))
+
+	NGINX_CONF=$dir/nginx.conf
+	mkdir -p "$dir/tmp"
+	cat >"$NGINX_CONF" <<CONF
+daemon on;
+pid $dir/nginx.pid;
+error_log $dir/error.log info;
+worker_processes 1;
+env SOFTHSM2_CONF;
+env OPENSSL_CONF;
+events {
+	worker_connections 16;
+}
+http {
+	access_log $dir/access.log;
+	client_body_temp_path $dir/tmp/body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+	server {
+		listen 127.0.0.1:$port ssl;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		ssl_certificate $cert;
+		include $dir/key.conf;
+		location / {
+			return 200 "custos\n";
+		}
+	}
+}
+CONF
+	chown -R "$AGENT_UID:$AGENT_GID" "$dir"
+	at_exit nginx_stop
+	nginx_as_agent -t >"$dir/start.log" 2>&1 &&
+		nginx_as_agent >>"$dir/start.log" 2>&1 || return 1
+	until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+# Runs nginx as AGENT_UID with NGINX_CONF and the given arguments.
+nginx_as_agent() {
+	setpriv --reuid="$AGENT_UID" --regid="$AGENT_GID" --clear-groups -- \
+		/usr/sbin/nginx -c "$NGINX_CONF" -e "$(dirname "$NGINX_CONF")/error.log" \
+		"$@"
+}
+
+nginx_stop() {
+	local pid_file
+
+	[ -n "${NGINX_CONF:-}" ] || return 0
+	pid_file=$(dirname "$NGINX_CONF")/nginx.pid
+	if [ -s "$pid_file" ]; then
+		kill -TERM "$(cat "$pid_file")" 2>/dev/null
+	fi
+}
+
+# Usage: served_fingerprint PORT
+# Prints the SHA-256 fingerprint of the certificate that 127.0.0.1:PORT
+# presents.
+served_fingerprint() {
+	openssl s_client -connect "127.0.0.1:$1" -servername a.alpha.test \
+		</dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 2>/dev/null |
+		cut -d= -f2
+}
+
+# Usage: file_fingerprint CERT-FILE
+file_fingerprint() {
+	openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2
+}

@@ -375,7 +375,13 @@ test_dist_hsm(void)
 	json_object_set_new(json_object_get(body, "key"), "uri",
 	    json_string("pkcs11:token=a b"));
 	CHECK_INT(parse_json(body, &doc), -1);
-	CHECK(strstr(err, "blank") != NULL);
+	CHECK(strstr(err, "percent-encodes") != NULL);
+
+	body = hsm_body();
+	json_object_set_new(json_object_get(body, "key"), "uri",
+	    json_string("pkcs11:token=$host\";type=private"));
+	CHECK_INT(parse_json(body, &doc), -1);
+	CHECK(strstr(err, "percent-encodes") != NULL);
 
 	body = hsm_body();
 	json_object_set_new(json_object_get(body, "key"), "export",

@@ -37,10 +37,11 @@ POLICY
 }
 
 # Starts the daemon with the API and writes the agent's token file and
-# its directory, AGENT_HOME, which AGENT_UID owns.
+# its directory, AGENT_HOME, which AGENT_UID owns. AGENT_TOKEN is edge1's
+# token, new unless set.
 agent_setup() {
 	API_SOCKET=$LAB_DIR/run/api.sock
-	AGENT_TOKEN=$(openssl rand -hex 24)
+	AGENT_TOKEN=${AGENT_TOKEN:-$(openssl rand -hex 24)}
 	AGENT_HOME=$LAB_DIR/agent
 	agent_write_policy
 	cat >>"$CUSTOS_CONF" <<CONF

@@ -78,6 +78,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-out "$PKI/ca.pem" 2>/dev/null
 make_leaf v1
 make_leaf v2
+make_leaf v3
 make_leaf other
 for node in a b; do
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
@@ -218,7 +219,36 @@ done
 assert_equal "nginx serves v2 after the reload" \
 	"$(served_fingerprint "$TLS_PORT")" "$(file_fingerprint "$PKI/v2.pem")"
 
-# 6. The recipient key must be private to the agent's user.
+# 6. Without --once the agent polls every interval until SIGTERM.
+sed -i 's/^token-file .*/&\ninterval 5s/' "$conf"
+polls=$(grep -c '^1 304$' "$SERVER/requests.log")
+setpriv --reuid="$AGENT_UID" --regid="$AGENT_GID" --clear-groups -- \
+	"$CUSTOS_AGENT" --config "$conf" >"$AGENT_HOME/daemon.log" 2>&1 &
+agent_pid=$!
+deadline=$((SECONDS + 10))
+while [ "$(grep -c '^1 304$' "$SERVER/requests.log")" -le "$polls" ] &&
+	[ "$SECONDS" -lt "$deadline" ]; do
+	sleep 0.2
+done
+serve v3 v3 "$(wrap v3 "$PKI/recipient-a.pub" sha256)"
+deadline=$((SECONDS + 15))
+while [ "$(readlink "$certs/current")" != v3 ] && [ "$SECONDS" -lt "$deadline" ]; do
+	sleep 0.2
+done
+assert_equal "the polling agent installs v3" "$(readlink "$certs/current")" v3
+kill -TERM "$agent_pid"
+wait "$agent_pid"
+assert_equal "the polling agent exits 0 on SIGTERM" "$?" 0
+daemon_log=$(cat "$AGENT_HOME/daemon.log")
+assert_contains "the start names the interval and endpoint" "$daemon_log" \
+	"polling 1 certificate every 5s from http://127.0.0.1:$PORT"
+assert_contains "the polling agent logs the change" "$daemon_log" \
+	"1: version v2 -> v3 (unwrapped key)"
+assert_contains "the polling agent logs its stop" "$daemon_log" \
+	"custos-agent: info: stopped"
+cat "$AGENT_HOME/daemon.log" >>"$AGENT_HOME/agent.log"
+
+# 7. The recipient key must be private to the agent's user.
 chmod 0640 "$AGENT_HOME/recipient-a.key"
 agent_run "$conf"
 assert_equal "group-readable recipient key exits 1" "$AGENT_STATUS" 1

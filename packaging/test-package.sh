@@ -265,12 +265,13 @@ check_default_config() {
 }
 
 main() {
-	local root passed
+	local root passed pkg
 
 	[ "$(id -u)" -eq 0 ] || bail_out "run as root (owners, namespace)"
-	[ -f "$(deb_file custos)" ] && [ -f "$(deb_file custos-signer)" ] &&
-		[ -f "$(deb_file custos-agent)" ] ||
-		bail_out "no packages in $OUT; run make package first"
+	for pkg in custos custos-signer custos-agent; do
+		[ -f "$(deb_file "$pkg")" ] ||
+			bail_out "no packages in $OUT; run make package first"
+	done
 	root=$(mktemp -d /tmp/custos-package.XXXXXX) || bail_out "mktemp"
 	at_exit rm -rf "$root"
 

@@ -70,9 +70,11 @@ check_covered() {
 
 main() {
 	local -a words
+	local program
 
-	[ -x "$CUSTOS" ] && [ -x "$SIGNER" ] && [ -x "$AGENT" ] ||
-		bail_out "$CUSTOS, $SIGNER or $AGENT is missing; run make first"
+	for program in "$CUSTOS" "$SIGNER" "$AGENT"; do
+		[ -x "$program" ] || bail_out "$program is missing; run make first"
+	done
 	check_warnings
 	mapfile -t words < <(custos_words | sort -u)
 	assert_not_equal "custos --help lists options" "${#words[@]}" 0

@@ -102,6 +102,7 @@ agent_run() {
 	AGENT_OUTPUT=$(setpriv --reuid="$AGENT_UID" --regid="$AGENT_GID" \
 		--clear-groups -- "$CUSTOS_AGENT" --config "$config" --once \
 		"$@" 2>&1)
+	# shellcheck disable=SC2034 # The tests read it.
 	AGENT_STATUS=$?
 	printf '%s\n' "$AGENT_OUTPUT" >>"$AGENT_HOME/agent.log"
 }

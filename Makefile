@@ -177,7 +177,7 @@ FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 FUZZ_SIGNER_WRAP = -Wl,--wrap=token_find_key,--wrap=token_generate_key
 # Keeps the objects, which only pattern rules name, between runs.
 .SECONDARY: $(call fuzz_obj,$(FUZZ_SRC) $(SIGNER_SRC) $(BROKER_SRC) \
-	$(POLICY_SRC) $(SHARED_SRC))
+	$(POLICY_SRC) $(SHARED_SRC) $(AGENT_SRC))
 
 # A harness that fails to build loses its binary, even an older one, so
 # that run.sh reports it and still runs the others.
@@ -213,6 +213,10 @@ $(FUZZ_BUILD)/fuzz_signer_%: $(call fuzz_obj,tests/fuzz/fuzz_signer_%.c \
 $(FUZZ_BUILD)/fuzz_policy_%: $(call fuzz_obj,tests/fuzz/fuzz_policy_%.c \
 		$(POLICY_SRC) $(SHARED_SRC))
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(SIGNER_LIBS) $(POLICY_LIBS)
+
+$(FUZZ_BUILD)/fuzz_agent_%: $(call fuzz_obj,tests/fuzz/fuzz_agent_%.c \
+		$(AGENT_SRC) $(SHARED_SRC))
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 $(FUZZ_BUILD)/fuzz_shared_%: $(call fuzz_obj,tests/fuzz/fuzz_shared_%.c \
 		$(SHARED_SRC))

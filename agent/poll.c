@@ -186,6 +186,11 @@ poll_cert(const struct agent_state *state, const struct agent_cert *cert)
 		log_error("%s: %s", cert->ref, err);
 		return -1;
 	}
+	if (result.status == 304 && !have) {
+		log_error("%s: the API answered 304 to a request without "
+		    "If-None-Match", cert->ref);
+		goto out;
+	}
 	if (result.status == 304) {
 		log_debug("%s: version %s is current", cert->ref, current);
 		rc = 0;

@@ -20,6 +20,17 @@
 /* RFC 5649: an 8-byte integrity block and at least one 8-byte block. */
 #define KWP_MIN_LEN 16
 
+/* Declines to ask for a passphrase, which a service cannot answer. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return 0;
+}
+
 EVP_PKEY *
 unwrap_load_recipient(const char *path, char *err, size_t errlen)
 {
@@ -53,11 +64,12 @@ unwrap_load_recipient(const char *path, char *err, size_t errlen)
 		close(fd);
 		return NULL;
 	}
-	key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	key = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
 	fclose(f);
 	if (key == NULL || !EVP_PKEY_is_a(key, "RSA")) {
-		snprintf(err, errlen, "%s: not a PEM RSA private key; write "
-		    "the node's key with openssl genpkey -algorithm RSA", path);
+		snprintf(err, errlen, "%s: not an unencrypted PEM RSA private "
+		    "key; write the node's key with openssl genpkey -algorithm "
+		    "RSA", path);
 		EVP_PKEY_free(key);
 		return NULL;
 	}

@@ -233,6 +233,7 @@ test_recipient_file_checks(void)
 	char path[] = "/tmp/custos-agent-test.XXXXXX";
 	int fd = mkstemp(path);
 	EVP_PKEY *key, *small = EVP_RSA_gen(1024);
+	FILE *f;
 
 	close(fd);
 	key = unwrap_load_recipient(write_key(path, recipient_a, 0600), err,
@@ -248,7 +249,13 @@ test_recipient_file_checks(void)
 	    sizeof(err)) == NULL);
 	CHECK(unwrap_load_recipient(write_key(path, leaf_key, 0600), err,
 	    sizeof(err)) == NULL);
-	CHECK(strstr(err, "not a PEM RSA private key") != NULL);
+	CHECK(strstr(err, "not an unencrypted PEM RSA private key") != NULL);
+	f = fopen(path, "w");
+	PEM_write_PrivateKey(f, recipient_a, EVP_aes_256_cbc(),
+	    (const unsigned char *)"secret", 6, NULL, NULL);
+	fclose(f);
+	CHECK(unwrap_load_recipient(path, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "not an unencrypted PEM RSA private key") != NULL);
 	CHECK(unwrap_load_recipient(write_key(path, small, 0600), err,
 	    sizeof(err)) == NULL);
 	CHECK(strstr(err, "1024 bits") != NULL);

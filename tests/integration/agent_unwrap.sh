@@ -248,7 +248,20 @@ assert_contains "the polling agent logs its stop" "$daemon_log" \
 	"custos-agent: info: stopped"
 cat "$AGENT_HOME/daemon.log" >>"$AGENT_HOME/agent.log"
 
-# 7. The recipient key must be private to the agent's user.
+# 7. A failed reload of a first version leaves no version at all.
+first=$AGENT_HOME/certs/first
+sed -e "s|$certs|$first|" -e 's|^\treload .*|\treload "exit 4"|' \
+	-e '/^interval/d' "$conf" >"$AGENT_HOME/first.conf"
+agent_run "$AGENT_HOME/first.conf"
+assert_equal "failed first reload exits 1" "$AGENT_STATUS" 1
+assert_contains "failed first reload names no old version" \
+	"$AGENT_OUTPUT" "the reload command exited with status 4; rolling back to no version"
+assert_file_missing "failed first reload leaves no current link" \
+	"$first/current"
+assert_equal "failed first reload leaves an empty directory" \
+	"$(find "$first" -mindepth 1 | wc -l)" 0
+
+# 8. The recipient key must be private to the agent's user.
 chmod 0640 "$AGENT_HOME/recipient-a.key"
 agent_run "$conf"
 assert_equal "group-readable recipient key exits 1" "$AGENT_STATUS" 1

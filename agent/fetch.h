@@ -11,7 +11,7 @@
 #define FETCH_BODY_MAX (1024 * 1024)
 
 struct fetch_result {
-	long status;		/* HTTP status, 0 before an answer */
+	long status;		/* HTTP status, 0 before a response */
 	char etag[128];		/* the ETag header, "" when absent */
 	char *body;		/* NUL-terminated, NULL when empty */
 	size_t body_len;
@@ -20,7 +20,7 @@ struct fetch_result {
 /*
  * Fetches REF from endpoint. etag, when not NULL, is sent as
  * If-None-Match. Returns 0 with result filled (any HTTP status), or -1
- * with err set when no answer arrived. The token is never in err.
+ * with err set when no response arrived. The token is never in err.
  */
 int fetch_dist(const char *endpoint, const char *token, const char *ref,
     const char *etag, int timeout, struct fetch_result *result, char *err,

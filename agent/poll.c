@@ -17,7 +17,7 @@
 #define ERR_MAX 1024
 #define DETAIL_SHOWN_MAX 200
 
-/* Logs a non-200 answer with the problem document's detail, if any. */
+/* Logs a non-200 response with the problem document's detail, if any. */
 static void
 log_http_error(const struct agent_cert *cert, const struct fetch_result *r)
 {
@@ -37,7 +37,7 @@ log_http_error(const struct agent_cert *cert, const struct fetch_result *r)
 		detail[i] = '\0';
 	}
 	json_decref(doc);
-	log_error("%s: the API answered %ld%s%s%s", cert->ref, r->status,
+	log_error("%s: the API returned HTTP %ld%s%s%s", cert->ref, r->status,
 	    detail[0] != '\0' ? " (" : "", detail,
 	    detail[0] != '\0' ? ")" : "");
 	if (r->status == 401)
@@ -187,7 +187,7 @@ poll_cert(const struct agent_state *state, const struct agent_cert *cert)
 		return -1;
 	}
 	if (result.status == 304 && !have) {
-		log_error("%s: the API answered 304 to a request without "
+		log_error("%s: the API returned 304 to a request without "
 		    "If-None-Match", cert->ref);
 		goto out;
 	}
@@ -202,7 +202,7 @@ poll_cert(const struct agent_state *state, const struct agent_cert *cert)
 	}
 	if (dist_parse(result.body, result.body_len, &doc, err,
 	    sizeof(err)) != 0) {
-		log_error("%s: invalid answer from the API: %s", cert->ref,
+		log_error("%s: invalid response from the API: %s", cert->ref,
 		    err);
 		goto out;
 	}

@@ -126,7 +126,7 @@ cycle_install() {
 	assert_status "dpkg -i installs both packages" 0 in_root \
 		dpkg -i /tmp/debs/custos-signer.deb /tmp/debs/custos.deb
 	# The agent's package installs beside them, so that the table of
-	# installed paths is complete; it has no maintainer scripts.
+	# installed paths is complete. It has no maintainer scripts.
 	assert_status "dpkg -i installs custos-agent" 0 in_root \
 		dpkg -i /tmp/debs/custos-agent.deb
 	assert_equal "dpkg: both packages installed as $VERSION" \

@@ -1,6 +1,6 @@
 /*
  * Parses one distribution endpoint body with dist_parse() (agent/dist.c),
- * which the agent runs on every 200 answer before it writes a file. An
+ * which the agent runs on every 200 response before it writes a file. An
  * accepted body must hold a safe version name, three PEM members, and a
  * key of one mode with the members of that mode only. The first line of
  * the input is also decoded with dist_base64_decode(), whose output must

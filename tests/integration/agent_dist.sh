@@ -4,7 +4,7 @@
 # files, the second gets 304 and writes nothing, a re-issued version is
 # written with the previous one kept, and a failing, killed or hanging
 # reload command rolls the files back byte for byte. The agent runs as a
-# user of its own and refuses to run as root.
+# user of its own and rejects root.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -53,8 +53,8 @@ reload_log=$AGENT_HOME/reload.log
 # there, never in the command line.
 agent_write_config "$conf" "reload \"echo \\\"\$CUSTOS_VERSION \$CUSTOS_ROLLBACK \$CUSTOS_FULLCHAIN\\\" >>$reload_log\""
 
-# 1. Root is refused unless the configuration allows it.
-assert_status "agent refuses root" 1 "$CUSTOS_AGENT" --config "$conf" --once
+# 1. Root is rejected unless the configuration allows it.
+assert_status "agent rejects root" 1 "$CUSTOS_AGENT" --config "$conf" --once
 assert_contains "root refusal names allow-root" "$TAP_OUTPUT" \
 	"set 'allow-root yes'"
 assert_file_missing "root refusal writes nothing" "$certs/current"
@@ -80,7 +80,7 @@ assert_equal "the reload command saw the version and paths" \
 assert_file_missing "no previous link after the first version" \
 	"$certs/previous"
 
-# 3. An unchanged certificate costs one request that answers 304.
+# 3. An unchanged certificate costs one request that returns 304.
 before=$(agent_tree_state "$certs")
 requests=$(grep -c "node edge1 GET /v1/distribution/1: 304" "$DAEMON_LOG")
 agent_run "$conf"
@@ -178,7 +178,7 @@ sed "s|$AGENT_HOME/token\"|$AGENT_HOME/token.bad\"|" "$conf" \
 agent_run "$AGENT_HOME/bad.conf"
 assert_equal "unknown token exits 1" "$AGENT_STATUS" 1
 assert_contains "unknown token names 401" "$AGENT_OUTPUT" \
-	"1: the API answered 401"
+	"1: the API returned HTTP 401"
 chmod 0640 "$AGENT_HOME/token.bad"
 agent_run "$AGENT_HOME/bad.conf"
 assert_equal "group-readable token exits 1" "$AGENT_STATUS" 1

@@ -4,7 +4,7 @@
 # endpoint): keys wrapped by tests/tools/wrap_key with either OAEP hash
 # are unwrapped, written as PKCS#8 PEM with mode 0600 and served by
 # nginx; a blob for another recipient, a damaged blob and a key that does
-# not match the certificate are refused with nothing written; and the
+# not match the certificate are rejected with nothing written; and the
 # recipient key's mode is checked.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
@@ -148,18 +148,18 @@ assert_status "the handshake verifies with the test CA" 0 \
 	-CAfile "$PKI/ca.pem" -verify_return_error \
 	-verify_hostname a.alpha.test </dev/null
 
-# 3. An unchanged version answers 304 and writes nothing.
+# 3. An unchanged version returns 304 and writes nothing.
 before=$(agent_tree_state "$certs")
 agent_run "$conf"
 assert_equal "unchanged version exits 0" "$AGENT_STATUS" 0
 assert_equal "unchanged version writes nothing" \
 	"$(agent_tree_state "$certs")" "$before"
-assert_equal "the server answered 304" "$(tail -n 1 "$SERVER/requests.log")" \
+assert_equal "the server returned 304" "$(tail -n 1 "$SERVER/requests.log")" \
 	"1 304"
 
-# 4. Refused blobs leave every file as it was.
-# Usage: refused NAME EXPECTED-MESSAGE
-refused() {
+# 4. Rejected blobs leave every file as it was.
+# Usage: rejected NAME EXPECTED-MESSAGE
+rejected() {
 	agent_run "$conf"
 	assert_equal "$1: exits 1" "$AGENT_STATUS" 1
 	assert_contains "$1: names the cause" "$AGENT_OUTPUT" "$2"
@@ -167,34 +167,34 @@ refused() {
 		"$before"
 }
 serve v2 v2 "$(wrap v2 "$PKI/recipient-b.pub" sha256)"
-refused "blob for another recipient" "RSA-OAEP decryption with the recipient key failed"
+rejected "blob for another recipient" "RSA-OAEP decryption with the recipient key failed"
 serve v2 v2 "$(wrap v2 "$PKI/recipient-b.pub" sha256)" "$FINGERPRINT_B"
-refused "recipient of another node" \
+rejected "recipient of another node" \
 	"is wrapped to recipient $FINGERPRINT_B, not to this node's key $FINGERPRINT_A"
 serve v2 v2 "$(wrap other "$PKI/recipient-a.pub" sha256)"
-refused "key of another certificate" \
+rejected "key of another certificate" \
 	"the unwrapped key of version v2 does not match its certificate; nothing was written"
 serve v2 v2 "$(wrap v2 "$PKI/recipient-a.pub" sha256 | base64 -d |
 	head -c -8 | base64 -w0)"
-refused "truncated blob" "AES key unwrap failed its integrity check"
+rejected "truncated blob" "AES key unwrap failed its integrity check"
 serve v2 v2 "$(wrap v2 "$PKI/recipient-a.pub" sha256 | base64 -d |
 	python3 -c 'import sys; b = bytearray(sys.stdin.buffer.read());
 b[300] ^= 1; sys.stdout.buffer.write(b)' | base64 -w0)"
-refused "bit-flipped blob" "AES key unwrap failed its integrity check"
+rejected "bit-flipped blob" "AES key unwrap failed its integrity check"
 serve v2 v2 "$(wrap v2 "$PKI/recipient-a.pub" sha1)"
-refused "wrong OAEP hash" "RSA-OAEP decryption"
+rejected "wrong OAEP hash" "RSA-OAEP decryption"
 serve v2 v2 "$(wrap v2 "$PKI/recipient-a.pub" sha256 | fold -w 64)"
-refused "base64 with line breaks" \
+rejected "base64 with line breaks" \
 	"member \"key.wrapped.data\" is not standard base64 with padding"
 serve v2 v2 "$(wrap v2 "$PKI/recipient-a.pub" sha256)" "" "" \
 	'.key.export = "hsm"'
-refused "hsm body with a wrapped member" \
+rejected "hsm body with a wrapped member" \
 	"member \"key\" of an hsm certificate carries a wrapped key"
 serve ../v2 v2 "$(wrap v2 "$PKI/recipient-a.pub" sha256)"
-refused "version with a path" "member \"version\" is not a name"
+rejected "version with a path" "member \"version\" is not a name"
 serve v2 v2 "$(wrap v2 "$PKI/recipient-a.pub" sha256)" "" "" \
 	'.fullchain = .chain'
-refused "fullchain without the certificate" \
+rejected "fullchain without the certificate" \
 	"member \"fullchain\" is not the certificate followed by the chain"
 assert_equal "nginx still serves v1" "$(served_fingerprint "$TLS_PORT")" \
 	"$(file_fingerprint "$PKI/v1.pem")"

@@ -121,6 +121,7 @@ test_flipped_bits_fail(void)
 	    &len);
 	/* In the RSA part, at the AES key wrap's start, middle and end. */
 	const size_t positions[] = { 0, 100, 255, 256, 256 + 20, len - 1 };
+	EVP_PKEY *key;
 
 	for (i = 0; i < sizeof(positions) / sizeof(positions[0]); i++) {
 		blob[positions[i]] ^= 0x01;
@@ -130,7 +131,9 @@ test_flipped_bits_fail(void)
 		    "integrity") != NULL);
 		blob[positions[i]] ^= 0x01;
 	}
-	CHECK(unwrap(recipient_a, "sha256", "ec-p256", blob, len) != NULL);
+	key = unwrap(recipient_a, "sha256", "ec-p256", blob, len);
+	CHECK(key != NULL);
+	EVP_PKEY_free(key);
 	free(blob);
 }
 

@@ -6,14 +6,15 @@
 #
 # Unit tests are the programs $BUILD/tests/test_*; integration tests are
 # the scripts tests/integration/*.sh, except those that
-# tests/integration/pending.list names, which run only when named. Both print TAP, and every "ok" and
-# "not ok" line counts once. A program that exits non-zero, crashes or
-# times out without a "not ok" line, or prints no result at all, counts as
-# one failure. Each integration test runs as root in private network, PID
-# and mount namespaces: its packets stay on loopback, its fixed ports
-# cannot clash, and every process it started dies with it. With CI=true a
-# skipped check counts as a failure, because CI must exercise every
-# component. The exit status is 1 when anything failed.
+# tests/integration/pending.list names, which run only when named. Both
+# print TAP, and every "ok" and "not ok" line counts once. A program that
+# exits non-zero, crashes or times out without a "not ok" line, or prints
+# no result at all, counts as one failure. Each integration test runs as
+# root in private network, PID and mount namespaces: its packets stay on
+# loopback, its fixed ports cannot clash, and every process it started
+# dies with it. With CI=true a skipped check counts as a failure, because
+# CI must exercise every component. The exit status is 1 when anything
+# failed.
 set -uo pipefail
 
 SOURCE_DIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -111,8 +112,8 @@ run_integration() {
 		selected "$name" || continue
 		if [ "$SELECTION" != "$name" ] &&
 			[ "$SELECTION" != "$name.sh" ] && pending "$name"; then
-			echo "# $name: listed in tests/integration/pending.list;" \
-				"run it by name"
+			echo "# $name: listed in" \
+				"tests/integration/pending.list; run it by name"
 			continue
 		fi
 		if [ "$(id -u)" -ne 0 ]; then

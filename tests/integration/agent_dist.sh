@@ -51,7 +51,18 @@ conf=$AGENT_HOME/agent.conf
 reload_log=$AGENT_HOME/reload.log
 # The reload command records its environment; fetched data reach it only
 # there, never in the command line.
-agent_write_config "$conf" "reload \"echo \\\"\$CUSTOS_VERSION \$CUSTOS_ROLLBACK \$CUSTOS_FULLCHAIN\\\" >>$reload_log\""
+# shellcheck disable=SC2016 # The scripts expand the variables.
+agent_reload_script record 'echo "$CUSTOS_VERSION $CUSTOS_ROLLBACK\
+ $CUSTOS_FULLCHAIN" >>'"$reload_log"
+# shellcheck disable=SC2016
+agent_reload_script fail \
+	'echo "$CUSTOS_VERSION $CUSTOS_ROLLBACK" >>'"$reload_log"'
+test "$CUSTOS_ROLLBACK" = 1 || exit 3'
+# shellcheck disable=SC2016
+agent_reload_script kill 'test "$CUSTOS_ROLLBACK" = 1 || kill -9 $$'
+# shellcheck disable=SC2016
+agent_reload_script hang 'test "$CUSTOS_ROLLBACK" = 1 || sleep 30'
+agent_write_config "$conf" "reload $AGENT_HOME/record"
 
 # 1. Root is rejected unless the configuration allows it.
 assert_status "agent rejects root" 1 "$CUSTOS_AGENT" --config "$conf" --once
@@ -120,11 +131,12 @@ v2_files=$(files_of "$certs/$v2")
 reissue_and_wait 3 "'$v1', '$v2'"
 v3=$(current_version 1)
 : >"$reload_log"
-agent_write_config "$conf" "reload \"echo \\\"\$CUSTOS_VERSION \$CUSTOS_ROLLBACK\\\" >>$reload_log; test \$CUSTOS_ROLLBACK = 1 || exit 3\""
+agent_write_config "$conf" "reload $AGENT_HOME/fail"
 agent_run "$conf"
 assert_equal "failed reload exits 1" "$AGENT_STATUS" 1
 assert_contains "the failure names the status" "$AGENT_OUTPUT" \
-	"1: version $v3: the reload command exited with status 3; rolling back to $v2"
+	"1: version $v3: the reload command exited with status 3;\
+ rolling back to $v2"
 assert_contains "the rollback is logged" "$AGENT_OUTPUT" \
 	"1: rolled back to version $v2"
 assert_equal "current points at the old version again" \
@@ -138,14 +150,15 @@ assert_equal "reload ran for the new version, then the old" \
 $v2 1"
 
 # 6. A reload command killed by a signal or past its timeout, too.
-agent_write_config "$conf" "reload \"test \$CUSTOS_ROLLBACK = 1 || kill -9 \$\$\""
+# exec makes the script the agent's child, so the signal reaches it.
+agent_write_config "$conf" "reload \"exec $AGENT_HOME/kill\""
 agent_run "$conf"
 assert_equal "killed reload exits 1" "$AGENT_STATUS" 1
 assert_contains "the kill is named" "$AGENT_OUTPUT" \
 	"the reload command was killed by signal 9"
 assert_equal "killed reload keeps the old version" \
 	"$(readlink "$certs/current")" "$v2"
-agent_write_config "$conf" "reload \"test \$CUSTOS_ROLLBACK = 1 || sleep 30\"" \
+agent_write_config "$conf" "reload $AGENT_HOME/hang" \
 	"reload-timeout 1s"
 sed -i '/^reload-timeout 5s$/d' "$conf"
 start=$SECONDS

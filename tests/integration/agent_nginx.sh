@@ -76,7 +76,9 @@ init = 1
 CONF
 )
 copy_token
-export SOFTHSM2_CONF=$NODE_HSM/softhsm2.conf OPENSSL_CONF=$NODE_HSM/openssl.cnf
+# Only nginx gets the engine's configuration: the agent does not use it.
+NGINX_ENV="SOFTHSM2_CONF=$NODE_HSM/softhsm2.conf"
+NGINX_ENV+=" OPENSSL_CONF=$NODE_HSM/openssl.cnf"
 
 # The reload command writes the key's directive from the URI file, which
 # the agent checked to hold only RFC 7512 characters, then checks and
@@ -84,6 +86,7 @@ export SOFTHSM2_CONF=$NODE_HSM/softhsm2.conf OPENSSL_CONF=$NODE_HSM/openssl.cnf
 cat >"$web/reload.sh" <<SCRIPT
 #!/bin/sh
 set -e
+export $NGINX_ENV
 printf 'ssl_certificate_key "engine:pkcs11:%s";\n' \\
 	"\$(cat "\$CUSTOS_KEY_URI_FILE")" >"$web/key.conf.new"
 mv "$web/key.conf.new" "$web/key.conf"

@@ -43,7 +43,8 @@ serve() {
 
 	jq -n --arg version "$1" --rawfile cert "$leaf.pem" \
 		--rawfile chain "$PKI/ca.pem" --arg data "$3" \
-		--arg recipient "${4:-$FINGERPRINT_A}" --arg hash "${5:-sha256}" \
+		--arg recipient "${4:-$FINGERPRINT_A}" \
+		--arg hash "${5:-sha256}" \
 		'{id: 1, version: $version, certificate: $cert, chain: $chain,
 		  fullchain: ($cert + $chain),
 		  key: {export: "wrapped", wrapped: {format: "rsa-oaep-aes-kwp",
@@ -100,7 +101,8 @@ python3 "$CUSTOS_SOURCE_DIR/tests/hostile/dist_scripted.py" "$SERVER" \
 at_exit kill $!
 deadline=$((SECONDS + 10))
 until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
-	[ "$SECONDS" -lt "$deadline" ] || bail_out "the scripted server did not start"
+	[ "$SECONDS" -lt "$deadline" ] ||
+		bail_out "the scripted server did not start"
 	sleep 0.1
 done
 
@@ -121,7 +123,8 @@ agent_run "$conf"
 assert_equal "sha256 blob exits 0" "$AGENT_STATUS" 0
 assert_equal "current is v1" "$(readlink "$certs/current")" v1
 assert_equal "privkey.pem is the wrapped key" \
-	"$(key_digest "$certs/current/privkey.pem")" "$(key_digest "$PKI/v1.key")"
+	"$(key_digest "$certs/current/privkey.pem")" \
+	"$(key_digest "$PKI/v1.key")"
 assert_equal "privkey.pem is PKCS#8 PEM" \
 	"$(head -n 1 "$certs/current/privkey.pem")" \
 	"-----BEGIN PRIVATE KEY-----"
@@ -167,13 +170,16 @@ rejected() {
 		"$before"
 }
 serve v2 v2 "$(wrap v2 "$PKI/recipient-b.pub" sha256)"
-rejected "blob for another recipient" "RSA-OAEP decryption with the recipient key failed"
+rejected "blob for another recipient" \
+	"RSA-OAEP decryption with the recipient key failed"
 serve v2 v2 "$(wrap v2 "$PKI/recipient-b.pub" sha256)" "$FINGERPRINT_B"
 rejected "recipient of another node" \
-	"is wrapped to recipient $FINGERPRINT_B, not to this node's key $FINGERPRINT_A"
+	"is wrapped to recipient $FINGERPRINT_B, not to this node's key\
+ $FINGERPRINT_A"
 serve v2 v2 "$(wrap other "$PKI/recipient-a.pub" sha256)"
 rejected "key of another certificate" \
-	"the unwrapped key of version v2 does not match its certificate; nothing was written"
+	"the unwrapped key of version v2 does not match its certificate;\
+ nothing was written"
 serve v2 v2 "$(wrap v2 "$PKI/recipient-a.pub" sha256 | base64 -d |
 	head -c -8 | base64 -w0)"
 rejected "truncated blob" "AES key unwrap failed its integrity check"
@@ -200,20 +206,24 @@ assert_equal "nginx still serves v1" "$(served_fingerprint "$TLS_PORT")" \
 	"$(file_fingerprint "$PKI/v1.pem")"
 
 # 5. A key wrapped with SHA-1 OAEP is accepted; key-mode applies.
-sed -i "s|^\tdirectory .*|&\n\tkey-mode 0640\n\treload \"/usr/sbin/nginx -c $AGENT_HOME/nginx/nginx.conf -e $AGENT_HOME/nginx/error.log -s reload\"|" \
-	"$conf"
+agent_reload_script reload-nginx "/usr/sbin/nginx \
+-c $AGENT_HOME/nginx/nginx.conf -e $AGENT_HOME/nginx/error.log -s reload"
+sed -i "s|^\tdirectory .*|&\n\tkey-mode 0640|" "$conf"
+sed -i "s|^\tkey-mode .*|&\n\treload $AGENT_HOME/reload-nginx|" "$conf"
 serve v2 v2 "$(wrap v2 "$PKI/recipient-a.pub" sha1)" "" sha1
 agent_run "$conf"
 assert_equal "sha1 blob exits 0" "$AGENT_STATUS" 0
 assert_equal "current is v2" "$(readlink "$certs/current")" v2
 assert_equal "previous is v1" "$(readlink "$certs/previous")" v1
 assert_equal "privkey.pem is the v2 key" \
-	"$(key_digest "$certs/current/privkey.pem")" "$(key_digest "$PKI/v2.key")"
+	"$(key_digest "$certs/current/privkey.pem")" \
+	"$(key_digest "$PKI/v2.key")"
 assert_equal "key-mode 0640 applies" \
 	"$(stat -c %a "$certs/current/privkey.pem")" 640
 deadline=$((SECONDS + 10))
 while [ "$(served_fingerprint "$TLS_PORT")" != \
-	"$(file_fingerprint "$PKI/v2.pem")" ] && [ "$SECONDS" -lt "$deadline" ]; do
+	"$(file_fingerprint "$PKI/v2.pem")" ] &&
+	[ "$SECONDS" -lt "$deadline" ]; do
 	sleep 0.2
 done
 assert_equal "nginx serves v2 after the reload" \
@@ -232,7 +242,8 @@ while [ "$(grep -c '^1 304$' "$SERVER/requests.log")" -le "$polls" ] &&
 done
 serve v3 v3 "$(wrap v3 "$PKI/recipient-a.pub" sha256)"
 deadline=$((SECONDS + 15))
-while [ "$(readlink "$certs/current")" != v3 ] && [ "$SECONDS" -lt "$deadline" ]; do
+while [ "$(readlink "$certs/current")" != v3 ] &&
+	[ "$SECONDS" -lt "$deadline" ]; do
 	sleep 0.2
 done
 assert_equal "the polling agent installs v3" "$(readlink "$certs/current")" v3
@@ -255,7 +266,8 @@ sed -e "s|$certs|$first|" -e 's|^\treload .*|\treload "exit 4"|' \
 agent_run "$AGENT_HOME/first.conf"
 assert_equal "failed first reload exits 1" "$AGENT_STATUS" 1
 assert_contains "failed first reload names no old version" \
-	"$AGENT_OUTPUT" "the reload command exited with status 4; rolling back to no version"
+	"$AGENT_OUTPUT" "the reload command exited with status 4;\
+ rolling back to no version"
 assert_file_missing "failed first reload leaves no current link" \
 	"$first/current"
 assert_equal "failed first reload leaves an empty directory" \
@@ -266,7 +278,8 @@ chmod 0640 "$AGENT_HOME/recipient-a.key"
 agent_run "$conf"
 assert_equal "group-readable recipient key exits 1" "$AGENT_STATUS" 1
 assert_contains "the key's mode is named" "$AGENT_OUTPUT" \
-	"recipient-a.key: the recipient key has mode 0640, which gives group or others access; run chmod 0600"
+	"recipient-a.key: the recipient key has mode 0640, which gives group\
+ or others access; run chmod 0600"
 chmod 0600 "$AGENT_HOME/recipient-a.key"
 
 all_output=$(cat "$AGENT_HOME/agent.log")

@@ -107,6 +107,13 @@ agent_run() {
 	printf '%s\n' "$AGENT_OUTPUT" >>"$AGENT_HOME/agent.log"
 }
 
+# Usage: agent_reload_script NAME BODY
+# Writes AGENT_HOME/NAME, a /bin/sh script with BODY, for reload commands.
+agent_reload_script() {
+	printf '#!/bin/sh\n%s\n' "$2" >"$AGENT_HOME/$1"
+	chmod 0755 "$AGENT_HOME/$1"
+}
+
 # Prints the sha256 of every file under DIR with its mode, type and
 # modification time, so that "nothing was written" can be compared.
 agent_tree_state() {
@@ -162,11 +169,13 @@ CONF
 	done
 }
 
-# Runs nginx as AGENT_UID with NGINX_CONF and the given arguments.
+# Runs nginx as AGENT_UID with NGINX_CONF and the given arguments, and
+# with the NAME=VALUE words of NGINX_ENV added to its environment.
 nginx_as_agent() {
+	# shellcheck disable=SC2086 # NGINX_ENV is a list of words.
 	setpriv --reuid="$AGENT_UID" --regid="$AGENT_GID" --clear-groups -- \
-		/usr/sbin/nginx -c "$NGINX_CONF" -e "$(dirname "$NGINX_CONF")/error.log" \
-		"$@"
+		env ${NGINX_ENV:-} /usr/sbin/nginx -c "$NGINX_CONF" \
+		-e "$(dirname "$NGINX_CONF")/error.log" "$@"
 }
 
 nginx_stop() {

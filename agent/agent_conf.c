@@ -22,8 +22,8 @@ struct loader {
 };
 
 static const char *const top_keys =
-    "endpoint, token-file, recipient-key, interval, reload-timeout, "
-    "http-timeout, allow-root, certificate";
+    "endpoint, trust-bundle, token-file, recipient-key, interval, "
+    "reload-timeout, http-timeout, allow-root, certificate";
 static const char *const cert_keys =
     "directory, owner, group, key-mode, cert-mode, reload";
 
@@ -347,6 +347,8 @@ top_statement(struct loader *ld, const struct conf_node *node,
 		return -1;
 	if (strcmp(node->key, "endpoint") == 0)
 		return set_endpoint(ld, node, &config->endpoint);
+	if (strcmp(node->key, "trust-bundle") == 0)
+		return set_path(ld, node, &config->trust_bundle);
 	if (strcmp(node->key, "token-file") == 0)
 		return set_path(ld, node, &config->token_file);
 	if (strcmp(node->key, "recipient-key") == 0)
@@ -473,6 +475,7 @@ agent_conf_free(struct agent_config *config)
 	free(config->certs);
 	free(config->file);
 	free(config->endpoint);
+	free(config->trust_bundle);
 	free(config->token_file);
 	free(config->recipient_key);
 	memset(config, 0, sizeof(*config));

@@ -36,6 +36,7 @@ struct agent_cert {
 struct agent_config {
 	char *file;
 	char *endpoint;		/* socket path, or an http(s):// URL */
+	char *trust_bundle;	/* PEM roots for https; NULL: the system's */
 	char *token_file;
 	char *recipient_key;	/* NULL: no wrapped certificates */
 	int interval;		/* seconds between polls */

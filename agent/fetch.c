@@ -77,10 +77,10 @@ build_url(CURL *curl, const char *endpoint, const char *ref, char *url,
 }
 
 int
-fetch_dist(const char *endpoint, const char *token, const char *ref,
-    const char *etag, int timeout, struct fetch_result *result, char *err,
-    size_t errlen)
+fetch_dist(const struct fetch_target *target, const char *ref,
+    const char *etag, struct fetch_result *result, char *err, size_t errlen)
 {
+	const char *endpoint = target->endpoint;
 	char url[URL_MAX], *auth = NULL, *match = NULL;
 	struct curl_slist *headers = NULL, *added;
 	CURLcode code;
@@ -93,7 +93,7 @@ fetch_dist(const char *endpoint, const char *token, const char *ref,
 		return -1;
 	}
 	if (build_url(curl, endpoint, ref, url, sizeof(url)) != 0 ||
-	    asprintf(&auth, "Authorization: Bearer %s", token) < 0 ||
+	    asprintf(&auth, "Authorization: Bearer %s", target->token) < 0 ||
 	    (etag != NULL && asprintf(&match, "If-None-Match: %s",
 	    etag) < 0)) {
 		auth = NULL;
@@ -109,7 +109,9 @@ fetch_dist(const char *endpoint, const char *token, const char *ref,
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)timeout);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)target->timeout);
+	if (target->ca_file != NULL)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, target->ca_file);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, result);

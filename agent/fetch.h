@@ -17,13 +17,21 @@ struct fetch_result {
 	size_t body_len;
 };
 
+/* Where and how to send the requests. */
+struct fetch_target {
+	const char *endpoint;	/* socket path, or an http(s):// URL */
+	const char *ca_file;	/* PEM roots for https; NULL: the system's */
+	const char *token;
+	int timeout;		/* seconds */
+};
+
 /*
- * Fetches REF from endpoint. etag, when not NULL, is sent as
- * If-None-Match. Returns 0 with result filled (any HTTP status), or -1
- * with err set when no response arrived. The token is never in err.
+ * Fetches REF. etag, when not NULL, is sent as If-None-Match. Returns 0
+ * with result filled (any HTTP status), or -1 with err set when no
+ * response arrived. The token is never in err.
  */
-int fetch_dist(const char *endpoint, const char *token, const char *ref,
-    const char *etag, int timeout, struct fetch_result *result, char *err,
+int fetch_dist(const struct fetch_target *target, const char *ref,
+    const char *etag, struct fetch_result *result, char *err,
     size_t errlen);
 
 void fetch_result_clear(struct fetch_result *result);

@@ -169,6 +169,10 @@ poll_cert(const struct agent_state *state, const struct agent_cert *cert)
 {
 	char current[INSTALL_NAME_MAX], etag[INSTALL_NAME_MAX + 2];
 	char expected[INSTALL_NAME_MAX + 2], err[ERR_MAX];
+	const struct fetch_target target = {
+		state->config->endpoint, state->config->trust_bundle,
+		state->token, state->config->http_timeout,
+	};
 	struct fetch_result result;
 	struct dist_doc doc;
 	int have, rc = -1;
@@ -180,8 +184,7 @@ poll_cert(const struct agent_state *state, const struct agent_cert *cert)
 		return -1;
 	}
 	snprintf(etag, sizeof(etag), "\"%s\"", current);
-	if (fetch_dist(state->config->endpoint, state->token, cert->ref,
-	    have ? etag : NULL, state->config->http_timeout, &result, err,
+	if (fetch_dist(&target, cert->ref, have ? etag : NULL, &result, err,
 	    sizeof(err)) != 0) {
 		log_error("%s: %s", cert->ref, err);
 		return -1;

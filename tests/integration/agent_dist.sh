@@ -4,7 +4,8 @@
 # files, the second gets 304 and writes nothing, a re-issued version is
 # written with the previous one kept, and a failing, killed or hanging
 # reload command rolls the files back byte for byte. The agent runs as a
-# user of its own and rejects root.
+# user of its own and rejects root. It also polls over the API's TCP
+# listener with TLS, trusting the test CA through trust-bundle.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -38,7 +39,32 @@ files_of() {
 	done)
 }
 
+# Writes a test CA and the API listener's certificate for 127.0.0.1.
+make_tls_files() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" -days 2 \
+		-subj /CN=agent-test-ca 2>/dev/null &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+			-nodes -keyout "$TLS_DIR/api-key.pem" \
+			-out "$TLS_DIR/api.csr" -subj /CN=127.0.0.1 \
+			2>/dev/null &&
+		printf 'subjectAltName=IP:127.0.0.1\n' >"$TLS_DIR/ext" &&
+		openssl x509 -req -in "$TLS_DIR/api.csr" -CA "$TLS_DIR/ca.pem" \
+			-CAkey "$TLS_DIR/ca.key" -CAcreateserial -days 2 \
+			-extfile "$TLS_DIR/ext" -out "$TLS_DIR/api-cert.pem" \
+			2>/dev/null &&
+		chmod 0600 "$TLS_DIR/api-key.pem" "$TLS_DIR/ca.key" &&
+		chmod 0644 "$TLS_DIR/ca.pem"
+}
+
 custos_lab_start custos-agent
+TLS_DIR=$LAB_DIR/tls
+API_PORT=8444
+mkdir -p "$TLS_DIR"
+make_tls_files || bail_out "cannot make the test CA in $TLS_DIR"
+AGENT_API_LINES="listen 127.0.0.1 $API_PORT
+	tls-certificate \"$TLS_DIR/api-cert.pem\"
+	tls-key \"$TLS_DIR/api-key.pem\""
 agent_setup
 [ -x "$CUSTOS_AGENT" ] || bail_out "$CUSTOS_AGENT is missing; run make"
 agent_request a.alpha.test >/dev/null
@@ -182,7 +208,29 @@ assert_equal "previous is the version before" \
 	"$(readlink "$certs/previous")" "$v2"
 assert_file_missing "versions older than previous are removed" "$certs/$v1"
 
-# 8. Errors: a token of no node, a token file readable by others.
+# 8. The same agent over the TCP listener with TLS.
+tls_conf=$AGENT_HOME/tls.conf
+sed "s|^endpoint .*|endpoint \"https://127.0.0.1:$API_PORT\"\n\
+trust-bundle \"$TLS_DIR/ca.pem\"|" "$conf" >"$tls_conf"
+before=$(agent_tree_state "$certs")
+requests=$(grep -c "node edge1 GET /v1/distribution/1: 304" "$DAEMON_LOG")
+agent_run "$tls_conf"
+assert_equal "https fetch exits 0" "$AGENT_STATUS" 0
+assert_equal "https fetch of the current version writes nothing" \
+	"$(agent_tree_state "$certs")" "$before"
+wait_for_log 5 "node edge1 GET /v1/distribution/1: 304"
+assert_equal "https fetch got 304" \
+	"$(grep -c "node edge1 GET /v1/distribution/1: 304" "$DAEMON_LOG")" \
+	$((requests + 1))
+sed -i '/^trust-bundle/d' "$tls_conf"
+agent_run "$tls_conf"
+assert_equal "https without the test CA exits 1" "$AGENT_STATUS" 1
+assert_contains "the TLS failure names the URL" "$AGENT_OUTPUT" \
+	"1: GET https://127.0.0.1:$API_PORT/v1/distribution/1 failed:"
+assert_equal "a TLS failure writes nothing" "$(agent_tree_state "$certs")" \
+	"$before"
+
+# 9. Errors: a token of no node, a token file readable by others.
 printf 'x%s\n' "$AGENT_TOKEN" >"$AGENT_HOME/token.bad"
 chown "$AGENT_UID:$AGENT_GID" "$AGENT_HOME/token.bad"
 chmod 0600 "$AGENT_HOME/token.bad"

@@ -38,7 +38,7 @@ POLICY
 
 # Starts the daemon with the API and writes the agent's token file and
 # its directory, AGENT_HOME, which AGENT_UID owns. AGENT_TOKEN is edge1's
-# token, new unless set.
+# token, new unless set; AGENT_API_LINES go into the api block.
 agent_setup() {
 	API_SOCKET=$LAB_DIR/run/api.sock
 	AGENT_TOKEN=${AGENT_TOKEN:-$(openssl rand -hex 24)}
@@ -53,6 +53,7 @@ daemon {
 }
 api {
 	socket "$API_SOCKET"
+	${AGENT_API_LINES:-}
 }
 CONF
 	mkdir -p "$AGENT_HOME/certs"

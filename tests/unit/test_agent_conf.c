@@ -45,6 +45,7 @@ test_full_file(void)
 	struct agent_config config;
 
 	CHECK_INT(load("endpoint \"http://127.0.0.1:8080\"\n"
+	    "trust-bundle /etc/custos-agent/api-ca.pem\n"
 	    "token-file /etc/custos-agent/token\n"
 	    "recipient-key /etc/custos-agent/recipient.pem\n"
 	    "interval 2m\nreload-timeout 10s\nhttp-timeout 5\n"
@@ -54,6 +55,7 @@ test_full_file(void)
 	    "certificate 7 {\n\tdirectory /srv/seven\n}\n", &config), 0);
 	CHECK_STR(err, "");
 	CHECK_STR(config.endpoint, "http://127.0.0.1:8080");
+	CHECK_STR(config.trust_bundle, "/etc/custos-agent/api-ca.pem");
 	CHECK_STR(config.recipient_key, "/etc/custos-agent/recipient.pem");
 	CHECK_INT(config.interval, 120);
 	CHECK_INT(config.reload_timeout, 10);
@@ -115,8 +117,8 @@ test_errors(void)
 	    ":3:12: invalid value 'maybe' for allow-root; use yes or no");
 	CHECK_STR(load_error(BASE "pin-file /x\n"),
 	    ":3:1: unknown key 'pin-file' (expected one of: endpoint, "
-	    "token-file, recipient-key, interval, reload-timeout, "
-	    "http-timeout, allow-root, certificate)");
+	    "trust-bundle, token-file, recipient-key, interval, "
+	    "reload-timeout, http-timeout, allow-root, certificate)");
 	CHECK_STR(load_error(BASE CERT "\tmode 0600\n}\n"),
 	    ":5:2: unknown key 'mode' in block 'certificate' (expected one "
 	    "of: directory, owner, group, key-mode, cert-mode, reload)");

@@ -156,8 +156,39 @@ describe_key(struct request *req, EVP_PKEY *pkey,
 }
 
 static const char *const key_generate_members[] = {
-	"purpose", "tenant", "issuer", "account", "type", NULL,
+	"purpose", "tenant", "issuer", "account", "type", "export", NULL,
 };
+static const char *const export_modes[] = { "hsm", "wrapped", NULL };
+
+/*
+ * Reads the optional "export" member, which only certificate keys may
+ * carry, and checks the mode against the tenant's key-export.
+ */
+static int
+get_key_export(struct request *req, enum key_purpose purpose,
+    const struct policy_tenant *tenant, int *extractable)
+{
+	struct policy_decision decision;
+	int mode = POLICY_EXPORT_HSM;
+
+	*extractable = 0;
+	if (json_object_get(req->body, "export") != NULL &&
+	    (purpose != KEY_PURPOSE_CERTIFICATE ||
+	    ipc_get_choice(req->body, "export", export_modes, &mode,
+	    req->message, sizeof(req->message)) != 0)) {
+		if (purpose != KEY_PURPOSE_CERTIFICATE)
+			snprintf(req->message, sizeof(req->message), "member "
+			    "\"export\" is only for certificate keys");
+		return SIGNER_PROTOCOL_ERROR;
+	}
+	if (purpose != KEY_PURPOSE_CERTIFICATE)
+		return 0;
+	if (!policy_check_key_export(tenant, (enum policy_export)mode,
+	    &decision))
+		return reply_denied(req, &decision);
+	*extractable = mode == POLICY_EXPORT_WRAPPED;
+	return 0;
+}
 static const char *const purposes[] = { "account", "certificate", NULL };
 
 /*
@@ -214,7 +245,7 @@ handle_key_generate(struct request *req)
 	enum key_type type;
 	const char *issuer, *account;
 	EVP_PKEY *pkey = NULL;
-	int rc;
+	int extractable, rc;
 
 	rc = get_key_request(req, &purpose, &issuer, &account, &type);
 	if (rc == 0)
@@ -225,9 +256,12 @@ handle_key_generate(struct request *req)
 	    issuer, account, type, &binding, &decision))
 		return reply_denied(req, &decision);
 	snprintf(req->account, sizeof(req->account), "%s", binding.account);
+	rc = get_key_export(req, purpose, tenant, &extractable);
+	if (rc != 0)
+		return rc;
 
-	if (token_generate_key(token, type, &binding, id, req->message,
-	    sizeof(req->message)) != 0)
+	if (token_generate_key(token, type, &binding, extractable, id,
+	    req->message, sizeof(req->message)) != 0)
 		return reply_error(req, "hsm-failure", "%s", req->message);
 	if (token_find_key(token, id, &pkey, label, sizeof(label)) != 0)
 		return reply_error(req, "hsm-failure", "the new key is not "
@@ -539,6 +573,7 @@ static const struct handler {
 	{ IPC_KEY_PUBLIC, key_public_members, handle_key_public },
 	{ IPC_JWS_SIGN, jws_sign_members, handle_jws_sign },
 	{ IPC_CSR_BUILD, csr_build_members, handle_csr_build },
+	{ IPC_KEY_WRAP, key_wrap_request_members, handle_key_wrap },
 	{ IPC_AUDIT_CHECKPOINT_SIGN, audit_checkpoint_members,
 	    handle_audit_checkpoint_sign },
 	{ IPC_AUDIT_KEY_PUBLIC, audit_key_members, handle_audit_key_public },

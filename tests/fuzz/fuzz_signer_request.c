@@ -66,8 +66,11 @@ static struct csr_table csrs;
 static struct fresh_keys fresh_keys;
 
 int __wrap_token_generate_key(struct signer_token *token, enum key_type type,
-    const struct key_binding *binding, unsigned char id[KEY_ID_BYTES],
-    char *err, size_t errlen);
+    const struct key_binding *binding, int extractable,
+    unsigned char id[KEY_ID_BYTES], char *err, size_t errlen);
+int __wrap_token_wrap_key(struct signer_token *token,
+    const unsigned char id[KEY_ID_BYTES], const unsigned char *recipient_der,
+    size_t recipient_len, struct wrapped_key *wk, char *err, size_t errlen);
 int __wrap_token_find_key(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], EVP_PKEY **out, char *label,
     size_t labellen);
@@ -114,10 +117,11 @@ set_binding(unsigned char selector, struct key_binding *binding)
 
 int
 __wrap_token_generate_key(struct signer_token *token, enum key_type type,
-    const struct key_binding *binding, unsigned char id[KEY_ID_BYTES],
-    char *err, size_t errlen)
+    const struct key_binding *binding, int extractable,
+    unsigned char id[KEY_ID_BYTES], char *err, size_t errlen)
 {
 	(void)token;
+	(void)extractable;
 	(void)err;
 	(void)errlen;
 	memset(id, 0, KEY_ID_BYTES);
@@ -126,6 +130,22 @@ __wrap_token_generate_key(struct signer_token *token, enum key_type type,
 	if (binding->purpose == KEY_PURPOSE_CERTIFICATE)
 		id[2] = strcmp(binding->tenant, "web") == 0 ? 1 : 2;
 	return 0;
+}
+
+/* The stand-in token holds no extractable key. */
+int
+__wrap_token_wrap_key(struct signer_token *token,
+    const unsigned char id[KEY_ID_BYTES], const unsigned char *recipient_der,
+    size_t recipient_len, struct wrapped_key *wk, char *err, size_t errlen)
+{
+	(void)token;
+	(void)id;
+	(void)recipient_der;
+	(void)recipient_len;
+	(void)err;
+	(void)errlen;
+	memset(wk, 0, sizeof(*wk));
+	return -EPERM;
 }
 
 int

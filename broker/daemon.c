@@ -17,6 +17,7 @@
 #include "broker/audit_issue.h"
 #include "broker/audit_signer.h"
 #include "broker/challenge_http.h"
+#include "broker/key_export.h"
 #include "broker/names.h"
 #include "broker/privdrop.h"
 #include "broker/scheduler.h"
@@ -303,6 +304,8 @@ run_loop(struct daemon_worker *w)
 	int found;
 
 	recover_deploys(w);
+	/* Wraps for nodes that a reload added, and wraps that failed. */
+	key_export_wrap_all(w);
 	log_info("worker ready (state %s/%s)", w->config->broker.state_dir,
 	    STATE_FILE_NAME);
 	while (!daemon_stop) {

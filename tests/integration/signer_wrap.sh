@@ -29,11 +29,12 @@ softhsm_init "$LAB_DIR" "$TOKEN_LABEL" || bail_out "cannot make a token"
 for node in edge1 edge2 beta1; do
 	bits=2048
 	[ "$node" = edge2 ] && bits=3072
-	openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$bits" \
-		-out "$LAB_DIR/$node.key" 2>/dev/null &&
-		openssl pkey -in "$LAB_DIR/$node.key" -pubout \
-			-out "$LAB_DIR/$node.pub" ||
+	if ! openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$bits" \
+		-out "$LAB_DIR/$node.key" 2>/dev/null ||
+		! openssl pkey -in "$LAB_DIR/$node.key" -pubout \
+			-out "$LAB_DIR/$node.pub"; then
 		bail_out "cannot make the key of $node"
+	fi
 done
 chmod 0644 "$LAB_DIR"/*.pub
 

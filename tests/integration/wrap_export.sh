@@ -164,11 +164,12 @@ POLICY
 custos_lab_start custos-wrap
 API_SOCKET=$LAB_DIR/run/api.sock
 for node in edge1 edge2 edge4 edge5; do
-	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
-		-out "$LAB_DIR/$node.key" 2>/dev/null &&
-		openssl pkey -in "$LAB_DIR/$node.key" -pubout \
-			-out "$LAB_DIR/$node.pub" ||
+	if ! openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+		-out "$LAB_DIR/$node.key" 2>/dev/null ||
+		! openssl pkey -in "$LAB_DIR/$node.key" -pubout \
+			-out "$LAB_DIR/$node.pub"; then
 		bail_out "cannot make the key of $node"
+	fi
 	chmod 0644 "$LAB_DIR/$node.pub"
 done
 EDGE1_TOKEN=$(openssl rand -hex 24)

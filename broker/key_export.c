@@ -100,7 +100,7 @@ key_export_wrap_current(struct daemon_worker *w,
 	struct state_version v = { 0 };
 	const char *saved_tenant = w->signer.tenant;
 	char err[512], *key_id = NULL;
-	int failures = 0;
+	int failures = 0, rc;
 	size_t i;
 
 	if (cert->removed || cert_key_export(cert) != POLICY_EXPORT_WRAPPED)
@@ -108,9 +108,13 @@ key_export_wrap_current(struct daemon_worker *w,
 	tenant = policy_find_tenant(w->policy, cert->tenant);
 	if (tenant == NULL)
 		return 0;
-	if (state_version_current(w->state, cert->id, &v, err,
-	    sizeof(err)) != 0)
+	rc = state_version_current(w->state, cert->id, &v, err, sizeof(err));
+	if (rc == STATE_NOT_FOUND)
 		return 0;
+	if (rc != 0) {
+		log_error("certificate %lld: %s", (long long)cert->id, err);
+		return 1;
+	}
 	if (state_version_key_id(w->state, v.id, &key_id, err,
 	    sizeof(err)) != 0) {
 		log_error("certificate %lld: %s", (long long)cert->id, err);

@@ -1,10 +1,10 @@
 /*
  * Key export of managed certificates (docs/policy.md, key-export): a
  * certificate's mode is kept in its settings as {"key_export": "wrapped"}
- * (absent: hsm). For a wrapped certificate the worker asks the signer to
- * wrap each current key for every node that the policy grants the
- * certificate and that has a recipient key, and stores the blobs in the
- * state database for the distribution endpoint.
+ * (absent: hsm). For a wrapped certificate, the worker requests from the
+ * signer a wrap of the current key for every node that the policy grants
+ * the certificate and that has a recipient key. It stores the blobs in
+ * the state database for the distribution endpoint.
  */
 #ifndef CUSTOS_BROKER_KEY_EXPORT_H
 #define CUSTOS_BROKER_KEY_EXPORT_H

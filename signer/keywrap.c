@@ -24,7 +24,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
-/* The PKCS#8 of an RSA-4096 key is under 2,400 bytes. */
+/* The PKCS#8 of an RSA-4096 key is about 2,400 bytes; an estimate. */
 #define WRAP_PART_MAX 8192
 #define RSA_BYTES_MAX 512
 

@@ -1,10 +1,10 @@
 /*
  * IPC_KEY_WRAP: exports a certificate key encrypted to an edge node's
- * recipient key. The signer decides from what it holds itself: the key's
+ * recipient key. The signer decides from what it has itself: the key's
  * label binds it to the tenant, CKA_EXTRACTABLE says it was generated for
  * wrapped export, and the policy it loaded lists the tenant's key-export
  * modes and nodes with their recipient keys. Which certificate a node may
- * receive is the broker's decision, because the signer knows no
+ * receive is the broker's decision, because the signer has no
  * certificate ids.
  */
 #include "signer.h"
@@ -59,7 +59,7 @@ wrap_result(struct request *req, const struct policy_node *node,
 	return 0;
 }
 
-/* Wraps the loaded key; maps the token's answers to replies. */
+/* Wraps the loaded key and maps the token's results to replies. */
 static int
 wrap_loaded_key(struct request *req, const struct policy_node *node,
     const unsigned char id[KEY_ID_BYTES], EVP_PKEY *pkey)

@@ -4,8 +4,8 @@
 # edge1 and edge2 have recipient keys; edge3 has none. Tenant beta lists
 # wrapped too, and tenant gamma has no key-export statement (hsm only).
 # The signer must wrap only an extractable key of the request's tenant,
-# for a node of that tenant with a recipient key, and the blob must
-# unwrap with openssl to the key the CSR carries, and only with the
+# and only for a node of that tenant with a recipient key. The blob must
+# unwrap with openssl to the key that the CSR carries, and only with the
 # node's own private key.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
@@ -293,8 +293,6 @@ assert_contains "unwrapped RSA key is RSA-2048" \
 	"$(openssl pkey -inform DER -in "$LAB_DIR/rsa.der" -noout -text)" \
 	"Private-Key: (2048 bit"
 
-# The blobs carry the key only encrypted: neither the raw EC scalar nor
-# the PKCS#8 DER appears in them.
 # Usage: ec_scalar DER-FILE (prints the private scalar in hex)
 ec_scalar() {
 	local hex
@@ -305,6 +303,8 @@ ec_scalar() {
 	printf '%s' "$hex"
 }
 
+# The blobs carry the key only encrypted: neither the raw EC scalar nor
+# the PKCS#8 DER appears in them.
 SCALAR=$(ec_scalar "$LAB_DIR/edge1.der")
 # Usage: der_length FILE (header plus content of the first DER element)
 der_length() {

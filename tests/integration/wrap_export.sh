@@ -1,8 +1,8 @@
 #!/bin/bash
 # Wrapped export of certificate keys through the real programs: the
-# daemon issues a certificate from Pebble with "key_export": "wrapped",
-# its worker asks the signer to wrap the SoftHSM2 key for each granted
-# node with a recipient key, and GET /v1/distribution/REF returns the
+# daemon issues a certificate from Pebble with "key_export": "wrapped".
+# Its worker requests from the signer a wrap of the SoftHSM2 key for each
+# granted node with a recipient key. GET /v1/distribution/REF returns the
 # blob, which openssl unwraps with the node's private key to the key of
 # the certificate. Also: another node's key cannot unwrap it, a node
 # without a recipient gets 409, an ungranted node 404, an hsm
@@ -18,7 +18,7 @@ source "$(dirname "$0")/../lib/daemon.sh"
 
 # Usage: request METHOD PATH [CURL-ARG ...]
 # Sends one request as root and sets API_STATUS, API_HEADERS and API_BODY.
-# Every body is appended to RESPONSES, which the leak checks search.
+# Every response is appended to LAB_DIR/responses for the leak checks.
 request() {
 	local method=$1 path=$2 response
 

@@ -202,7 +202,8 @@ test_recipient_loaded(void)
 	}
 	with = policy_find_node(&policy->tenants[0], "a");
 	without = policy_find_node(&policy->tenants[0], "c");
-	CHECK(with != NULL && without != NULL);
+	CHECK(with != NULL);
+	CHECK(without != NULL);
 	if (with == NULL || without == NULL)
 		goto out;
 	CHECK(with->recipient_der != NULL);

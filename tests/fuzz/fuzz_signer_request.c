@@ -5,9 +5,10 @@
  * checks, and each request's validation: key id, key type, URL and its
  * origin, nonce, JWS payload shape and CSR names.
  *
- * The token is replaced at link time (-Wl,--wrap) by the two functions
- * below, so keys live in memory: JWS_SIGN and CSR_BUILD sign with a
- * software EC P-256 or RSA-2048 key instead of stopping at "unknown-key".
+ * The token is replaced at link time (-Wl,--wrap) by the functions below,
+ * so keys live in memory: JWS_SIGN and CSR_BUILD sign with a software
+ * EC P-256 or RSA-2048 key instead of stopping at "unknown-key", and
+ * KEY_WRAP finds no extractable key.
  * The configuration and policy are fixed texts with one issuer and two
  * tenants. Every reply must be one IPC_RESULT or IPC_ERROR frame holding
  * a JSON object.
@@ -49,6 +50,12 @@ static const char policy_text[] =
     "\taccounts pebble\n"
     "\tchallenges http-01 dns-01\n"
     "\tkey-types ec-p256 rsa-2048\n"
+    "\tkey-export hsm wrapped\n"
+    "\tnode edge1 {\n"
+    "\t\ttoken sha256:cf1567dd9a1bf47c5e326ea24c877df96e3ed024ed4a7"
+    "83d5a774bb450ab428d\n"
+    "\t\tcertificates 1\n"
+    "\t}\n"
     "\tmax-names 4\n"
     "}\n"
     "tenant other {\n"

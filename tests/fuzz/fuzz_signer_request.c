@@ -139,7 +139,7 @@ __wrap_token_generate_key(struct signer_token *token, enum key_type type,
 	return 0;
 }
 
-/* The stand-in token holds no extractable key. */
+/* The stand-in token has no extractable key. */
 int
 __wrap_token_wrap_key(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], const unsigned char *recipient_der,

@@ -182,6 +182,7 @@ key_export_wrap_all(struct daemon_worker *w)
 			continue;
 		}
 		key_export_wrap_current(w, &cert);
+		daemon_count_signer_requests(w, cert.tenant);
 		state_cert_clear(&cert);
 	}
 	free(list.ids);

@@ -28,7 +28,12 @@ const char *cert_key_export_settings(enum policy_export mode);
 int key_export_wrap_current(struct daemon_worker *w,
     const struct state_cert *cert);
 
-/* Runs key_export_wrap_current() for every wrapped certificate. */
+/*
+ * Runs key_export_wrap_current() for every wrapped certificate. The
+ * worker calls it at its start.
+ * NOTE: a version made current again by a rollback gets the blobs it
+ * lacks (for a node added since) only at the next start of the worker.
+ */
 void key_export_wrap_all(struct daemon_worker *w);
 
 #endif

@@ -158,38 +158,33 @@ describe_key(struct request *req, EVP_PKEY *pkey,
 static const char *const key_generate_members[] = {
 	"purpose", "tenant", "issuer", "account", "type", "export", NULL,
 };
+static const char *const purposes[] = { "account", "certificate", NULL };
 static const char *const export_modes[] = { "hsm", "wrapped", NULL };
 
 /*
- * Reads the optional "export" member, which only certificate keys may
- * carry, and checks the mode against the tenant's key-export.
+ * Reads the optional "export" member into *mode (absent: hsm). Only
+ * certificate keys may carry it.
  */
 static int
 get_key_export(struct request *req, enum key_purpose purpose,
-    const struct policy_tenant *tenant, int *extractable)
+    enum policy_export *mode)
 {
-	struct policy_decision decision;
-	int mode = POLICY_EXPORT_HSM;
+	int choice;
 
-	*extractable = 0;
-	if (json_object_get(req->body, "export") != NULL &&
-	    (purpose != KEY_PURPOSE_CERTIFICATE ||
-	    ipc_get_choice(req->body, "export", export_modes, &mode,
-	    req->message, sizeof(req->message)) != 0)) {
-		if (purpose != KEY_PURPOSE_CERTIFICATE)
-			snprintf(req->message, sizeof(req->message), "member "
-			    "\"export\" is only for certificate keys");
+	*mode = POLICY_EXPORT_HSM;
+	if (json_object_get(req->body, "export") == NULL)
+		return 0;
+	if (purpose != KEY_PURPOSE_CERTIFICATE) {
+		snprintf(req->message, sizeof(req->message), "member "
+		    "\"export\" is only for certificate keys");
 		return SIGNER_PROTOCOL_ERROR;
 	}
-	if (purpose != KEY_PURPOSE_CERTIFICATE)
-		return 0;
-	if (!policy_check_key_export(tenant, (enum policy_export)mode,
-	    &decision))
-		return reply_denied(req, &decision);
-	*extractable = mode == POLICY_EXPORT_WRAPPED;
+	if (ipc_get_choice(req->body, "export", export_modes, &choice,
+	    req->message, sizeof(req->message)) != 0)
+		return SIGNER_PROTOCOL_ERROR;
+	*mode = choice == 0 ? POLICY_EXPORT_HSM : POLICY_EXPORT_WRAPPED;
 	return 0;
 }
-static const char *const purposes[] = { "account", "certificate", NULL };
 
 /*
  * Reads the purpose, the issuer and account (account keys only) and the
@@ -242,12 +237,15 @@ handle_key_generate(struct request *req)
 	unsigned char id[KEY_ID_BYTES];
 	char label[LABEL_MAX];
 	enum key_purpose purpose;
+	enum policy_export export;
 	enum key_type type;
 	const char *issuer, *account;
 	EVP_PKEY *pkey = NULL;
-	int extractable, rc;
+	int rc;
 
 	rc = get_key_request(req, &purpose, &issuer, &account, &type);
+	if (rc == 0)
+		rc = get_key_export(req, purpose, &export);
 	if (rc == 0)
 		rc = get_tenant(req, &tenant);
 	if (rc != 0)
@@ -256,12 +254,14 @@ handle_key_generate(struct request *req)
 	    issuer, account, type, &binding, &decision))
 		return reply_denied(req, &decision);
 	snprintf(req->account, sizeof(req->account), "%s", binding.account);
-	rc = get_key_export(req, purpose, tenant, &extractable);
-	if (rc != 0)
-		return rc;
+	/* A key is extractable only when the tenant allows wrapped export. */
+	if (purpose == KEY_PURPOSE_CERTIFICATE &&
+	    !policy_check_key_export(tenant, export, &decision))
+		return reply_denied(req, &decision);
 
-	if (token_generate_key(token, type, &binding, extractable, id,
-	    req->message, sizeof(req->message)) != 0)
+	if (token_generate_key(token, type, &binding,
+	    export == POLICY_EXPORT_WRAPPED, id, req->message,
+	    sizeof(req->message)) != 0)
 		return reply_error(req, "hsm-failure", "%s", req->message);
 	if (token_find_key(token, id, &pkey, label, sizeof(label)) != 0)
 		return reply_error(req, "hsm-failure", "the new key is not "

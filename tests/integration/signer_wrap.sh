@@ -335,4 +335,35 @@ assert_not_contains "the signer logs no blob" "$(cat "$LOG")" \
 	"$(member wrap-edge1 data | cut -c 1-40)"
 assert_contains "denial logged with the node" "$(cat "$LOG")" \
 	'key-wrap request denied: tenant alpha'
+
+# A malformed key-wrap request ends the connection, with the reason in
+# the log, and the signer exits 1 without a reply.
+# Usage: malformed NAME JSON REASON [TYPE]
+malformed() {
+	local out log=$LAB_DIR/malformed.log
+
+	out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" request "${4:-key-wrap}" \
+		"$2" 2>"$log")
+	assert_equal "$1: no reply, signer exits 1" "$out" \
+		"$(printf 'eof\nexit 1')"
+	assert_contains "$1: reason logged" "$(cat "$log")" "$3"
+}
+
+ID=0123456789abcdef0123456789abcdef
+malformed "missing node" "{\"key_id\":\"$ID\",\"tenant\":\"alpha\"}" \
+	'missing member "node"'
+malformed "node not a string" \
+	"{\"key_id\":\"$ID\",\"tenant\":\"alpha\",\"node\":7}" \
+	'member "node" is not a string'
+malformed "node too long" "{\"key_id\":\"$ID\",\"tenant\":\"alpha\",\"node\":\"$(
+	printf 'n%.0s' {1..65})\"}" 'member "node"'
+malformed "unknown member" "{\"key_id\":\"$ID\",\"tenant\":\"alpha\",`
+	`\"node\":\"edge1\",\"recipient\":\"x\"}" 'unexpected member "recipient"'
+malformed "bad key id" "{\"key_id\":\"XYZ\",\"tenant\":\"alpha\",`
+	`\"node\":\"edge1\"}" 'member "key_id"'
+malformed "export on an account key" '{"purpose":"account",'`
+	`'"tenant":"alpha","issuer":"pebble","export":"wrapped"}' \
+	'member "export" is only for certificate keys' key-generate
+malformed "unknown export mode" '{"purpose":"certificate",'`
+	`'"tenant":"alpha","export":"plain"}' 'member "export"' key-generate
 tap_done

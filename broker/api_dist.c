@@ -4,8 +4,9 @@
  * fetches the current chain of a certificate it is granted, the RFC 7512
  * URI of the certificate's key in the HSM (or, for a certificate whose
  * key is exported wrapped, the key encrypted to the node's recipient
- * key), and the version's name as an ETag. Every certificate the node may not fetch (unknown, removed, not
- * granted, another tenant's) gets the same 404.
+ * key), and the version's name as an ETag. Every certificate the node
+ * may not fetch (unknown, removed, not granted, another tenant's) gets
+ * the same 404.
  */
 #include "broker/api_internal.h"
 

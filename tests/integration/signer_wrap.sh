@@ -206,8 +206,10 @@ allowed gen-rsa-wrapped
 allowed gen-hsm
 allowed gen-default
 allowed gen-beta
-denied gen-beta-hsm 'key export hsm: denied, not in the key-export of tenant beta'
-denied gen-gamma-wrapped 'key export wrapped: denied, tenant gamma has no key-export statement'
+denied gen-beta-hsm \
+	'key export hsm: denied, not in the key-export of tenant beta'
+denied gen-gamma-wrapped \
+	'key export wrapped: denied, tenant gamma has no key-export statement'
 allowed gen-gamma
 
 allowed wrap-edge1
@@ -355,8 +357,10 @@ malformed "missing node" "{\"key_id\":\"$ID\",\"tenant\":\"alpha\"}" \
 malformed "node not a string" \
 	"{\"key_id\":\"$ID\",\"tenant\":\"alpha\",\"node\":7}" \
 	'member "node" is not a string'
-malformed "node too long" "{\"key_id\":\"$ID\",\"tenant\":\"alpha\",\"node\":\"$(
-	printf 'n%.0s' {1..65})\"}" 'member "node"'
+LONG_NODE=$(printf 'n%.0s' {1..65})
+malformed "node too long" \
+	"{\"key_id\":\"$ID\",\"tenant\":\"alpha\",\"node\":\"$LONG_NODE\"}" \
+	'member "node"'
 malformed "unknown member" "{\"key_id\":\"$ID\",\"tenant\":\"alpha\",`
 	`\"node\":\"edge1\",\"recipient\":\"x\"}" 'unexpected member "recipient"'
 malformed "bad key id" "{\"key_id\":\"XYZ\",\"tenant\":\"alpha\",`

@@ -336,6 +336,8 @@ assert_contains "the record names node and recipient" \
 	"\"recipient\":\"$(fingerprint "$LAB_DIR/edge1.pub")\""
 assert_not_contains "the audit log has no blob" "$audit" \
 	"$(cut -c 1-40 <<<"$BLOB1")"
+assert_status "audit verify accepts the key.wrap records" 0 "$CUSTOS" \
+	audit verify --config "$CUSTOS_CONF"
 
 # 7. A node added by a reload gets its blob when the worker restarts.
 fetch "$EDGE5_TOKEN" /v1/distribution/1

@@ -338,6 +338,21 @@ assert_not_contains "the signer logs no blob" "$(cat "$LOG")" \
 assert_contains "denial logged with the node" "$(cat "$LOG")" \
 	'key-wrap request denied: tenant alpha'
 
+# A key generated for wrapped export while the policy allowed it is not
+# wrapped once the tenant's key-export no longer lists wrapped.
+WRAPPED_ID=$(member gen-wrapped key_id)
+sed 's/^\tkey-export hsm wrapped$/\tkey-export hsm/' "$POLICY" \
+	>"$LAB_DIR/policy-hsm.conf"
+chmod 0644 "$LAB_DIR/policy-hsm.conf"
+sed "s|$POLICY|$LAB_DIR/policy-hsm.conf|" "$CONF" >"$LAB_DIR/signer-hsm.conf"
+out=$("$CLIENT" "$CUSTOS_SIGNER" "$LAB_DIR/signer-hsm.conf" request key-wrap \
+	"$(wrap "$WRAPPED_ID" alpha edge1)" 2>/dev/null | head -n 1 |
+	sed 's/\\"/"/g')
+assert_contains "wrap after key-export lost wrapped: denied" "$out" \
+	'error {"code":"policy-denied"'
+assert_contains "wrap after key-export lost wrapped: reason" "$out" \
+	'key export wrapped: denied, not in the key-export of tenant alpha'
+
 # A malformed key-wrap request ends the connection, with the reason in
 # the log, and the signer exits 1 without a reply.
 # Usage: malformed NAME JSON REASON [TYPE]

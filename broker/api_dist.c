@@ -231,9 +231,10 @@ out:
 }
 
 /*
- * Loads the node's wrapped key of version v. A node without a recipient
- * key gets 409 no-recipient; a version not wrapped for the node's
- * current recipient key yet gets 404. Returns 0, or -1 with reply set.
+ * Loads the node's wrapped key of version v. A tenant whose key-export
+ * no longer lists wrapped gets 403, a node without a recipient key 409
+ * no-recipient, and a version not wrapped for the node's current
+ * recipient key yet 404. Returns 0, or -1 with reply set.
  */
 static int
 load_wrapped(const struct api_call *call, const struct state_cert *cert,
@@ -241,9 +242,17 @@ load_wrapped(const struct api_call *call, const struct state_cert *cert,
     struct api_reply *reply)
 {
 	const struct policy_node *node = call->caller->node;
+	struct policy_decision decision;
 	char err[512];
 	int rc;
 
+	if (!policy_check_key_export(call->caller->node_tenant,
+	    POLICY_EXPORT_WRAPPED, &decision)) {
+		api_problem(reply, API_ERR_POLICY_DENIED, "certificate %lld "
+		    "exports its key wrapped, which the policy no longer "
+		    "allows: %s", (long long)cert->id, decision.reason);
+		return -1;
+	}
 	if (node->recipient_der == NULL) {
 		api_problem(reply, API_ERR_NO_RECIPIENT, "certificate %lld "
 		    "exports its key wrapped, and node %s has no recipient "

@@ -147,7 +147,7 @@ tenant alpha {
 	accounts pebble
 	challenges http-01
 	key-types ec-p256
-	key-export hsm wrapped
+	key-export ${KEY_EXPORT:-hsm wrapped}
 	node edge1 {
 		token sha256:$(token_hash "$EDGE1_TOKEN")
 		certificates 1 2
@@ -411,4 +411,22 @@ for file in "$DAEMON_LOG" "$CUSTOS_AUDIT_LOG" "$LAB_DIR/responses"; do
 done
 assert_contains "the daemon logged each wrap" "$(cat "$DAEMON_LOG")" \
 	"certificate 1: wrapped the key of version $v1 for node edge1"
+
+# 9. Once key-export no longer lists wrapped, no stored blob is sent.
+KEY_EXPORT=hsm write_policy with-edge5
+starts=$(grep -c "api: listening on" "$DAEMON_LOG")
+kill -HUP "$DAEMON_PID"
+deadline=$((SECONDS + 30))
+while [ "$(grep -c "api: listening on" "$DAEMON_LOG")" -le "$starts" ] &&
+	[ "$SECONDS" -lt "$deadline" ]; do
+	sleep 0.2
+done
+fetch "$EDGE1_TOKEN" /v1/distribution/1
+assert_equal "wrapped certificate without key-export wrapped: 403" \
+	"$API_STATUS" 403
+assert_contains "403 names the key-export rule" "$(field .detail)" \
+	"key export wrapped: denied, not in the key-export of tenant alpha"
+assert_not_contains "403 carries no blob" "$API_BODY" "${BLOB1:0:40}"
+fetch "$EDGE1_TOKEN" /v1/distribution/2
+assert_equal "the hsm certificate is still sent" "$API_STATUS" 200
 tap_done

@@ -136,47 +136,21 @@ key_export_wrap_current(struct daemon_worker *w,
 	return failures;
 }
 
-/* Collects the ids of the certificates to visit after the listing. */
-struct id_list {
-	int64_t *ids;
-	size_t count;
-	int failed;
-};
-
-static void
-collect_wrapped(const struct state_cert *cert, void *arg)
-{
-	struct id_list *list = arg;
-	int64_t *grown;
-
-	if (list->failed || cert_key_export(cert) != POLICY_EXPORT_WRAPPED)
-		return;
-	grown = realloc(list->ids, (list->count + 1) * sizeof(*list->ids));
-	if (grown == NULL) {
-		list->failed = 1;
-		return;
-	}
-	list->ids = grown;
-	list->ids[list->count++] = cert->id;
-}
-
 void
 key_export_wrap_all(struct daemon_worker *w)
 {
-	struct id_list list = { NULL, 0, 0 };
 	struct state_cert cert;
+	int64_t *ids = NULL;
+	size_t count = 0, i;
 	char err[512];
-	size_t i;
 
-	if (state_cert_list(w->state, collect_wrapped, &list, err,
-	    sizeof(err)) != 0 || list.failed) {
-		log_error("listing wrapped certificates failed: %s",
-		    list.failed ? "out of memory" : err);
-		free(list.ids);
+	if (state_cert_wrapped(w->state, &ids, &count, err,
+	    sizeof(err)) != 0) {
+		log_error("%s", err);
 		return;
 	}
-	for (i = 0; i < list.count && !daemon_stop; i++) {
-		if (state_cert_get(w->state, list.ids[i], &cert, err,
+	for (i = 0; i < count && !daemon_stop; i++) {
+		if (state_cert_get(w->state, ids[i], &cert, err,
 		    sizeof(err)) != 0) {
 			log_error("%s", err);
 			continue;
@@ -185,5 +159,5 @@ key_export_wrap_all(struct daemon_worker *w)
 		daemon_count_signer_requests(w, cert.tenant);
 		state_cert_clear(&cert);
 	}
-	free(list.ids);
+	free(ids);
 }

@@ -143,6 +143,12 @@ int state_cert_list(struct state *st,
  */
 int state_cert_unfinished(struct state *st, int64_t **ids, size_t *count,
     char *err, size_t errlen);
+/*
+ * Lists, in id order, the certificates not removed whose settings ask
+ * for wrapped key export. Sets *ids and *count as above.
+ */
+int state_cert_wrapped(struct state *st, int64_t **ids, size_t *count,
+    char *err, size_t errlen);
 /* Marks the certificate removed and drops its task; versions stay. */
 int state_cert_remove(struct state *st, int64_t id, char *err,
     size_t errlen);

@@ -557,21 +557,18 @@ append_id(int64_t **ids, size_t *count, int64_t id)
 	return 0;
 }
 
-int
-state_cert_unfinished(struct state *st, int64_t **ids, size_t *count,
-    char *err, size_t errlen)
+/*
+ * Runs stmt, whose rows are certificate ids, and sets *ids to a malloc'd
+ * array of *count ids (NULL when none). what names the query in errors.
+ */
+static int
+collect_ids(struct state *st, sqlite3_stmt *stmt, int64_t **ids,
+    size_t *count, const char *what, char *err, size_t errlen)
 {
-	sqlite3_stmt *stmt;
 	int rc;
 
 	*ids = NULL;
 	*count = 0;
-	/* Both subqueries walk the partial indexes of schema version 6. */
-	stmt = prepare(st, err, errlen, "SELECT id FROM certificates"
-	    " WHERE removed = 0 AND id IN"
-	    " (SELECT cert_id FROM versions WHERE deploy_pending != 0"
-	    " UNION SELECT cert_id FROM attempts WHERE result = 'running')"
-	    " ORDER BY id", "");
 	if (stmt == NULL)
 		return -1;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -588,7 +585,32 @@ state_cert_unfinished(struct state *st, int64_t **ids, size_t *count,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	return db_error(st, err, errlen, "list unfinished certificates");
+	return db_error(st, err, errlen, what);
+}
+
+int
+state_cert_unfinished(struct state *st, int64_t **ids, size_t *count,
+    char *err, size_t errlen)
+{
+	/* Both subqueries walk the partial indexes of schema version 6. */
+	return collect_ids(st, prepare(st, err, errlen, "SELECT id FROM"
+	    " certificates WHERE removed = 0 AND id IN"
+	    " (SELECT cert_id FROM versions WHERE deploy_pending != 0"
+	    " UNION SELECT cert_id FROM attempts WHERE result = 'running')"
+	    " ORDER BY id", ""), ids, count, "list unfinished certificates",
+	    err, errlen);
+}
+
+int
+state_cert_wrapped(struct state *st, int64_t **ids, size_t *count,
+    char *err, size_t errlen)
+{
+	/* CASE keeps json_extract() away from settings that are not JSON. */
+	return collect_ids(st, prepare(st, err, errlen, "SELECT id FROM"
+	    " certificates WHERE removed = 0 AND CASE WHEN"
+	    " json_valid(settings) THEN json_extract(settings,"
+	    " '$.key_export') END = 'wrapped' ORDER BY id", ""), ids, count,
+	    "list wrapped certificates", err, errlen);
 }
 
 /* Runs one statement about certificate id and expects it to match. */

@@ -868,6 +868,35 @@ test_wrapped_keys(void)
 }
 
 static void
+test_wrapped_certificates_listed(void)
+{
+	struct state_cert hsm = sample_cert("a"), wrapped = sample_cert("b"),
+	    removed = sample_cert("c"), broken = sample_cert("d");
+	struct state *st;
+	int64_t id, *ids = NULL;
+	size_t count = 9;
+
+	wrapped.settings = "{\"key_export\":\"wrapped\"}";
+	removed.settings = "{\"key_export\":\"wrapped\"}";
+	broken.settings = "{not json";
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_wrapped(st, &ids, &count, err, sizeof(err)), 0);
+	CHECK_INT(count, 0);
+	CHECK(ids == NULL);
+	CHECK_INT(state_cert_add(st, &hsm, 0, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &wrapped, 0, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &removed, 0, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_remove(st, id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &broken, 0, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_wrapped(st, &ids, &count, err, sizeof(err)), 0);
+	CHECK_INT(count, 1);
+	CHECK_INT(count == 1 ? ids[0] : -1, 2);
+	free(ids);
+	state_close(st);
+}
+
+static void
 test_migrate_from_version_eight(void)
 {
 	struct state *st;
@@ -928,6 +957,7 @@ main(void)
 	RUN(test_migrate_from_version_four);
 	RUN(test_migrate_from_version_eight);
 	RUN(test_wrapped_keys);
+	RUN(test_wrapped_certificates_listed);
 	RUN(test_wal_mode);
 	RUN(test_migrate_from_version_one);
 	RUN(test_newer_schema_rejected);

@@ -238,12 +238,10 @@ check_add(const struct api_call *call, const struct add_request *req,
 	};
 	const struct config_issuer *issuer;
 	const struct policy_tenant *tenant;
-	struct policy_decision decision;
-	enum policy_export export = POLICY_EXPORT_HSM;
 	json_t *denials;
 
 	if (req->key_export != NULL &&
-	    policy_export_parse(req->key_export, &export) != 0) {
+	    policy_export_parse(req->key_export, &gate.key_export) != 0) {
 		api_problem(reply, API_ERR_INVALID_REQUEST, "invalid "
 		    "key_export \"%.32s\" (use hsm or wrapped)",
 		    req->key_export);
@@ -283,15 +281,7 @@ check_add(const struct api_call *call, const struct add_request *req,
 		return -1;
 	}
 	json_decref(denials);
-	if (!policy_check_key_export(tenant, export, &decision)) {
-		api_problem(reply, API_ERR_POLICY_DENIED, "the policy of tenant "
-		    "%s denies the request: %s", tenant->name,
-		    decision.reason);
-		json_object_set_new(reply->body, "denials", json_pack("[s]",
-		    decision.reason));
-		return -1;
-	}
-	cert->settings = strdup(cert_key_export_settings(export));
+	cert->settings = strdup(cert_key_export_settings(gate.key_export));
 	cert->tenant = strdup(tenant->name);
 	cert->issuer = strdup(issuer->name);
 	cert->key_type = strdup(key_type_name(gate.key_type));

@@ -134,10 +134,8 @@ check_request(struct cert_cmd *cmd, char *const *written, size_t count,
 {
 	const struct policy_tenant *tenant;
 	struct gate_request request = { written, names, NULL, NULL, NULL, 0,
-	    NULL, 0 };
+	    NULL, 0, POLICY_EXPORT_HSM };
 	const struct config_issuer *issuer;
-	struct policy_decision decision;
-	enum policy_export export = POLICY_EXPORT_HSM;
 	struct policy *policy = NULL;
 	struct caller caller = { 0 };
 	int rc = -1;
@@ -146,7 +144,8 @@ check_request(struct cert_cmd *cmd, char *const *written, size_t count,
 	issuer = config_find_issuer(cmd->config, cmd->opt.issuer);
 	request.key_type = cmd->config->acme.certificate_key_type;
 	if (cmd->opt.key_export != NULL &&
-	    policy_export_parse(cmd->opt.key_export, &export) != 0)
+	    policy_export_parse(cmd->opt.key_export,
+	    &request.key_export) != 0)
 		snprintf(cmd->err, sizeof(cmd->err), "invalid --key-export "
 		    "\"%s\" (use hsm or wrapped)", cmd->opt.key_export);
 	else if (issuer == NULL)
@@ -169,14 +168,10 @@ check_request(struct cert_cmd *cmd, char *const *written, size_t count,
 		    (void *)tenant->name) > 0)
 			snprintf(cmd->err, sizeof(cmd->err), "the policy of "
 			    "tenant %s denies the request", tenant->name);
-		else if (!policy_check_key_export(tenant, export, &decision))
-			snprintf(cmd->err, sizeof(cmd->err), "the policy of "
-			    "tenant %s denies the request: %s", tenant->name,
-			    decision.reason);
 		else
 			rc = 0;
 		if (rc == 0 && (cert->settings = strdup(
-		    cert_key_export_settings(export))) == NULL)
+		    cert_key_export_settings(request.key_export))) == NULL)
 			rc = -1;
 		if (rc == 0 && ((cert->tenant = strdup(tenant->name)) == NULL ||
 		    (cert->issuer = strdup(issuer->name)) == NULL ||

@@ -104,6 +104,7 @@ check_policy(struct run *r)
 	request.issuer = r->acme.issuer->name;
 	request.account = r->acme.issuer->account;
 	request.key_type = type;
+	request.key_export = cert_key_export(r->cert);
 	request.challenge = challenge_gate_type(r->w->config, r->tenant);
 	if (r->tenant->max_certificates.set || r->tenant->rate_per_hour.set ||
 	    r->tenant->rate_per_day.set) {

@@ -174,7 +174,8 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 # The signer's harness replaces the token's key lookup and generation, so
 # that requests sign with software keys instead of a token.
-FUZZ_SIGNER_WRAP = -Wl,--wrap=token_find_key,--wrap=token_generate_key
+FUZZ_SIGNER_WRAP = -Wl,--wrap=token_find_key,--wrap=token_generate_key \
+	-Wl,--wrap=token_wrap_key
 # Keeps the objects, which only pattern rules name, between runs.
 .SECONDARY: $(call fuzz_obj,$(FUZZ_SRC) $(SIGNER_SRC) $(BROKER_SRC) \
 	$(POLICY_SRC) $(SHARED_SRC) $(AGENT_SRC))

@@ -176,6 +176,23 @@ key_has_type(EVP_PKEY *key, const char *type)
 }
 
 /* Decodes exactly len bytes of DER PrivateKeyInfo. */
+/*
+ * Returns 1 when the LEN bytes after the DER element are 0 to 7 zero
+ * bytes. SoftHSM2 2.6.1 pads a private key's DER with zeros to a
+ * multiple of 8 before CKM_AES_KEY_WRAP_PAD, so the unwrapped bytes end
+ * with that padding; anything else after the element is refused.
+ */
+static int
+zero_padding(const unsigned char *p, size_t len)
+{
+	if (len > 7)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
 static EVP_PKEY *
 decode_pkcs8(const unsigned char *der, size_t len)
 {
@@ -186,7 +203,7 @@ decode_pkcs8(const unsigned char *der, size_t len)
 	info = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)len);
 	if (info == NULL)
 		return NULL;
-	if (p == der + len)
+	if (zero_padding(p, (size_t)(der + len - p)))
 		key = EVP_PKCS82PKEY(info);
 	PKCS8_PRIV_KEY_INFO_free(info);
 	return key;

@@ -324,9 +324,9 @@ print_show(const json_t *cert)
 	    text(cert, "next_run", "-"), number(cert, "failures"));
 	if (json_is_string(json_object_get(cert, "last_error")))
 		printf("last-error: %s\n", text(cert, "last_error", ""));
-	printf("imported: %s\nexpires: %s\n",
+	printf("imported: %s\nexpires: %s\nkey-export: %s\n",
 	    json_is_true(json_object_get(cert, "imported")) ? "yes" : "no",
-	    text(cert, "not_after", "-"));
+	    text(cert, "not_after", "-"), text(cert, "key_export", "hsm"));
 	json_array_foreach(json_object_get(cert, "versions"), i, v)
 		printf("version: %s %s serial %s not-after %s\n",
 		    text(v, "name", ""), text(v, "status", ""),
@@ -379,9 +379,9 @@ add_body(const struct issue_options *options, int argc, char **argv)
 
 	for (int i = 0; names != NULL && i < argc; i++)
 		json_array_append_new(names, json_string(argv[i]));
-	doc = json_pack("{s:o, s:s?, s:s?, s:s?}", "names", names, "issuer",
-	    options->issuer, "key_type", options->key_type, "tenant",
-	    options->tenant);
+	doc = json_pack("{s:o, s:s?, s:s?, s:s?, s:s?}", "names", names,
+	    "issuer", options->issuer, "key_type", options->key_type,
+	    "key_export", options->key_export, "tenant", options->tenant);
 	body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	return body;

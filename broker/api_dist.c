@@ -2,9 +2,11 @@
  * The distribution endpoint: an edge node, authenticated by its own
  * bearer token from the policy (node NAME { ... } inside a tenant),
  * fetches the current chain of a certificate it is granted, the RFC 7512
- * URI of the certificate's key in the HSM, and the version's name as an
- * ETag. Every certificate the node may not fetch (unknown, removed, not
- * granted, another tenant's) gets the same 404.
+ * URI of the certificate's key in the HSM (or, for a certificate whose
+ * key is exported wrapped, the key encrypted to the node's recipient
+ * key), and the version's name as an ETag. Every certificate the node
+ * may not fetch (unknown, removed, not granted, another tenant's) gets
+ * the same 404.
  */
 #include "broker/api_internal.h"
 
@@ -14,6 +16,8 @@
 #include <string.h>
 
 #include <microhttpd.h>
+
+#include "broker/key_export.h"
 
 #include "logging/log.h"
 
@@ -179,10 +183,24 @@ names_json(const char *names)
 	return array;
 }
 
-/* Builds the body from the version's files; NULL with err set. */
+/* The key member of a wrapped certificate, in the fixed wire format. */
+static json_t *
+wrapped_key_json(const struct state_wrapped_key *wk)
+{
+	return json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "export",
+	    "wrapped", "wrapped", "format", "rsa-oaep-aes-kwp", "oaep_hash",
+	    wk->oaep_hash, "recipient", wk->recipient, "key_type",
+	    wk->key_type, "data", wk->data);
+}
+
+/*
+ * Builds the body from the version's files; NULL with err set. wrapped
+ * is the node's wrapped key for a wrapped certificate, else NULL.
+ */
 static json_t *
 dist_json(const struct state_cert *cert, const struct state_version *v,
-    const char *dir, char *err, size_t errlen)
+    const char *dir, const struct state_wrapped_key *wrapped, char *err,
+    size_t errlen)
 {
 	char *files[4] = { NULL, NULL, NULL, NULL };
 	static const char *const names[4] = {
@@ -202,7 +220,8 @@ dist_json(const struct state_cert *cert, const struct state_version *v,
 	    "version", v->name, "serial", v->serial, "not_before",
 	    api_time_json(v->not_before), "not_after",
 	    api_time_json(v->not_after), "certificate", files[0], "chain",
-	    files[1], "fullchain", files[2], "key", key_json(files[3]));
+	    files[1], "fullchain", files[2], "key", wrapped != NULL ?
+	    wrapped_key_json(wrapped) : key_json(files[3]));
 	if (doc == NULL)
 		snprintf(err, errlen, "out of memory");
 out:
@@ -211,12 +230,61 @@ out:
 	return doc;
 }
 
+/*
+ * Loads the node's wrapped key of version v. A tenant whose key-export
+ * no longer lists wrapped gets 403, a node without a recipient key 409
+ * no-recipient, and a version not wrapped for the node's current
+ * recipient key yet 404. Returns 0, or -1 with reply set.
+ */
+static int
+load_wrapped(const struct api_call *call, const struct state_cert *cert,
+    const struct state_version *v, struct state_wrapped_key *wrapped,
+    struct api_reply *reply)
+{
+	const struct policy_node *node = call->caller->node;
+	struct policy_decision decision;
+	char err[512];
+	int rc;
+
+	if (!policy_check_key_export(call->caller->node_tenant,
+	    POLICY_EXPORT_WRAPPED, &decision)) {
+		api_problem(reply, API_ERR_POLICY_DENIED, "certificate %lld "
+		    "exports its key wrapped, which the policy no longer "
+		    "allows: %s", (long long)cert->id, decision.reason);
+		return -1;
+	}
+	if (node->recipient_der == NULL) {
+		api_problem(reply, API_ERR_NO_RECIPIENT, "certificate %lld "
+		    "exports its key wrapped, and node %s has no recipient "
+		    "key (add recipient \"PATH\" with the node's RSA public "
+		    "key to node %s in the policy, then reload)",
+		    (long long)cert->id, node->name, node->name);
+		return -1;
+	}
+	rc = state_wrapped_get(call->ctx->state, v->id, node->name,
+	    node->recipient_fingerprint, wrapped, err, sizeof(err));
+	if (rc == STATE_NOT_FOUND) {
+		api_problem(reply, API_ERR_NOT_FOUND, "certificate %lld has no "
+		    "key wrapped for node %s and its recipient key yet (the "
+		    "worker wraps it after issuance and at its start; poll "
+		    "again)", (long long)cert->id, node->name);
+		return -1;
+	}
+	if (rc != 0) {
+		log_error("api: %s", err);
+		api_problem(reply, API_ERR_INTERNAL, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Sends the current version, or 304 when the node has it already. */
 static void
 send_current(const struct api_call *call, const struct state_cert *cert,
     struct api_reply *reply)
 {
 	const char *store = call->ctx->config->store.directory;
+	struct state_wrapped_key wrapped = { 0 };
 	struct state_version v = { 0 };
 	char dir[DIST_PATH_MAX], err[DIST_PATH_MAX + 128];
 	json_t *doc;
@@ -235,6 +303,9 @@ send_current(const struct api_call *call, const struct state_cert *cert,
 		api_problem(reply, API_ERR_INTERNAL, "%s", err);
 		return;
 	}
+	if (cert_key_export(cert) == POLICY_EXPORT_WRAPPED &&
+	    load_wrapped(call, cert, &v, &wrapped, reply) != 0)
+		goto out;
 	snprintf(reply->etag, sizeof(reply->etag), "\"%.90s\"", v.name);
 	if (call->if_none_match != NULL &&
 	    tag_matches(call->if_none_match, reply->etag)) {
@@ -243,7 +314,8 @@ send_current(const struct api_call *call, const struct state_cert *cert,
 	}
 	snprintf(dir, sizeof(dir), "%s/%s/%s/%s", store, cert->tenant,
 	    cert->label, v.name);
-	doc = dist_json(cert, &v, dir, err, sizeof(err));
+	doc = dist_json(cert, &v, dir, wrapped.data != NULL ? &wrapped : NULL,
+	    err, sizeof(err));
 	if (doc == NULL) {
 		reply->etag[0] = '\0';
 		log_error("api: certificate %lld: %s", (long long)cert->id,
@@ -254,6 +326,7 @@ send_current(const struct api_call *call, const struct state_cert *cert,
 	}
 	api_reply_json(reply, MHD_HTTP_OK, doc);
 out:
+	state_wrapped_clear(&wrapped);
 	state_version_clear(&v);
 }
 

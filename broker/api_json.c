@@ -11,6 +11,8 @@
 
 #include <microhttpd.h>
 
+#include "broker/key_export.h"
+
 /* The type name, HTTP status and title of each enum api_error. */
 static const struct {
 	const char *type;
@@ -37,6 +39,8 @@ static const struct {
 	    "Denied by the tenant's policy" },
 	[API_ERR_CONFLICT] = { "conflict", MHD_HTTP_CONFLICT,
 	    "Conflict with the certificate's state" },
+	[API_ERR_NO_RECIPIENT] = { "no-recipient", MHD_HTTP_CONFLICT,
+	    "The node has no recipient key" },
 	[API_ERR_DEPLOY_FAILED] = { "deploy-failed",
 	    MHD_HTTP_INTERNAL_SERVER_ERROR, "Deploy hook failed" },
 	[API_ERR_NOT_IMPLEMENTED] = { "not-implemented",
@@ -190,6 +194,8 @@ api_cert_json(const struct state_cert *cert, struct state *state, char *err,
 	    "failures", cert->failures, "last_error", cert->last_error);
 	if (doc != NULL && (json_object_set_new(doc, "imported",
 	    json_boolean(cert->imported)) != 0 || json_object_set_new(doc,
+	    "key_export", json_string(policy_export_name(
+	    cert_key_export(cert)))) != 0 || json_object_set_new(doc,
 	    "not_after", api_time_json(cert->not_after)) != 0)) {
 		json_decref(doc);
 		doc = NULL;

@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 
 #include "broker/challenge.h"
+#include "broker/key_export.h"
 #include "broker/names.h"
 #include "broker/policy_gate.h"
 #include "broker/versions.h"
@@ -131,6 +132,7 @@ struct add_request {
 	size_t count;
 	const char *issuer;
 	const char *key_type;
+	const char *key_export;
 	const char *tenant;
 };
 
@@ -162,10 +164,12 @@ read_add_request(json_t *doc, struct add_request *req,
 
 	json_object_foreach(doc, key, value) {
 		if (strcmp(key, "names") != 0 && strcmp(key, "issuer") != 0 &&
-		    strcmp(key, "key_type") != 0 && strcmp(key, "tenant") != 0) {
+		    strcmp(key, "key_type") != 0 &&
+		    strcmp(key, "key_export") != 0 &&
+		    strcmp(key, "tenant") != 0) {
 			api_problem(reply, API_ERR_INVALID_REQUEST, "unknown "
-			    "member \"%.64s\" (use names, issuer, key_type "
-			    "and tenant)", key);
+			    "member \"%.64s\" (use names, issuer, key_type, "
+			    "key_export and tenant)", key);
 			return -1;
 		}
 	}
@@ -187,6 +191,7 @@ read_add_request(json_t *doc, struct add_request *req,
 	req->count = json_array_size(names);
 	return read_string(doc, "issuer", &req->issuer, reply) != 0 ||
 	    read_string(doc, "key_type", &req->key_type, reply) != 0 ||
+	    read_string(doc, "key_export", &req->key_export, reply) != 0 ||
 	    read_string(doc, "tenant", &req->tenant, reply) != 0 ? -1 : 0;
 }
 
@@ -235,6 +240,13 @@ check_add(const struct api_call *call, const struct add_request *req,
 	const struct policy_tenant *tenant;
 	json_t *denials;
 
+	if (req->key_export != NULL &&
+	    policy_export_parse(req->key_export, &gate.key_export) != 0) {
+		api_problem(reply, API_ERR_INVALID_REQUEST, "invalid "
+		    "key_export \"%.32s\" (use hsm or wrapped)",
+		    req->key_export);
+		return -1;
+	}
 	issuer = config_find_issuer(config, req->issuer);
 	if (issuer == NULL) {
 		api_problem(reply, API_ERR_INVALID_REQUEST, "issuer \"%s\" "
@@ -269,6 +281,7 @@ check_add(const struct api_call *call, const struct add_request *req,
 		return -1;
 	}
 	json_decref(denials);
+	cert->settings = strdup(cert_key_export_settings(gate.key_export));
 	cert->tenant = strdup(tenant->name);
 	cert->issuer = strdup(issuer->name);
 	cert->key_type = strdup(key_type_name(gate.key_type));
@@ -301,7 +314,6 @@ store_cert(const struct api_call *call, struct state_cert *cert,
 
 	cert->names = join_names(names);
 	cert->label = names_store_label(names->items[0].value);
-	cert->settings = strdup("{}");
 	cert->created = time(NULL);
 	if (cert->tenant == NULL || cert->issuer == NULL ||
 	    cert->key_type == NULL || cert->names == NULL ||

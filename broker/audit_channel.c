@@ -20,11 +20,12 @@
 
 static const char *const record_members[] = {
 	"action", "outcome", "tenant", "subject", "reason", "request", "code",
-	"key_id", "purpose", "key_type", "account", NULL,
+	"key_id", "purpose", "key_type", "account", "node", "recipient",
+	NULL,
 };
 static const char *const actions[] = {
-	"policy.decision", "key.generate", "key.destroy", "signer.refusal",
-	"audit.key-generate", NULL,
+	"policy.decision", "key.generate", "key.destroy", "key.wrap",
+	"signer.refusal", "audit.key-generate", NULL,
 };
 static const char *const outcomes[] = {
 	"allowed", "denied", "success", "failure", NULL,
@@ -42,6 +43,8 @@ static const struct {
 	{ "purpose", 32 },
 	{ "key_type", 32 },
 	{ "account", 64 },
+	{ "node", 64 },
+	{ "recipient", 71 },
 };
 
 /* Copies the optional members into object after checking each. */

@@ -17,6 +17,7 @@
 #include "broker/cert_import.h"
 #include "broker/daemon.h"
 #include "broker/issue.h"
+#include "broker/key_export.h"
 #include "broker/names.h"
 #include "broker/policy_gate.h"
 #include "broker/privdrop.h"
@@ -26,7 +27,7 @@
 
 static const char cert_usage[] =
     "usage: custos cert add [--config FILE] [--tenant NAME] [--issuer NAME]\n"
-    "                       [--key-type TYPE] NAME...\n"
+    "                       [--key-type TYPE] [--key-export MODE] NAME...\n"
     "       custos cert import [--config FILE] [--tenant NAME] --chain FILE\n"
     "                          --key-id KEYID\n"
     "       custos cert list [--config FILE]\n"
@@ -36,7 +37,10 @@ static const char cert_usage[] =
     "\n"
     "Manages the certificates that custos daemon issues and renews.\n"
     "  add       checks NAMEs against the tenant's policy exactly as\n"
-    "            custos issue does and adds a certificate, due at once\n"
+    "            custos issue does and adds a certificate, due at once;\n"
+    "            MODE hsm (default) keeps the key in the HSM, wrapped\n"
+    "            also sends it encrypted to each granted node's recipient\n"
+    "            key (the tenant's key-export must list the mode)\n"
     "  import    stores a certificate issued elsewhere (FILE: PEM leaf\n"
     "            first, then its issuers) whose key custos-signer\n"
     "            --import-key put in the token as KEYID; it is watched\n"
@@ -85,6 +89,7 @@ parse_options(int argc, char **argv, struct cert_cmd *cmd)
 		{ "token-file", required_argument, NULL, 'T' },
 		{ "api-url", required_argument, NULL, 'U' },
 		{ "api-ca", required_argument, NULL, 'A' },
+		{ "key-export", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -111,6 +116,8 @@ parse_options(int argc, char **argv, struct cert_cmd *cmd)
 			cmd->api_url = optarg;
 		else if (c == 'A')
 			cmd->api_ca = optarg;
+		else if (c == 'E')
+			cmd->opt.key_export = optarg;
 		else
 			return c == 'h' ? 1 : -1;
 	}
@@ -149,7 +156,7 @@ check_request(struct cert_cmd *cmd, char *const *written, size_t count,
 {
 	const struct policy_tenant *tenant;
 	struct gate_request request = { written, names, NULL, NULL, NULL, 0,
-	    NULL, 0 };
+	    NULL, 0, POLICY_EXPORT_HSM };
 	const struct config_issuer *issuer;
 	struct policy *policy = NULL;
 	struct caller caller = { 0 };
@@ -158,7 +165,12 @@ check_request(struct cert_cmd *cmd, char *const *written, size_t count,
 	(void)count;
 	issuer = config_find_issuer(cmd->config, cmd->opt.issuer);
 	request.key_type = cmd->config->acme.certificate_key_type;
-	if (issuer == NULL)
+	if (cmd->opt.key_export != NULL &&
+	    policy_export_parse(cmd->opt.key_export,
+	    &request.key_export) != 0)
+		snprintf(cmd->err, sizeof(cmd->err), "invalid --key-export "
+		    "\"%s\" (use hsm or wrapped)", cmd->opt.key_export);
+	else if (issuer == NULL)
 		snprintf(cmd->err, sizeof(cmd->err), "issuer not found in %s "
 		    "(choose one with --issuer)", cmd->opt.config_path);
 	else if (cmd->opt.key_type != NULL &&
@@ -180,6 +192,9 @@ check_request(struct cert_cmd *cmd, char *const *written, size_t count,
 			    "tenant %s denies the request", tenant->name);
 		else
 			rc = 0;
+		if (rc == 0 && (cert->settings = strdup(
+		    cert_key_export_settings(request.key_export))) == NULL)
+			rc = -1;
 		if (rc == 0 && ((cert->tenant = strdup(tenant->name)) == NULL ||
 		    (cert->issuer = strdup(issuer->name)) == NULL ||
 		    (cert->key_type = strdup(key_type_name(
@@ -223,7 +238,6 @@ cert_add(struct cert_cmd *cmd, char *const *written, size_t count)
 		goto out;
 	cert.names = join_names(&names);
 	cert.label = names_store_label(names.items[0].value);
-	cert.settings = strdup("{}");
 	cert.created = time(NULL);
 	if (cert.names == NULL || cert.label == NULL || cert.settings == NULL) {
 		snprintf(cmd->err, sizeof(cmd->err), "out of memory");
@@ -298,8 +312,9 @@ cert_show(struct cert_cmd *cmd, int64_t id)
 	if (cert.last_error != NULL)
 		printf("last-error: %s\n", cert.last_error);
 	format_time(cert.not_after, due, sizeof(due));
-	printf("imported: %s\nexpires: %s\n", cert.imported ? "yes" : "no",
-	    due);
+	printf("imported: %s\nexpires: %s\nkey-export: %s\n",
+	    cert.imported ? "yes" : "no", due,
+	    policy_export_name(cert_key_export(&cert)));
 	state_cert_clear(&cert);
 	return state_version_list(cmd->state, id, print_version, NULL,
 	    cmd->err, sizeof(cmd->err));

@@ -17,6 +17,7 @@
 #include "broker/audit_issue.h"
 #include "broker/audit_signer.h"
 #include "broker/challenge_http.h"
+#include "broker/key_export.h"
 #include "broker/names.h"
 #include "broker/privdrop.h"
 #include "broker/scheduler.h"
@@ -165,12 +166,8 @@ clean_store(struct daemon_worker *w, const struct state_cert *cert)
 		    "the store", (long long)cert->id, removed);
 }
 
-/*
- * Adds the signer requests sent since the last call to the database's
- * counter of tenant ("" for the audit checkpoints), for the metrics.
- */
-static void
-count_signer_requests(struct daemon_worker *w, const char *tenant)
+void
+daemon_count_signer_requests(struct daemon_worker *w, const char *tenant)
 {
 	uint64_t sent = w->signer.requests;
 	char err[512];
@@ -230,7 +227,7 @@ run_task(struct daemon_worker *w, int64_t cert_id)
 	    result == DAEMON_FAILED ? err : NULL, err, sizeof(err)) != 0)
 		log_error("%s", err);
 out:
-	count_signer_requests(w, cert.tenant);
+	daemon_count_signer_requests(w, cert.tenant);
 	state_cert_clear(&cert);
 }
 
@@ -292,7 +289,7 @@ checkpoint(struct daemon_worker *w)
 	if (audit_current() != NULL && audit_checkpoint(audit_current(),
 	    audit_signer_sign, &w->signer, err, sizeof(err)) != 0)
 		log_error("audit checkpoint failed: %s", err);
-	count_signer_requests(w, "");
+	daemon_count_signer_requests(w, "");
 }
 
 static int
@@ -303,6 +300,8 @@ run_loop(struct daemon_worker *w)
 	int found;
 
 	recover_deploys(w);
+	/* Wraps for nodes that a reload added, and wraps that failed. */
+	key_export_wrap_all(w);
 	log_info("worker ready (state %s/%s)", w->config->broker.state_dir,
 	    STATE_FILE_NAME);
 	while (!daemon_stop) {

@@ -46,6 +46,13 @@ enum daemon_result {
 };
 
 /*
+ * Adds the signer requests sent since the last call to the database's
+ * counter of tenant ("" for the audit checkpoints), for the metrics.
+ */
+void daemon_count_signer_requests(struct daemon_worker *w,
+    const char *tenant);
+
+/*
  * Runs the pending jobs of the API process (broker/daemon_jobs.c) and
  * stores their responses. Returns 0, or -1 when the database fails.
  */

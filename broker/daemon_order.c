@@ -17,6 +17,7 @@
 #include "broker/certificate.h"
 #include "broker/challenge_http.h"
 #include "broker/issue_limits.h"
+#include "broker/key_export.h"
 #include "broker/names.h"
 #include "broker/policy_gate.h"
 #include "broker/renewal_info.h"
@@ -103,6 +104,7 @@ check_policy(struct run *r)
 	request.issuer = r->acme.issuer->name;
 	request.account = r->acme.issuer->account;
 	request.key_type = type;
+	request.key_export = cert_key_export(r->cert);
 	request.challenge = challenge_gate_type(r->w->config, r->tenant);
 	if (r->tenant->max_certificates.set || r->tenant->rate_per_hour.set ||
 	    r->tenant->rate_per_day.set) {
@@ -322,8 +324,10 @@ ensure_key(struct run *r)
 	char key_id[IPC_KEY_ID_LEN + 1];
 
 	if (r->order.key_id == NULL) {
-		if (signer_key_generate(acme->signer, NULL, r->cert->key_type,
-		    key_id, acme->err, sizeof(acme->err)) != 0)
+		if (signer_certificate_key_generate(acme->signer,
+		    r->cert->key_type, cert_key_export(r->cert) ==
+		    POLICY_EXPORT_WRAPPED ? "wrapped" : "hsm", key_id,
+		    acme->err, sizeof(acme->err)) != 0)
 			return -1;
 		r->order.key_id = strdup(key_id);
 		if (r->order.key_id == NULL)
@@ -431,6 +435,8 @@ activate(struct run *r)
 	if (state_version_activate(w->state, &v, &renewal, due, r->acme.err,
 	    sizeof(r->acme.err)) != 0)
 		return -1;
+	/* A failed wrap is logged; the next start of the worker retries. */
+	key_export_wrap_current(w, r->cert);
 	return daemon_deploy(w, r->cert, 0, r->acme.err,
 	    sizeof(r->acme.err));
 }

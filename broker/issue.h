@@ -9,6 +9,8 @@ struct issue_options {
 	const char *config_path;
 	const char *issuer;	/* NULL: the only issuer in the file */
 	const char *key_type;	/* NULL: acme certificate-key-type */
+	/* custos cert add only: "hsm" or "wrapped"; NULL: hsm. */
+	const char *key_export;
 	const char *tenant;	/* NULL: the tenant that lists the caller */
 	char *const *names;
 	size_t name_count;

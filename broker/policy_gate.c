@@ -153,6 +153,8 @@ gate_check_request(const struct policy_tenant *tenant,
 	report(tenant, NULL, NULL, &decision, denied, arg, &count);
 	policy_check_challenge(tenant, request->challenge, &decision);
 	report(tenant, NULL, NULL, &decision, denied, arg, &count);
+	policy_check_key_export(tenant, request->key_export, &decision);
+	report(tenant, NULL, NULL, &decision, denied, arg, &count);
 	check_limits(tenant, request, denied, arg, &count);
 	gate_restore_decisions();
 	return count;

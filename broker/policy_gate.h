@@ -27,6 +27,8 @@ struct gate_request {
 	const struct store_usage *usage;
 	/* gate_check_import: the leaf's lifetime in seconds, 0 to skip. */
 	long lifetime;
+	/* gate_check_request: the key export mode (zero: hsm). */
+	enum policy_export key_export;
 };
 
 /* Receives one "denied" line; arg is the caller's. */
@@ -34,7 +36,8 @@ typedef void (*gate_denial_fn)(const char *line, void *arg);
 
 /*
  * Checks every identifier, the issuer, the account, the challenge type,
- * the key type, the number of names and, when request->usage is set,
+ * the key export mode, the key type, the number of names and, when
+ * request->usage is set,
  * max-certificates and rate, and passes one line to denied for
  * each denial, so that every problem shows at once. Returns the number of
  * denials: 0 when the policy allows the request.

@@ -273,22 +273,29 @@ signer_request(struct signer_client *signer, uint16_t type,
 	return transact(signer, type, request, allowed, result, err, errlen);
 }
 
-/* Builds a key-generate request: an account key when issuer is set. */
+/*
+ * Builds a key-generate request: an account key when issuer is set,
+ * else a certificate key with export ("hsm", "wrapped" or NULL to omit).
+ */
 static json_t *
 key_generate_request(const char *tenant, const char *issuer,
-    const char *type)
+    const char *type, const char *export)
 {
 	if (issuer != NULL)
 		return json_pack("{s:s, s:s, s:s, s:s}", "purpose", "account",
 		    "tenant", tenant, "issuer", issuer, "type", type);
+	if (export != NULL)
+		return json_pack("{s:s, s:s, s:s, s:s}", "purpose",
+		    "certificate", "tenant", tenant, "type", type, "export",
+		    export);
 	return json_pack("{s:s, s:s, s:s}", "purpose", "certificate",
 	    "tenant", tenant, "type", type);
 }
 
-int
-signer_key_generate(struct signer_client *signer, const char *issuer,
-    const char *type, char key_id[IPC_KEY_ID_LEN + 1], char *err,
-    size_t errlen)
+static int
+generate_key(struct signer_client *signer, const char *issuer,
+    const char *type, const char *export, char key_id[IPC_KEY_ID_LEN + 1],
+    char *err, size_t errlen)
 {
 	json_t *request, *result = NULL;
 	const char *id;
@@ -299,7 +306,7 @@ signer_key_generate(struct signer_client *signer, const char *issuer,
 		snprintf(err, errlen, "no tenant set for the signer request");
 		return -1;
 	}
-	request = key_generate_request(signer->tenant, issuer, type);
+	request = key_generate_request(signer->tenant, issuer, type, export);
 	if (request == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -318,6 +325,22 @@ out:
 	json_decref(request);
 	json_decref(result);
 	return rc;
+}
+
+int
+signer_key_generate(struct signer_client *signer, const char *issuer,
+    const char *type, char key_id[IPC_KEY_ID_LEN + 1], char *err,
+    size_t errlen)
+{
+	return generate_key(signer, issuer, type, NULL, key_id, err, errlen);
+}
+
+int
+signer_certificate_key_generate(struct signer_client *signer,
+    const char *type, const char *export, char key_id[IPC_KEY_ID_LEN + 1],
+    char *err, size_t errlen)
+{
+	return generate_key(signer, NULL, type, export, key_id, err, errlen);
 }
 
 void

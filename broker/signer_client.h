@@ -83,6 +83,13 @@ int signer_finish(struct signer_client *signer, char *err, size_t errlen);
 int signer_key_generate(struct signer_client *signer, const char *issuer,
     const char *type, char key_id[IPC_KEY_ID_LEN + 1], char *err,
     size_t errlen);
+/*
+ * Generates a certificate key for the signer's tenant with export "hsm"
+ * or "wrapped"; the signer generates a wrapped key as extractable.
+ */
+int signer_certificate_key_generate(struct signer_client *signer,
+    const char *type, const char *export, char key_id[IPC_KEY_ID_LEN + 1],
+    char *err, size_t errlen);
 int signer_key_public(struct signer_client *signer, const char *key_id,
     struct signer_key *key, char *err, size_t errlen);
 /*
@@ -105,5 +112,23 @@ int signer_jws_sign(struct signer_client *signer, const char *key_id,
 int signer_csr_build(struct signer_client *signer, const char *key_id,
     const char *const *names, size_t count, char **csr, char *err,
     size_t errlen);
+
+/* A certificate key wrapped for a node (IPC_KEY_WRAP), checked. */
+struct signer_wrapped {
+	char node[65];
+	char recipient[72];	/* "sha256:" and 64 lowercase hex digits */
+	char oaep_hash[8];	/* "sha256" or "sha1" */
+	char key_type[16];
+	char *data;		/* standard base64 with padding */
+};
+
+/*
+ * broker/signer_wrap.c: asks the signer to wrap the certificate key
+ * key_id of the signer's tenant for node. Every member of the result is
+ * checked; the blob is never decoded here.
+ */
+int signer_key_wrap(struct signer_client *signer, const char *key_id,
+    const char *node, struct signer_wrapped *out, char *err, size_t errlen);
+void signer_wrapped_clear(struct signer_wrapped *wrapped);
 
 #endif

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATE_SCHEMA_VERSION 8
+#define STATE_SCHEMA_VERSION 9
 #define STATE_NOT_FOUND (-2)
 #define STATE_FILE_NAME "custos.db"
 
@@ -142,6 +142,12 @@ int state_cert_list(struct state *st,
  * when none).
  */
 int state_cert_unfinished(struct state *st, int64_t **ids, size_t *count,
+    char *err, size_t errlen);
+/*
+ * Lists, in id order, the certificates not removed whose settings ask
+ * for wrapped key export. Sets *ids and *count as above.
+ */
+int state_cert_wrapped(struct state *st, int64_t **ids, size_t *count,
     char *err, size_t errlen);
 /* Marks the certificate removed and drops its task; versions stay. */
 int state_cert_remove(struct state *st, int64_t id, char *err,
@@ -297,5 +303,37 @@ int state_renewal_get(struct state *st, int64_t cert_id,
 int state_renewal_set(struct state *st, const struct state_renewal *renewal,
     int64_t due, char *err, size_t errlen);
 void state_renewal_clear(struct state_renewal *renewal);
+
+/*
+ * A certificate key wrapped by the signer for one edge node: the blob of
+ * IPC_KEY_WRAP (ipc/ipc.h) and what the distribution endpoint sends with
+ * it. The broker stores only this encrypted form.
+ */
+struct state_wrapped_key {
+	int64_t version_id;
+	char *node;
+	char *recipient;	/* "sha256:HEX" of the recipient key */
+	char *oaep_hash;	/* "sha256" or "sha1" */
+	char *key_type;		/* "ec-p256", ... */
+	char *data;		/* standard base64 of the blob */
+	int64_t created;
+};
+
+/* Stores wk, replacing the row of the same version, node and recipient. */
+int state_wrapped_put(struct state *st, const struct state_wrapped_key *wk,
+    char *err, size_t errlen);
+/* Reads the row of that version, node and recipient, or STATE_NOT_FOUND. */
+int state_wrapped_get(struct state *st, int64_t version_id, const char *node,
+    const char *recipient, struct state_wrapped_key *wk, char *err,
+    size_t errlen);
+void state_wrapped_clear(struct state_wrapped_key *wk);
+
+/*
+ * Sets *key_id (malloc'd) to the certificate key of the order that
+ * produced the version. STATE_NOT_FOUND for an imported version, which
+ * has no order.
+ */
+int state_version_key_id(struct state *st, int64_t version_id, char **key_id,
+    char *err, size_t errlen);
 
 #endif

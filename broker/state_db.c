@@ -125,6 +125,22 @@ static const char *const migrations[STATE_SCHEMA_VERSION] = {
 	"  fetched INTEGER NOT NULL DEFAULT 0,"
 	"  window_start INTEGER NOT NULL DEFAULT 0,"
 	"  window_end INTEGER NOT NULL DEFAULT 0);",
+
+	/*
+	 * Version 9: certificate keys wrapped for edge nodes, one per
+	 * version, node and recipient key. A node whose recipient key
+	 * changes gets a new row; the old one is never sent again.
+	 */
+	"CREATE TABLE wrapped_keys ("
+	"  version_id INTEGER NOT NULL"
+	"    REFERENCES versions(id) ON DELETE CASCADE,"
+	"  node TEXT NOT NULL,"
+	"  recipient TEXT NOT NULL,"
+	"  oaep_hash TEXT NOT NULL,"
+	"  key_type TEXT NOT NULL,"
+	"  data TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (version_id, node, recipient));",
 };
 
 static int
@@ -541,21 +557,18 @@ append_id(int64_t **ids, size_t *count, int64_t id)
 	return 0;
 }
 
-int
-state_cert_unfinished(struct state *st, int64_t **ids, size_t *count,
-    char *err, size_t errlen)
+/*
+ * Runs stmt, whose rows are certificate ids, and sets *ids to a malloc'd
+ * array of *count ids (NULL when none). what names the query in errors.
+ */
+static int
+collect_ids(struct state *st, sqlite3_stmt *stmt, int64_t **ids,
+    size_t *count, const char *what, char *err, size_t errlen)
 {
-	sqlite3_stmt *stmt;
 	int rc;
 
 	*ids = NULL;
 	*count = 0;
-	/* Both subqueries walk the partial indexes of schema version 6. */
-	stmt = prepare(st, err, errlen, "SELECT id FROM certificates"
-	    " WHERE removed = 0 AND id IN"
-	    " (SELECT cert_id FROM versions WHERE deploy_pending != 0"
-	    " UNION SELECT cert_id FROM attempts WHERE result = 'running')"
-	    " ORDER BY id", "");
 	if (stmt == NULL)
 		return -1;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -572,7 +585,32 @@ state_cert_unfinished(struct state *st, int64_t **ids, size_t *count,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	return db_error(st, err, errlen, "list unfinished certificates");
+	return db_error(st, err, errlen, what);
+}
+
+int
+state_cert_unfinished(struct state *st, int64_t **ids, size_t *count,
+    char *err, size_t errlen)
+{
+	/* Both subqueries walk the partial indexes of schema version 6. */
+	return collect_ids(st, prepare(st, err, errlen, "SELECT id FROM"
+	    " certificates WHERE removed = 0 AND id IN"
+	    " (SELECT cert_id FROM versions WHERE deploy_pending != 0"
+	    " UNION SELECT cert_id FROM attempts WHERE result = 'running')"
+	    " ORDER BY id", ""), ids, count, "list unfinished certificates",
+	    err, errlen);
+}
+
+int
+state_cert_wrapped(struct state *st, int64_t **ids, size_t *count,
+    char *err, size_t errlen)
+{
+	/* CASE keeps json_extract() away from settings that are not JSON. */
+	return collect_ids(st, prepare(st, err, errlen, "SELECT id FROM"
+	    " certificates WHERE removed = 0 AND CASE WHEN"
+	    " json_valid(settings) THEN json_extract(settings,"
+	    " '$.key_export') END = 'wrapped' ORDER BY id", ""), ids, count,
+	    "list wrapped certificates", err, errlen);
 }
 
 /* Runs one statement about certificate id and expects it to match. */
@@ -1246,4 +1284,101 @@ state_renewal_clear(struct state_renewal *r)
 {
 	free(r->ari_id);
 	memset(r, 0, sizeof(*r));
+}
+
+int
+state_wrapped_put(struct state *st, const struct state_wrapped_key *wk,
+    char *err, size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "INSERT OR REPLACE INTO"
+	    " wrapped_keys (version_id, node, recipient, oaep_hash, key_type,"
+	    " data, created) VALUES (?, ?, ?, ?, ?, ?, ?)", "isssssi",
+	    wk->version_id, wk->node, wk->recipient, wk->oaep_hash,
+	    wk->key_type, wk->data, wk->created), "store a wrapped key", err,
+	    errlen);
+}
+
+int
+state_wrapped_get(struct state *st, int64_t version_id, const char *node,
+    const char *recipient, struct state_wrapped_key *wk, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	memset(wk, 0, sizeof(*wk));
+	stmt = prepare(st, err, errlen, "SELECT oaep_hash, key_type, data,"
+	    " created FROM wrapped_keys WHERE version_id = ? AND node = ?"
+	    " AND recipient = ?", "iss", version_id, node, recipient);
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		wk->version_id = version_id;
+		wk->node = strdup(node);
+		wk->recipient = strdup(recipient);
+		wk->oaep_hash = column_text(stmt, 0);
+		wk->key_type = column_text(stmt, 1);
+		wk->data = column_text(stmt, 2);
+		wk->created = sqlite3_column_int64(stmt, 3);
+		rc = 0;
+		if (wk->node == NULL || wk->recipient == NULL ||
+		    wk->oaep_hash == NULL || wk->key_type == NULL ||
+		    wk->data == NULL) {
+			state_wrapped_clear(wk);
+			snprintf(err, errlen, "out of memory");
+			rc = -1;
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = STATE_NOT_FOUND;
+		snprintf(err, errlen, "version %lld has no wrapped key for "
+		    "node %s", (long long)version_id, node);
+	} else {
+		rc = db_error(st, err, errlen, "read a wrapped key");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+void
+state_wrapped_clear(struct state_wrapped_key *wk)
+{
+	free(wk->node);
+	free(wk->recipient);
+	free(wk->oaep_hash);
+	free(wk->key_type);
+	free(wk->data);
+	memset(wk, 0, sizeof(*wk));
+}
+
+int
+state_version_key_id(struct state *st, int64_t version_id, char **key_id,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*key_id = NULL;
+	stmt = prepare(st, err, errlen, "SELECT o.key_id FROM versions v"
+	    " JOIN orders o ON o.id = v.order_id WHERE v.id = ?"
+	    " AND o.key_id IS NOT NULL", "i", version_id);
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*key_id = column_text(stmt, 0);
+		rc = 0;
+		if (*key_id == NULL) {
+			snprintf(err, errlen, "out of memory");
+			rc = -1;
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = STATE_NOT_FOUND;
+		snprintf(err, errlen, "version %lld has no key of an order",
+		    (long long)version_id);
+	} else {
+		rc = db_error(st, err, errlen, "read the key of a version");
+	}
+	sqlite3_finalize(stmt);
+	return rc;
 }

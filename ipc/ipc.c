@@ -43,6 +43,8 @@ ipc_type_name(uint16_t type)
 		return "jws-sign";
 	case IPC_CSR_BUILD:
 		return "csr-build";
+	case IPC_KEY_WRAP:
+		return "key-wrap";
 	case IPC_EAB_SIGN:
 		return "eab-sign";
 	case IPC_KEY_CHANGE:

@@ -52,6 +52,20 @@
  *     KEYID must name a certificate key bound to TENANT, and every name
  *     must be allowed for TENANT.
  *
+ * IPC_KEY_WRAP      {"key_id": KEYID, "tenant": TENANT, "node": NODE}
+ *     result:       {"key_id": KEYID, "node": NODE,
+ *                    "recipient": "sha256:HEX", "oaep_hash": HASH,
+ *                    "key_type": TYPE, "data": BASE64}
+ *     Exports the certificate key KEYID encrypted to the recipient key
+ *     of NODE: RSA-OAEP(recipient, K) || AES-KWP(K, PKCS#8 of the key),
+ *     K a fresh AES-256 key, HASH "sha256" or "sha1" (the OAEP and MGF1
+ *     hash), HEX the SHA-256 of the recipient's DER
+ *     SubjectPublicKeyInfo and BASE64 standard base64 with padding. The
+ *     key must be bound to TENANT and generated with "export":
+ *     "wrapped", TENANT's key-export must list wrapped, and NODE must be
+ *     a node of TENANT with a recipient key; otherwise the reply is a
+ *     policy-denied error.
+ *
  * IPC_AUDIT_CHECKPOINT_SIGN  {"head": HEX}
  *     result:       {"key_id": KEYID, "algorithm": "ecdsa-p256-sha256",
  *                    "signed_at": TIME, "signature": BASE64}
@@ -72,11 +86,13 @@
  *     before its reply, and the broker checks every member (presence,
  *     JSON type, length, allowed words) before it appends the record to
  *     the audit log. Members: "action" (required; "policy.decision",
- *     "key.generate", "signer.refusal" or "audit.key-generate"),
+ *     "key.generate", "key.wrap", "signer.refusal" or
+ *     "audit.key-generate"),
  *     "outcome" (required; "allowed", "denied", "success" or
  *     "failure"), and the optional strings "tenant", "subject" (the
  *     value decided, or the names of a refused request), "reason",
- *     "request", "code", "key_id", "purpose", "key_type" and "account".
+ *     "request", "code", "key_id", "purpose", "key_type", "account",
+ *     "node" and "recipient" (a "sha256:HEX" fingerprint).
  *     No member ever carries a PIN, a key or a payload.
  *
  * IPC_EAB_SIGN      {"key_id": KEYID, "tenant": TENANT, "url": URL}
@@ -109,7 +125,10 @@
  *     the origin of ISSUER's directory. "reason" is optional.
  *
  * IPC_KEY_GENERATE takes "account": ACCOUNT with "purpose": "account" to
- * choose one of the issuer's accounts (absent: the first one listed).
+ * choose one of the issuer's accounts (absent: the first one listed),
+ * and "export": "hsm" | "wrapped" with "purpose": "certificate" (absent:
+ * hsm). The tenant's key-export must list the mode; a wrapped key is
+ * generated extractable, so that IPC_KEY_WRAP can export it.
  *
  * IPC_ERROR         {"code": WORD, "message": TEXT}, in place of a result.
  *     WORD is "unknown-key" (no such key in the token), "hsm-failure"
@@ -137,6 +156,7 @@ enum ipc_type {
 	IPC_KEY_PUBLIC = 2,
 	IPC_JWS_SIGN = 3,
 	IPC_CSR_BUILD = 4,
+	IPC_KEY_WRAP = 5,
 
 	/* Account lifecycle, described above. */
 	IPC_EAB_SIGN = 10,

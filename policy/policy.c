@@ -304,6 +304,74 @@ policy_check_key_type(const struct policy_tenant *tenant,
 	return record(tenant, subject, decision);
 }
 
+static const char *const export_names[] = { "hsm", "wrapped" };
+
+int
+policy_export_parse(const char *text, enum policy_export *mode)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(export_names) / sizeof(export_names[0]); i++)
+		if (strcmp(text, export_names[i]) == 0) {
+			*mode = (enum policy_export)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *
+policy_export_name(enum policy_export mode)
+{
+	return (unsigned int)mode < sizeof(export_names) /
+	    sizeof(export_names[0]) ? export_names[mode] : "(unknown)";
+}
+
+/*
+ * Allows a mode that the tenant's key-export statement lists. Without
+ * that statement only hsm is allowed, so that no key becomes
+ * extractable unless the policy says so.
+ */
+int
+policy_check_key_export(const struct policy_tenant *tenant,
+    enum policy_export mode, struct policy_decision *decision)
+{
+	const struct config_origin *origin;
+	char subject[64];
+
+	snprintf(subject, sizeof(subject), "key export %s",
+	    policy_export_name(mode));
+	if (tenant == NULL) {
+		decide(subject, decision, 0, NULL, ", no tenant");
+		return record(tenant, subject, decision);
+	}
+	origin = &tenant->key_export_origin;
+	if (origin->line == 0)
+		decide(subject, decision, mode == POLICY_EXPORT_HSM, NULL,
+		    mode == POLICY_EXPORT_HSM ? " by default (tenant %s has "
+		    "no key-export statement)" : ", tenant %s has no "
+		    "key-export statement (add key-export hsm wrapped)",
+		    tenant->name);
+	else if (tenant->key_exports & (1u << mode))
+		decide(subject, decision, 1, origin, " by key-export at "
+		    "%s:%d:%d", origin->file, origin->line, origin->column);
+	else
+		decide(subject, decision, 0, origin, ", not in the "
+		    "key-export of tenant %s at %s:%d", tenant->name,
+		    origin->file, origin->line);
+	return record(tenant, subject, decision);
+}
+
+const struct policy_node *
+policy_find_node(const struct policy_tenant *tenant, const char *name)
+{
+	size_t i;
+
+	for (i = 0; tenant != NULL && i < tenant->node_count; i++)
+		if (strcmp(tenant->nodes[i].name, name) == 0)
+			return &tenant->nodes[i];
+	return NULL;
+}
+
 /* A limit, the key that sets it and the unit written after its value. */
 struct limit_ref {
 	const struct policy_limit *limit;
@@ -422,6 +490,7 @@ free_tenant(struct policy_tenant *tenant)
 		    sizeof(tenant->nodes[i].hash));
 		free_words(tenant->nodes[i].grants,
 		    tenant->nodes[i].grant_count);
+		free(tenant->nodes[i].recipient_der);
 	}
 	free(tenant->nodes);
 	free(tenant->rules);

@@ -78,10 +78,17 @@ struct policy_token {
 	struct config_origin origin;
 };
 
+/* "sha256:" and 64 lowercase hex digits, with the NUL. */
+#define POLICY_FINGERPRINT_BUFSIZE (7 + 2 * POLICY_SHA256_LEN + 1)
+#define POLICY_RECIPIENT_BITS_MIN 2048
+#define POLICY_RECIPIENT_BITS_MAX 4096
+
 /*
  * An edge node that fetches certificates from the distribution endpoint
  * with its own bearer token. grants lists certificate ids (decimal) and
- * store labels of the tenant; the node may fetch only those.
+ * store labels of the tenant; the node may fetch only those. A node with
+ * a recipient key receives the keys of wrapped certificates encrypted to
+ * it; recipient_der is NULL for a node without one.
  */
 struct policy_node {
 	char name[POLICY_TOKEN_ID_MAX + 1];
@@ -89,6 +96,18 @@ struct policy_node {
 	struct policy_word *grants;
 	size_t grant_count;
 	struct config_origin origin;
+	/* DER SubjectPublicKeyInfo of an RSA key, 2048 to 4096 bits. */
+	unsigned char *recipient_der;
+	size_t recipient_der_len;
+	/* "sha256:HEX", the SHA-256 of recipient_der. */
+	char recipient_fingerprint[POLICY_FINGERPRINT_BUFSIZE];
+	struct config_origin recipient_origin;
+};
+
+/* Key export modes that a tenant's key-export statement lists. */
+enum policy_export {
+	POLICY_EXPORT_HSM = 0,		/* the key never leaves the HSM */
+	POLICY_EXPORT_WRAPPED,		/* encrypted to a node's recipient */
 };
 
 struct policy_tenant {
@@ -112,6 +131,12 @@ struct policy_tenant {
 	size_t challenge_count;
 	struct policy_word *key_types;
 	size_t key_type_count;
+	/*
+	 * Bits 1 << enum policy_export of the allowed modes; without a
+	 * key-export statement only POLICY_EXPORT_HSM is allowed.
+	 */
+	unsigned int key_exports;
+	struct config_origin key_export_origin;	/* line 0: no statement */
 	struct policy_limit max_names;
 	struct policy_limit max_lifetime;	/* seconds */
 	struct policy_limit max_certificates;
@@ -199,6 +224,22 @@ int policy_node_for_token(const struct policy *policy, const char *token,
 int policy_node_grants(const struct policy_node *node, long long cert_id,
     const char *label);
 
+/* Returns the node of tenant named name, or NULL. */
+const struct policy_node *policy_find_node(const struct policy_tenant *tenant,
+    const char *name);
+
+/*
+ * recipient.c: reads the PEM public key at path (relative paths start at
+ * the folder of policy_file) into node's recipient members. Returns 0,
+ * or -1 with a message naming the file in err.
+ */
+int policy_read_recipient(const char *policy_file, const char *path,
+    struct policy_node *node, char *err, size_t errlen);
+
+/* Parses "hsm" or "wrapped". Returns 0, or -1 for any other text. */
+int policy_export_parse(const char *text, enum policy_export *mode);
+const char *policy_export_name(enum policy_export mode);
+
 /* match.c: names */
 
 /*
@@ -230,6 +271,8 @@ int policy_check_challenge(const struct policy_tenant *tenant,
     const char *challenge, struct policy_decision *decision);
 int policy_check_key_type(const struct policy_tenant *tenant,
     enum key_type type, struct policy_decision *decision);
+int policy_check_key_export(const struct policy_tenant *tenant,
+    enum policy_export mode, struct policy_decision *decision);
 int policy_check_name_count(const struct policy_tenant *tenant,
     size_t count, struct policy_decision *decision);
 int policy_check_lifetime(const struct policy_tenant *tenant,

@@ -438,6 +438,26 @@ parse_node_token(struct reader *rd, struct policy_node *pn,
 	    owner->name);
 }
 
+/* Reads "recipient PATH" of a node: the node's RSA public key. */
+static int
+parse_node_recipient(struct reader *rd, struct policy_node *pn,
+    const struct conf_node *node)
+{
+	char message[CONFIG_ERR_MAX];
+
+	if (pn->recipient_der != NULL)
+		return node_error(rd, node, "duplicate recipient in node %s; "
+		    "a node has one recipient key", pn->name);
+	if (node->value_count != 1)
+		return node_error(rd, node, "recipient takes one path, as in: "
+		    "recipient \"/etc/custos/nodes/edge1.pub\"");
+	if (policy_read_recipient(rd->policy->file, node->values[0].text, pn,
+	    message, sizeof(message)) != 0)
+		return value_error(rd, &node->values[0], "%s", message);
+	pn->recipient_origin = origin_of(rd, &node->values[0]);
+	return 0;
+}
+
 /* Reads the body of node NAME { token ...; certificates ...; }. */
 static int
 parse_node_body(struct reader *rd, struct policy_node *pn,
@@ -462,10 +482,13 @@ parse_node_body(struct reader *rd, struct policy_node *pn,
 		} else if (strcmp(node->key, "certificates") == 0) {
 			if (parse_node_grants(rd, pn, node) < 0)
 				return -1;
+		} else if (strcmp(node->key, "recipient") == 0) {
+			if (parse_node_recipient(rd, pn, node) < 0)
+				return -1;
 		} else {
 			return node_error(rd, node, "unknown key \"%s\" in "
-			    "node %s; use token or certificates", node->key,
-			    pn->name);
+			    "node %s; use token, certificates or recipient",
+			    node->key, pn->name);
 		}
 	}
 	if (!have_token)
@@ -717,6 +740,29 @@ parse_key_types(struct reader *rd, struct policy_tenant *tenant,
 	return 0;
 }
 
+/* Reads "key-export hsm wrapped": the modes certificates may ask for. */
+static int
+parse_key_export(struct reader *rd, struct policy_tenant *tenant,
+    const struct conf_node *node)
+{
+	const struct conf_value *v;
+	enum policy_export mode;
+	size_t i;
+
+	for (i = 0; i < node->value_count; i++) {
+		v = &node->values[i];
+		if (policy_export_parse(v->text, &mode) != 0)
+			return value_error(rd, v, "unknown key export mode "
+			    "\"%s\"; use hsm or wrapped", v->text);
+		if (tenant->key_exports & (1u << mode))
+			return value_error(rd, v, "duplicate key export mode "
+			    "\"%s\"", v->text);
+		tenant->key_exports |= 1u << mode;
+	}
+	tenant->key_export_origin = origin_of(rd, &node->values[0]);
+	return 0;
+}
+
 static int
 set_limit(struct reader *rd, struct policy_limit *limit,
     const struct conf_value *v, long value)
@@ -804,6 +850,7 @@ static const struct statement statements[] = {
 	{ "accounts", parse_accounts, 0 },
 	{ "challenges", parse_challenges, 0 },
 	{ "key-types", parse_key_types, 0 },
+	{ "key-export", parse_key_export, 1 },
 	{ "max-names", parse_max_count, 1 },
 	{ "max-lifetime", parse_max_lifetime, 1 },
 	{ "max-certificates", parse_max_count, 1 },
@@ -827,7 +874,8 @@ check_statement(struct reader *rd, const struct conf_node *block,
 		return node_error(rd, node, "%s needs a value", node->key);
 	if (!st->single)
 		return 0;
-	max = strcmp(st->key, "rate") == 0 ? 2 : 1;
+	max = strcmp(st->key, "rate") == 0 ? 2 :
+	    strcmp(st->key, "key-export") == 0 ? 2 : 1;
 	if (node->value_count > max)
 		return value_error(rd, &node->values[max], "too many values "
 		    "for %s", node->key);
@@ -860,7 +908,7 @@ parse_tenant_body(struct reader *rd, struct policy_tenant *tenant,
 			return node_error(rd, node, "unknown key \"%s\" in "
 			    "tenant %s; use users, groups, token, node, allow, "
 			    "deny, issuers, accounts, challenges, key-types, "
-			    "max-names, max-lifetime, max-certificates or "
+			    "key-export, max-names, max-lifetime, max-certificates or "
 			    "rate", node->key, tenant->name);
 		if (check_statement(rd, block, i, &statements[j]) < 0 ||
 		    statements[j].parse(rd, tenant, node) < 0)

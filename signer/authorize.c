@@ -222,6 +222,32 @@ authorize_certificate_key(const struct policy_tenant *tenant,
 	return allow(tenant, subject, decision);
 }
 
+/*
+ * Decides whether a key of tenant may be wrapped for node_name: the
+ * tenant's key-export must list wrapped, and the node must be one of the
+ * tenant's with a recipient key. The caller checks the key's binding.
+ */
+int
+authorize_key_wrap(const struct policy_tenant *tenant, const char *node_name,
+    const struct policy_node **node, struct policy_decision *decision)
+{
+	char quoted[POLICY_QUOTE_BUFSIZE], subject[POLICY_QUOTE_BUFSIZE + 8];
+
+	*node = NULL;
+	if (!policy_check_key_export(tenant, POLICY_EXPORT_WRAPPED, decision))
+		return 0;
+	snprintf(subject, sizeof(subject), "node %s",
+	    policy_quote(node_name, quoted));
+	*node = policy_find_node(tenant, node_name);
+	if (*node == NULL)
+		return deny(tenant, subject, decision, "not a node of tenant "
+		    "%s", tenant->name);
+	if ((*node)->recipient_der == NULL)
+		return deny(tenant, subject, decision, "it has no recipient "
+		    "key (add recipient \"PATH\" to its node block)");
+	return allow(tenant, subject, decision);
+}
+
 /* Checks the names and their count, and the lifetime when requested. */
 static int
 check_order(const struct policy_tenant *tenant,

@@ -147,7 +147,8 @@ keygen_add_shape(struct keygen_request *k, enum key_type type)
  */
 static int
 keygen_request_init(struct keygen_request *k, enum key_type type,
-    const struct key_binding *binding, const unsigned char id[KEY_ID_BYTES])
+    const struct key_binding *binding, int extractable,
+    const unsigned char id[KEY_ID_BYTES])
 {
 	char hex[2 * KEY_ID_BYTES + 1];
 	CK_ULONG label_len;
@@ -174,7 +175,8 @@ keygen_request_init(struct keygen_request *k, enum key_type type,
 	add_attr(k->priv, &k->priv_count, CKA_TOKEN, &k->yes, 1);
 	add_attr(k->priv, &k->priv_count, CKA_PRIVATE, &k->yes, 1);
 	add_attr(k->priv, &k->priv_count, CKA_SENSITIVE, &k->yes, 1);
-	add_attr(k->priv, &k->priv_count, CKA_EXTRACTABLE, &k->no, 1);
+	add_attr(k->priv, &k->priv_count, CKA_EXTRACTABLE,
+	    extractable ? &k->yes : &k->no, 1);
 	add_attr(k->priv, &k->priv_count, CKA_SIGN, &k->yes, 1);
 	add_attr(k->priv, &k->priv_count, CKA_DECRYPT, &k->no, 1);
 	add_attr(k->priv, &k->priv_count, CKA_UNWRAP, &k->no, 1);
@@ -185,15 +187,17 @@ keygen_request_init(struct keygen_request *k, enum key_type type,
 }
 
 /*
- * Generates a key pair in the token. The private key can only sign and
- * never leaves the token (sensitive, not extractable); the public key can
- * only verify. Both carry CKA_ID id (16 random bytes, written to id) and
+ * Generates a key pair in the token. The private key can only sign and is
+ * sensitive. It is not extractable unless extractable is set, which only
+ * a certificate key for wrapped export gets: C_WrapKey can then export it
+ * encrypted, while its value stays unreadable. The public key can only
+ * verify. Both carry CKA_ID id (16 random bytes, written to id) and
  * the CKA_LABEL of key_label_format(). Returns 0, or -1 with err set.
  */
 int
 token_generate_key(struct signer_token *token, enum key_type type,
-    const struct key_binding *binding, unsigned char id[KEY_ID_BYTES],
-    char *err, size_t errlen)
+    const struct key_binding *binding, int extractable,
+    unsigned char id[KEY_ID_BYTES], char *err, size_t errlen)
 {
 	struct keygen_request k;
 	CK_OBJECT_HANDLE pub, priv;
@@ -204,7 +208,7 @@ token_generate_key(struct signer_token *token, enum key_type type,
 		snprintf(err, errlen, "no random bytes for the key id");
 		return -1;
 	}
-	if (keygen_request_init(&k, type, binding, id) != 0) {
+	if (keygen_request_init(&k, type, binding, extractable, id) != 0) {
 		snprintf(err, errlen, "the key label does not fit");
 		return -1;
 	}

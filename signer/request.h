@@ -45,4 +45,8 @@ int authorize_key_change_payload(struct request *req,
     const unsigned char key_id[KEY_ID_BYTES], const json_t *inner,
     struct policy_decision *decision);
 
+/* wrap_request.c: IPC_KEY_WRAP. */
+extern const char *const key_wrap_request_members[];
+int handle_key_wrap(struct request *req);
+
 #endif

@@ -156,9 +156,35 @@ describe_key(struct request *req, EVP_PKEY *pkey,
 }
 
 static const char *const key_generate_members[] = {
-	"purpose", "tenant", "issuer", "account", "type", NULL,
+	"purpose", "tenant", "issuer", "account", "type", "export", NULL,
 };
 static const char *const purposes[] = { "account", "certificate", NULL };
+static const char *const export_modes[] = { "hsm", "wrapped", NULL };
+
+/*
+ * Reads the optional "export" member into *mode (absent: hsm). Only
+ * certificate keys may carry it.
+ */
+static int
+get_key_export(struct request *req, enum key_purpose purpose,
+    enum policy_export *mode)
+{
+	int choice;
+
+	*mode = POLICY_EXPORT_HSM;
+	if (json_object_get(req->body, "export") == NULL)
+		return 0;
+	if (purpose != KEY_PURPOSE_CERTIFICATE) {
+		snprintf(req->message, sizeof(req->message), "member "
+		    "\"export\" is only for certificate keys");
+		return SIGNER_PROTOCOL_ERROR;
+	}
+	if (ipc_get_choice(req->body, "export", export_modes, &choice,
+	    req->message, sizeof(req->message)) != 0)
+		return SIGNER_PROTOCOL_ERROR;
+	*mode = choice == 0 ? POLICY_EXPORT_HSM : POLICY_EXPORT_WRAPPED;
+	return 0;
+}
 
 /*
  * Reads the purpose, the issuer and account (account keys only) and the
@@ -211,12 +237,15 @@ handle_key_generate(struct request *req)
 	unsigned char id[KEY_ID_BYTES];
 	char label[LABEL_MAX];
 	enum key_purpose purpose;
+	enum policy_export export;
 	enum key_type type;
 	const char *issuer, *account;
 	EVP_PKEY *pkey = NULL;
 	int rc;
 
 	rc = get_key_request(req, &purpose, &issuer, &account, &type);
+	if (rc == 0)
+		rc = get_key_export(req, purpose, &export);
 	if (rc == 0)
 		rc = get_tenant(req, &tenant);
 	if (rc != 0)
@@ -225,8 +254,13 @@ handle_key_generate(struct request *req)
 	    issuer, account, type, &binding, &decision))
 		return reply_denied(req, &decision);
 	snprintf(req->account, sizeof(req->account), "%s", binding.account);
+	/* A key is extractable only when the tenant allows wrapped export. */
+	if (purpose == KEY_PURPOSE_CERTIFICATE &&
+	    !policy_check_key_export(tenant, export, &decision))
+		return reply_denied(req, &decision);
 
-	if (token_generate_key(token, type, &binding, id, req->message,
+	if (token_generate_key(token, type, &binding,
+	    export == POLICY_EXPORT_WRAPPED, id, req->message,
 	    sizeof(req->message)) != 0)
 		return reply_error(req, "hsm-failure", "%s", req->message);
 	if (token_find_key(token, id, &pkey, label, sizeof(label)) != 0)
@@ -539,6 +573,7 @@ static const struct handler {
 	{ IPC_KEY_PUBLIC, key_public_members, handle_key_public },
 	{ IPC_JWS_SIGN, jws_sign_members, handle_jws_sign },
 	{ IPC_CSR_BUILD, csr_build_members, handle_csr_build },
+	{ IPC_KEY_WRAP, key_wrap_request_members, handle_key_wrap },
 	{ IPC_AUDIT_CHECKPOINT_SIGN, audit_checkpoint_members,
 	    handle_audit_checkpoint_sign },
 	{ IPC_AUDIT_KEY_PUBLIC, audit_key_members, handle_audit_key_public },

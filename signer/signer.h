@@ -2,8 +2,10 @@
  * The signer: the only Custos process that talks to the HSM. It loads the
  * PKCS#11 module, logs in, drops privileges, enters its seccomp sandbox and
  * only then serves the requests defined in ipc/ipc.h on one descriptor.
- * Private keys never leave the token: they are generated there as
- * sensitive and non-extractable, and used through libp11's EVP_PKEY.
+ * Private keys are generated in the token as sensitive and used through
+ * libp11's EVP_PKEY. They are non-extractable, except a certificate key
+ * that its request asked to export wrapped and the tenant's key-export
+ * allows: that key leaves the token only through C_WrapKey (keywrap.c).
  */
 #ifndef CUSTOS_SIGNER_H
 #define CUSTOS_SIGNER_H
@@ -92,13 +94,25 @@ int key_label_format(const struct key_binding *binding, const char *hex,
 int key_label_parse(const char *label, const char *hex,
     struct key_binding *binding);
 int token_generate_key(struct signer_token *token, enum key_type type,
-    const struct key_binding *binding, unsigned char id[KEY_ID_BYTES],
-    char *err, size_t errlen);
+    const struct key_binding *binding, int extractable,
+    unsigned char id[KEY_ID_BYTES], char *err, size_t errlen);
 int token_find_key(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], EVP_PKEY **out, char *label,
     size_t labellen);
 int token_read_pin(const char *path, char *pin, size_t pinlen, char *err,
     size_t errlen);
+
+/* keywrap.c: a private key wrapped to a node's recipient key. */
+struct wrapped_key {
+	char oaep_hash[8];		/* "sha256" or "sha1" */
+	unsigned char *blob;		/* RSA-OAEP part, then AES-KWP part */
+	size_t blob_len;
+};
+
+int token_wrap_key(struct signer_token *token,
+    const unsigned char id[KEY_ID_BYTES], const unsigned char *recipient_der,
+    size_t recipient_len, struct wrapped_key *wk, char *err, size_t errlen);
+void wrapped_key_clear(struct wrapped_key *wk);
 
 /* keycache.c */
 EVP_PKEY *key_cache_get(struct key_cache *cache,
@@ -253,6 +267,9 @@ int authorize_account_key(const struct custos_config *config,
     struct policy_decision *decision);
 int authorize_certificate_key(const struct policy_tenant *tenant,
     const char *label, const char *hex, struct policy_decision *decision);
+int authorize_key_wrap(const struct policy_tenant *tenant,
+    const char *node_name, const struct policy_node **node,
+    struct policy_decision *decision);
 int authorize_payload(const struct policy_tenant *tenant,
     const struct csr_table *csrs, const char *text, int has_kid,
     struct acme_payload *payload, struct policy_decision *decision);

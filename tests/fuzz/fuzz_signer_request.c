@@ -5,9 +5,10 @@
  * checks, and each request's validation: key id, key type, URL and its
  * origin, nonce, JWS payload shape and CSR names.
  *
- * The token is replaced at link time (-Wl,--wrap) by the two functions
- * below, so keys live in memory: JWS_SIGN and CSR_BUILD sign with a
- * software EC P-256 or RSA-2048 key instead of stopping at "unknown-key".
+ * The token is replaced at link time (-Wl,--wrap) by the functions below,
+ * so keys live in memory: JWS_SIGN and CSR_BUILD sign with a software
+ * EC P-256 or RSA-2048 key instead of stopping at "unknown-key", and
+ * KEY_WRAP finds no extractable key.
  * The configuration and policy are fixed texts with one issuer and two
  * tenants. Every reply must be one IPC_RESULT or IPC_ERROR frame holding
  * a JSON object.
@@ -49,6 +50,12 @@ static const char policy_text[] =
     "\taccounts pebble\n"
     "\tchallenges http-01 dns-01\n"
     "\tkey-types ec-p256 rsa-2048\n"
+    "\tkey-export hsm wrapped\n"
+    "\tnode edge1 {\n"
+    "\t\ttoken sha256:cf1567dd9a1bf47c5e326ea24c877df96e3ed024ed4a7"
+    "83d5a774bb450ab428d\n"
+    "\t\tcertificates 1\n"
+    "\t}\n"
     "\tmax-names 4\n"
     "}\n"
     "tenant other {\n"
@@ -66,8 +73,11 @@ static struct csr_table csrs;
 static struct fresh_keys fresh_keys;
 
 int __wrap_token_generate_key(struct signer_token *token, enum key_type type,
-    const struct key_binding *binding, unsigned char id[KEY_ID_BYTES],
-    char *err, size_t errlen);
+    const struct key_binding *binding, int extractable,
+    unsigned char id[KEY_ID_BYTES], char *err, size_t errlen);
+int __wrap_token_wrap_key(struct signer_token *token,
+    const unsigned char id[KEY_ID_BYTES], const unsigned char *recipient_der,
+    size_t recipient_len, struct wrapped_key *wk, char *err, size_t errlen);
 int __wrap_token_find_key(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], EVP_PKEY **out, char *label,
     size_t labellen);
@@ -114,10 +124,11 @@ set_binding(unsigned char selector, struct key_binding *binding)
 
 int
 __wrap_token_generate_key(struct signer_token *token, enum key_type type,
-    const struct key_binding *binding, unsigned char id[KEY_ID_BYTES],
-    char *err, size_t errlen)
+    const struct key_binding *binding, int extractable,
+    unsigned char id[KEY_ID_BYTES], char *err, size_t errlen)
 {
 	(void)token;
+	(void)extractable;
 	(void)err;
 	(void)errlen;
 	memset(id, 0, KEY_ID_BYTES);
@@ -126,6 +137,22 @@ __wrap_token_generate_key(struct signer_token *token, enum key_type type,
 	if (binding->purpose == KEY_PURPOSE_CERTIFICATE)
 		id[2] = strcmp(binding->tenant, "web") == 0 ? 1 : 2;
 	return 0;
+}
+
+/* The stand-in token has no extractable key. */
+int
+__wrap_token_wrap_key(struct signer_token *token,
+    const unsigned char id[KEY_ID_BYTES], const unsigned char *recipient_der,
+    size_t recipient_len, struct wrapped_key *wk, char *err, size_t errlen)
+{
+	(void)token;
+	(void)id;
+	(void)recipient_der;
+	(void)recipient_len;
+	(void)err;
+	(void)errlen;
+	memset(wk, 0, sizeof(*wk));
+	return -EPERM;
 }
 
 int

@@ -69,7 +69,7 @@ agent_setup
 
 # Certificate 1 wrapped, certificate 2 in the HSM.
 response=$(agent_request a.alpha.test ',"key_export":"wrapped"')
-assert_contains "the wrapped request is accepted" "$response" '"id": 1'
+assert_contains "the wrapped request is accepted" "$response" '"id":1,'
 agent_request b.alpha.test >/dev/null
 wait_for 120 "SELECT count(*) FROM versions WHERE status = 'current'" 2 ||
 	bail_out "no certificates: $(tail -n 30 "$DAEMON_LOG")"

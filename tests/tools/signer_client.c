@@ -22,8 +22,8 @@
  *				replaced by it
  *
  * TYPE is a name (key-generate, key-public, jws-sign, csr-build,
- * key-destroy, test-forbidden-syscall, test-open-file, test-environment)
- * or a number.
+ * key-wrap, key-destroy, test-forbidden-syscall, test-open-file,
+ * test-environment) or a number.
  * Replies print as "result JSON", "error JSON", "eof" or "failed:
  * REASON". The last line is "exit N" or "signal N". The client gives up
  * after 120 seconds, or after SIGNER_CLIENT_TIMEOUT seconds when that
@@ -52,8 +52,8 @@ static json_t *last_result;
 
 static const uint16_t known_types[] = {
 	IPC_KEY_GENERATE, IPC_KEY_PUBLIC, IPC_JWS_SIGN, IPC_CSR_BUILD,
-	IPC_KEY_DESTROY, IPC_RESULT, IPC_ERROR, IPC_TEST_FORBIDDEN_SYSCALL, IPC_TEST_OPEN_FILE,
-	IPC_TEST_ENVIRONMENT,
+	IPC_KEY_WRAP, IPC_KEY_DESTROY, IPC_RESULT, IPC_ERROR,
+	IPC_TEST_FORBIDDEN_SYSCALL, IPC_TEST_OPEN_FILE, IPC_TEST_ENVIRONMENT,
 };
 
 static int

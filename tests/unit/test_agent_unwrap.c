@@ -83,6 +83,37 @@ test_unwrap_sha1(void)
 	free(blob);
 }
 
+/* Up to 7 zero bytes after the DER are SoftHSM2's padding; more are not. */
+static void
+test_zero_padding(void)
+{
+	static const struct {
+		size_t pad;
+		unsigned char fill;
+		int accepted;
+	} cases[] = {
+		{ 1, 0, 1 }, { 3, 0, 1 }, { 7, 0, 1 },
+		{ 8, 0, 0 }, { 1, 1, 0 }, { 5, 0xff, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = 0;
+		unsigned char *blob = wrap_blob_padded(leaf_key, recipient_a,
+		    EVP_sha1(), cases[i].pad, cases[i].fill, &len);
+		EVP_PKEY *key;
+
+		CHECK(blob != NULL);
+		key = unwrap(recipient_a, "sha1", "ec-p256", blob, len);
+		CHECK_INT(key != NULL, cases[i].accepted);
+		if (key != NULL)
+			CHECK_INT(EVP_PKEY_eq(key, leaf_key), 1);
+		else
+			CHECK(strstr(err, "not a DER PKCS#8") != NULL);
+		EVP_PKEY_free(key);
+		free(blob);
+	}
+}
+
 static void
 test_second_recipient_fails(void)
 {
@@ -464,6 +495,7 @@ main(void)
 	leaf_cert = make_cert(leaf_key);
 	RUN(test_unwrap_sha256);
 	RUN(test_unwrap_sha1);
+	RUN(test_zero_padding);
 	RUN(test_second_recipient_fails);
 	RUN(test_truncated_blob_fails);
 	RUN(test_flipped_bits_fail);

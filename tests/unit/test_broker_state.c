@@ -805,6 +805,115 @@ test_renewal_schedule(void)
 }
 
 static void
+test_wrapped_keys(void)
+{
+	struct state_cert cert = sample_cert("a");
+	struct state_order order = { .generation = 1, .status = ORDER_STORED,
+	    .key_id = "00112233445566778899aabbccddeeff", .created = 10 };
+	struct state_version v = { .name = "v1", .serial = "01",
+	    .not_before = 100, .not_after = 200, .created = 100 }, cur;
+	struct state_wrapped_key wk = { .node = "edge1",
+	    .recipient = "sha256:aa", .oaep_hash = "sha1",
+	    .key_type = "ec-p256", .data = "QUJD", .created = 150 }, got;
+	struct state *st;
+	char *key_id = NULL;
+	int64_t id;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &cert, 0, &id, err, sizeof(err)), 0);
+	order.cert_id = id;
+	CHECK_INT(state_order_save(st, &order, err, sizeof(err)), 0);
+	v.cert_id = id;
+	v.order_id = order.id;
+	CHECK_INT(state_version_activate(st, &v, NULL, 180, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_version_current(st, id, &cur, err, sizeof(err)), 0);
+	CHECK_INT(state_version_key_id(st, cur.id, &key_id, err,
+	    sizeof(err)), 0);
+	CHECK_STR(key_id, "00112233445566778899aabbccddeeff");
+	free(key_id);
+	CHECK_INT(state_version_key_id(st, cur.id + 1, &key_id, err,
+	    sizeof(err)), STATE_NOT_FOUND);
+	CHECK(key_id == NULL);
+
+	wk.version_id = cur.id;
+	CHECK_INT(state_wrapped_get(st, cur.id, "edge1", "sha256:aa", &got,
+	    err, sizeof(err)), STATE_NOT_FOUND);
+	CHECK_STR(err, "version 1 has no wrapped key for node edge1");
+	CHECK_INT(state_wrapped_put(st, &wk, err, sizeof(err)), 0);
+	CHECK_INT(state_wrapped_get(st, cur.id, "edge1", "sha256:aa", &got,
+	    err, sizeof(err)), 0);
+	CHECK_STR(got.oaep_hash, "sha1");
+	CHECK_STR(got.key_type, "ec-p256");
+	CHECK_STR(got.data, "QUJD");
+	CHECK_INT(got.created, 150);
+	state_wrapped_clear(&got);
+	/* Another recipient key of the same node is another row. */
+	CHECK_INT(state_wrapped_get(st, cur.id, "edge1", "sha256:bb", &got,
+	    err, sizeof(err)), STATE_NOT_FOUND);
+	CHECK_INT(state_wrapped_get(st, cur.id, "edge2", "sha256:aa", &got,
+	    err, sizeof(err)), STATE_NOT_FOUND);
+	wk.data = "REVG";
+	CHECK_INT(state_wrapped_put(st, &wk, err, sizeof(err)), 0);
+	CHECK_INT(state_wrapped_get(st, cur.id, "edge1", "sha256:aa", &got,
+	    err, sizeof(err)), 0);
+	CHECK_STR(got.data, "REVG");
+	state_wrapped_clear(&got);
+	wk.version_id = cur.id + 10;
+	CHECK_INT(state_wrapped_put(st, &wk, err, sizeof(err)), -1);
+	state_version_clear(&cur);
+	state_close(st);
+	CHECK_INT(query_int("SELECT count(*) FROM wrapped_keys"), 1);
+}
+
+static void
+test_wrapped_certificates_listed(void)
+{
+	struct state_cert hsm = sample_cert("a"), wrapped = sample_cert("b"),
+	    removed = sample_cert("c"), broken = sample_cert("d");
+	struct state *st;
+	int64_t id, *ids = NULL;
+	size_t count = 9;
+
+	wrapped.settings = "{\"key_export\":\"wrapped\"}";
+	removed.settings = "{\"key_export\":\"wrapped\"}";
+	broken.settings = "{not json";
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_wrapped(st, &ids, &count, err, sizeof(err)), 0);
+	CHECK_INT(count, 0);
+	CHECK(ids == NULL);
+	CHECK_INT(state_cert_add(st, &hsm, 0, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &wrapped, 0, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &removed, 0, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_remove(st, id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &broken, 0, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_wrapped(st, &ids, &count, err, sizeof(err)), 0);
+	CHECK_INT(count, 1);
+	CHECK_INT(count == 1 ? ids[0] : -1, 2);
+	free(ids);
+	state_close(st);
+}
+
+static void
+test_migrate_from_version_eight(void)
+{
+	struct state *st;
+
+	fresh_path();
+	CHECK_INT(state_open_schema(path, 8, &st, err, sizeof(err)), 0);
+	state_close(st);
+	CHECK_INT(query_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " name = 'wrapped_keys'"), 0);
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_schema_version(st), 9);
+	state_close(st);
+	CHECK_INT(query_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " name = 'wrapped_keys'"), 1);
+}
+
+static void
 test_migrate_from_version_four(void)
 {
 	struct state_cert got;
@@ -846,6 +955,9 @@ main(void)
 	RUN(test_open_new_database);
 	RUN(test_renewal_schedule);
 	RUN(test_migrate_from_version_four);
+	RUN(test_migrate_from_version_eight);
+	RUN(test_wrapped_keys);
+	RUN(test_wrapped_certificates_listed);
 	RUN(test_wal_mode);
 	RUN(test_migrate_from_version_one);
 	RUN(test_newer_schema_rejected);

@@ -38,7 +38,8 @@ static const struct bad_case bad_cases[] = {
 	{ "tenant web {\n\tfoo bar\n}\n",
 	  "bad.policy:2:2: unknown key \"foo\" in tenant web; use users, "
 	  "groups, token, node, allow, deny, issuers, accounts, challenges, "
-	  "key-types, max-names, max-lifetime, max-certificates or rate" },
+	  "key-types, key-export, max-names, max-lifetime, max-certificates "
+	  "or rate" },
 	{ "tenant web {\n\tallow\n}\n",
 	  "bad.policy:2:2: allow needs a value" },
 	{ "tenant web {\n\tallow x {\n\t}\n}\n",
@@ -163,8 +164,8 @@ static const struct bad_case bad_cases[] = {
 	  "list)" },
 	{ "tenant web {\n\tnode edge1 {\n\t\ttoken " HASH_A "\n\t\t"
 	  "pin 1234\n\t}\n}\n",
-	  "bad.policy:4:3: unknown key \"pin\" in node edge1; use token or "
-	  "certificates" },
+	  "bad.policy:4:3: unknown key \"pin\" in node edge1; use token, "
+	  "certificates or recipient" },
 	{ "tenant web {\n\tnode e {\n\t\ttoken " HASH_A "\n\t}\n\tnode e "
 	  "{\n\t\ttoken " HASH_B "\n\t}\n}\n",
 	  "bad.policy:5:7: duplicate node \"e\"; the first is at line 2" },

@@ -17,13 +17,15 @@
 #include <openssl/x509.h>
 
 /*
- * Wraps key to recipient with OAEP hash md. Returns a malloc'd blob of
- * *len bytes, or NULL.
+ * Wraps key to recipient with OAEP hash md, after appending pad bytes of
+ * value fill to the DER (SoftHSM2 2.6.1 appends zeros up to a multiple
+ * of 8). Returns a malloc'd blob of *len bytes, or NULL.
  */
 static inline unsigned char *
-wrap_blob(EVP_PKEY *key, EVP_PKEY *recipient, const EVP_MD *md, size_t *len)
+wrap_blob_padded(EVP_PKEY *key, EVP_PKEY *recipient, const EVP_MD *md,
+    size_t pad, unsigned char fill, size_t *len)
 {
-	unsigned char aes_key[32], *der = NULL, *blob = NULL;
+	unsigned char aes_key[32], *der = NULL, *blob = NULL, *padded = NULL;
 	size_t rsa_len = 0;
 	int der_len = 0, out_len = 0, final_len = 0, ok = 0;
 	PKCS8_PRIV_KEY_INFO *info = EVP_PKEY2PKCS8(key);
@@ -34,9 +36,13 @@ wrap_blob(EVP_PKEY *key, EVP_PKEY *recipient, const EVP_MD *md, size_t *len)
 	    RAND_bytes(aes_key, sizeof(aes_key)) != 1)
 		goto out;
 	der_len = i2d_PKCS8_PRIV_KEY_INFO(info, &der);
+	if (der_len <= 0 || (padded = malloc((size_t)der_len + pad)) == NULL)
+		goto out;
+	memcpy(padded, der, (size_t)der_len);
+	memset(padded + der_len, fill, pad);
 	rsa_len = (size_t)EVP_PKEY_get_size(recipient);
-	blob = malloc(rsa_len + (size_t)der_len + 16);
-	if (der_len <= 0 || blob == NULL ||
+	blob = malloc(rsa_len + (size_t)der_len + pad + 16);
+	if (blob == NULL ||
 	    EVP_PKEY_encrypt_init(pctx) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, md) <= 0 ||
@@ -47,8 +53,8 @@ wrap_blob(EVP_PKEY *key, EVP_PKEY *recipient, const EVP_MD *md, size_t *len)
 	EVP_CIPHER_CTX_set_flags(cctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
 	if (EVP_EncryptInit_ex(cctx, EVP_aes_256_wrap_pad(), NULL, aes_key,
 	    NULL) != 1 ||
-	    EVP_EncryptUpdate(cctx, blob + rsa_len, &out_len, der,
-	    der_len) != 1 ||
+	    EVP_EncryptUpdate(cctx, blob + rsa_len, &out_len, padded,
+	    der_len + (int)pad) != 1 ||
 	    EVP_EncryptFinal_ex(cctx, blob + rsa_len + out_len,
 	    &final_len) != 1)
 		goto out;
@@ -57,6 +63,7 @@ wrap_blob(EVP_PKEY *key, EVP_PKEY *recipient, const EVP_MD *md, size_t *len)
 out:
 	OPENSSL_cleanse(aes_key, sizeof(aes_key));
 	OPENSSL_clear_free(der, der_len > 0 ? (size_t)der_len : 0);
+	OPENSSL_clear_free(padded, der_len > 0 ? (size_t)der_len + pad : 0);
 	PKCS8_PRIV_KEY_INFO_free(info);
 	EVP_PKEY_CTX_free(pctx);
 	EVP_CIPHER_CTX_free(cctx);
@@ -65,6 +72,13 @@ out:
 		return NULL;
 	}
 	return blob;
+}
+
+/* Wraps key to recipient with OAEP hash md and no padding. */
+static inline unsigned char *
+wrap_blob(EVP_PKEY *key, EVP_PKEY *recipient, const EVP_MD *md, size_t *len)
+{
+	return wrap_blob_padded(key, recipient, md, 0, 0, len);
 }
 
 #endif

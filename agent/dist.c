@@ -21,9 +21,11 @@ dist_version_valid(const char *name)
 {
 	size_t len = strlen(name);
 
+	/* "current" and "previous" name the links beside the versions. */
 	return len > 0 && len <= DIST_VERSION_MAX && name[0] != '.' &&
 	    name[0] != '-' && strspn(name, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len &&
+	    strcmp(name, "current") != 0 && strcmp(name, "previous") != 0;
 }
 
 static int
@@ -383,7 +385,8 @@ dist_parse(const char *body, size_t len, struct dist_doc *doc, char *err,
 		goto out;
 	if (!dist_version_valid(doc->version)) {
 		snprintf(err, errlen, "member \"version\" is not a name of "
-		    "letters, digits, '.', '_' and '-'");
+		    "letters, digits, '.', '_' and '-', or is one of the link "
+		    "names current and previous");
 		goto out;
 	}
 	if (get_string(root, "certificate", DIST_PEM_MAX, &doc->certificate,

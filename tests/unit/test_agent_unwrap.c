@@ -399,6 +399,16 @@ test_dist_hsm(void)
 	CHECK_INT(parse_json(body, &doc), -1);
 	CHECK(strstr(err, "unknown key export mode") != NULL);
 
+	body = hsm_body();
+	json_object_set_new(body, "version", json_string("previous"));
+	CHECK_INT(parse_json(body, &doc), -1);
+	CHECK(strstr(err, "\"version\"") != NULL);
+
+	body = hsm_body();
+	json_object_set_new(body, "version", json_string("current"));
+	CHECK_INT(parse_json(body, &doc), -1);
+	CHECK(strstr(err, "\"version\"") != NULL);
+
 	err[0] = '\0';
 	CHECK_INT(dist_parse("{\"version\":1,\"version\":2}", 25, &doc, err,
 	    sizeof(err)), -1);

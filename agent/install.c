@@ -18,21 +18,100 @@
 
 #define INSTALL_PATH_MAX 4352
 
-static int
-open_dir(const char *dir, char *err, size_t errlen)
+/* The mode of a version directory: readers of any file may enter it. */
+static mode_t
+version_dir_mode(const struct agent_cert *cert)
 {
-	int fd;
+	int readable = cert->key_mode | cert->cert_mode;
 
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s (create its "
-		    "parent, or fix the directory in the configuration)", dir,
+	return (mode_t)(0700 | (readable & 040 ? 050 : 0) |
+	    (readable & 04 ? 05 : 0));
+}
+
+/* Writes into err why open() of the directory dir failed. */
+static void
+open_error(const char *dir, char *err, size_t errlen)
+{
+	int saved = errno;
+	struct stat st;
+
+	if ((saved == ELOOP || saved == ENOTDIR) && lstat(dir, &st) == 0 &&
+	    S_ISLNK(st.st_mode))
+		snprintf(err, errlen, "%s is a symbolic link, which the agent "
+		    "does not follow; set directory to the path it points at",
+		    dir);
+	else
+		snprintf(err, errlen, "cannot open the directory %s: %s", dir,
+		    strerror(saved));
+}
+
+/*
+ * Rejects a directory that the group or others may write to, because
+ * they could point current at a version of their own.
+ */
+static int
+check_dir(int fd, const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot stat %s: %s", dir,
 		    strerror(errno));
 		return -1;
 	}
+	if ((st.st_mode & 022) != 0) {
+		snprintf(err, errlen, "%s has mode %04o, which lets group or "
+		    "others write to it; run chmod go-w %s", dir,
+		    (unsigned)(st.st_mode & 07777), dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens the certificate's directory, and creates it with the owner,
+ * group and mode of a version directory if it is missing, so that the
+ * readers of the files can enter it.
+ */
+static int
+open_dir(const struct agent_cert *cert, char *err, size_t errlen)
+{
+	const char *dir = cert->directory;
+	int fd, created = 1;
+
+	if (mkdir(dir, 0700) != 0) {
+		if (errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s (create "
+			    "its parent, or fix the directory in the "
+			    "configuration)", dir, strerror(errno));
+			return -1;
+		}
+		created = 0;
+	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		snprintf(err, errlen, "cannot open the directory %s: %s", dir,
+	if (fd < 0) {
+		open_error(dir, err, errlen);
+		return -1;
+	}
+	if (created && (cert->uid != (uid_t)-1 || cert->gid != (gid_t)-1) &&
+	    fchown(fd, cert->uid, cert->gid) != 0) {
+		snprintf(err, errlen, "cannot give %s to owner %s group %s: "
+		    "%s", dir, cert->owner ? cert->owner : "(unchanged)",
+		    cert->group ? cert->group : "(unchanged)",
 		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (created && fchmod(fd, version_dir_mode(cert)) != 0) {
+		snprintf(err, errlen, "cannot set the mode of %s: %s", dir,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (check_dir(fd, dir, err, errlen) != 0) {
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -63,8 +142,11 @@ install_current(const char *dir, char *out, size_t size, char *err,
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open the directory %s: %s", dir,
-		    strerror(errno));
+		open_error(dir, err, errlen);
+		return -1;
+	}
+	if (check_dir(fd, dir, err, errlen) != 0) {
+		close(fd);
 		return -1;
 	}
 	rc = read_link(fd, "current", out, size);
@@ -151,16 +233,6 @@ write_file(const struct agent_cert *cert, int dirfd,
 	return close(fd);
 }
 
-/* The mode of a version directory: readers of any file may enter it. */
-static mode_t
-version_dir_mode(const struct agent_cert *cert)
-{
-	int readable = cert->key_mode | cert->cert_mode;
-
-	return (mode_t)(0700 | (readable & 040 ? 050 : 0) |
-	    (readable & 04 ? 05 : 0));
-}
-
 /* Writes the files into the new directory tmp of dirfd. */
 static int
 write_version(const struct agent_cert *cert, int dirfd, const char *tmp,
@@ -229,7 +301,7 @@ install_version(const struct agent_cert *cert, const char *version,
 	char tmp[INSTALL_NAME_MAX + 16];
 	int dirfd, rc = -1;
 
-	if ((dirfd = open_dir(cert->directory, err, errlen)) < 0)
+	if ((dirfd = open_dir(cert, err, errlen)) < 0)
 		return -1;
 	if (read_link(dirfd, "current", old, INSTALL_NAME_MAX) < 0 ||
 	    read_link(dirfd, "previous", old_previous, INSTALL_NAME_MAX) < 0) {
@@ -278,7 +350,7 @@ install_rollback(const struct agent_cert *cert, const char *failed,
 {
 	int dirfd, rc = 0;
 
-	if ((dirfd = open_dir(cert->directory, err, errlen)) < 0)
+	if ((dirfd = open_dir(cert, err, errlen)) < 0)
 		return -1;
 	if (set_link(dirfd, "current", old) != 0 ||
 	    set_link(dirfd, "previous", old_previous) != 0) {

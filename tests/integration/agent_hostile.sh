@@ -1,0 +1,163 @@
+#!/bin/bash
+# custos-agent against hostile responses and hostile local files, with a
+# scripted distribution endpoint (tests/hostile/dist_scripted.py on
+# 127.0.0.1): a private key inside the certificate member and the link
+# names current and previous as versions are rejected; a directory that
+# the agent creates gets the mode of a version directory; a symbolic
+# link or a world-writable directory is rejected.
+set -uo pipefail
+# shellcheck source=tests/lib/lab.sh
+source "$(dirname "$0")/../lib/lab.sh"
+# shellcheck source=tests/lib/agent.sh
+source "$(dirname "$0")/../lib/agent.sh"
+
+PORT=8080
+
+# Usage: serve VERSION LEAF [JQ-FILTER]
+# Writes the hsm body of certificate 1 with LEAF.pem and the test CA as
+# chain, changed by JQ-FILTER when given.
+serve() {
+	jq -n --arg version "$1" --rawfile cert "$PKI/$2.pem" \
+		--rawfile chain "$PKI/ca.pem" \
+		'{id: 1, version: $version, certificate: $cert, chain: $chain,
+		  fullchain: ($cert + $chain),
+		  key: {export: "hsm", uri: "pkcs11:token=t;object=k"}}' \
+		>"$SERVER/1.json"
+	if [ -n "${3:-}" ]; then
+		jq --rawfile key "$PKI/v2.key" "$3" "$SERVER/1.json" \
+			>"$SERVER/1.json.new" &&
+			mv "$SERVER/1.json.new" "$SERVER/1.json"
+	fi
+}
+
+# Usage: write_config FILE DIRECTORY [CERTIFICATE-LINES]
+write_config() {
+	cat >"$1" <<CONF
+endpoint "http://127.0.0.1:$PORT"
+token-file "$AGENT_HOME/token"
+reload-timeout 5s
+certificate 1 {
+	directory "$2"
+	${3:-}
+}
+CONF
+}
+
+lab_tmpdir custos-agent-hostile || bail_out "cannot make a directory"
+[ -x "$CUSTOS_AGENT" ] || bail_out "$CUSTOS_AGENT is missing; run make"
+PKI=$LAB_DIR/pki
+SERVER=$LAB_DIR/server
+AGENT_HOME=$LAB_DIR/agent
+mkdir -p "$PKI" "$SERVER" "$AGENT_HOME/certs"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$PKI/ca.key" -subj "/CN=Agent Test CA" -days 2 \
+	-out "$PKI/ca.pem" 2>/dev/null
+for leaf in v1 v2; do
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+		-out "$PKI/$leaf.key" 2>/dev/null
+	openssl req -new -key "$PKI/$leaf.key" -subj "/CN=a.alpha.test" \
+		-out "$PKI/$leaf.csr" 2>/dev/null
+	openssl x509 -req -in "$PKI/$leaf.csr" -CA "$PKI/ca.pem" \
+		-CAkey "$PKI/ca.key" -CAcreateserial -days 2 \
+		-out "$PKI/$leaf.pem" 2>/dev/null
+done
+AGENT_TOKEN=$(openssl rand -hex 24)
+printf '%s\n' "$AGENT_TOKEN" >"$SERVER/token"
+(umask 077 && printf '%s\n' "$AGENT_TOKEN" >"$AGENT_HOME/token")
+chown -R "$AGENT_UID:$AGENT_GID" "$AGENT_HOME"
+chmod 0711 "$AGENT_HOME"
+
+python3 "$CUSTOS_SOURCE_DIR/tests/hostile/dist_scripted.py" "$SERVER" \
+	"$PORT" 2>"$LAB_DIR/server.log" &
+at_exit kill $!
+deadline=$((SECONDS + 10))
+until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
+	[ "$SECONDS" -lt "$deadline" ] ||
+		bail_out "the scripted server did not start"
+	sleep 0.1
+done
+
+certs=$AGENT_HOME/certs/1
+conf=$AGENT_HOME/agent.conf
+write_config "$conf" "$certs"
+
+# 1. A private key before or after the certificate is never written.
+serve v1 v1 '.certificate = $key + .certificate'
+agent_run "$conf"
+assert_equal "key before the certificate: exits 1" "$AGENT_STATUS" 1
+assert_contains "key before the certificate: names the member" \
+	"$AGENT_OUTPUT" "member \"certificate\" is not one PEM certificate"
+assert_file_missing "key before the certificate: no version" \
+	"$certs/current"
+serve v1 v1 '.certificate += $key | .fullchain = .certificate + .chain'
+agent_run "$conf"
+assert_equal "key after the certificate: exits 1" "$AGENT_STATUS" 1
+assert_file_missing "key after the certificate: no version" "$certs/current"
+serve v1 v1 '.chain += $key | .fullchain += $key'
+agent_run "$conf"
+assert_equal "key after the chain: exits 1" "$AGENT_STATUS" 1
+assert_contains "key after the chain: names the member" "$AGENT_OUTPUT" \
+	"member \"chain\" holds no PEM certificate"
+assert_file_missing "key after the chain: no version" "$certs/current"
+
+# 2. The directory that the agent creates can be entered by the readers.
+serve v1 v1
+agent_run "$conf"
+assert_equal "first version exits 0" "$AGENT_STATUS" 0
+assert_equal "current is v1" "$(readlink "$certs/current")" v1
+assert_equal "created directory has the version mode" \
+	"$(stat -c %a "$certs")" 755
+assert_equal "version directory has mode 0755" \
+	"$(stat -c %a "$certs/v1")" 755
+keyed=$AGENT_HOME/certs/keyed
+write_config "$AGENT_HOME/keyed.conf" "$keyed" "key-mode 0640
+	cert-mode 0640"
+agent_run "$AGENT_HOME/keyed.conf"
+assert_equal "group-readable files: exits 0" "$AGENT_STATUS" 0
+assert_equal "group-readable files: directory mode 0750" \
+	"$(stat -c %a "$keyed")" 750
+
+# 3. The link names are not versions.
+before=$(agent_tree_state "$certs")
+for name in previous current; do
+	serve "$name" v2
+	agent_run "$conf"
+	assert_equal "version $name: exits 1" "$AGENT_STATUS" 1
+	assert_contains "version $name: names the member" "$AGENT_OUTPUT" \
+		"member \"version\" is not a name"
+	assert_equal "version $name: writes nothing" \
+		"$(agent_tree_state "$certs")" "$before"
+done
+serve v2 v2
+agent_run "$conf"
+assert_equal "a valid version after them exits 0" "$AGENT_STATUS" 0
+assert_equal "current is v2" "$(readlink "$certs/current")" v2
+assert_equal "previous is v1" "$(readlink "$certs/previous")" v1
+
+# 4. A world-writable directory and a symbolic link are rejected.
+chmod 0777 "$certs"
+before=$(agent_tree_state "$certs")
+serve v3 v1
+agent_run "$conf"
+assert_equal "world-writable directory: exits 1" "$AGENT_STATUS" 1
+assert_contains "world-writable directory: names mode and fix" \
+	"$AGENT_OUTPUT" "$certs has mode 0777, which lets group or others\
+ write to it; run chmod go-w $certs"
+assert_equal "world-writable directory: writes nothing" \
+	"$(agent_tree_state "$certs")" "$before"
+chmod 0755 "$certs"
+before=$(agent_tree_state "$certs")
+ln -s "$certs" "$AGENT_HOME/certs/link"
+write_config "$AGENT_HOME/link.conf" "$AGENT_HOME/certs/link"
+agent_run "$AGENT_HOME/link.conf"
+assert_equal "directory symlink: exits 1" "$AGENT_STATUS" 1
+assert_contains "directory symlink: names the link and fix" \
+	"$AGENT_OUTPUT" "$AGENT_HOME/certs/link is a symbolic link, which the\
+ agent does not follow; set directory to the path it points at"
+assert_equal "directory symlink: writes nothing" \
+	"$(agent_tree_state "$certs")" "$before"
+
+all_output=$(cat "$AGENT_HOME/agent.log")
+assert_not_contains "agent log has no token" "$all_output" "$AGENT_TOKEN"
+assert_not_contains "agent log has no key" "$all_output" "PRIVATE KEY"
+tap_done

@@ -410,6 +410,8 @@ exec_reload(const struct agent_cert *cert, const char *version,
 	int null_fd;
 
 	setpgid(0, 0);
+	/* An ignored signal stays ignored across exec; the agent ignores it. */
+	signal(SIGPIPE, SIG_DFL);
 	null_fd = open("/dev/null", O_RDONLY);
 	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0)
 		_exit(126);

@@ -4,7 +4,8 @@
 # 127.0.0.1): a private key inside the certificate member and the link
 # names current and previous as versions are rejected; a directory that
 # the agent creates gets the mode of a version directory; a symbolic
-# link or a world-writable directory is rejected.
+# link or a world-writable directory is rejected; and the reload command
+# runs with SIGPIPE at its default action.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -156,6 +157,17 @@ assert_contains "directory symlink: names the link and fix" \
  agent does not follow; set directory to the path it points at"
 assert_equal "directory symlink: writes nothing" \
 	"$(agent_tree_state "$certs")" "$before"
+
+# 5. The reload command gets SIGPIPE at its default action.
+agent_reload_script reload-signals \
+	"grep '^SigIgn:' /proc/\$\$/status >$AGENT_HOME/signals"
+write_config "$conf" "$certs" "reload $AGENT_HOME/reload-signals"
+agent_run "$conf"
+assert_equal "reload exits 0" "$AGENT_STATUS" 0
+assert_equal "reload ran for v3" "$(readlink "$certs/current")" v3
+mask=$(awk '{ print $2 }' "$AGENT_HOME/signals")
+assert_equal "SIGPIPE is not ignored in the reload command" \
+	"$(((16#${mask:-0} >> 12) & 1))" 0
 
 all_output=$(cat "$AGENT_HOME/agent.log")
 assert_not_contains "agent log has no token" "$all_output" "$AGENT_TOKEN"

@@ -436,12 +436,22 @@ exec_reload(const struct agent_cert *cert, const char *version,
 	_exit(127);
 }
 
+/* Returns CLOCK_MONOTONIC in seconds, which setting the clock leaves alone. */
+static double
+monotonic_seconds(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
 int
 install_reload(const struct agent_cert *cert, const char *version,
     int rollback, int timeout, char *err, size_t errlen)
 {
 	struct timespec pause = { 0, 20 * 1000 * 1000 };
-	time_t deadline = time(NULL) + timeout;
+	double deadline = monotonic_seconds() + timeout;
 	int status = 0;
 	pid_t pid, done;
 
@@ -456,7 +466,7 @@ install_reload(const struct agent_cert *cert, const char *version,
 	if (pid == 0)
 		exec_reload(cert, version, rollback);
 	while ((done = waitpid(pid, &status, WNOHANG)) == 0 &&
-	    time(NULL) < deadline)
+	    monotonic_seconds() < deadline)
 		nanosleep(&pause, NULL);
 	if (done == 0) {
 		kill(-pid, SIGKILL);

@@ -5,7 +5,7 @@
 # names current and previous as versions are rejected; a directory that
 # the agent creates gets the mode of a version directory; a symbolic
 # link or a world-writable directory is rejected; and the reload command
-# runs with SIGPIPE at its default action.
+# runs with SIGPIPE at its default action and its full reload-timeout.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -168,6 +168,20 @@ assert_equal "reload ran for v3" "$(readlink "$certs/current")" v3
 mask=$(awk '{ print $2 }' "$AGENT_HOME/signals")
 assert_equal "SIGPIPE is not ignored in the reload command" \
 	"$(((16#${mask:-0} >> 12) & 1))" 0
+
+# 6. reload-timeout counts from the start of the command, not from the
+# start of the clock's second: started 0.1 s before a second ends, a
+# command of 0.3 s fits into reload-timeout 1s.
+write_config "$conf" "$certs" "reload \"sleep 0.3\""
+sed -i 's/^reload-timeout .*/reload-timeout 1s/' "$conf"
+serve v4 v2
+until [ "$(date +%N)" -ge 900000000 ]; do
+	sleep 0.01
+done
+agent_run "$conf"
+assert_equal "short reload near a second's end exits 0" "$AGENT_STATUS" 0
+assert_equal "short reload near a second's end keeps v4" \
+	"$(readlink "$certs/current")" v4
 
 all_output=$(cat "$AGENT_HOME/agent.log")
 assert_not_contains "agent log has no token" "$all_output" "$AGENT_TOKEN"

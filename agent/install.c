@@ -131,6 +131,16 @@ read_link(int dirfd, const char *name, char *out, size_t size)
 	return dist_version_valid(out) ? 1 : -1;
 }
 
+/* Returns 1 when name in dirfd is a directory, not a link to one. */
+static int
+version_present(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode);
+}
+
 int
 install_current(const char *dir, char *out, size_t size, char *err,
     size_t errlen)
@@ -150,6 +160,12 @@ install_current(const char *dir, char *out, size_t size, char *err,
 		return -1;
 	}
 	rc = read_link(fd, "current", out, size);
+	if (rc > 0 && !version_present(fd, out)) {
+		log_warn("%s/current names %s, whose directory is missing; "
+		    "fetching it again", dir, out);
+		out[0] = '\0';
+		rc = 0;
+	}
 	close(fd);
 	if (rc < 0)
 		snprintf(err, errlen, "%s/current is not a link to a version "
@@ -309,6 +325,9 @@ install_version(const struct agent_cert *cert, const char *version,
 		    "to a version directory; remove it", cert->directory);
 		goto out;
 	}
+	/* A version removed by hand is no version to return to. */
+	if (old[0] != '\0' && !version_present(dirfd, old))
+		old[0] = '\0';
 	if (strcmp(old, version) == 0) {
 		snprintf(err, errlen, "version %s is current already",
 		    version);

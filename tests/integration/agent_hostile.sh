@@ -5,7 +5,8 @@
 # names current and previous as versions are rejected; a directory that
 # the agent creates gets the mode of a version directory; a symbolic
 # link or a world-writable directory is rejected; and the reload command
-# runs with SIGPIPE at its default action and its full reload-timeout.
+# runs with SIGPIPE at its default action and its full reload-timeout;
+# a current version removed by hand is fetched again.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -182,6 +183,25 @@ agent_run "$conf"
 assert_equal "short reload near a second's end exits 0" "$AGENT_STATUS" 0
 assert_equal "short reload near a second's end keeps v4" \
 	"$(readlink "$certs/current")" v4
+
+# 7. A current version whose directory was removed by hand is fetched
+# again instead of being reported as current.
+write_config "$conf" "$certs"
+rm -r "${certs:?}/v4"
+agent_run "$conf"
+assert_equal "removed current version: exits 0" "$AGENT_STATUS" 0
+assert_contains "removed current version: names it" "$AGENT_OUTPUT" \
+	"$certs/current names v4, whose directory is missing; fetching it\
+ again"
+assert_equal "removed current version: fetched without If-None-Match" \
+	"$(tail -n 1 "$SERVER/requests.log")" "1 200"
+assert_equal "removed current version: current is v4" \
+	"$(readlink "$certs/current")" v4
+assert_equal "removed current version: cert.pem is back" \
+	"$(file_fingerprint "$certs/current/cert.pem")" \
+	"$(file_fingerprint "$PKI/v2.pem")"
+assert_equal "removed current version: previous stays v3" \
+	"$(readlink "$certs/previous")" v3
 
 all_output=$(cat "$AGENT_HOME/agent.log")
 assert_not_contains "agent log has no token" "$all_output" "$AGENT_TOKEN"

@@ -6,7 +6,8 @@
 # the agent creates gets the mode of a version directory; a symbolic
 # link or a world-writable directory is rejected; and the reload command
 # runs with SIGPIPE at its default action and its full reload-timeout;
-# a current version removed by hand is fetched again.
+# a current version removed by hand is fetched again; --check opens the
+# trust bundle.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -202,6 +203,17 @@ assert_equal "removed current version: cert.pem is back" \
 	"$(file_fingerprint "$PKI/v2.pem")"
 assert_equal "removed current version: previous stays v3" \
 	"$(readlink "$certs/previous")" v3
+
+# 8. --check opens the trust bundle, which a fetch needs later.
+sed "1i trust-bundle $AGENT_HOME/missing.pem" "$conf" >"$AGENT_HOME/tb.conf"
+agent_run "$AGENT_HOME/tb.conf" --check
+assert_equal "missing trust bundle: --check exits 1" "$AGENT_STATUS" 1
+assert_contains "missing trust bundle: names file and fix" "$AGENT_OUTPUT" \
+	"$AGENT_HOME/missing.pem: cannot open the trust bundle: No such file\
+ or directory; set trust-bundle to a PEM file of CA certificates"
+sed "1i trust-bundle $PKI/ca.pem" "$conf" >"$AGENT_HOME/tb.conf"
+agent_run "$AGENT_HOME/tb.conf" --check
+assert_equal "readable trust bundle: --check exits 0" "$AGENT_STATUS" 0
 
 all_output=$(cat "$AGENT_HOME/agent.log")
 assert_not_contains "agent log has no token" "$all_output" "$AGENT_TOKEN"

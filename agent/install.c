@@ -173,7 +173,27 @@ install_current(const char *dir, char *out, size_t size, char *err,
 	return rc;
 }
 
-/* Removes directory name of dirfd with the files in it. */
+/* Returns 1 when name is a file that the agent writes into a version. */
+static int
+version_file(const char *name)
+{
+	static const char *const names[] = {
+		".", "..", "cert.pem", "chain.pem", "fullchain.pem",
+		"privkey.pem", "key.uri",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Removes directory name of dirfd with the files in it. A directory
+ * with any other entry belongs to another program, so it stays as it
+ * is and the result is -1 with errno ENOTEMPTY.
+ */
 static int
 remove_version(int dirfd, const char *name)
 {
@@ -190,7 +210,15 @@ remove_version(int dirfd, const char *name)
 		return -1;
 	}
 	while ((entry = readdir(d)) != NULL)
-		if (entry->d_type != DT_DIR)
+		if (!version_file(entry->d_name)) {
+			closedir(d);
+			errno = ENOTEMPTY;
+			return -1;
+		}
+	rewinddir(d);
+	while ((entry = readdir(d)) != NULL)
+		if (strcmp(entry->d_name, ".") != 0 &&
+		    strcmp(entry->d_name, "..") != 0)
 			unlinkat(fd, entry->d_name, 0);
 	closedir(d);
 	return unlinkat(dirfd, name, AT_REMOVEDIR);
@@ -409,12 +437,19 @@ install_prune(const struct agent_cert *cert)
 		    strcmp(entry->d_name, current) == 0 ||
 		    strcmp(entry->d_name, previous) == 0)
 			continue;
-		if (dist_version_valid(entry->d_name) ||
-		    strncmp(entry->d_name, ".tmp-", 5) == 0)
-			if (remove_version(dirfd, entry->d_name) != 0)
-				log_warn("%s: cannot remove the old version "
-				    "%s/%s: %s", cert->ref, cert->directory,
-				    entry->d_name, strerror(errno));
+		if (!dist_version_valid(entry->d_name) &&
+		    strncmp(entry->d_name, ".tmp-", 5) != 0)
+			continue;
+		if (remove_version(dirfd, entry->d_name) == 0)
+			continue;
+		if (errno == ENOTEMPTY)
+			log_warn("%s: %s/%s is not a version directory of the "
+			    "agent; left in place", cert->ref,
+			    cert->directory, entry->d_name);
+		else
+			log_warn("%s: cannot remove the old version %s/%s: %s",
+			    cert->ref, cert->directory, entry->d_name,
+			    strerror(errno));
 	}
 	closedir(d);
 	close(dirfd);

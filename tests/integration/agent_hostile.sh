@@ -7,7 +7,7 @@
 # link or a world-writable directory is rejected; and the reload command
 # runs with SIGPIPE at its default action and its full reload-timeout;
 # a current version removed by hand is fetched again; --check opens the
-# trust bundle.
+# trust bundle; pruning leaves directories of other programs alone.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -214,6 +214,37 @@ assert_contains "missing trust bundle: names file and fix" "$AGENT_OUTPUT" \
 sed "1i trust-bundle $PKI/ca.pem" "$conf" >"$AGENT_HOME/tb.conf"
 agent_run "$AGENT_HOME/tb.conf" --check
 assert_equal "readable trust bundle: --check exits 0" "$AGENT_STATUS" 0
+
+# 9. Pruning removes only the agent's own version directories: a
+# directory named like a version but holding other files survives.
+shared=$AGENT_HOME/shared
+mkdir -p "$shared/html" "$shared/sites-enabled"
+echo page >"$shared/html/index.html"
+echo server >"$shared/sites-enabled/default"
+chown -R "$AGENT_UID:$AGENT_GID" "$shared"
+write_config "$AGENT_HOME/shared.conf" "$shared"
+serve v5 v1
+agent_run "$AGENT_HOME/shared.conf"
+assert_equal "shared directory: exits 0" "$AGENT_STATUS" 0
+assert_equal "shared directory: current is v5" \
+	"$(readlink "$shared/current")" v5
+assert_equal "shared directory: html/index.html survives" \
+	"$(cat "$shared/html/index.html")" page
+assert_equal "shared directory: sites-enabled/default survives" \
+	"$(cat "$shared/sites-enabled/default")" server
+assert_contains "shared directory: names the foreign directory" \
+	"$AGENT_OUTPUT" "$shared/html is not a version directory of the\
+ agent; left in place"
+serve v6 v2
+agent_run "$AGENT_HOME/shared.conf"
+serve v7 v1
+agent_run "$AGENT_HOME/shared.conf"
+assert_equal "shared directory: current is v7" \
+	"$(readlink "$shared/current")" v7
+assert_file_missing "shared directory: old version v5 is pruned" \
+	"$shared/v5"
+assert_equal "shared directory: html still survives" \
+	"$(cat "$shared/html/index.html")" page
 
 all_output=$(cat "$AGENT_HOME/agent.log")
 assert_not_contains "agent log has no token" "$all_output" "$AGENT_TOKEN"

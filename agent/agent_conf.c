@@ -157,8 +157,13 @@ set_endpoint(struct loader *ld, const struct conf_node *node, char **field)
 			    "invalid endpoint", form);
 	if (value->text[0] == '/')
 		return set_path(ld, node, field);
+	/* In http://localhost:80@HOST the host is HOST, not localhost. */
+	if (strchr(value->text, '@') != NULL)
+		return value_error(ld, value, node->key, "invalid endpoint",
+		    "the API's socket path, https://HOST[:PORT] or "
+		    "http://127.0.0.1:PORT, without user information ('@')");
 	if (strncmp(value->text, "https://", 8) == 0 &&
-	    value->text[8] != '\0' && strchr(value->text, '@') == NULL)
+	    value->text[8] != '\0')
 		return set_string(ld, value, field);
 	if (strncmp(value->text, "http://", 7) == 0 &&
 	    host_is_loopback(value->text + 7))

@@ -107,6 +107,15 @@ test_errors(void)
 	    ":1:10: non-loopback http endpoint 'http://127.0.0.1.example:80' "
 	    "for endpoint; use https:// for other hosts, because the node's "
 	    "token must not cross a network in clear");
+	/* The host of these URLs is the one after '@'. */
+	CHECK_STR(load_error("endpoint http://localhost:80@192.0.2.1\n"),
+	    ":1:10: invalid endpoint 'http://localhost:80@192.0.2.1' for "
+	    "endpoint; use the API's socket path, https://HOST[:PORT] or "
+	    "http://127.0.0.1:PORT, without user information ('@')");
+	CHECK_STR(load_error("endpoint http://127.0.0.1:1@192.0.2.1:80\n"),
+	    ":1:10: invalid endpoint 'http://127.0.0.1:1@192.0.2.1:80' for "
+	    "endpoint; use the API's socket path, https://HOST[:PORT] or "
+	    "http://127.0.0.1:PORT, without user information ('@')");
 	CHECK_STR(load_error("endpoint api.sock\n"),
 	    ":1:10: invalid endpoint 'api.sock' for endpoint; use the API's "
 	    "socket path, https://HOST[:PORT] or http://127.0.0.1:PORT");

@@ -467,7 +467,8 @@ exec_reload(const struct agent_cert *cert, const char *version,
 	/* An ignored signal stays ignored across exec; the agent ignores it. */
 	signal(SIGPIPE, SIG_DFL);
 	null_fd = open("/dev/null", O_RDONLY);
-	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0)
+	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
+	    dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
 		_exit(126);
 	snprintf(dir, sizeof(dir), "%s/current", cert->directory);
 	setenv("CUSTOS_CERT_REF", cert->ref, 1);

@@ -7,7 +7,8 @@
 # link or a world-writable directory is rejected; and the reload command
 # runs with SIGPIPE at its default action and its full reload-timeout;
 # a current version removed by hand is fetched again; --check opens the
-# trust bundle; pruning leaves directories of other programs alone.
+# trust bundle; pruning leaves directories of other programs alone; the
+# reload command's output goes to standard error.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -245,6 +246,17 @@ assert_file_missing "shared directory: old version v5 is pruned" \
 	"$shared/v5"
 assert_equal "shared directory: html still survives" \
 	"$(cat "$shared/html/index.html")" page
+
+# 10. The reload command's standard output goes to the agent's standard
+# error, as docs/agent.md states.
+write_config "$conf" "$certs" "reload \"echo reload-output\""
+serve v8 v2
+stdout=$(setpriv --reuid="$AGENT_UID" --regid="$AGENT_GID" --clear-groups \
+	-- "$CUSTOS_AGENT" --config "$conf" --once 2>"$AGENT_HOME/stderr")
+assert_equal "reload output: agent exits 0" "$?" 0
+assert_equal "reload output: nothing on standard output" "$stdout" ""
+assert_contains "reload output: on standard error" \
+	"$(cat "$AGENT_HOME/stderr")" "reload-output"
 
 all_output=$(cat "$AGENT_HOME/agent.log")
 assert_not_contains "agent log has no token" "$all_output" "$AGENT_TOKEN"

@@ -86,6 +86,7 @@ conf=$AGENT_HOME/agent.conf
 write_config "$conf" "$certs"
 
 # 1. A private key before or after the certificate is never written.
+# shellcheck disable=SC2016 # $key is a jq variable.
 serve v1 v1 '.certificate = $key + .certificate'
 agent_run "$conf"
 assert_equal "key before the certificate: exits 1" "$AGENT_STATUS" 1
@@ -93,10 +94,12 @@ assert_contains "key before the certificate: names the member" \
 	"$AGENT_OUTPUT" "member \"certificate\" is not one PEM certificate"
 assert_file_missing "key before the certificate: no version" \
 	"$certs/current"
+# shellcheck disable=SC2016 # $key is a jq variable.
 serve v1 v1 '.certificate += $key | .fullchain = .certificate + .chain'
 agent_run "$conf"
 assert_equal "key after the certificate: exits 1" "$AGENT_STATUS" 1
 assert_file_missing "key after the certificate: no version" "$certs/current"
+# shellcheck disable=SC2016 # $key is a jq variable.
 serve v1 v1 '.chain += $key | .fullchain += $key'
 agent_run "$conf"
 assert_equal "key after the chain: exits 1" "$AGENT_STATUS" 1

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/conf_tree.h"
 
@@ -433,6 +435,28 @@ check_required(struct loader *ld, struct agent_config *config)
 	return 0;
 }
 
+/*
+ * Rejects a file that another user may change, because its reload
+ * commands run as the agent. A missing file is left to the parser.
+ */
+static int
+check_file_owner(struct loader *ld)
+{
+	struct stat st;
+
+	if (stat(ld->file, &st) != 0)
+		return 0;
+	if ((st.st_mode & 022) != 0)
+		return file_error(ld, "mode %04o lets group or others write "
+		    "to the file, whose reload commands run as the agent; run "
+		    "chmod go-w %s", (unsigned)(st.st_mode & 07777), ld->file);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return file_error(ld, "the file belongs to uid %u, who could "
+		    "change its reload commands; give it to root or to the "
+		    "agent's user", (unsigned)st.st_uid);
+	return 0;
+}
+
 int
 agent_conf_load(const char *path, struct agent_config *config, char *err,
     size_t errlen)
@@ -445,6 +469,8 @@ agent_conf_load(const char *path, struct agent_config *config, char *err,
 	config->interval = 300;
 	config->reload_timeout = 60;
 	config->http_timeout = 60;
+	if (check_file_owner(&ld) != 0)
+		return -1;
 	if (conf_tree_parse_file(path, &tree, err, errlen) != 0)
 		return -1;
 	config->file = strdup(path);

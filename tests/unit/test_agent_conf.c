@@ -6,6 +6,7 @@
 #include "tests/unit/check.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char path[] = "/tmp/custos-agent-conf.XXXXXX";
@@ -162,6 +163,32 @@ test_errors(void)
 	    "command, such as \"/usr/sbin/nginx -s reload\"");
 }
 
+/* A file that others may change would hand them the reload commands. */
+static void
+test_file_owner(void)
+{
+	char expected[256];
+
+	chmod(path, 0666);
+	snprintf(expected, sizeof(expected), ": mode 0666 lets group or "
+	    "others write to the file, whose reload commands run as the "
+	    "agent; run chmod go-w %s", path);
+	CHECK_STR(load_error(BASE CERT "}\n"), expected);
+	chmod(path, 0620);
+	CHECK(strstr(load_error(BASE CERT "}\n"), ": mode 0620 lets") !=
+	    NULL);
+	chmod(path, 0644);
+	CHECK_STR(load_error(BASE CERT "}\n"), "(loaded without error)");
+	if (geteuid() == 0) {
+		CHECK_INT(chown(path, 5101, (gid_t)-1), 0);
+		CHECK_STR(load_error(BASE CERT "}\n"), ": the file belongs to "
+		    "uid 5101, who could change its reload commands; give it "
+		    "to root or to the agent's user");
+		CHECK_INT(chown(path, 0, (gid_t)-1), 0);
+	}
+	chmod(path, 0600);
+}
+
 int
 main(void)
 {
@@ -171,6 +198,7 @@ main(void)
 	RUN(test_full_file);
 	RUN(test_defaults);
 	RUN(test_errors);
+	RUN(test_file_owner);
 	unlink(path);
 	return check_done();
 }

@@ -69,9 +69,9 @@ check_dir(int fd, const char *dir, char *err, size_t errlen)
 }
 
 /*
- * Opens the certificate's directory, and creates it with the owner,
- * group and mode of a version directory if it is missing, so that the
- * readers of the files can enter it.
+ * Opens the certificate's directory, and creates it with the group and
+ * mode of a version directory if it is missing, so that the readers of
+ * the files can enter it.
  */
 static int
 open_dir(const struct agent_cert *cert, char *err, size_t errlen)
@@ -93,10 +93,11 @@ open_dir(const struct agent_cert *cert, char *err, size_t errlen)
 		open_error(dir, err, errlen);
 		return -1;
 	}
-	if (created && (cert->uid != (uid_t)-1 || cert->gid != (gid_t)-1) &&
-	    fchown(fd, cert->uid, cert->gid) != 0) {
-		snprintf(err, errlen, "cannot give %s to owner %s group %s: "
-		    "%s", dir, cert->owner ? cert->owner : "(unchanged)",
+	/* The owner of the links stays the agent: only the group changes. */
+	if (created && cert->gid != (gid_t)-1 &&
+	    fchown(fd, (uid_t)-1, cert->gid) != 0) {
+		snprintf(err, errlen, "cannot give %s to group %s: %s (the "
+		    "agent's user must be a member of that group)", dir,
 		    cert->group ? cert->group : "(unchanged)",
 		    strerror(errno));
 		close(fd);

@@ -8,7 +8,8 @@
 # runs with SIGPIPE at its default action and its full reload-timeout;
 # a current version removed by hand is fetched again; --check opens the
 # trust bundle; pruning leaves directories of other programs alone; the
-# reload command's output goes to standard error.
+# reload command's output goes to standard error; owner and group apply
+# to the files but not to the directory of the links.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -260,6 +261,23 @@ assert_equal "reload output: agent exits 0" "$?" 0
 assert_equal "reload output: nothing on standard output" "$stdout" ""
 assert_contains "reload output: on standard error" \
 	"$(cat "$AGENT_HOME/stderr")" "reload-output"
+
+# 11. With owner and group, a root agent gives the version's files to
+# them, but the directory with the links only to the group.
+owned=$AGENT_HOME/certs/owned
+write_config "$AGENT_HOME/owned.conf" "$owned" "owner nobody
+	group nogroup
+	cert-mode 0640"
+sed -i '1i allow-root yes' "$AGENT_HOME/owned.conf"
+"$CUSTOS_AGENT" --config "$AGENT_HOME/owned.conf" --once \
+	>>"$AGENT_HOME/agent.log" 2>&1
+assert_equal "owner and group: root agent exits 0" "$?" 0
+assert_equal "owner and group: directory stays root's, group nogroup" \
+	"$(stat -c '%U:%G %a' "$owned")" "root:nogroup 750"
+assert_equal "owner and group: version directory" \
+	"$(stat -c '%U:%G %a' "$owned/current/")" "nobody:nogroup 750"
+assert_equal "owner and group: cert.pem" \
+	"$(stat -c '%U:%G %a' "$owned/current/cert.pem")" "nobody:nogroup 640"
 
 all_output=$(cat "$AGENT_HOME/agent.log")
 assert_not_contains "agent log has no token" "$all_output" "$AGENT_TOKEN"

@@ -80,6 +80,29 @@ set_path(struct loader *ld, const struct conf_node *node, char **field)
 	return set_string(ld, value, field);
 }
 
+/*
+ * A certificate directory: an absolute path in one spelling only, so
+ * that two certificates cannot share a directory under two names.
+ */
+static int
+set_directory(struct loader *ld, const struct conf_node *node,
+    char **field)
+{
+	const struct conf_value *value = &node->values[0];
+	const char *text = value->text, *p;
+	size_t len;
+
+	for (p = text; *p == '/'; p += len) {
+		len = strcspn(p + 1, "/") + 1;
+		if (len == 1 || (len == 2 && p[1] == '.') ||
+		    (len == 3 && p[1] == '.' && p[2] == '.'))
+			return value_error(ld, value, node->key,
+			    "invalid path", "an absolute path without '//', "
+			    "'.' or '..' components or a trailing '/'");
+	}
+	return set_path(ld, node, field);
+}
+
 /* A duration: seconds, or a number with the unit s, m or h. */
 static int
 set_duration(struct loader *ld, const struct conf_node *node, int min,
@@ -294,7 +317,7 @@ cert_statement(struct loader *ld, const struct conf_node *node,
 	if (check_shape(ld, node, 1, 0) != 0)
 		return -1;
 	if (strcmp(node->key, "directory") == 0)
-		return set_path(ld, node, &cert->directory);
+		return set_directory(ld, node, &cert->directory);
 	if (strcmp(node->key, "owner") == 0)
 		return set_owner(ld, node, cert);
 	if (strcmp(node->key, "group") == 0)

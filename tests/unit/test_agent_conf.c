@@ -150,6 +150,23 @@ test_errors(void)
 	    "\tdirectory /srv/www\n}\n"),
 	    ":6:1: certificates www.example.com and b share the directory "
 	    "/srv/www; give each its own");
+	/* Two spellings of one directory would share current. */
+	CHECK_STR(load_error(BASE CERT "}\ncertificate b {\n"
+	    "\tdirectory /srv/www/\n}\n"),
+	    ":7:12: invalid path '/srv/www/' for directory; use an absolute "
+	    "path without '//', '.' or '..' components or a trailing '/'");
+	CHECK_STR(load_error(BASE "certificate b {\n\tdirectory /srv/./www\n"
+	    "}\n"),
+	    ":4:12: invalid path '/srv/./www' for directory; use an absolute "
+	    "path without '//', '.' or '..' components or a trailing '/'");
+	CHECK_STR(load_error(BASE "certificate b {\n\tdirectory /srv//www\n"
+	    "}\n"),
+	    ":4:12: invalid path '/srv//www' for directory; use an absolute "
+	    "path without '//', '.' or '..' components or a trailing '/'");
+	CHECK_STR(load_error(BASE "certificate b {\n\tdirectory /srv/www/..\n"
+	    "}\n"),
+	    ":4:12: invalid path '/srv/www/..' for directory; use an absolute "
+	    "path without '//', '.' or '..' components or a trailing '/'");
 	CHECK_STR(load_error(BASE "interval 5m\ninterval 6m\n"),
 	    ":4:1: interval is given twice (first on line 3); keep one");
 	CHECK_STR(load_error("token-file /t\n" CERT "}\n"),

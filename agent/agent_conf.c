@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/conf_tree.h"
 
@@ -76,6 +78,29 @@ set_path(struct loader *ld, const struct conf_node *node, char **field)
 		return value_error(ld, value, node->key, "invalid path",
 		    "an absolute path of at most 4095 bytes");
 	return set_string(ld, value, field);
+}
+
+/*
+ * A certificate directory: an absolute path in one spelling only, so
+ * that two certificates cannot share a directory under two names.
+ */
+static int
+set_directory(struct loader *ld, const struct conf_node *node,
+    char **field)
+{
+	const struct conf_value *value = &node->values[0];
+	const char *text = value->text, *p;
+	size_t len;
+
+	for (p = text; *p == '/'; p += len) {
+		len = strcspn(p + 1, "/") + 1;
+		if (len == 1 || (len == 2 && p[1] == '.') ||
+		    (len == 3 && p[1] == '.' && p[2] == '.'))
+			return value_error(ld, value, node->key,
+			    "invalid path", "an absolute path without '//', "
+			    "'.' or '..' components or a trailing '/'");
+	}
+	return set_path(ld, node, field);
 }
 
 /* A duration: seconds, or a number with the unit s, m or h. */
@@ -157,8 +182,13 @@ set_endpoint(struct loader *ld, const struct conf_node *node, char **field)
 			    "invalid endpoint", form);
 	if (value->text[0] == '/')
 		return set_path(ld, node, field);
+	/* In http://localhost:80@HOST the host is HOST, not localhost. */
+	if (strchr(value->text, '@') != NULL)
+		return value_error(ld, value, node->key, "invalid endpoint",
+		    "the API's socket path, https://HOST[:PORT] or "
+		    "http://127.0.0.1:PORT, without user information ('@')");
 	if (strncmp(value->text, "https://", 8) == 0 &&
-	    value->text[8] != '\0' && strchr(value->text, '@') == NULL)
+	    value->text[8] != '\0')
 		return set_string(ld, value, field);
 	if (strncmp(value->text, "http://", 7) == 0 &&
 	    host_is_loopback(value->text + 7))
@@ -287,7 +317,7 @@ cert_statement(struct loader *ld, const struct conf_node *node,
 	if (check_shape(ld, node, 1, 0) != 0)
 		return -1;
 	if (strcmp(node->key, "directory") == 0)
-		return set_path(ld, node, &cert->directory);
+		return set_directory(ld, node, &cert->directory);
 	if (strcmp(node->key, "owner") == 0)
 		return set_owner(ld, node, cert);
 	if (strcmp(node->key, "group") == 0)
@@ -428,6 +458,28 @@ check_required(struct loader *ld, struct agent_config *config)
 	return 0;
 }
 
+/*
+ * Rejects a file that another user may change, because its reload
+ * commands run as the agent. A missing file is left to the parser.
+ */
+static int
+check_file_owner(struct loader *ld)
+{
+	struct stat st;
+
+	if (stat(ld->file, &st) != 0)
+		return 0;
+	if ((st.st_mode & 022) != 0)
+		return file_error(ld, "mode %04o lets group or others write "
+		    "to the file, whose reload commands run as the agent; run "
+		    "chmod go-w %s", (unsigned)(st.st_mode & 07777), ld->file);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return file_error(ld, "the file belongs to uid %u, who could "
+		    "change its reload commands; give it to root or to the "
+		    "agent's user", (unsigned)st.st_uid);
+	return 0;
+}
+
 int
 agent_conf_load(const char *path, struct agent_config *config, char *err,
     size_t errlen)
@@ -440,6 +492,8 @@ agent_conf_load(const char *path, struct agent_config *config, char *err,
 	config->interval = 300;
 	config->reload_timeout = 60;
 	config->http_timeout = 60;
+	if (check_file_owner(&ld) != 0)
+		return -1;
 	if (conf_tree_parse_file(path, &tree, err, errlen) != 0)
 		return -1;
 	config->file = strdup(path);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -20,9 +21,11 @@ dist_version_valid(const char *name)
 {
 	size_t len = strlen(name);
 
+	/* "current" and "previous" name the links beside the versions. */
 	return len > 0 && len <= DIST_VERSION_MAX && name[0] != '.' &&
 	    name[0] != '-' && strspn(name, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len &&
+	    strcmp(name, "current") != 0 && strcmp(name, "previous") != 0;
 }
 
 static int
@@ -77,30 +80,76 @@ bad:
 	return NULL;
 }
 
-/* Reads every certificate of pem; returns them or NULL when none fits. */
+/* Counts the PEM block openings in pem, at a line's start or not. */
+static int
+count_blocks(const char *pem)
+{
+	const char *p = pem;
+	int count = 0;
+
+	while ((p = strstr(p, "-----BEGIN")) != NULL) {
+		count++;
+		p += 10;
+	}
+	return count;
+}
+
+/* Decodes one PEM block, which must be exactly one certificate. */
+static X509 *
+decode_cert(const char *name, const char *header,
+    const unsigned char *data, long len)
+{
+	const unsigned char *p = data;
+	X509 *cert;
+
+	if (strcmp(name, PEM_STRING_X509) != 0 || header[0] != '\0')
+		return NULL;
+	cert = d2i_X509(NULL, &p, len);
+	if (cert != NULL && p != data + len) {
+		X509_free(cert);
+		cert = NULL;
+	}
+	return cert;
+}
+
+/*
+ * Reads the certificates of pem. Returns NULL when there are none, too
+ * many, or any other PEM block, because a private key that a broken or
+ * hostile server put there would otherwise land in a public file.
+ */
 static STACK_OF(X509) *
 read_certs(const char *pem)
 {
 	STACK_OF(X509) *certs = sk_X509_new_null();
 	BIO *bio = BIO_new_mem_buf(pem, -1);
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
 	X509 *cert;
+	long len;
 
 	if (certs == NULL || bio == NULL)
 		goto bad;
-	while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if (sk_X509_push(certs, cert) <= 0 ||
+	while (PEM_read_bio(bio, &name, &header, &data, &len) == 1) {
+		cert = decode_cert(name, header, data, len);
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_clear_free(data, (size_t)len);
+		if (cert == NULL || sk_X509_push(certs, cert) <= 0 ||
 		    sk_X509_num(certs) > DIST_CHAIN_MAX) {
 			X509_free(cert);
 			goto bad;
 		}
 	}
+	ERR_clear_error();
 	BIO_free(bio);
-	if (sk_X509_num(certs) == 0) {
-		sk_X509_free(certs);
+	if (sk_X509_num(certs) == 0 ||
+	    count_blocks(pem) != sk_X509_num(certs)) {
+		sk_X509_pop_free(certs, X509_free);
 		return NULL;
 	}
 	return certs;
 bad:
+	ERR_clear_error();
 	BIO_free(bio);
 	sk_X509_pop_free(certs, X509_free);
 	return NULL;
@@ -336,7 +385,8 @@ dist_parse(const char *body, size_t len, struct dist_doc *doc, char *err,
 		goto out;
 	if (!dist_version_valid(doc->version)) {
 		snprintf(err, errlen, "member \"version\" is not a name of "
-		    "letters, digits, '.', '_' and '-'");
+		    "letters, digits, '.', '_' and '-', or is one of the link "
+		    "names current and previous");
 		goto out;
 	}
 	if (get_string(root, "certificate", DIST_PEM_MAX, &doc->certificate,

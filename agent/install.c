@@ -18,21 +18,101 @@
 
 #define INSTALL_PATH_MAX 4352
 
-static int
-open_dir(const char *dir, char *err, size_t errlen)
+/* The mode of a version directory: readers of any file may enter it. */
+static mode_t
+version_dir_mode(const struct agent_cert *cert)
 {
-	int fd;
+	int readable = cert->key_mode | cert->cert_mode;
 
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s (create its "
-		    "parent, or fix the directory in the configuration)", dir,
+	return (mode_t)(0700 | (readable & 040 ? 050 : 0) |
+	    (readable & 04 ? 05 : 0));
+}
+
+/* Writes into err why open() of the directory dir failed. */
+static void
+open_error(const char *dir, char *err, size_t errlen)
+{
+	int saved = errno;
+	struct stat st;
+
+	if ((saved == ELOOP || saved == ENOTDIR) && lstat(dir, &st) == 0 &&
+	    S_ISLNK(st.st_mode))
+		snprintf(err, errlen, "%s is a symbolic link, which the agent "
+		    "does not follow; set directory to the path it points at",
+		    dir);
+	else
+		snprintf(err, errlen, "cannot open the directory %s: %s", dir,
+		    strerror(saved));
+}
+
+/*
+ * Rejects a directory that the group or others may write to, because
+ * they could point current at a version of their own.
+ */
+static int
+check_dir(int fd, const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot stat %s: %s", dir,
 		    strerror(errno));
 		return -1;
 	}
+	if ((st.st_mode & 022) != 0) {
+		snprintf(err, errlen, "%s has mode %04o, which lets group or "
+		    "others write to it; run chmod go-w %s", dir,
+		    (unsigned)(st.st_mode & 07777), dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens the certificate's directory, and creates it with the group and
+ * mode of a version directory if it is missing, so that the readers of
+ * the files can enter it.
+ */
+static int
+open_dir(const struct agent_cert *cert, char *err, size_t errlen)
+{
+	const char *dir = cert->directory;
+	int fd, created = 1;
+
+	if (mkdir(dir, 0700) != 0) {
+		if (errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s (create "
+			    "its parent, or fix the directory in the "
+			    "configuration)", dir, strerror(errno));
+			return -1;
+		}
+		created = 0;
+	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		snprintf(err, errlen, "cannot open the directory %s: %s", dir,
+	if (fd < 0) {
+		open_error(dir, err, errlen);
+		return -1;
+	}
+	/* The owner of the links stays the agent: only the group changes. */
+	if (created && cert->gid != (gid_t)-1 &&
+	    fchown(fd, (uid_t)-1, cert->gid) != 0) {
+		snprintf(err, errlen, "cannot give %s to group %s: %s (the "
+		    "agent's user must be a member of that group)", dir,
+		    cert->group ? cert->group : "(unchanged)",
 		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (created && fchmod(fd, version_dir_mode(cert)) != 0) {
+		snprintf(err, errlen, "cannot set the mode of %s: %s", dir,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (check_dir(fd, dir, err, errlen) != 0) {
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -52,6 +132,16 @@ read_link(int dirfd, const char *name, char *out, size_t size)
 	return dist_version_valid(out) ? 1 : -1;
 }
 
+/* Returns 1 when name in dirfd is a directory, not a link to one. */
+static int
+version_present(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode);
+}
+
 int
 install_current(const char *dir, char *out, size_t size, char *err,
     size_t errlen)
@@ -63,11 +153,20 @@ install_current(const char *dir, char *out, size_t size, char *err,
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open the directory %s: %s", dir,
-		    strerror(errno));
+		open_error(dir, err, errlen);
+		return -1;
+	}
+	if (check_dir(fd, dir, err, errlen) != 0) {
+		close(fd);
 		return -1;
 	}
 	rc = read_link(fd, "current", out, size);
+	if (rc > 0 && !version_present(fd, out)) {
+		log_warn("%s/current names %s, whose directory is missing; "
+		    "fetching it again", dir, out);
+		out[0] = '\0';
+		rc = 0;
+	}
 	close(fd);
 	if (rc < 0)
 		snprintf(err, errlen, "%s/current is not a link to a version "
@@ -75,7 +174,27 @@ install_current(const char *dir, char *out, size_t size, char *err,
 	return rc;
 }
 
-/* Removes directory name of dirfd with the files in it. */
+/* Returns 1 when name is a file that the agent writes into a version. */
+static int
+version_file(const char *name)
+{
+	static const char *const names[] = {
+		".", "..", "cert.pem", "chain.pem", "fullchain.pem",
+		"privkey.pem", "key.uri",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Removes directory name of dirfd with the files in it. A directory
+ * with any other entry belongs to another program, so it stays as it
+ * is and the result is -1 with errno ENOTEMPTY.
+ */
 static int
 remove_version(int dirfd, const char *name)
 {
@@ -92,7 +211,15 @@ remove_version(int dirfd, const char *name)
 		return -1;
 	}
 	while ((entry = readdir(d)) != NULL)
-		if (entry->d_type != DT_DIR)
+		if (!version_file(entry->d_name)) {
+			closedir(d);
+			errno = ENOTEMPTY;
+			return -1;
+		}
+	rewinddir(d);
+	while ((entry = readdir(d)) != NULL)
+		if (strcmp(entry->d_name, ".") != 0 &&
+		    strcmp(entry->d_name, "..") != 0)
 			unlinkat(fd, entry->d_name, 0);
 	closedir(d);
 	return unlinkat(dirfd, name, AT_REMOVEDIR);
@@ -149,16 +276,6 @@ write_file(const struct agent_cert *cert, int dirfd,
 		return -1;
 	}
 	return close(fd);
-}
-
-/* The mode of a version directory: readers of any file may enter it. */
-static mode_t
-version_dir_mode(const struct agent_cert *cert)
-{
-	int readable = cert->key_mode | cert->cert_mode;
-
-	return (mode_t)(0700 | (readable & 040 ? 050 : 0) |
-	    (readable & 04 ? 05 : 0));
 }
 
 /* Writes the files into the new directory tmp of dirfd. */
@@ -229,7 +346,7 @@ install_version(const struct agent_cert *cert, const char *version,
 	char tmp[INSTALL_NAME_MAX + 16];
 	int dirfd, rc = -1;
 
-	if ((dirfd = open_dir(cert->directory, err, errlen)) < 0)
+	if ((dirfd = open_dir(cert, err, errlen)) < 0)
 		return -1;
 	if (read_link(dirfd, "current", old, INSTALL_NAME_MAX) < 0 ||
 	    read_link(dirfd, "previous", old_previous, INSTALL_NAME_MAX) < 0) {
@@ -237,6 +354,9 @@ install_version(const struct agent_cert *cert, const char *version,
 		    "to a version directory; remove it", cert->directory);
 		goto out;
 	}
+	/* A version removed by hand is no version to return to. */
+	if (old[0] != '\0' && !version_present(dirfd, old))
+		old[0] = '\0';
 	if (strcmp(old, version) == 0) {
 		snprintf(err, errlen, "version %s is current already",
 		    version);
@@ -278,7 +398,7 @@ install_rollback(const struct agent_cert *cert, const char *failed,
 {
 	int dirfd, rc = 0;
 
-	if ((dirfd = open_dir(cert->directory, err, errlen)) < 0)
+	if ((dirfd = open_dir(cert, err, errlen)) < 0)
 		return -1;
 	if (set_link(dirfd, "current", old) != 0 ||
 	    set_link(dirfd, "previous", old_previous) != 0) {
@@ -318,12 +438,19 @@ install_prune(const struct agent_cert *cert)
 		    strcmp(entry->d_name, current) == 0 ||
 		    strcmp(entry->d_name, previous) == 0)
 			continue;
-		if (dist_version_valid(entry->d_name) ||
-		    strncmp(entry->d_name, ".tmp-", 5) == 0)
-			if (remove_version(dirfd, entry->d_name) != 0)
-				log_warn("%s: cannot remove the old version "
-				    "%s/%s: %s", cert->ref, cert->directory,
-				    entry->d_name, strerror(errno));
+		if (!dist_version_valid(entry->d_name) &&
+		    strncmp(entry->d_name, ".tmp-", 5) != 0)
+			continue;
+		if (remove_version(dirfd, entry->d_name) == 0)
+			continue;
+		if (errno == ENOTEMPTY)
+			log_warn("%s: %s/%s is not a version directory of the "
+			    "agent; left in place", cert->ref,
+			    cert->directory, entry->d_name);
+		else
+			log_warn("%s: cannot remove the old version %s/%s: %s",
+			    cert->ref, cert->directory, entry->d_name,
+			    strerror(errno));
 	}
 	closedir(d);
 	close(dirfd);
@@ -338,8 +465,11 @@ exec_reload(const struct agent_cert *cert, const char *version,
 	int null_fd;
 
 	setpgid(0, 0);
+	/* An ignored signal stays ignored across exec; the agent ignores it. */
+	signal(SIGPIPE, SIG_DFL);
 	null_fd = open("/dev/null", O_RDONLY);
-	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0)
+	if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
+	    dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
 		_exit(126);
 	snprintf(dir, sizeof(dir), "%s/current", cert->directory);
 	setenv("CUSTOS_CERT_REF", cert->ref, 1);
@@ -362,12 +492,22 @@ exec_reload(const struct agent_cert *cert, const char *version,
 	_exit(127);
 }
 
+/* Returns CLOCK_MONOTONIC in seconds, which setting the clock leaves alone. */
+static double
+monotonic_seconds(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
 int
 install_reload(const struct agent_cert *cert, const char *version,
     int rollback, int timeout, char *err, size_t errlen)
 {
 	struct timespec pause = { 0, 20 * 1000 * 1000 };
-	time_t deadline = time(NULL) + timeout;
+	double deadline = monotonic_seconds() + timeout;
 	int status = 0;
 	pid_t pid, done;
 
@@ -382,7 +522,7 @@ install_reload(const struct agent_cert *cert, const char *version,
 	if (pid == 0)
 		exec_reload(cert, version, rollback);
 	while ((done = waitpid(pid, &status, WNOHANG)) == 0 &&
-	    time(NULL) < deadline)
+	    monotonic_seconds() < deadline)
 		nanosleep(&pause, NULL);
 	if (done == 0) {
 		kill(-pid, SIGKILL);

@@ -36,8 +36,8 @@ static const char usage[] =
     ")\n"
     "  -1, --once         poll every certificate once and exit: 0 when\n"
     "                     all are current, 1 when any poll failed\n"
-    "  -n, --check        check the configuration, the token file and the\n"
-    "                     recipient key, and exit\n"
+    "  -n, --check        check the configuration, the trust bundle, the\n"
+    "                     token file and the recipient key, and exit\n"
     "  -v, --verbose      also log unchanged certificates\n"
     "  -V, --version      print the version\n"
     "  -h, --help         print this help\n";
@@ -101,6 +101,30 @@ read_token(const char *path, char *token, size_t size)
 	return 0;
 }
 
+/* Opens the trust bundle once, so that a wrong path fails at start. */
+static int
+check_trust_bundle(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		log_error("%s: cannot open the trust bundle: %s; set "
+		    "trust-bundle to a PEM file of CA certificates", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		log_error("%s: the trust bundle is not a regular file; set "
+		    "trust-bundle to a PEM file of CA certificates", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int
 poll_all(const struct agent_state *state)
 {
@@ -131,6 +155,9 @@ run(const struct agent_config *config, int once, int check)
 	char err[AGENT_CONF_ERR_MAX];
 	int rc = 1;
 
+	if (config->trust_bundle != NULL &&
+	    check_trust_bundle(config->trust_bundle) != 0)
+		return 1;
 	if (read_token(config->token_file, token, sizeof(token)) != 0)
 		return 1;
 	state.token = token;

@@ -6,6 +6,7 @@
 #include "tests/unit/check.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char path[] = "/tmp/custos-agent-conf.XXXXXX";
@@ -107,6 +108,15 @@ test_errors(void)
 	    ":1:10: non-loopback http endpoint 'http://127.0.0.1.example:80' "
 	    "for endpoint; use https:// for other hosts, because the node's "
 	    "token must not cross a network in clear");
+	/* The host of these URLs is the one after '@'. */
+	CHECK_STR(load_error("endpoint http://localhost:80@192.0.2.1\n"),
+	    ":1:10: invalid endpoint 'http://localhost:80@192.0.2.1' for "
+	    "endpoint; use the API's socket path, https://HOST[:PORT] or "
+	    "http://127.0.0.1:PORT, without user information ('@')");
+	CHECK_STR(load_error("endpoint http://127.0.0.1:1@192.0.2.1:80\n"),
+	    ":1:10: invalid endpoint 'http://127.0.0.1:1@192.0.2.1:80' for "
+	    "endpoint; use the API's socket path, https://HOST[:PORT] or "
+	    "http://127.0.0.1:PORT, without user information ('@')");
 	CHECK_STR(load_error("endpoint api.sock\n"),
 	    ":1:10: invalid endpoint 'api.sock' for endpoint; use the API's "
 	    "socket path, https://HOST[:PORT] or http://127.0.0.1:PORT");
@@ -140,6 +150,23 @@ test_errors(void)
 	    "\tdirectory /srv/www\n}\n"),
 	    ":6:1: certificates www.example.com and b share the directory "
 	    "/srv/www; give each its own");
+	/* Two spellings of one directory would share current. */
+	CHECK_STR(load_error(BASE CERT "}\ncertificate b {\n"
+	    "\tdirectory /srv/www/\n}\n"),
+	    ":7:12: invalid path '/srv/www/' for directory; use an absolute "
+	    "path without '//', '.' or '..' components or a trailing '/'");
+	CHECK_STR(load_error(BASE "certificate b {\n\tdirectory /srv/./www\n"
+	    "}\n"),
+	    ":4:12: invalid path '/srv/./www' for directory; use an absolute "
+	    "path without '//', '.' or '..' components or a trailing '/'");
+	CHECK_STR(load_error(BASE "certificate b {\n\tdirectory /srv//www\n"
+	    "}\n"),
+	    ":4:12: invalid path '/srv//www' for directory; use an absolute "
+	    "path without '//', '.' or '..' components or a trailing '/'");
+	CHECK_STR(load_error(BASE "certificate b {\n\tdirectory /srv/www/..\n"
+	    "}\n"),
+	    ":4:12: invalid path '/srv/www/..' for directory; use an absolute "
+	    "path without '//', '.' or '..' components or a trailing '/'");
 	CHECK_STR(load_error(BASE "interval 5m\ninterval 6m\n"),
 	    ":4:1: interval is given twice (first on line 3); keep one");
 	CHECK_STR(load_error("token-file /t\n" CERT "}\n"),
@@ -153,6 +180,32 @@ test_errors(void)
 	    "command, such as \"/usr/sbin/nginx -s reload\"");
 }
 
+/* A file that others may change would hand them the reload commands. */
+static void
+test_file_owner(void)
+{
+	char expected[256];
+
+	chmod(path, 0666);
+	snprintf(expected, sizeof(expected), ": mode 0666 lets group or "
+	    "others write to the file, whose reload commands run as the "
+	    "agent; run chmod go-w %s", path);
+	CHECK_STR(load_error(BASE CERT "}\n"), expected);
+	chmod(path, 0620);
+	CHECK(strstr(load_error(BASE CERT "}\n"), ": mode 0620 lets") !=
+	    NULL);
+	chmod(path, 0644);
+	CHECK_STR(load_error(BASE CERT "}\n"), "(loaded without error)");
+	if (geteuid() == 0) {
+		CHECK_INT(chown(path, 5101, (gid_t)-1), 0);
+		CHECK_STR(load_error(BASE CERT "}\n"), ": the file belongs to "
+		    "uid 5101, who could change its reload commands; give it "
+		    "to root or to the agent's user");
+		CHECK_INT(chown(path, 0, (gid_t)-1), 0);
+	}
+	chmod(path, 0600);
+}
+
 int
 main(void)
 {
@@ -162,6 +215,7 @@ main(void)
 	RUN(test_full_file);
 	RUN(test_defaults);
 	RUN(test_errors);
+	RUN(test_file_owner);
 	unlink(path);
 	return check_done();
 }

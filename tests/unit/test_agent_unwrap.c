@@ -430,10 +430,83 @@ test_dist_hsm(void)
 	CHECK_INT(parse_json(body, &doc), -1);
 	CHECK(strstr(err, "unknown key export mode") != NULL);
 
+	body = hsm_body();
+	json_object_set_new(body, "version", json_string("previous"));
+	CHECK_INT(parse_json(body, &doc), -1);
+	CHECK(strstr(err, "\"version\"") != NULL);
+
+	body = hsm_body();
+	json_object_set_new(body, "version", json_string("current"));
+	CHECK_INT(parse_json(body, &doc), -1);
+	CHECK(strstr(err, "\"version\"") != NULL);
+
 	err[0] = '\0';
 	CHECK_INT(dist_parse("{\"version\":1,\"version\":2}", 25, &doc, err,
 	    sizeof(err)), -1);
 	CHECK(strstr(err, "not a JSON object") != NULL);
+}
+
+static char *
+key_pem(EVP_PKEY *key)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *copy;
+	long n;
+
+	PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
+	n = BIO_get_mem_data(bio, &data);
+	copy = strndup(data, (size_t)n);
+	BIO_free(bio);
+	return copy;
+}
+
+/* An hsm body whose member name is text followed by member name's PEM. */
+static json_t *
+prefixed_body(const char *name, const char *text, int before)
+{
+	json_t *doc = hsm_body();
+	const char *pem = json_string_value(json_object_get(doc, name));
+	char *joined = malloc(strlen(text) + strlen(pem) + 1);
+
+	strcpy(joined, before ? text : pem);
+	strcat(joined, before ? pem : text);
+	json_object_set_new(doc, name, json_string(joined));
+	free(joined);
+	return doc;
+}
+
+/* Other PEM blocks, a private key above all, never reach cert.pem. */
+static void
+test_dist_pem_blocks(void)
+{
+	char *key = key_pem(other_key), *inline_key = NULL;
+	struct dist_doc doc;
+
+	CHECK_INT(parse_json(prefixed_body("certificate", key, 1), &doc), -1);
+	CHECK(strstr(err, "member \"certificate\" is not one PEM "
+	    "certificate") != NULL);
+	CHECK_INT(parse_json(prefixed_body("certificate", key, 0), &doc), -1);
+	CHECK(strstr(err, "member \"certificate\"") != NULL);
+	CHECK_INT(parse_json(prefixed_body("chain", key, 0), &doc), -1);
+	CHECK(strstr(err, "member \"chain\"") != NULL);
+	CHECK_INT(parse_json(prefixed_body("fullchain", key, 0), &doc), -1);
+	CHECK(strstr(err, "member \"fullchain\"") != NULL);
+	CHECK_INT(parse_json(prefixed_body("certificate",
+	    "-----BEGIN CERTIFICATE-----\nAAAA\n", 0), &doc), -1);
+	CHECK(strstr(err, "member \"certificate\"") != NULL);
+	CHECK_INT(parse_json(prefixed_body("chain",
+	    "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", 0),
+	    &doc), -1);
+	CHECK(strstr(err, "member \"chain\"") != NULL);
+	CHECK_INT(parse_json(prefixed_body("certificate", "x", 0), &doc), 0);
+	dist_clear(&doc);
+	/* A block that opens mid-line is not parsed, but is still there. */
+	CHECK(asprintf(&inline_key, "x%s", key) > 0);
+	CHECK_INT(parse_json(prefixed_body("certificate", inline_key, 0),
+	    &doc), -1);
+	CHECK(strstr(err, "member \"certificate\"") != NULL);
+	free(inline_key);
+	free(key);
 }
 
 /* A wrapped body with one member of "wrapped" set to value. */
@@ -507,6 +580,7 @@ main(void)
 	RUN(test_recipient_file_checks);
 	RUN(test_base64_strict);
 	RUN(test_dist_hsm);
+	RUN(test_dist_pem_blocks);
 	RUN(test_dist_wrapped);
 	X509_free(leaf_cert);
 	EVP_PKEY_free(recipient_a);

@@ -229,6 +229,7 @@ send_request(const struct api_endpoint *endpoint, const char *method,
 {
 	struct curl_slist *headers = NULL;
 	struct response r = { NULL, 0 };
+	char curl_err[CURL_ERROR_SIZE] = "";
 	json_error_t error;
 	long status = -1;
 	CURLcode rc;
@@ -245,13 +246,15 @@ send_request(const struct api_endpoint *endpoint, const char *method,
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	/* It names the CA file or the host name that TLS rejected. */
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
 	if (body != NULL)
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK)
 		snprintf(err, errlen, "request to the daemon's API at %s "
-		    "failed: %s", endpoint_name(endpoint),
-		    curl_easy_strerror(rc));
+		    "failed: %s", endpoint_name(endpoint), curl_err[0] !=
+		    '\0' ? curl_err : curl_easy_strerror(rc));
 	else if ((*doc = json_loadb(r.data != NULL ? r.data : "", r.len, 0,
 	    &error)) == NULL)
 		snprintf(err, errlen, "the daemon's API sent invalid JSON: %s",

@@ -127,6 +127,35 @@ reload_rejected() {
 	assert_equal "$1: the listener still serves" "$(tcp_status)" 200
 }
 
+# Usage: make_leaf NAME SUBJECT-ALT-NAMES
+# Writes TLS_DIR/NAME.pem, a leaf that the test CA signs for
+# SUBJECT-ALT-NAMES (openssl's subjectAltName syntax).
+make_leaf() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$TLS_DIR/$1.key" -out "$TLS_DIR/$1.csr" \
+		-subj "/CN=$1" 2>/dev/null || return 1
+	printf 'subjectAltName=%s\n' "$2" >"$TLS_DIR/$1.ext"
+	openssl x509 -req -in "$TLS_DIR/$1.csr" -CA "$TLS_DIR/ca.pem" \
+		-CAkey "$TLS_DIR/ca.key" -CAcreateserial -days 2 \
+		-extfile "$TLS_DIR/$1.ext" -out "$TLS_DIR/$1.pem" 2>/dev/null
+}
+
+# Usage: import_status CHAIN-FILE
+# Sends CHAIN-FILE to POST /v1/certificates/import with alpha's token
+# and a key id that no key has, and sets API_STATUS and API_DETAIL.
+import_status() {
+	local response
+
+	response=$(jq -n --rawfile chain "$1" \
+		'{chain: $chain, key_id: "0123456789abcdef0123456789abcdef"}' |
+		curl -sS -w '\n%{http_code}' --cacert "$TLS_DIR/ca.pem" \
+		-H "Authorization: Bearer $ALPHA_TOKEN" \
+		-H 'Content-Type: application/json' -d @- \
+		"$API_URL/v1/certificates/import")
+	API_STATUS=$(tail -n 1 <<<"$response")
+	API_DETAIL=$(sed '$d' <<<"$response" | jq -r .detail)
+}
+
 custos_lab_start custos-api-tcp-hostile
 TLS_DIR=$LAB_DIR/tls
 API_SOCKET=$LAB_DIR/run/api.sock
@@ -305,6 +334,46 @@ assert_status "a name the certificate lacks fails" 1 "$CUSTOS" cert list \
 assert_contains "the CLI says the name does not match" "$TAP_OUTPUT" \
 	"no alternative certificate subject name matches target host name \
 'localhost'"
+# 7. Imports that the API rejects before it looks up the key.
+make_leaf dot "DNS:a.alpha.test,DNS:b.alpha.test.,DNS:c.alpha.test" ||
+	bail_out "cannot make the leaf with a trailing dot"
+cat "$TLS_DIR/dot.pem" "$TLS_DIR/ca.pem" >"$TLS_DIR/dot.chain"
+import_status "$TLS_DIR/dot.chain"
+assert_equal "a trailing dot in the second name answers 400" \
+	"$API_STATUS" 400
+assert_contains "the 400 names the name with the dot" "$API_DETAIL" \
+	'names "b.alpha.test." with a trailing dot'
+make_leaf many "$(seq -f 'DNS:n%g.alpha.test' 1 1000 | paste -sd,)" ||
+	bail_out "cannot make the leaf with 1000 names"
+cat "$TLS_DIR/many.pem" "$TLS_DIR/ca.pem" >"$TLS_DIR/many.chain"
+import_status "$TLS_DIR/many.chain"
+assert_equal "a leaf with 1000 names answers 400" "$API_STATUS" 400
+assert_contains "the 400 gives the limit" "$API_DETAIL" \
+	"more than 100 names"
+make_leaf good "DNS:good.alpha.test" || bail_out "cannot make a leaf"
+cat "$TLS_DIR/good.pem" "$TLS_DIR/good.key" "$TLS_DIR/ca.pem" \
+	>"$TLS_DIR/key-inside.chain"
+import_status "$TLS_DIR/key-inside.chain"
+assert_equal "a private key block in the chain answers 400" \
+	"$API_STATUS" 400
+assert_contains "the 400 names the block's type" "$API_DETAIL" \
+	'PEM block 2 is a "PRIVATE KEY", not a CERTIFICATE'
+assert_not_contains "the 400 does not show the key" "$API_DETAIL" \
+	"$(sed -n 2p "$TLS_DIR/good.key")"
+cat "$TLS_DIR/ca.pem" "$TLS_DIR/good.pem" >"$TLS_DIR/leaf-last.chain"
+import_status "$TLS_DIR/leaf-last.chain"
+assert_equal "a leaf-last chain answers 400" "$API_STATUS" 400
+assert_contains "the 400 names the CA first" "$API_DETAIL" \
+	'starts with the CA certificate "CN=api-test-ca"'
+for i in 1 2 3 4 5 6 7 8; do
+	cat "$TLS_DIR/ca.pem"
+done | cat "$TLS_DIR/good.pem" - >"$TLS_DIR/nine.chain"
+import_status "$TLS_DIR/nine.chain"
+assert_equal "a chain of 9 certificates answers 400" "$API_STATUS" 400
+assert_contains "the 400 gives the limit of 8" "$API_DETAIL" \
+	"8 certificates"
+assert_equal "no import was stored" \
+	"$(state_query 'SELECT count(*) FROM certificates')" 0
 daemon_stop
 assert_equal "the daemon stops cleanly" "$DAEMON_STATUS" 0
 tap_done

@@ -5,8 +5,9 @@
 # keep the running listener. Also: Authorization headers with extra
 # whitespace, a NUL byte or no token; bodies that are chunked, too large,
 # too deep, of another type or with duplicate keys; idle connections
-# that must not stop the socket; renegotiation; and custos cert with a
-# missing CA file or a server certificate for another name.
+# that must not stop the socket; renegotiation and invalid TLS records;
+# imports that the API rejects before it looks up the key; and custos
+# cert with a missing CA file or a server certificate for another name.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -102,7 +103,8 @@ start_fails() {
 	write_api_block "$@"
 	DAEMON_LOG=$LAB_DIR/daemon-$name.log
 	daemon_start
-	assert_status "$name stops the start" 0 wait_for_log 30 "$text"
+	assert_status "$name stops the start" 0 wait_for_log 30 "$text" ||
+		diag "$(tail -n 3 "$DAEMON_LOG")"
 	assert_not_contains "$name: nothing listens" "$(cat "$DAEMON_LOG")" \
 		"with TLS"
 	daemon_stop
@@ -194,6 +196,11 @@ start_fails hostname "invalid address 'localhost' for listen; use an IPv4" \
 	"listen localhost $API_PORT" "$CERT_LINE" "$KEY_LINE"
 start_fails "0.0.0.0" "api listen address 0.0.0.0 is not a loopback \
 address" "listen 0.0.0.0 $API_PORT" "$CERT_LINE" "$KEY_LINE"
+start_fails "TLS 1.1" "unsupported TLS version '1.1' for tls-min-version; \
+use 1.2 or 1.3" "$LISTEN_LINE" "$CERT_LINE" "$KEY_LINE" \
+	"tls-min-version 1.1"
+start_fails "a bracketed address" "invalid address '[::1]' for listen" \
+	"listen \"[::1]\" $API_PORT" "$CERT_LINE" "$KEY_LINE"
 cp "$TLS_DIR/api-key.pem" "$TLS_DIR/nobody-key.pem"
 chown nobody "$TLS_DIR/nobody-key.pem"
 start_fails "a key of nobody" "api tls-key $TLS_DIR/nobody-key.pem is \
@@ -305,6 +312,25 @@ assert_equal "the socket serves during 40 idle TCP connections" \
 wait "$idle_pid"
 assert_equal "TCP serves once the idle connections close" \
 	"$(tcp_status)" 200
+
+# Records that are not a valid ClientHello, one of them 16 KiB.
+python3 -c '
+import os, socket, struct, sys
+port = int(sys.argv[1])
+records = [
+    b"\x16\x03\x01" + struct.pack(">H", 16384) + b"\x01" + os.urandom(16383),
+    b"\x16\x03\x01\xff\xff" + os.urandom(1024),
+    b"\x17\x03\x03\x00\x10" + os.urandom(16),
+]
+for record in records:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(record)
+        try:
+            s.recv(1024)
+        except OSError:
+            pass
+' "$API_PORT"
+assert_equal "TCP serves after invalid TLS records" "$(tcp_status)" 200
 
 # 5. Reloads with bad TLS files keep the running listener.
 write_api_block "$LISTEN_LINE" "$CERT_LINE" \

@@ -26,6 +26,11 @@
 #define CERTS_PATH "/v1/certificates"
 /* Longest bearer token read from a token file. */
 #define TOKEN_MAX 512
+/*
+ * Longest --api-url, a little more than "https://", a host name of 253
+ * bytes, ":65535" and "/" need, so that no URL is cut short.
+ */
+#define URL_MAX 272
 
 int
 api_client_probe(const struct custos_config *config, char *err,
@@ -62,6 +67,11 @@ api_client_check_url(const char *url, char *err, size_t errlen)
 	const char *host = url + strlen("https://");
 	const unsigned char *p;
 
+	if (strlen(url) > URL_MAX) {
+		snprintf(err, errlen, "invalid --api-url \"%.64s...\": longer "
+		    "than %d bytes (use https://HOST:PORT)", url, URL_MAX);
+		return -1;
+	}
 	if (strncmp(url, "https://", strlen("https://")) != 0 ||
 	    *host == '\0' || *host == '/' || *host == ':') {
 		snprintf(err, errlen, "invalid --api-url \"%.128s\" (use the "
@@ -441,7 +451,7 @@ api_client_cert(const struct api_endpoint *endpoint,
     char **argv, char *err, size_t errlen)
 {
 	const char *method;
-	char base[256], url[512], *body = NULL, *escaped;
+	char base[URL_MAX + 1], url[URL_MAX + 512], *body = NULL, *escaped;
 	json_t *doc = NULL;
 	size_t len;
 	long status;

@@ -349,6 +349,15 @@ chmod 0600 "$LAB_DIR/alpha.token"
 assert_status "cert list runs over TCP" 0 "$CUSTOS" cert list \
 	--api-url "$API_URL" --api-ca "$TLS_DIR/ca.pem" \
 	--token-file "$LAB_DIR/alpha.token"
+assert_status "cert list runs with a trailing slash" 0 "$CUSTOS" cert \
+	list --api-url "$API_URL/" --api-ca "$TLS_DIR/ca.pem" \
+	--token-file "$LAB_DIR/alpha.token"
+long_host=$(head -c 260 /dev/zero | tr '\0' a).test
+assert_status "a 275-byte --api-url fails" 1 "$CUSTOS" cert list \
+	--api-url "https://$long_host:$API_PORT" --api-ca "$TLS_DIR/ca.pem" \
+	--token-file "$LAB_DIR/alpha.token"
+assert_contains "the CLI names the URL's limit" "$TAP_OUTPUT" \
+	"longer than 272 bytes"
 assert_status "a missing --api-ca fails" 1 "$CUSTOS" cert list \
 	--api-url "$API_URL" --api-ca "$LAB_DIR/missing-ca.pem" \
 	--token-file "$LAB_DIR/alpha.token"

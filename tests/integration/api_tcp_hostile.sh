@@ -5,9 +5,10 @@
 # keep the running listener. Also: Authorization headers with extra
 # whitespace, a NUL byte or no token; bodies that are chunked, too large,
 # too deep, of another type or with duplicate keys; idle connections
-# that must not stop the socket; renegotiation and invalid TLS records;
-# imports that the API rejects before it looks up the key; and custos
-# cert with a missing CA file or a server certificate for another name.
+# that must not stop the socket; a tenant's token reaching for another
+# tenant; renegotiation and invalid TLS records; imports that the API
+# rejects before it looks up the key; and custos cert with a missing CA
+# file or a server certificate for another name.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -163,6 +164,7 @@ TLS_DIR=$LAB_DIR/tls
 API_SOCKET=$LAB_DIR/run/api.sock
 ALPHA_TOKEN=$(openssl rand -hex 24)
 EDGE_TOKEN=$(openssl rand -hex 24)
+BETA_TOKEN=$(openssl rand -hex 24)
 make_tls_files || bail_out "cannot make the test CA in $TLS_DIR"
 cat >"$LAB_DIR/policy.conf" <<POLICY
 tenant alpha {
@@ -172,6 +174,14 @@ tenant alpha {
 		certificates 1
 	}
 	allow .alpha.test
+	issuers pebble
+	accounts pebble
+	challenges http-01
+	key-types ec-p256
+}
+tenant beta {
+	token ci-beta sha256:$(token_hash "$BETA_TOKEN")
+	allow .beta.test
 	issuers pebble
 	accounts pebble
 	challenges http-01
@@ -288,6 +298,33 @@ assert_equal "text/plain answers 415" \
 		"$body" | raw_request)" "HTTP/1.1 415 Unsupported Media Type"
 assert_equal "nothing was added" \
 	"$(state_query 'SELECT count(*) FROM certificates')" 0
+
+# Alpha's token naming beta, and alpha's view of beta's certificate.
+beta_status=$(curl -sS -o /dev/null -w '%{http_code}' \
+	--unix-socket "$API_SOCKET" -H 'Content-Type: application/json' \
+	-d '{"names":["a.beta.test"],"tenant":"beta"}' \
+	http://localhost/v1/certificates)
+assert_equal "root adds beta's certificate on the socket" "$beta_status" 201
+body='{"names":["b.beta.test"],"tenant":"beta"}'
+assert_equal "alpha's token may not name tenant beta" \
+	"$(post_json "$json\r\nContent-Length: ${#body}" "$body" |
+		raw_request)" "HTTP/1.1 403 Forbidden"
+metrics=$(curl -sS --cacert "$TLS_DIR/ca.pem" \
+	-H "Authorization: Bearer $ALPHA_TOKEN" "$API_URL/v1/metrics")
+assert_contains "alpha reads the metrics" "$metrics" "# TYPE"
+assert_not_contains "alpha's metrics leave beta out" "$metrics" beta
+assert_contains "root's metrics show beta" "$(curl -sS --unix-socket \
+	"$API_SOCKET" http://localhost/v1/metrics)" 'tenant="beta"'
+assert_equal "the node gets 404 for beta's label" \
+	"$(get_with "Authorization: Bearer $EDGE_TOKEN" |
+		sed 's|/v1/certificates|/v1/distribution/a.beta.test|' |
+		raw_request)" "HTTP/1.1 404 Not Found"
+assert_equal "alpha gets 404 for beta's certificate" \
+	"$(get_with "$auth" | sed 's|/v1/certificates|&/1|' | raw_request)" \
+	"HTTP/1.1 404 Not Found"
+assert_equal "beta's token reads it" \
+	"$(get_with "Authorization: Bearer $BETA_TOKEN" |
+		sed 's|/v1/certificates|&/1|' | raw_request)" "HTTP/1.1 200 OK"
 
 # 4. Renegotiation, and idle connections beyond the connection limit.
 reneg=$( (printf 'R\n'; sleep 2) | openssl s_client -connect \
@@ -408,7 +445,7 @@ assert_equal "a chain of 9 certificates answers 400" "$API_STATUS" 400
 assert_contains "the 400 gives the limit of 8" "$API_DETAIL" \
 	"8 certificates"
 assert_equal "no import was stored" \
-	"$(state_query 'SELECT count(*) FROM certificates')" 0
+	"$(state_query 'SELECT count(*) FROM certificates')" 1
 daemon_stop
 assert_equal "the daemon stops cleanly" "$DAEMON_STATUS" 0
 tap_done

@@ -77,6 +77,12 @@ read_tls_file(const char *path, const char *key_name, int key, char **out,
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
 	    O_NOCTTY);
+	if (fd < 0 && errno == ELOOP) {
+		snprintf(err, errlen, "api %s %s is a symbolic link, which is "
+		    "not followed (set %s to the file that the link points "
+		    "to)", key_name, path, key_name);
+		return -1;
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open api %s %s: %s (check %s)",
 		    key_name, path, strerror(errno), key_name);

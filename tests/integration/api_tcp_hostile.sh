@@ -211,6 +211,11 @@ use 1.2 or 1.3" "$LISTEN_LINE" "$CERT_LINE" "$KEY_LINE" \
 	"tls-min-version 1.1"
 start_fails "a bracketed address" "invalid address '[::1]' for listen" \
 	"listen \"[::1]\" $API_PORT" "$CERT_LINE" "$KEY_LINE"
+ln -s api-cert.pem "$TLS_DIR/link-cert.pem"
+start_fails "a linked certificate" "api tls-certificate \
+$TLS_DIR/link-cert.pem is a symbolic link, which is not followed (set \
+tls-certificate to the file that the link points to)" "$LISTEN_LINE" \
+	"tls-certificate \"$TLS_DIR/link-cert.pem\"" "$KEY_LINE"
 cp "$TLS_DIR/api-key.pem" "$TLS_DIR/nobody-key.pem"
 chown nobody "$TLS_DIR/nobody-key.pem"
 start_fails "a key of nobody" "api tls-key $TLS_DIR/nobody-key.pem is \

@@ -124,9 +124,19 @@ tcp_status() {
 # Sends SIGHUP and checks that the reload is rejected with TEXT and that
 # the running listener still serves.
 reload_rejected() {
+	local before deadline=$((SECONDS + 15))
+
+	before=$(grep -c "reload rejected" "$DAEMON_LOG")
 	kill -HUP "$DAEMON_PID"
-	assert_status "$1: the reload is rejected" 0 wait_for_log 15 \
-		"reload rejected, keeping the running configuration: $2"
+	while [ "$(grep -c "reload rejected" "$DAEMON_LOG")" -le "$before" ] &&
+		[ "$SECONDS" -lt "$deadline" ]; do
+		sleep 0.2
+	done
+	assert_contains "$1: the reload is rejected" \
+		"$(grep "reload rejected" "$DAEMON_LOG" | tail -n 1)" \
+		"keeping the running configuration: "
+	assert_contains "$1: the log names the error" \
+		"$(grep "reload rejected" "$DAEMON_LOG" | tail -n 1)" "$2"
 	assert_equal "$1: the listener still serves" "$(tcp_status)" 200
 }
 
@@ -383,6 +393,14 @@ write_api_block "$LISTEN_LINE" "$CERT_LINE" \
 	"tls-key \"$TLS_DIR/open-key.pem\""
 reload_rejected "a key of mode 0644" "api tls-key $TLS_DIR/open-key.pem \
 has mode 0644"
+write_api_block "$LISTEN_LINE" "$CERT_LINE" \
+	"tls-key \"$TLS_DIR/nobody-key.pem\""
+reload_rejected "a key of nobody" "api tls-key $TLS_DIR/nobody-key.pem \
+is owned by uid"
+write_api_block "listen 127.0.0.1 70000" "$CERT_LINE" "$KEY_LINE"
+reload_rejected "port 70000" "invalid port '70000' for listen"
+write_api_block "listen 0.0.0.0 $API_PORT" "$CERT_LINE" "$KEY_LINE"
+reload_rejected "0.0.0.0" "api listen address 0.0.0.0 is not a loopback"
 write_api_block "$LISTEN_LINE" "$CERT_LINE" "$KEY_LINE"
 
 # 6. custos cert with a missing CA file or a name the certificate lacks.

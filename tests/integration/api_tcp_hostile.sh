@@ -460,6 +460,17 @@ import_status "$TLS_DIR/leaf-last.chain"
 assert_equal "a leaf-last chain answers 400" "$API_STATUS" 400
 assert_contains "the 400 names the CA first" "$API_DETAIL" \
 	'starts with the CA certificate "CN=api-test-ca"'
+cat "$TLS_DIR/good.pem" "$TLS_DIR/good.pem" >"$TLS_DIR/leaf-twice.chain"
+import_status "$TLS_DIR/leaf-twice.chain"
+assert_equal "a chain of the leaf twice answers 400" "$API_STATUS" 400
+assert_contains "the 400 names the second certificate" "$API_DETAIL" \
+	"certificate 2 of the chain is not a CA certificate"
+cat "$TLS_DIR/good.pem" "$TLS_DIR/ca.pem" "$TLS_DIR/dot.pem" \
+	>"$TLS_DIR/leaf-last-again.chain"
+import_status "$TLS_DIR/leaf-last-again.chain"
+assert_equal "a chain that ends with a leaf answers 400" "$API_STATUS" 400
+assert_contains "the 400 names the third certificate" "$API_DETAIL" \
+	"certificate 3 of the chain is not a CA certificate"
 for i in 1 2 3 4 5 6 7 8; do
 	cat "$TLS_DIR/ca.pem"
 done | cat "$TLS_DIR/good.pem" - >"$TLS_DIR/nine.chain"

@@ -135,6 +135,9 @@ api_client_read_token(struct api_endpoint *endpoint, const char *path,
 	buf[len] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	len = strlen(buf);
+	/* Editors and echo may leave blanks after the token. */
+	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		buf[--len] = '\0';
 	if (len == 0 || len > TOKEN_MAX ||
 	    strspn(buf, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789-._~+/=") != len) {

@@ -409,6 +409,11 @@ chmod 0600 "$LAB_DIR/alpha.token"
 assert_status "cert list runs over TCP" 0 "$CUSTOS" cert list \
 	--api-url "$API_URL" --api-ca "$TLS_DIR/ca.pem" \
 	--token-file "$LAB_DIR/alpha.token"
+printf '%s \t\n' "$ALPHA_TOKEN" >"$LAB_DIR/blank.token"
+chmod 0600 "$LAB_DIR/blank.token"
+assert_status "blanks after the token are ignored" 0 "$CUSTOS" cert list \
+	--api-url "$API_URL" --api-ca "$TLS_DIR/ca.pem" \
+	--token-file "$LAB_DIR/blank.token"
 assert_status "cert list runs with a trailing slash" 0 "$CUSTOS" cert \
 	list --api-url "$API_URL/" --api-ca "$TLS_DIR/ca.pem" \
 	--token-file "$LAB_DIR/alpha.token"

@@ -174,10 +174,11 @@ check_leaf_first(const struct cert_import *imp, char *err, size_t errlen)
 }
 
 /*
- * Rejects a chain with an issuer certificate that is not a CA (no
- * basic constraints CA:TRUE, unless it is a self-signed version 1
- * certificate). The link check in the worker trusts the last certificate
- * as it is, so a chain that ends with the leaf again would pass it.
+ * Rejects a chain with an issuer certificate that X509_check_ca() does
+ * not accept as a CA (basic constraints CA:TRUE, keyCertSign, or a
+ * self-signed version 1 certificate). The link check in the worker trusts
+ * the last certificate as it is, so a chain that ends with the leaf
+ * again would pass it.
  */
 static int
 check_issuers(const struct cert_import *imp, char *err, size_t errlen)

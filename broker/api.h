@@ -30,6 +30,16 @@
 struct api_server;
 
 /*
+ * Reads the TLS files of an api block with a listen address, as
+ * api_bind() does, and checks the key file's owner and mode and that the
+ * key belongs to the certificate, without binding anything. The
+ * supervisor runs it before a reload replaces the running configuration.
+ * Returns 0, or -1 with a message in err.
+ */
+int api_tls_check(const struct config_api *conf, char *err,
+    size_t errlen);
+
+/*
  * Creates and binds the socket of config->api (as root, before the
  * worker drops privileges): creates its directory (0755) when missing,
  * replaces a stale socket, and sets mode 0666, or 0660 and the group of

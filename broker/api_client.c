@@ -26,6 +26,11 @@
 #define CERTS_PATH "/v1/certificates"
 /* Longest bearer token read from a token file. */
 #define TOKEN_MAX 512
+/*
+ * Longest --api-url, a little more than "https://", a host name of 253
+ * bytes, ":65535" and "/" need, so that no URL is cut short.
+ */
+#define URL_MAX 272
 
 int
 api_client_probe(const struct custos_config *config, char *err,
@@ -62,6 +67,11 @@ api_client_check_url(const char *url, char *err, size_t errlen)
 	const char *host = url + strlen("https://");
 	const unsigned char *p;
 
+	if (strlen(url) > URL_MAX) {
+		snprintf(err, errlen, "invalid --api-url \"%.64s...\": longer "
+		    "than %d bytes (use https://HOST:PORT)", url, URL_MAX);
+		return -1;
+	}
 	if (strncmp(url, "https://", strlen("https://")) != 0 ||
 	    *host == '\0' || *host == '/' || *host == ':') {
 		snprintf(err, errlen, "invalid --api-url \"%.128s\" (use the "
@@ -125,6 +135,9 @@ api_client_read_token(struct api_endpoint *endpoint, const char *path,
 	buf[len] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	len = strlen(buf);
+	/* Editors and echo may leave blanks after the token. */
+	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		buf[--len] = '\0';
 	if (len == 0 || len > TOKEN_MAX ||
 	    strspn(buf, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789-._~+/=") != len) {
@@ -229,6 +242,7 @@ send_request(const struct api_endpoint *endpoint, const char *method,
 {
 	struct curl_slist *headers = NULL;
 	struct response r = { NULL, 0 };
+	char curl_err[CURL_ERROR_SIZE] = "";
 	json_error_t error;
 	long status = -1;
 	CURLcode rc;
@@ -245,13 +259,15 @@ send_request(const struct api_endpoint *endpoint, const char *method,
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	/* It names the CA file or the host name that TLS rejected. */
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
 	if (body != NULL)
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK)
 		snprintf(err, errlen, "request to the daemon's API at %s "
-		    "failed: %s", endpoint_name(endpoint),
-		    curl_easy_strerror(rc));
+		    "failed: %s", endpoint_name(endpoint), curl_err[0] !=
+		    '\0' ? curl_err : curl_easy_strerror(rc));
 	else if ((*doc = json_loadb(r.data != NULL ? r.data : "", r.len, 0,
 	    &error)) == NULL)
 		snprintf(err, errlen, "the daemon's API sent invalid JSON: %s",
@@ -438,7 +454,7 @@ api_client_cert(const struct api_endpoint *endpoint,
     char **argv, char *err, size_t errlen)
 {
 	const char *method;
-	char base[256], url[512], *body = NULL, *escaped;
+	char base[URL_MAX + 1], url[URL_MAX + 512], *body = NULL, *escaped;
 	json_t *doc = NULL;
 	size_t len;
 	long status;

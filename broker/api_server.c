@@ -331,29 +331,46 @@ wrong_media_type(struct MHD_Connection *connection, size_t body_len)
  * Reads an "Authorization: Bearer TOKEN" header into caller: a tenant's
  * token sets token_tenant, an edge node's token sets node. Returns 0
  * when there is none or the token is one the policy lists, -1 otherwise.
- * The token is hashed by the policy library and never logged.
+ * Trailing spaces and tabs are not part of the token (RFC 9110 section
+ * 5.5). The token is hashed by the policy library and never logged.
+ * NOTE: libmicrohttpd 0.9.75 ends a header value at a NUL byte, so a
+ * token followed by a NUL and anything else is accepted.
  */
 static int
 identify_token(const struct api_context *ctx,
     struct MHD_Connection *connection, struct caller *caller)
 {
-	const char *value = MHD_lookup_connection_value(connection,
-	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	const size_t prefix = strlen("Bearer ");
+	const char *value;
+	size_t size;
+	char *token;
+	int rc = -1;
 
+	if (MHD_lookup_connection_value_n(connection, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION,
+	    strlen(MHD_HTTP_HEADER_AUTHORIZATION), &value, &size) != MHD_YES)
+		return 0;
 	if (value == NULL)
-		return 0;
-	if (strncasecmp(value, "Bearer ", prefix) != 0 ||
-	    value[prefix] == '\0')
 		return -1;
-	if (policy_tenant_for_token(ctx->policy, value + prefix,
-	    &caller->token_tenant, &caller->token_id) == 0)
-		return 0;
-	if (policy_node_for_token(ctx->policy, value + prefix,
-	    &caller->node_tenant, &caller->node) != 0)
+	while (size > prefix && (value[size - 1] == ' ' ||
+	    value[size - 1] == '\t'))
+		size--;
+	if (size <= prefix || strncasecmp(value, "Bearer ", prefix) != 0)
 		return -1;
-	caller->token_id = caller->node->name;
-	return 0;
+	token = strndup(value + prefix, size - prefix);
+	if (token == NULL)
+		return -1;
+	if (policy_tenant_for_token(ctx->policy, token, &caller->token_tenant,
+	    &caller->token_id) == 0) {
+		rc = 0;
+	} else if (policy_node_for_token(ctx->policy, token,
+	    &caller->node_tenant, &caller->node) == 0) {
+		caller->token_id = caller->node->name;
+		rc = 0;
+	}
+	explicit_bzero(token, size - prefix);
+	free(token);
+	return rc;
 }
 
 /*

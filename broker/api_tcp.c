@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 /* Largest TLS certificate chain or key file read. */
 #define API_TLS_FILE_MAX (256 * 1024)
@@ -74,6 +77,12 @@ read_tls_file(const char *path, const char *key_name, int key, char **out,
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
 	    O_NOCTTY);
+	if (fd < 0 && errno == ELOOP) {
+		snprintf(err, errlen, "api %s %s is a symbolic link, which is "
+		    "not followed (set %s to the file that the link points "
+		    "to)", key_name, path, key_name);
+		return -1;
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open api %s %s: %s (check %s)",
 		    key_name, path, strerror(errno), key_name);
@@ -160,17 +169,68 @@ open_tcp(struct api_tcp *tcp, const struct config_api *conf, char *err,
 	return 0;
 }
 
-int
-api_tcp_bind(const struct config_api *conf, struct api_tcp *tcp, char *err,
-    size_t errlen)
+/* Fails a PEM read of an encrypted key instead of asking for a password. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return -1;
+}
+
+/*
+ * Checks that the private key belongs to the chain's first certificate,
+ * the one TLS clients see. libmicrohttpd finds a mismatch only when the
+ * API process starts, too late for a reload to keep the old listener.
+ */
+static int
+check_key_pair(const struct api_tcp *tcp, const struct config_api *conf,
+    char *err, size_t errlen)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	BIO *bio;
+	int rc = -1;
+
+	bio = BIO_new_mem_buf(tcp->certificate, -1);
+	if (bio != NULL)
+		cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	bio = BIO_new_mem_buf(tcp->key, (int)tcp->key_len);
+	if (bio != NULL)
+		key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (cert == NULL)
+		snprintf(err, errlen, "api tls-certificate %s: the first "
+		    "certificate is not a valid PEM certificate (write the "
+		    "server certificate, then its issuers, in PEM)",
+		    conf->tls_certificate);
+	else if (key == NULL)
+		snprintf(err, errlen, "api tls-key %s contains no private key "
+		    "that can be read (write the key in PEM, unencrypted)",
+		    conf->tls_key);
+	else if (X509_check_private_key(cert, key) != 1)
+		snprintf(err, errlen, "api tls-key %s is not the key of the "
+		    "first certificate in tls-certificate %s (use the key of "
+		    "that certificate, or put the key's certificate first)",
+		    conf->tls_key, conf->tls_certificate);
+	else
+		rc = 0;
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return rc;
+}
+
+/* Reads and checks the TLS files of conf into tcp. */
+static int
+load_tls_files(const struct config_api *conf, struct api_tcp *tcp,
+    char *err, size_t errlen)
 {
 	size_t len;
 
-	memset(tcp, 0, sizeof(*tcp));
-	tcp->fd = -1;
-	if (conf->listen_address == NULL)
-		return 0;
-	tcp->min_version = conf->tls_min_version;
 	if (read_tls_file(conf->tls_certificate, "tls-certificate", 0,
 	    &tcp->certificate, &len, err, errlen) != 0 ||
 	    read_tls_file(conf->tls_key, "tls-key", 1, &tcp->key,
@@ -188,9 +248,35 @@ api_tcp_bind(const struct config_api *conf, struct api_tcp *tcp, char *err,
 		    "(write the key in PEM, unencrypted)", conf->tls_key);
 		return -1;
 	}
+	return check_key_pair(tcp, conf, err, errlen);
+}
+
+int
+api_tcp_bind(const struct config_api *conf, struct api_tcp *tcp, char *err,
+    size_t errlen)
+{
+	memset(tcp, 0, sizeof(*tcp));
+	tcp->fd = -1;
+	if (conf->listen_address == NULL)
+		return 0;
+	tcp->min_version = conf->tls_min_version;
+	if (load_tls_files(conf, tcp, err, errlen) != 0)
+		return -1;
 	return open_tcp(tcp, conf, err, errlen);
 }
 
+int
+api_tls_check(const struct config_api *conf, char *err, size_t errlen)
+{
+	struct api_tcp tcp = { .fd = -1 };
+	int rc;
+
+	if (conf->listen_address == NULL)
+		return 0;
+	rc = load_tls_files(conf, &tcp, err, errlen);
+	api_tcp_wipe(&tcp);
+	return rc;
+}
 
 void
 api_tcp_identify(struct MHD_Connection *connection, struct caller *caller)

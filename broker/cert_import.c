@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "broker/store.h"
@@ -171,6 +173,41 @@ check_leaf_first(const struct cert_import *imp, char *err, size_t errlen)
 	return -1;
 }
 
+/*
+ * Rejects a chain with an issuer certificate that X509_check_ca() does
+ * not accept as a CA (basic constraints CA:TRUE, keyCertSign, or a
+ * self-signed version 1 certificate). The link check in the worker trusts
+ * the last certificate as it is, so a chain that ends with the leaf
+ * again would pass it.
+ */
+static int
+check_issuers(const struct cert_import *imp, char *err, size_t errlen)
+{
+	BIO *bio = BIO_new_mem_buf(imp->chain.chain_pem, -1);
+	X509 *cert;
+	int position = 2, rc = 0;
+
+	if (bio == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	while (rc == 0 && (cert = PEM_read_bio_X509(bio, NULL, NULL,
+	    NULL)) != NULL) {
+		if (X509_check_ca(cert) == 0) {
+			snprintf(err, errlen, "certificate %d of the chain is "
+			    "not a CA certificate, so it cannot issue the one "
+			    "before it; upload the leaf once, then its issuers "
+			    "in order", position);
+			rc = -1;
+		}
+		X509_free(cert);
+		position++;
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	return rc;
+}
+
 static int
 check_validity(struct cert_import *imp, time_t now, char *err,
     size_t errlen)
@@ -224,6 +261,8 @@ cert_import_parse(const char *pem, size_t len, time_t now,
 		    "leaf first");
 		return -1;
 	}
+	if (check_issuers(imp, err, errlen) != 0)
+		return -1;
 	if (check_validity(imp, now, err, errlen) != 0)
 		return -1;
 	return read_names(imp, err, errlen);

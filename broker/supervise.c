@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/api.h"
 #include "broker/run_lock.h"
 #include "broker/scheduler.h"
 #include "logging/log.h"
@@ -110,6 +111,12 @@ reload(struct custos_config **config)
 	if (config_load((*config)->path, &fresh, err, sizeof(err)) != 0) {
 		log_error("reload rejected, keeping the running "
 		    "configuration: %s", err);
+		return -1;
+	}
+	if (api_tls_check(&fresh->api, err, sizeof(err)) != 0) {
+		log_error("reload rejected, keeping the running "
+		    "configuration: %s", err);
+		config_free(fresh);
 		return -1;
 	}
 	config_free(*config);

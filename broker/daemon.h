@@ -8,6 +8,7 @@
 #ifndef CUSTOS_BROKER_DAEMON_H
 #define CUSTOS_BROKER_DAEMON_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,7 +26,30 @@ extern volatile sig_atomic_t daemon_wake;
 
 struct api_server;
 
-/* Everything the worker holds for its whole life. */
+/*
+ * What the worker's threads share beyond the configuration and policy,
+ * each part under its own mutex.
+ */
+struct daemon_shared {
+	pthread_mutex_t signer_lock;	/* one request and reply at a time */
+	/* Account records: loaded, registered and saved by one thread. */
+	pthread_mutex_t account_lock;
+	/*
+	 * dns-01 records are published and withdrawn for all of a run at
+	 * once (broker/challenge_dns.c), so only one order at a time runs
+	 * while dns-01 is enabled.
+	 */
+	pthread_mutex_t dns_lock;
+	/* The account thumbprints whose webroot files were cleaned. */
+	pthread_mutex_t webroot_lock;
+	char **webroot_cleaned;
+	size_t webroot_cleaned_count;
+};
+
+/*
+ * Everything the worker holds for its whole life. Each order thread has
+ * a copy of its own, with its own database connection and signer handle.
+ */
 struct daemon_worker {
 	struct custos_config *config;
 	struct policy *policy;
@@ -37,6 +61,7 @@ struct daemon_worker {
 	int64_t *unfinished;		/* certificates to recover at start */
 	size_t unfinished_count;
 	uint64_t signer_counted;	/* signer.requests in the database */
+	struct daemon_shared *shared;
 };
 
 enum daemon_result {

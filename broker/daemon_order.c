@@ -16,6 +16,7 @@
 
 #include "broker/certificate.h"
 #include "broker/challenge_http.h"
+#include "broker/http.h"
 #include "broker/issue_limits.h"
 #include "broker/names.h"
 #include "broker/policy_gate.h"
@@ -136,11 +137,40 @@ file_equals(const char *path, const char *expected)
 }
 
 /*
+ * Returns 1 when the webroot files of this run's account were cleaned
+ * already in this worker, and records them as cleaned otherwise. The
+ * caller holds webroot_lock.
+ */
+static int
+webroot_cleaned(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+	const char *thumbprint = r->acme.account_thumbprint;
+	char **list, *copy;
+
+	for (size_t i = 0; i < shared->webroot_cleaned_count; i++)
+		if (strcmp(shared->webroot_cleaned[i], thumbprint) == 0)
+			return 1;
+	copy = strdup(thumbprint);
+	list = reallocarray(shared->webroot_cleaned,
+	    shared->webroot_cleaned_count + 1, sizeof(*list));
+	if (copy == NULL || list == NULL) {
+		free(copy);
+		return 0;
+	}
+	list[shared->webroot_cleaned_count++] = copy;
+	shared->webroot_cleaned = list;
+	return 0;
+}
+
+/*
  * Removes the http-01 files that a killed run left in the webroot: files
  * whose content is the key authorization of their name for this account,
- * so files of other ACME clients stay. No other run of this account is
+ * so files of other ACME clients stay. No custos issue of this account is
  * publishing meanwhile, because the supervisor holds the state-dir lock
- * that custos issue takes.
+ * that custos issue takes. Only the first run of each account in a
+ * worker cleans, under webroot_lock, so that no file that another order
+ * thread has published since is removed.
  */
 static void
 clean_webroot(struct run *r)
@@ -153,11 +183,18 @@ clean_webroot(struct run *r)
 	if (config->challenge.http01_mode != HTTP01_WEBROOT ||
 	    r->acme.account_thumbprint == NULL)
 		return;
+	pthread_mutex_lock(&r->w->shared->webroot_lock);
+	if (webroot_cleaned(r)) {
+		pthread_mutex_unlock(&r->w->shared->webroot_lock);
+		return;
+	}
 	snprintf(dir, sizeof(dir), "%s%s", config->challenge.webroot,
 	    CHALLENGE_PATH_PREFIX);
 	d = opendir(dir);
-	if (d == NULL)
+	if (d == NULL) {
+		pthread_mutex_unlock(&r->w->shared->webroot_lock);
 		return;
+	}
 	while ((entry = readdir(d)) != NULL) {
 		if (entry->d_name[0] == '.' || snprintf(expected,
 		    sizeof(expected), "%s.%s", entry->d_name,
@@ -170,6 +207,7 @@ clean_webroot(struct run *r)
 			    "interrupted run", (long long)r->cert->id, path);
 	}
 	closedir(d);
+	pthread_mutex_unlock(&r->w->shared->webroot_lock);
 }
 
 static int
@@ -177,6 +215,7 @@ prepare_client(struct run *r)
 {
 	struct daemon_worker *w = r->w;
 	struct acme_client *acme = &r->acme;
+	int rc;
 
 	acme->config = w->config;
 	acme->issuer = config_find_issuer(w->config, r->cert->issuer);
@@ -194,7 +233,13 @@ prepare_client(struct run *r)
 	    w->config->acme.http_timeout, &acme->http, acme->err,
 	    sizeof(acme->err)) != 0)
 		return -1;
-	if (acme_directory_fetch(acme) != 0 || acme_account_ensure(acme) != 0)
+	if (acme_directory_fetch(acme) != 0)
+		return -1;
+	/* Two threads must not register or save one account at once. */
+	pthread_mutex_lock(&w->shared->account_lock);
+	rc = acme_account_ensure(acme);
+	pthread_mutex_unlock(&w->shared->account_lock);
+	if (rc != 0)
 		return -1;
 	clean_webroot(r);
 	return 0;
@@ -448,9 +493,16 @@ run_steps(struct run *r)
 	if (prepare_client(r) != 0 || open_order(r) != 0)
 		return DAEMON_FAILED;
 	for (;;) {
-		CHECK_STOP(r);
 		/* A copy: each refresh frees the document status points in. */
 		snprintf(status, sizeof(status), "%s", r->ca.status);
+		/*
+		 * Once finalize was sent the CA issues anyway, so the order
+		 * runs to its end rather than leaving a certificate that
+		 * only the next start would download.
+		 */
+		if (strcmp(status, "pending") == 0 ||
+		    strcmp(status, "ready") == 0)
+			CHECK_STOP(r);
 		if (strcmp(status, "invalid") == 0) {
 			abandon_order(r, "the CA marked it invalid");
 			return fail(r, "the CA marked the order invalid");
@@ -473,12 +525,31 @@ run_steps(struct run *r)
 		if (strcmp(r->ca.status, status) == 0)
 			return fail(r, "the order did not progress");
 	}
-	CHECK_STOP(r);
 	if (download(r) != 0 || activate(r) != 0)
 		return DAEMON_FAILED;
 	log_info("certificate %lld: version %s is current (serial %s)",
 	    (long long)r->cert->id, r->version, r->chain.serial_hex);
 	return DAEMON_DONE;
+}
+
+/*
+ * Adds the run's requests to the CA and the connections they opened to
+ * the tenant's counters, for the metrics.
+ */
+static void
+count_requests(struct run *r)
+{
+	uint64_t requests, connects;
+	char err[512];
+
+	http_client_counts(r->acme.http, &requests, &connects);
+	if (requests == 0 && connects == 0)
+		return;
+	if (state_counter_add(r->w->state, "acme_requests", r->cert->tenant,
+	    (int64_t)requests, err, sizeof(err)) != 0 ||
+	    state_counter_add(r->w->state, "acme_connections",
+	    r->cert->tenant, (int64_t)connects, err, sizeof(err)) != 0)
+		log_error("certificate %lld: %s", (long long)r->cert->id, err);
 }
 
 static void
@@ -512,6 +583,7 @@ daemon_issue(struct daemon_worker *w, const struct state_cert *cert,
 	*retry_after = r.acme.fail_retry_after;
 	if (result == DAEMON_FAILED)
 		snprintf(err, errlen, "%s", r.acme.err);
+	count_requests(&r);
 	run_clear(&r);
 	return result;
 }

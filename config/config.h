@@ -201,6 +201,7 @@ struct config_daemon {
 	int order_deadline;	/* an order older than this starts again */
 	int poll_interval;	/* max sleep between database checks */
 	int restart_max;	/* cap of the signer restart delay */
+	int concurrency;	/* max orders the worker runs at once */
 	char *deploy_hook;	/* program run after activation, or NULL */
 	int deploy_timeout;
 	char *trust_anchors;	/* PEM roots for chain checks, or NULL */

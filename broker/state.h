@@ -277,6 +277,10 @@ enum state_count_kind {
 	STATE_COUNT_LAST_ATTEMPT,
 	/* Requests sent to the signer per tenant ("" for none); key NULL. */
 	STATE_COUNT_SIGNER,
+	/* Requests that order runs sent to the CA, per tenant; key NULL. */
+	STATE_COUNT_ACME_REQUESTS,
+	/* New connections those requests opened, per tenant; key NULL. */
+	STATE_COUNT_ACME_CONNECTIONS,
 };
 
 /* One row of a tally; removed certificates count too. */

@@ -1168,6 +1168,10 @@ static const char *const count_queries[] = {
 	    " GROUP BY c.tenant ORDER BY c.tenant",
 	[STATE_COUNT_SIGNER] = ("SELECT tenant, NULL, value FROM counters"
 	    " WHERE name = 'signer_operations' ORDER BY tenant"),
+	[STATE_COUNT_ACME_REQUESTS] = ("SELECT tenant, NULL, value FROM"
+	    " counters WHERE name = 'acme_requests' ORDER BY tenant"),
+	[STATE_COUNT_ACME_CONNECTIONS] = ("SELECT tenant, NULL, value FROM"
+	    " counters WHERE name = 'acme_connections' ORDER BY tenant"),
 	[STATE_COUNT_LAST_ATTEMPT] = "SELECT c.tenant, CAST(c.id AS TEXT),"
 	    " max(a.started) FROM attempts a JOIN certificates c"
 	    " ON c.id = a.cert_id GROUP BY c.id ORDER BY c.id",

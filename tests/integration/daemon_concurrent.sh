@@ -20,8 +20,8 @@ metric() {
 	awk -v series="$1" '$1 == series { print $2 }' <<<"$METRICS"
 }
 
-# Pebble's VA sleeps up to a few seconds before each validation unless
-# PEBBLE_VA_NOSLEEP is true; the later assignment in env wins.
+# Pebble's VA sleeps a random time before each validation unless
+# PEBBLE_VA_NOSLEEP is 1 or true. The later assignment in env wins.
 PEBBLE_ENV=PEBBLE_VA_NOSLEEP=0
 API_SOCKET=
 CUSTOS_EXTRA_BLOCKS=$(printf '%s\n' 'daemon {' '	poll-interval 1s' \

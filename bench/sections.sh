@@ -103,7 +103,7 @@ throughput_custos() {
 	# The counters are read after the stop, when every run has added to
 	# them.
 	daemon_stop
-	in_flight=$(sed -n 's/.*: \([0-9]*\) orders in flight, the most.*/\1/p' \
+	in_flight=$(sed -n 's/.*: \([0-9]*\) orders in flight, a new maximum.*/\1/p' \
 		"$DAEMON_LOG" | sort -n | tail -n 1)
 	requests=$(state_query "SELECT value FROM counters WHERE
 		name = 'acme_requests'")

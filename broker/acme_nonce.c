@@ -241,7 +241,8 @@ acme_poll_sleep(struct acme_client *client, long retry_after,
 		delay = retry_after * 1000L;
 	} else {
 		/* Retry-After: 0 grows too, so it cannot make a busy loop. */
-		*step_ms = *step_ms <= 0 ? ACME_POLL_FIRST_MS : *step_ms * 2;
+		*step_ms = *step_ms <= 0 ? client->config->acme.poll_first_ms :
+		    *step_ms * 2;
 		if (*step_ms > cap)
 			*step_ms = cap;
 		delay = *step_ms;

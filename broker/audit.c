@@ -49,7 +49,7 @@ static _Thread_local struct audit_actor thread_actor = { .uid = -1 };
 
 /*
  * Serialises the threads of this process, which share the log's
- * descriptors: flock() on one descriptor does not exclude them.
+ * descriptors, because flock() on one descriptor does not exclude them.
  */
 static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
 

@@ -315,7 +315,7 @@ struct order_pool {
 	struct order_thread *threads;
 	int count;
 	int busy;			/* threads with a task */
-	int busy_max;			/* the most busy at once */
+	int busy_max;			/* the max busy at once */
 	uint64_t finished;		/* tasks finished, for the main thread */
 	int stop;
 };
@@ -426,8 +426,8 @@ pool_start(struct order_pool *pool, struct daemon_worker *w, char *err,
 
 /*
  * Copies the certificates that busy threads work on into skip, which
- * has room for every thread. Returns how many; 0 idle threads sets
- * *idle to 0.
+ * has room for every thread, and returns their count. Sets *idle to 1
+ * when some thread is idle, 0 otherwise.
  */
 static size_t
 pool_busy_list(struct order_pool *pool, int64_t *skip, int *idle)
@@ -462,7 +462,7 @@ pool_dispatch(struct order_pool *pool, int64_t cert_id)
 	pthread_cond_broadcast(&pool->work);
 	pthread_mutex_unlock(&pool->lock);
 	if (busy_max > 1)
-		log_info("%d orders in flight, the most so far", busy_max);
+		log_info("%d orders in flight, a new maximum", busy_max);
 }
 
 /*

@@ -27,8 +27,8 @@ extern volatile sig_atomic_t daemon_wake;
 struct api_server;
 
 /*
- * What the worker's threads share beyond the configuration and policy,
- * each part under its own mutex.
+ * The state that the worker's threads share beyond the configuration
+ * and policy, each part under its own mutex.
  */
 struct daemon_shared {
 	pthread_mutex_t signer_lock;	/* one request and reply at a time */

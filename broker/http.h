@@ -43,10 +43,11 @@ void http_client_free(struct http_client *client);
 /*
  * Makes every client created afterwards share one libcurl connection
  * cache, TLS session cache and DNS cache, locked for use from several
- * threads. Call it before any thread starts; returns 0 or -1 with err.
+ * threads. Call it before any thread starts. Returns 0, or -1 with a
+ * message in err.
  */
 int http_share_init(char *err, size_t errlen);
-/* Frees the share; call it after every client was freed. */
+/* Frees the share. Call it after every client was freed. */
 void http_share_cleanup(void);
 
 /*

@@ -220,7 +220,7 @@ signer_client_share(struct signer_client *shared, struct signer_client *out)
 	out->conn = shared->conn != NULL ? shared->conn : shared;
 }
 
-/* Returns the structure that holds the descriptors of signer. */
+/* Returns the structure that contains the descriptors of signer. */
 static struct signer_client *
 connection_of(struct signer_client *signer)
 {

@@ -37,17 +37,18 @@ struct signer_client {
 	/* Requests written through this structure, for the metrics. */
 	uint64_t requests;
 	/*
-	 * A thread's handle on a connection that several threads share: when
-	 * conn is set, requests go over conn's descriptors, and conn->lock
-	 * (when set) is held from each request until its reply is read.
+	 * The connection that this thread's handle shares with others, or
+	 * NULL. When conn is set, requests go over conn's descriptors, and
+	 * conn->lock (when set) is held from each request until its reply
+	 * is read.
 	 */
 	struct signer_client *conn;
 	pthread_mutex_t *lock;
 };
 
 /*
- * Makes out a handle of its own on shared, the connection of the calling
- * thread's worker: the tenant and the request count are out's own.
+ * Makes out a thread's handle on shared, the worker's connection. The
+ * handle has its own tenant and request count.
  */
 void signer_client_share(struct signer_client *shared,
     struct signer_client *out);

@@ -296,9 +296,9 @@ free_environment(char **env)
 }
 
 /*
- * Builds the hook's environment before fork(): the worker runs several
- * threads, and between fork() and exec() the child may call only
- * async-signal-safe functions, which setenv() is not. Inherited CUSTOS_*
+ * Builds the hook's environment before fork(), because the worker runs
+ * several threads, and between fork() and exec() the child may call
+ * only async-signal-safe functions, which setenv() is not. Inherited CUSTOS_*
  * variables are left out. Returns NULL when memory runs out.
  */
 static char **
@@ -347,7 +347,7 @@ hook_environment(const struct deploy_info *info)
 	return env;
 }
 
-/* Runs in the child: never returns. failed is the message to print. */
+/* Runs in the child and never returns. failed is the message to print. */
 static void
 exec_hook(const char *hook, char **env, const char *failed)
 {

@@ -835,6 +835,9 @@ static const struct key_rule acme_keys[] = {
 	{ "poll-interval", 1, "seconds, or a number with s, m or h: 2s, 1m",
 	    set_duration, offsetof(struct config_acme, poll_interval), 1,
 	    3600, 0, 0 },
+	{ "poll-first", 1, "a number of milliseconds from 1 to 60000",
+	    set_count, offsetof(struct config_acme, poll_first_ms), 1, 60000,
+	    0, 0 },
 	{ "poll-timeout", 1, "seconds, or a number with s, m or h: 300s, 5m",
 	    set_duration, offsetof(struct config_acme, poll_timeout), 1,
 	    86400, 0, 0 },
@@ -1500,6 +1503,7 @@ set_defaults(struct custos_config *config)
 	config->challenge.tlsalpn01_address = strdup("0.0.0.0");
 	config->challenge.tlsalpn01_port = 443;
 	config->acme.poll_interval = 2;
+	config->acme.poll_first_ms = 50;
 	config->acme.poll_timeout = 300;
 	config->acme.http_timeout = 30;
 	config->acme.bad_nonce_retries = 5;

@@ -181,6 +181,7 @@ struct config_audit {
 
 struct config_acme {
 	int poll_interval;	/* seconds between polls without Retry-After */
+	int poll_first_ms;	/* the first of those waits, in milliseconds */
 	int poll_timeout;	/* seconds before an order is given up */
 	int http_timeout;	/* seconds for one HTTP request */
 	int bad_nonce_retries;	/* retries of one request after badNonce */

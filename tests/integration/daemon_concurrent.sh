@@ -72,9 +72,9 @@ done
 
 assert_contains "the worker started $CONCURRENCY order threads" \
 	"$(cat "$DAEMON_LOG")" "$CONCURRENCY order threads"
-most=$(sed -n 's/.*: \([0-9]*\) orders in flight, the most so far$/\1/p' \
+most=$(sed -n 's/.*: \([0-9]*\) orders in flight, a new maximum$/\1/p' \
 	"$DAEMON_LOG" | sort -n | tail -n 1)
-diag "most orders in flight at once: ${most:-1}"
+diag "max orders in flight at once: ${most:-1}"
 check "more than one order was in flight at once" \
 	test "${most:-1}" -gt 1
 check "no more than $CONCURRENCY orders were in flight" \

@@ -316,7 +316,7 @@ struct order_pool {
 	int count;
 	int busy;			/* threads with a task */
 	int busy_max;			/* the max busy at once */
-	uint64_t finished;		/* tasks finished, for the main thread */
+	uint64_t finished;	/* tasks finished, for the main thread */
 	int stop;
 };
 
@@ -582,6 +582,7 @@ shared_init(struct daemon_shared *shared)
 	pthread_mutex_init(&shared->account_lock, NULL);
 	pthread_mutex_init(&shared->dns_lock, NULL);
 	pthread_mutex_init(&shared->webroot_lock, NULL);
+	pthread_mutex_init(&shared->usage_lock, NULL);
 }
 
 static void
@@ -590,6 +591,10 @@ shared_clear(struct daemon_shared *shared)
 	for (size_t i = 0; i < shared->webroot_cleaned_count; i++)
 		free(shared->webroot_cleaned[i]);
 	free(shared->webroot_cleaned);
+	for (size_t i = 0; i < shared->reservation_count; i++)
+		free(shared->reservations[i].tenant);
+	free(shared->reservations);
+	pthread_mutex_destroy(&shared->usage_lock);
 	pthread_mutex_destroy(&shared->signer_lock);
 	pthread_mutex_destroy(&shared->account_lock);
 	pthread_mutex_destroy(&shared->dns_lock);

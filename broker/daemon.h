@@ -26,6 +26,13 @@ extern volatile sig_atomic_t daemon_wake;
 
 struct api_server;
 
+/* An order counted against its tenant's limits before it is stored. */
+struct daemon_reservation {
+	int64_t cert_id;
+	char *tenant;
+	int adds_held;		/* 1 when its label holds no live version */
+};
+
 /*
  * The state that the worker's threads share beyond the configuration
  * and policy, each part under its own mutex.
@@ -40,6 +47,15 @@ struct daemon_shared {
 	 * while dns-01 is enabled.
 	 */
 	pthread_mutex_t dns_lock;
+	/*
+	 * Orders past their policy check whose certificate is not stored
+	 * yet. The max-certificates and rate checks of the tenant's other
+	 * orders count them as stored, so that orders running at once
+	 * cannot together pass a limit.
+	 */
+	pthread_mutex_t usage_lock;
+	struct daemon_reservation *reservations;
+	size_t reservation_count;
 	/* The account thumbprints whose webroot files were cleaned. */
 	pthread_mutex_t webroot_lock;
 	char **webroot_cleaned;

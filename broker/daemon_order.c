@@ -42,6 +42,7 @@ struct run {
 	struct signer_key key;
 	struct cert_chain chain;
 	char version[128];
+	int reserved;			/* in shared->reservations */
 	char replaces[ARI_ID_MAX + 1];	/* renewalInfo identifier */
 	char ari_id[ARI_ID_MAX + 1];	/* of the new version */
 };
@@ -83,15 +84,115 @@ log_denial(const char *line, void *arg)
 }
 
 /*
+ * Adds the reservations of the tenant's other orders to usage, as if
+ * they were stored. The caller holds usage_lock.
+ */
+static void
+add_reserved(struct run *r, struct store_usage *usage)
+{
+	const struct daemon_shared *shared = r->w->shared;
+	const struct daemon_reservation *res;
+
+	for (size_t i = 0; i < shared->reservation_count; i++) {
+		res = &shared->reservations[i];
+		if (res->cert_id == r->cert->id ||
+		    strcmp(res->tenant, r->cert->tenant) != 0)
+			continue;
+		usage->held += res->adds_held;
+		usage->last_hour++;
+		usage->last_day++;
+	}
+}
+
+/*
+ * Records the run as a reservation of its tenant. The caller holds
+ * usage_lock. Returns -1 when memory runs out.
+ */
+static int
+reserve(struct run *r, time_t now)
+{
+	struct daemon_shared *shared = r->w->shared;
+	struct daemon_reservation *list, *res;
+
+	list = reallocarray(shared->reservations,
+	    shared->reservation_count + 1, sizeof(*list));
+	if (list == NULL)
+		return fail(r, "out of memory");
+	shared->reservations = list;
+	res = &list[shared->reservation_count];
+	res->cert_id = r->cert->id;
+	res->tenant = strdup(r->cert->tenant);
+	if (res->tenant == NULL)
+		return fail(r, "out of memory");
+	res->adds_held = !store_usage_held(r->w->config->store.directory,
+	    r->cert->tenant, r->cert->label, now);
+	shared->reservation_count++;
+	r->reserved = 1;
+	return 0;
+}
+
+/* Drops the run's reservation. The caller holds usage_lock. */
+static void
+unreserve(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+
+	if (!r->reserved)
+		return;
+	for (size_t i = 0; i < shared->reservation_count; i++) {
+		if (shared->reservations[i].cert_id != r->cert->id)
+			continue;
+		free(shared->reservations[i].tenant);
+		shared->reservations[i] =
+		    shared->reservations[--shared->reservation_count];
+		break;
+	}
+	r->reserved = 0;
+}
+
+/*
+ * Checks the limits of the request against the store and the orders of
+ * the tenant in flight, and reserves a place for it when they allow it.
+ */
+static int
+check_limits(struct run *r, struct gate_request *request)
+{
+	pthread_mutex_t *lock = &r->w->shared->usage_lock;
+	struct store_usage usage;
+	time_t now = time(NULL);
+	int denied;
+
+	pthread_mutex_lock(lock);
+	if (store_usage_count(r->w->config->store.directory, r->cert->tenant,
+	    r->cert->label, now, &usage, r->acme.err,
+	    sizeof(r->acme.err)) != 0) {
+		pthread_mutex_unlock(lock);
+		return -1;
+	}
+	add_reserved(r, &usage);
+	request->usage = &usage;
+	denied = gate_check_request(r->tenant, request, log_denial, r) > 0;
+	request->usage = NULL;
+	if (!denied && reserve(r, now) != 0) {
+		pthread_mutex_unlock(lock);
+		return -1;
+	}
+	pthread_mutex_unlock(lock);
+	if (denied)
+		return fail(r, "the tenant's policy denies the request");
+	return 0;
+}
+
+/*
  * Checks the request against the tenant's policy as it is now, with
- * max-certificates and rate counted in the store, where the certificate
- * being renewed does not count as one more held.
+ * max-certificates and rate counted in the store and among the orders in
+ * flight, where the certificate being renewed does not count as one more
+ * held.
  */
 static int
 check_policy(struct run *r)
 {
 	struct gate_request request = { 0 };
-	struct store_usage usage;
 	enum key_type type;
 
 	r->tenant = policy_find_tenant(r->w->policy, r->cert->tenant);
@@ -106,13 +207,8 @@ check_policy(struct run *r)
 	request.key_type = type;
 	request.challenge = challenge_gate_type(r->w->config, r->tenant);
 	if (r->tenant->max_certificates.set || r->tenant->rate_per_hour.set ||
-	    r->tenant->rate_per_day.set) {
-		if (store_usage_count(r->w->config->store.directory,
-		    r->cert->tenant, r->cert->label, time(NULL), &usage,
-		    r->acme.err, sizeof(r->acme.err)) != 0)
-			return -1;
-		request.usage = &usage;
-	}
+	    r->tenant->rate_per_day.set)
+		return check_limits(r, &request);
 	if (gate_check_request(r->tenant, &request, log_denial, r) > 0)
 		return fail(r, "the tenant's policy denies the request");
 	return 0;
@@ -443,9 +539,14 @@ download(struct run *r)
 	files.chain_pem = r->chain.chain_pem;
 	files.fullchain_pem = r->chain.fullchain_pem;
 	files.key_uri = r->key.uri;
+	/* The stored version replaces the reservation in one step. */
+	pthread_mutex_lock(&w->shared->usage_lock);
 	rc = store_certificate(w->config->store.directory, r->cert->tenant,
 	    r->cert->label, r->version, &files, &stored, acme->err,
 	    sizeof(acme->err));
+	if (rc == 0)
+		unreserve(r);
+	pthread_mutex_unlock(&w->shared->usage_lock);
 	free(stored);
 	return rc;
 }
@@ -584,6 +685,9 @@ daemon_issue(struct daemon_worker *w, const struct state_cert *cert,
 	if (result == DAEMON_FAILED)
 		snprintf(err, errlen, "%s", r.acme.err);
 	count_requests(&r);
+	pthread_mutex_lock(&w->shared->usage_lock);
+	unreserve(&r);
+	pthread_mutex_unlock(&w->shared->usage_lock);
 	run_clear(&r);
 	return result;
 }

@@ -2,8 +2,7 @@
 # Sends Retry-After in every form HTTP allows and in several it does not,
 # first on a pending authorization and then on a processing order, and
 # checks how long the broker waits before its next poll. Valid values are
-# obeyed, invalid ones fall back to the poll interval that grows from 50
-# ms up to acme poll-interval (1 second here),
+# obeyed, invalid ones fall back to acme poll-interval (1 second here),
 # and a value past acme poll-timeout (6 seconds here) is cut to the time
 # left, so the issuance still finishes.
 set -uo pipefail
@@ -14,13 +13,18 @@ source "$(dirname "$0")/../lib/hostile.sh"
 
 hostile_lab_start custos-hostile-retry
 hostile_set_acme poll-timeout 6 || bail_out "cannot set poll-timeout"
+# The first poll waits a whole poll-interval too, as the ranges below
+# expect; the growing waits from 50 ms are left to other tests.
+sed -i 's/^\tpoll-interval 1$/&\n\tpoll-first 1000/' "$CUSTOS_CONF"
+grep -q '^	poll-first 1000$' "$CUSTOS_CONF" ||
+	bail_out "cannot set poll-first"
 
 # Each row: a label, the server's value ("imf:+2" is an IMF-fixdate two
 # seconds ahead), the expected wait in milliseconds as MIN MAX, and the
 # warning expected ("-" for none). A date has whole seconds, so it may
-# come up to a second early, and a fallback wait may be as short as 50
-# ms. The broker polls the authorization 50 ms after triggering the
-# challenge, which leaves 5 of the 6 seconds for a capped wait. Each MAX leaves 1.5 seconds or more for a
+# come up to a second early. The broker polls the authorization one
+# poll-interval after triggering the challenge, which leaves 5 of the 6
+# seconds for a capped wait. Each MAX leaves 1.5 seconds or more for a
 # loaded machine, still below what a wrongly obeyed value would take
 # (5 seconds for "-5" read as 5).
 CASES=(
@@ -28,11 +32,11 @@ CASES=(
 	"IMF-fixdate|imf:+2|900 5000|-"
 	"RFC 850 date|rfc850:+2|900 5000|-"
 	"asctime date|asctime:+2|900 5000|-"
-	"date in the past|imf:-3600|0 4000|-"
-	"negative|-5|0 4000|invalid Retry-After \"-5\""
-	"fractional|1.5|0 4000|invalid Retry-After \"1.5\""
-	"garbage|soon, maybe|0 4000|invalid Retry-After \"soon, maybe\""
-	"empty||0 4000|invalid Retry-After \"\""
+	"date in the past|imf:-3600|900 4000|-"
+	"negative|-5|900 4000|invalid Retry-After \"-5\""
+	"fractional|1.5|900 4000|invalid Retry-After \"1.5\""
+	"garbage|soon, maybe|900 4000|invalid Retry-After \"soon, maybe\""
+	"empty||900 4000|invalid Retry-After \"\""
 	"huge|99999999999|3900 8000|longer than the 5 seconds left"
 )
 

@@ -70,6 +70,11 @@ for ((i = 1; i <= CERT_COUNT; i += 7)); do
 		"$(custos_store_file "c$i.demo.test" cert.pem)"
 done
 
+# A crash, or a sanitizer report in the ASan build, restarts the worker.
+assert_equal "worker started once" \
+	"$(grep -c 'started signer (pid [0-9]*) and worker' "$DAEMON_LOG")" 1
+assert_equal "no sanitizer report" \
+	"$(grep -c 'Sanitizer\|runtime error' "$DAEMON_LOG")" 0
 assert_contains "the worker started $CONCURRENCY order threads" \
 	"$(cat "$DAEMON_LOG")" "$CONCURRENCY order threads"
 most=$(sed -n 's/.*: \([0-9]*\) orders in flight, a new maximum$/\1/p' \

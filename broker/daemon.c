@@ -121,9 +121,12 @@ signer_gone(struct daemon_worker *w)
 	/*
 	 * The signer never writes unprompted, so the socket is readable
 	 * between requests only when it was closed. The lock keeps other
-	 * threads' replies out of the check.
+	 * threads' replies out of the check. While a thread holds it, that
+	 * thread's request finds a closed connection itself, so the check
+	 * waits for the next turn rather than for the lock.
 	 */
-	signer_client_lock(&w->signer);
+	if (signer_client_trylock(&w->signer) != 0)
+		return 0;
 	readable = poll(&pfd, 1, 0) > 0;
 	signer_client_unlock(&w->signer);
 	return readable;
@@ -591,6 +594,9 @@ shared_clear(struct daemon_shared *shared)
 	for (size_t i = 0; i < shared->webroot_cleaned_count; i++)
 		free(shared->webroot_cleaned[i]);
 	free(shared->webroot_cleaned);
+	for (size_t i = 0; i < shared->account_count; i++)
+		daemon_account_clear(&shared->accounts[i]);
+	free(shared->accounts);
 	for (size_t i = 0; i < shared->reservation_count; i++)
 		free(shared->reservations[i].tenant);
 	free(shared->reservations);

@@ -26,6 +26,14 @@ extern volatile sig_atomic_t daemon_wake;
 
 struct api_server;
 
+/* An issuer's account as acme_account_ensure() loaded it. */
+struct daemon_account {
+	char *issuer;
+	char *url;
+	char *thumbprint;
+	char key_id[IPC_KEY_ID_LEN + 1];
+};
+
 /* An order counted against its tenant's limits before it is stored. */
 struct daemon_reservation {
 	int64_t cert_id;
@@ -39,8 +47,14 @@ struct daemon_reservation {
  */
 struct daemon_shared {
 	pthread_mutex_t signer_lock;	/* one request and reply at a time */
-	/* Account records: loaded, registered and saved by one thread. */
+	/*
+	 * Account records: loaded, registered and saved by one thread, and
+	 * kept per issuer after the first success, so that later orders do
+	 * not rewrite and fsync the record each time.
+	 */
 	pthread_mutex_t account_lock;
+	struct daemon_account *accounts;
+	size_t account_count;
 	/*
 	 * dns-01 records are published and withdrawn for all of a run at
 	 * once (broker/challenge_dns.c), so only one order at a time runs
@@ -91,6 +105,9 @@ enum daemon_result {
  * stores their responses. Returns 0, or -1 when the database fails.
  */
 int daemon_run_jobs(struct daemon_worker *w);
+
+/* Frees the members of account. */
+void daemon_account_clear(struct daemon_account *account);
 
 /*
  * Runs the task of one certificate. For DAEMON_FAILED it sets err and

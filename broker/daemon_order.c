@@ -306,12 +306,109 @@ clean_webroot(struct run *r)
 	pthread_mutex_unlock(&r->w->shared->webroot_lock);
 }
 
+void
+daemon_account_clear(struct daemon_account *account)
+{
+	free(account->issuer);
+	free(account->url);
+	free(account->thumbprint);
+	memset(account, 0, sizeof(*account));
+}
+
+/* Returns the kept account of the run's issuer, or NULL. */
+static struct daemon_account *
+find_account(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+
+	for (size_t i = 0; i < shared->account_count; i++)
+		if (strcmp(shared->accounts[i].issuer,
+		    r->acme.issuer->name) == 0)
+			return &shared->accounts[i];
+	return NULL;
+}
+
+/* Keeps the account that the run loaded; a failure only costs speed. */
+static void
+keep_account(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+	struct daemon_account account = { 0 }, *list;
+
+	account.issuer = strdup(r->acme.issuer->name);
+	account.url = strdup(r->acme.account_url);
+	account.thumbprint = strdup(r->acme.account_thumbprint);
+	memcpy(account.key_id, r->acme.account_key_id, sizeof(account.key_id));
+	list = reallocarray(shared->accounts, shared->account_count + 1,
+	    sizeof(*list));
+	if (account.issuer == NULL || account.url == NULL ||
+	    account.thumbprint == NULL || list == NULL) {
+		daemon_account_clear(&account);
+		return;
+	}
+	shared->accounts = list;
+	list[shared->account_count++] = account;
+}
+
+/*
+ * Drops the kept account of the run's issuer, after a failed run, so
+ * that the next run loads the record again: the account may have been
+ * deactivated or its key changed.
+ */
+static void
+forget_account(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+	struct daemon_account *account;
+
+	if (r->acme.issuer == NULL)
+		return;
+	pthread_mutex_lock(&shared->account_lock);
+	account = find_account(r);
+	if (account != NULL) {
+		daemon_account_clear(account);
+		*account = shared->accounts[--shared->account_count];
+	}
+	pthread_mutex_unlock(&shared->account_lock);
+}
+
+/*
+ * Sets the run's account from the kept one, or loads it (registering it
+ * when needed) and keeps it. Two threads never register or save one
+ * account at once.
+ */
+static int
+ensure_account(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+	struct acme_client *acme = &r->acme;
+	struct daemon_account *account;
+	int rc = 0;
+
+	pthread_mutex_lock(&shared->account_lock);
+	account = find_account(r);
+	if (account != NULL) {
+		acme->account_url = strdup(account->url);
+		acme->account_thumbprint = strdup(account->thumbprint);
+		memcpy(acme->account_key_id, account->key_id,
+		    sizeof(acme->account_key_id));
+		if (acme->account_url == NULL ||
+		    acme->account_thumbprint == NULL)
+			rc = fail(r, "out of memory");
+	} else {
+		rc = acme_account_ensure(acme);
+		if (rc == 0)
+			keep_account(r);
+	}
+	pthread_mutex_unlock(&shared->account_lock);
+	return rc;
+}
+
 static int
 prepare_client(struct run *r)
 {
 	struct daemon_worker *w = r->w;
 	struct acme_client *acme = &r->acme;
-	int rc;
 
 	acme->config = w->config;
 	acme->issuer = config_find_issuer(w->config, r->cert->issuer);
@@ -331,11 +428,7 @@ prepare_client(struct run *r)
 		return -1;
 	if (acme_directory_fetch(acme) != 0)
 		return -1;
-	/* Two threads must not register or save one account at once. */
-	pthread_mutex_lock(&w->shared->account_lock);
-	rc = acme_account_ensure(acme);
-	pthread_mutex_unlock(&w->shared->account_lock);
-	if (rc != 0)
+	if (ensure_account(r) != 0)
 		return -1;
 	clean_webroot(r);
 	return 0;
@@ -682,8 +775,10 @@ daemon_issue(struct daemon_worker *w, const struct state_cert *cert,
 	r.acme.fail_retry_after = -1;
 	result = run_steps(&r);
 	*retry_after = r.acme.fail_retry_after;
-	if (result == DAEMON_FAILED)
+	if (result == DAEMON_FAILED) {
 		snprintf(err, errlen, "%s", r.acme.err);
+		forget_account(&r);
+	}
 	count_requests(&r);
 	pthread_mutex_lock(&w->shared->usage_lock);
 	unreserve(&r);

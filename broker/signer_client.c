@@ -236,6 +236,14 @@ signer_client_lock(struct signer_client *signer)
 		pthread_mutex_lock(io->lock);
 }
 
+int
+signer_client_trylock(struct signer_client *signer)
+{
+	struct signer_client *io = connection_of(signer);
+
+	return io->lock != NULL ? pthread_mutex_trylock(io->lock) : 0;
+}
+
 void
 signer_client_unlock(struct signer_client *signer)
 {

@@ -56,6 +56,8 @@ void signer_client_share(struct signer_client *shared,
 /* Locks and unlocks signer's connection when it is shared. */
 void signer_client_lock(struct signer_client *signer);
 void signer_client_unlock(struct signer_client *signer);
+/* Locks it only when no other thread holds it; returns 0 when locked. */
+int signer_client_trylock(struct signer_client *signer);
 
 /* A key's public half, as the signer describes it. */
 struct signer_key {

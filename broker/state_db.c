@@ -3,6 +3,7 @@
  */
 #include "broker/state.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,33 @@
 struct state {
 	sqlite3 *db;
 	char *path;		/* a copy, because callers free theirs */
+	int writing;		/* 1 while this connection holds write_lock */
 };
+
+/*
+ * Serialises the writes of this process's connections, one per daemon
+ * order thread. SQLite's busy handler polls with sleeps of up to 100 ms,
+ * so connections that wait on each other's write lock lose far more
+ * time than a mutex, which wakes the next writer at once. Other
+ * processes still meet the busy timeout.
+ */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+write_lock_take(struct state *st)
+{
+	pthread_mutex_lock(&write_lock);
+	st->writing = 1;
+}
+
+static void
+write_lock_release(struct state *st)
+{
+	if (!st->writing)
+		return;
+	st->writing = 0;
+	pthread_mutex_unlock(&write_lock);
+}
 
 /*
  * Migration N brings the schema from version N to N + 1. Append new
@@ -147,15 +174,14 @@ exec_sql(struct state *st, const char *sql, const char *what, char *err,
 static int
 begin(struct state *st, char *err, size_t errlen)
 {
+	write_lock_take(st);
 	/* IMMEDIATE takes the write lock now, so no upgrade can deadlock. */
-	return exec_sql(st, "BEGIN IMMEDIATE", "begin transaction", err,
-	    errlen);
-}
-
-static int
-commit(struct state *st, char *err, size_t errlen)
-{
-	return exec_sql(st, "COMMIT", "commit", err, errlen);
+	if (exec_sql(st, "BEGIN IMMEDIATE", "begin transaction", err,
+	    errlen) != 0) {
+		write_lock_release(st);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -163,6 +189,19 @@ rollback(struct state *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	write_lock_release(st);
+}
+
+/* Commits, or rolls back when the commit fails. */
+static int
+commit(struct state *st, char *err, size_t errlen)
+{
+	if (exec_sql(st, "COMMIT", "commit", err, errlen) != 0) {
+		rollback(st);
+		return -1;
+	}
+	write_lock_release(st);
+	return 0;
 }
 
 /*
@@ -204,11 +243,17 @@ static int
 run(struct state *st, sqlite3_stmt *stmt, const char *what, char *err,
     size_t errlen)
 {
-	int rc;
+	int rc, locked;
 
 	if (stmt == NULL)
 		return -1;
+	/* Inside a transaction, begin() took the lock already. */
+	locked = !st->writing;
+	if (locked)
+		write_lock_take(st);
 	rc = sqlite3_step(stmt);
+	if (locked)
+		write_lock_release(st);
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, errlen, what);

@@ -151,8 +151,8 @@ throughput_peer() {
 section_throughput() {
 	bench_pebble
 	peer_trust_pebble "$LAB_DIR" || bail_out "cannot trust Pebble for uacme"
-	# 32 is the default; the ratios against the peers use its rate. 64
-	# gives the peak memory with 64 orders in flight.
+	# 32 is the default, and the ratios against the peers use its rate.
+	# 64 gives the peak memory with 64 orders in flight.
 	throughput_custos 32
 	throughput_custos 64
 	throughput_peer certbot "sequential" "$BENCH_SEQ_CERTS"

@@ -29,6 +29,7 @@ SIGNER_LIBS = -lp11 -lseccomp $(shell $(PKG_CONFIG) --libs jansson openssl) -ldl
 BROKER_LIBS = $(shell $(PKG_CONFIG) --libs jansson libcurl libmicrohttpd \
 	openssl libidn2 sqlite3) -lldns -lpthread
 POLICY_LIBS = -lidn2
+AGENT_LIBS = $(shell $(PKG_CONFIG) --libs jansson libcurl openssl)
 
 # Code shared by the programs, each folder named for what it holds.
 SHARED_SRC = $(wildcard ipc/*.c logging/*.c encoding/*.c config/*.c)
@@ -39,6 +40,7 @@ POLICY_CORE_SRC = $(filter-out policy/idna.c,$(POLICY_SRC))
 # main.c holds each program's main(); the rest is linked into unit tests.
 SIGNER_SRC = $(filter-out signer/main.c,$(wildcard signer/*.c))
 BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
+AGENT_SRC = $(filter-out agent/main.c,$(wildcard agent/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 test_obj = $(patsubst %.c,$(BUILD)/obj-test/%.o,$(1))
@@ -48,13 +50,14 @@ POLICY_OBJ = $(call obj,$(POLICY_SRC))
 POLICY_CORE_OBJ = $(call obj,$(POLICY_CORE_SRC))
 SIGNER_OBJ = $(call obj,$(SIGNER_SRC))
 BROKER_OBJ = $(call obj,$(BROKER_SRC))
+AGENT_OBJ = $(call obj,$(AGENT_SRC))
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 
-PROGRAMS = $(BUILD)/custos $(BUILD)/custos-signer
+PROGRAMS = $(BUILD)/custos $(BUILD)/custos-signer $(BUILD)/custos-agent
 TEST_PROGRAMS = $(BUILD)/tests/custos-signer-testbuild $(UNIT_BIN) \
 	$(TOOL_BIN)
 
@@ -83,9 +86,13 @@ $(BUILD)/custos: $(call obj,broker/main.c) $(BROKER_OBJ) $(POLICY_OBJ) \
 		$(SHARED_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BROKER_LIBS) $(POLICY_LIBS)
 
+# The agent of serving nodes links only the shared code and its own.
+$(BUILD)/custos-agent: $(call obj,agent/main.c) $(AGENT_OBJ) $(SHARED_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+
 # A unit test named test_signer_* links the signer's code, test_broker_*
-# the broker's, test_policy_* the policy library; every test links the
-# shared code.
+# the broker's, test_policy_* the policy library, test_agent_* the
+# agent's; every test links the shared code.
 $(BUILD)/tests/test_signer_%: $(call obj,tests/unit/test_signer_%.c) \
 		$(SIGNER_OBJ) $(POLICY_CORE_OBJ) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
@@ -100,6 +107,11 @@ $(BUILD)/tests/test_policy_%: $(call obj,tests/unit/test_policy_%.c) \
 		$(POLICY_OBJ) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS) $(POLICY_LIBS)
+
+$(BUILD)/tests/test_agent_%: $(call obj,tests/unit/test_agent_%.c) \
+		$(AGENT_OBJ) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 $(BUILD)/tests/test_shared_%: $(call obj,tests/unit/test_shared_%.c) \
 		$(SHARED_OBJ)
@@ -165,7 +177,7 @@ FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 FUZZ_SIGNER_WRAP = -Wl,--wrap=token_find_key,--wrap=token_generate_key
 # Keeps the objects, which only pattern rules name, between runs.
 .SECONDARY: $(call fuzz_obj,$(FUZZ_SRC) $(SIGNER_SRC) $(BROKER_SRC) \
-	$(POLICY_SRC) $(SHARED_SRC))
+	$(POLICY_SRC) $(SHARED_SRC) $(AGENT_SRC))
 
 # A harness that fails to build loses its binary, even an older one, so
 # that run.sh reports it and still runs the others.
@@ -202,11 +214,15 @@ $(FUZZ_BUILD)/fuzz_policy_%: $(call fuzz_obj,tests/fuzz/fuzz_policy_%.c \
 		$(POLICY_SRC) $(SHARED_SRC))
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(SIGNER_LIBS) $(POLICY_LIBS)
 
+$(FUZZ_BUILD)/fuzz_agent_%: $(call fuzz_obj,tests/fuzz/fuzz_agent_%.c \
+		$(AGENT_SRC) $(SHARED_SRC))
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+
 $(FUZZ_BUILD)/fuzz_shared_%: $(call fuzz_obj,tests/fuzz/fuzz_shared_%.c \
 		$(SHARED_SRC))
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
 
-# `make install` copies the two programs and the man pages under
+# `make install` copies the three programs and the man pages under
 # DESTDIR and PREFIX; the signer goes to LIBEXECDIR, off the PATH, and
 # custos starts LIBEXECDIR/custos-signer unless the configuration's
 # signer program names another path. `make package` builds the Debian
@@ -237,10 +253,12 @@ install: $(PROGRAMS)
 	install -m 0755 $(BUILD)/custos $(DESTDIR)$(BINDIR)/custos
 	install -m 0755 $(BUILD)/custos-signer \
 		$(DESTDIR)$(LIBEXECDIR)/custos-signer
+	install -m 0755 $(BUILD)/custos-agent $(DESTDIR)$(BINDIR)/custos-agent
 	install -m 0644 docs/man/custos.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 docs/man/custos.conf.5 docs/man/custos-policy.5 \
 		$(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 docs/man/custos-signer.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/custos-signer.8 docs/man/custos-agent.8 \
+		$(DESTDIR)$(MANDIR)/man8/
 
 package:
 	packaging/build-package.sh

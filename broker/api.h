@@ -1,10 +1,12 @@
 /*
  * The daemon's HTTP API (docs/api.md): JSON over HTTP/1.1 on a UNIX
- * socket, served by libmicrohttpd in a process of its own that the worker
- * starts. A peer's tenant comes from its credentials (SO_PEERCRED and
- * SO_PEERGROUPS) and the policy's users and groups, never from the
- * request. The API process writes the state database like custos cert
- * does and wakes the worker with SIGUSR1.
+ * socket, and optionally over TCP with TLS, served by libmicrohttpd in a
+ * process of its own that the worker starts. On the socket a peer's
+ * tenant comes from its credentials (SO_PEERCRED and SO_PEERGROUPS) and
+ * the policy's users and groups, never from the request. On TCP a
+ * caller is known only by its bearer token. The API process writes the
+ * state database like custos cert does and wakes the worker with
+ * SIGUSR1.
  */
 #ifndef CUSTOS_BROKER_API_H
 #define CUSTOS_BROKER_API_H
@@ -31,7 +33,9 @@ struct api_server;
  * Creates and binds the socket of config->api (as root, before the
  * worker drops privileges): creates its directory (0755) when missing,
  * replaces a stale socket, and sets mode 0666, or 0660 and the group of
- * config->api.group. Sets *out to NULL when the API is off.
+ * config->api.group. With config->api.listen_address, also reads the
+ * TLS files and binds the TCP listener. Sets *out to NULL when the API
+ * is off.
  */
 int api_bind(const struct custos_config *config, struct api_server **out,
     char *err, size_t errlen);

@@ -1,15 +1,18 @@
 /*
  * custos cert through the daemon's API: one HTTP request over the UNIX
- * socket with libcurl, and the reply printed as the direct commands print
- * it. A problem document's detail becomes the error message.
+ * socket, or one HTTPS request to the TCP listener with a bearer token,
+ * with libcurl, and the reply printed as the direct commands print it. A
+ * problem document's detail becomes the error message.
  */
 #include "broker/api_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -19,7 +22,10 @@
 #include "broker/api.h"
 #include "logging/log.h"
 
-#define CERTS_URL "http://localhost/v1/certificates"
+#define SOCKET_BASE_URL "http://localhost"
+#define CERTS_PATH "/v1/certificates"
+/* Longest bearer token read from a token file. */
+#define TOKEN_MAX 512
 
 int
 api_client_probe(const struct custos_config *config, char *err,
@@ -50,6 +56,102 @@ api_client_probe(const struct custos_config *config, char *err,
 	return rc;
 }
 
+int
+api_client_check_url(const char *url, char *err, size_t errlen)
+{
+	const char *host = url + strlen("https://");
+	const unsigned char *p;
+
+	if (strncmp(url, "https://", strlen("https://")) != 0 ||
+	    *host == '\0' || *host == '/' || *host == ':') {
+		snprintf(err, errlen, "invalid --api-url \"%.128s\" (use the "
+		    "daemon's TCP listener as https://HOST:PORT)", url);
+		return -1;
+	}
+	for (p = (const unsigned char *)host; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p >= 0x7f || *p == '@' || *p == '?' ||
+		    *p == '#' || (*p == '/' && p[1] != '\0')) {
+			snprintf(err, errlen, "invalid --api-url \"%.128s\" "
+			    "(use https://HOST:PORT, with no path, user or "
+			    "query)", url);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Checks that the open token file is regular and only its owner's. */
+static int
+check_token_file(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "token file %s is not a regular file "
+		    "(set --token-file to the file that holds the token)",
+		    path);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "token file %s has mode %04o, so group "
+		    "or others can read the token (run chmod 600 %s)", path,
+		    (unsigned)(st.st_mode & 07777), path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_client_read_token(struct api_endpoint *endpoint, const char *path,
+    char *err, size_t errlen)
+{
+	char buf[TOKEN_MAX + 2];
+	ssize_t n;
+	size_t len = 0;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+	    O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open token file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (check_token_file(fd, path, err, errlen) != 0)
+		goto out;
+	while (len < sizeof(buf) - 1 && ((n = read(fd, buf + len,
+	    sizeof(buf) - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+		len += n > 0 ? (size_t)n : 0;
+	buf[len] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	len = strlen(buf);
+	if (len == 0 || len > TOKEN_MAX ||
+	    strspn(buf, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-._~+/=") != len) {
+		snprintf(err, errlen, "token file %s does not start with a "
+		    "token of 1 to %d letters, digits or -._~+/= (write the "
+		    "token on the first line)", path, TOKEN_MAX);
+		goto out;
+	}
+	endpoint->token = strdup(buf);
+	rc = endpoint->token != NULL ? 0 : (snprintf(err, errlen, "out of "
+	    "memory"), -1);
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+void
+api_client_endpoint_clear(struct api_endpoint *endpoint)
+{
+	if (endpoint->token != NULL) {
+		explicit_bzero(endpoint->token, strlen(endpoint->token));
+		free(endpoint->token);
+	}
+	endpoint->token = NULL;
+}
+
 /* A response body, capped at API_RESPONSE_MAX. */
 struct response {
 	char *data;
@@ -76,12 +178,54 @@ collect(char *data, size_t size, size_t count, void *arg)
 }
 
 /*
+ * Sets the connection options of the endpoint and adds the headers of
+ * the request to *headers: the bearer token, and the type of a body.
+ */
+static void
+set_endpoint(CURL *curl, const struct api_endpoint *endpoint,
+    const char *body, struct curl_slist **headers)
+{
+	char line[TOKEN_MAX + 32];
+
+	if (endpoint->socket != NULL) {
+		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH,
+		    endpoint->socket);
+		curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
+	} else {
+		curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+		if (endpoint->ca_file != NULL) {
+			/* Without CAPATH NULL the system's CAs stay trusted. */
+			curl_easy_setopt(curl, CURLOPT_CAINFO,
+			    endpoint->ca_file);
+			curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+		}
+	}
+	if (endpoint->token != NULL) {
+		snprintf(line, sizeof(line), "Authorization: Bearer %s",
+		    endpoint->token);
+		*headers = curl_slist_append(*headers, line);
+		explicit_bzero(line, sizeof(line));
+	}
+	if (body != NULL)
+		*headers = curl_slist_append(*headers,
+		    "Content-Type: application/json");
+}
+
+/* Names the endpoint in messages. */
+static const char *
+endpoint_name(const struct api_endpoint *endpoint)
+{
+	return endpoint->socket != NULL ? endpoint->socket : endpoint->url;
+}
+
+/*
  * Sends method url with body (or none) and parses the JSON reply into
  * *doc. Returns the HTTP status, or -1 with a message in err.
  */
 static long
-send_request(const char *socket_path, const char *method, const char *url,
-    const char *body, json_t **doc, char *err, size_t errlen)
+send_request(const struct api_endpoint *endpoint, const char *method,
+    const char *url, const char *body, json_t **doc, char *err,
+    size_t errlen)
 {
 	struct curl_slist *headers = NULL;
 	struct response r = { NULL, 0 };
@@ -94,28 +238,27 @@ send_request(const char *socket_path, const char *method, const char *url,
 	curl = curl_easy_init();
 	if (curl == NULL)
 		return snprintf(err, errlen, "out of memory"), -1;
-	headers = curl_slist_append(headers, "Content-Type: application/json");
-	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
+	set_endpoint(curl, endpoint, body, &headers);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
-	if (body != NULL) {
-		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	if (body != NULL)
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-	}
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK)
 		snprintf(err, errlen, "request to the daemon's API at %s "
-		    "failed: %s", socket_path, curl_easy_strerror(rc));
+		    "failed: %s", endpoint_name(endpoint),
+		    curl_easy_strerror(rc));
 	else if ((*doc = json_loadb(r.data != NULL ? r.data : "", r.len, 0,
 	    &error)) == NULL)
 		snprintf(err, errlen, "the daemon's API sent invalid JSON: %s",
 		    error.text);
 	else
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	/* NOTE: libcurl's copy of the Authorization header is not wiped. */
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(curl);
 	free(r.data);
@@ -244,11 +387,14 @@ add_body(const struct issue_options *options, int argc, char **argv)
 	return body;
 }
 
-/* Sets method, url and body for the action; returns -1 for bad usage. */
+/*
+ * Sets method, url and body for the action; base is the URL of the
+ * API's root, without the trailing slash. Returns -1 for bad usage.
+ */
 static int
-build_request(const struct issue_options *options, const char *action,
-    int argc, char **argv, const char **method, char *url, size_t urllen,
-    char **body, char *err, size_t errlen)
+build_request(const struct issue_options *options, const char *base,
+    const char *action, int argc, char **argv, const char **method,
+    char *url, size_t urllen, char **body, char *err, size_t errlen)
 {
 	char *end;
 	long long id;
@@ -259,14 +405,14 @@ build_request(const struct issue_options *options, const char *action,
 		if (argc < 1)
 			return snprintf(err, errlen, "missing NAME to add a "
 			    "certificate for"), -1;
-		snprintf(url, urllen, "%s", CERTS_URL);
+		snprintf(url, urllen, "%s" CERTS_PATH, base);
 		*body = add_body(options, argc, argv);
 		return *body != NULL ? 0 : (snprintf(err, errlen, "out of "
 		    "memory"), -1);
 	}
 	if (strcmp(action, "list") == 0) {
 		*method = "GET";
-		snprintf(url, urllen, "%s", CERTS_URL);
+		snprintf(url, urllen, "%s" CERTS_PATH, base);
 		return 0;
 	}
 	if (argc != 1)
@@ -278,37 +424,44 @@ build_request(const struct issue_options *options, const char *action,
 		    "(use a number from custos cert list)", argv[0]), -1;
 	if (strcmp(action, "show") == 0 || strcmp(action, "remove") == 0) {
 		*method = action[0] == 's' ? "GET" : "DELETE";
-		snprintf(url, urllen, "%s/%lld", CERTS_URL, id);
+		snprintf(url, urllen, "%s" CERTS_PATH "/%lld", base, id);
 	} else {
-		snprintf(url, urllen, "%s/%lld/%s", CERTS_URL, id, action);
+		snprintf(url, urllen, "%s" CERTS_PATH "/%lld/%s", base, id,
+		    action);
 	}
 	return 0;
 }
 
 int
-api_client_cert(const struct custos_config *config,
+api_client_cert(const struct api_endpoint *endpoint,
     const struct issue_options *options, const char *action, int argc,
     char **argv, char *err, size_t errlen)
 {
 	const char *method;
-	char url[256], *body = NULL, *escaped;
+	char base[256], url[512], *body = NULL, *escaped;
 	json_t *doc = NULL;
+	size_t len;
 	long status;
 	int rc = -1;
 
-	if (build_request(options, action, argc, argv, &method, url,
+	snprintf(base, sizeof(base), "%s", endpoint->socket != NULL ?
+	    SOCKET_BASE_URL : endpoint->url);
+	len = strlen(base);
+	if (len > 0 && base[len - 1] == '/')
+		base[len - 1] = '\0';
+	if (build_request(options, base, action, argc, argv, &method, url,
 	    sizeof(url), &body, err, errlen) != 0)
 		return -1;
 	if (strcmp(action, "list") == 0 && options->tenant != NULL) {
 		escaped = curl_easy_escape(NULL, options->tenant, 0);
 		if (escaped == NULL)
 			return snprintf(err, errlen, "out of memory"), -1;
-		snprintf(url, sizeof(url), "%s?tenant=%.64s", CERTS_URL,
-		    escaped);
+		snprintf(url, sizeof(url), "%s" CERTS_PATH "?tenant=%.64s",
+		    base, escaped);
 		curl_free(escaped);
 	}
-	status = send_request(config->api.socket, method, url, body, &doc,
-	    err, errlen);
+	status = send_request(endpoint, method, url, body, &doc, err,
+	    errlen);
 	if (status >= 200 && status < 300) {
 		print_result(action, doc);
 		rc = 0;

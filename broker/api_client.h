@@ -19,12 +19,39 @@
 int api_client_probe(const struct custos_config *config, char *err,
     size_t errlen);
 
+/* Where custos cert sends its requests, and as whom. */
+struct api_endpoint {
+	const char *socket;	/* the daemon's UNIX socket, or NULL */
+	/* The TCP listener, "https://HOST:PORT", used when socket is NULL. */
+	const char *url;
+	const char *ca_file;	/* CA bundle for the server, or NULL */
+	char *token;		/* bearer token, malloc'd, or NULL */
+};
+
+/*
+ * Reads the bearer token from the first line of path into
+ * endpoint->token. The file must be a regular file that grants nothing
+ * to group or others. Returns 0, or -1 with a message in err that never
+ * contains the token.
+ */
+int api_client_read_token(struct api_endpoint *endpoint, const char *path,
+    char *err, size_t errlen);
+
+/*
+ * Checks that url is "https://HOST[:PORT]" with no path, user
+ * information or blank. Returns 0, or -1 with a message in err.
+ */
+int api_client_check_url(const char *url, char *err, size_t errlen);
+
+/* Wipes and frees the token. */
+void api_client_endpoint_clear(struct api_endpoint *endpoint);
+
 /*
  * Runs "custos cert ACTION ARGS" through the API and prints what the
  * direct commands print. options holds --tenant, --issuer and --key-type.
  * Returns 0, or -1 with a message in err.
  */
-int api_client_cert(const struct custos_config *config,
+int api_client_cert(const struct api_endpoint *endpoint,
     const struct issue_options *options, const char *action, int argc,
     char **argv, char *err, size_t errlen);
 

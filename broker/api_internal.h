@@ -1,11 +1,13 @@
 /*
  * Shared by the API process's files: broker/api_server.c (socket, HTTP,
- * peer credentials), broker/api_route.c (paths, methods, tenants) and
- * broker/api_json.c (bodies, replies, problem documents).
+ * peer credentials), broker/api_tcp.c (TCP listener, TLS files),
+ * broker/api_route.c (paths, methods, tenants) and broker/api_json.c
+ * (bodies, replies, problem documents).
  */
 #ifndef CUSTOS_BROKER_API_INTERNAL_H
 #define CUSTOS_BROKER_API_INTERNAL_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +69,41 @@ enum api_error {
 	API_ERR_NOT_IMPLEMENTED,
 	API_ERR_INTERNAL,
 };
+
+struct MHD_Connection;
+
+/* The API's TCP listener with TLS (broker/api_tcp.c). */
+struct api_tcp {
+	int fd;			/* -1 without a listener */
+	char name[INET6_ADDRSTRLEN + 16];	/* "ADDRESS port PORT" */
+	char *certificate;	/* PEM chain, malloc'd */
+	char *key;		/* PEM private key, malloc'd */
+	size_t key_len;
+	int min_version;	/* 12 for TLS 1.2, 13 for TLS 1.3 */
+};
+
+/*
+ * Reads the TLS chain and key of conf as root, checks that the key file
+ * is root's and grants nothing to group or others, and binds and listens
+ * on the listen address. Sets tcp->fd to -1 when conf has no listen.
+ * Returns 0, or -1 with a message in err; tcp then needs api_tcp_wipe().
+ */
+int api_tcp_bind(const struct config_api *conf, struct api_tcp *tcp,
+    char *err, size_t errlen);
+
+/* Wipes and frees the key and the certificate held in tcp. */
+void api_tcp_wipe(struct api_tcp *tcp);
+
+/* The GnuTLS priority string for tcp->min_version. */
+const char *api_tcp_priorities(const struct api_tcp *tcp);
+
+/*
+ * Fills caller for a connection on the TCP listener: no uid or group
+ * (both -1, which no policy lists), and "tcp ADDRESS" as the name in
+ * logs. Such a caller acts only through its bearer token.
+ */
+void api_tcp_identify(struct MHD_Connection *connection,
+    struct caller *caller);
 
 /* Routes a request to its handler and fills reply. */
 void api_route(const struct api_call *call, struct api_reply *reply);

@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "broker/cert_import.h"
+#include "broker/revoke.h"
 #include "ipc/ipc.h"
 #include "logging/log.h"
 
@@ -212,6 +213,7 @@ read_reason(const struct api_call *call, int *reason,
 	const char *key;
 	json_t *doc, *member;
 	json_int_t code;
+	char *shown;
 
 	*reason = -1;
 	if (call->body == NULL || call->body_len == 0)
@@ -229,11 +231,16 @@ read_reason(const struct api_call *call, int *reason,
 	}
 	value = json_object_get(doc, "reason");
 	code = json_integer_value(value);
-	if (value != NULL && (!json_is_integer(value) || code < 0 ||
-	    code > 10 || code == 7)) {
+	if (value != NULL && (!json_is_integer(value) ||
+	    !revoke_reason_accepted((long)code))) {
+		shown = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
 		api_problem(reply, API_ERR_INVALID_REQUEST, "invalid reason "
-		    "(use an RFC 5280 reason code from 0 to 10 other than 7, "
-		    "such as 4 for superseded)");
+		    "%.64s (use 0 (unspecified), 1 (keyCompromise), 3 "
+		    "(affiliationChanged), 4 (superseded) or 5 "
+		    "(cessationOfOperation), the RFC 5280 codes that ACME "
+		    "CAs accept from a subscriber)", shown != NULL ? shown :
+		    "");
+		free(shown);
 		json_decref(doc);
 		return -1;
 	}

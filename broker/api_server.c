@@ -1,6 +1,7 @@
 /*
- * The API process: the worker binds the socket as root, drops privileges
- * and forks this process, which serves HTTP on the socket with
+ * The API process: the worker binds the socket, and the TCP listener when
+ * one is configured, as root, drops privileges and forks this process,
+ * which serves HTTP on the socket and HTTPS on the listener with
  * libmicrohttpd in one thread until SIGTERM. It is a process of its own
  * so that its requests never share memory, the audit log or the signer's
  * connection with the worker's tasks.
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +39,12 @@
 struct api_server {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	/*
+	 * The TCP listener, whose TLS key api_bind() reads as root. The
+	 * worker wipes its copy after the fork, and the API process after
+	 * its HTTPS server stops.
+	 */
+	struct api_tcp tcp;
 	pid_t child;
 	/* The worker writes a byte here once the database is migrated. */
 	int ready_fd;
@@ -47,6 +55,12 @@ struct api_server {
 	 * excludes the worker's appends; the worker closes its copy.
 	 */
 	struct audit_log *audit;
+};
+
+/* One listening server and the context its requests run in. */
+struct api_listener {
+	struct api_context *ctx;
+	int tcp;		/* 1: TLS on TCP, callers known by token only */
 };
 
 /* A request while its body arrives. */
@@ -163,6 +177,7 @@ api_bind(const struct custos_config *config, struct api_server **out,
 	if (api == NULL)
 		return snprintf(err, errlen, "out of memory"), -1;
 	api->fd = -1;
+	api->tcp.fd = -1;
 	api->child = -1;
 	api->ready_fd = -1;
 	if (strlen(config->api.socket) >= sizeof(api->path)) {
@@ -176,9 +191,13 @@ api_bind(const struct custos_config *config, struct api_server **out,
 	if (make_parent(api->path, err, errlen) != 0 ||
 	    clear_path(api->path, err, errlen) != 0 ||
 	    open_socket(api, &config->api, err, errlen) != 0 ||
+	    api_tcp_bind(&config->api, &api->tcp, err, errlen) != 0 ||
 	    audit_open(&config->audit, &api->audit, err, errlen) != 0) {
 		if (api->fd >= 0)
 			close(api->fd);
+		if (api->tcp.fd >= 0)
+			close(api->tcp.fd);
+		api_tcp_wipe(&api->tcp);
 		free(api);
 		return -1;
 	}
@@ -377,26 +396,60 @@ record_request(const struct api_context *ctx, const struct caller *caller,
 	    "failed: %s", err);
 }
 
+/*
+ * Identifies the caller of a request: from the peer's credentials on the
+ * socket, or as a remote caller on the TCP listener, and then from its
+ * bearer token, which the TCP listener requires. Returns 0, or -1 with
+ * reply set to the problem.
+ */
+static int
+identify(const struct api_listener *listener,
+    struct MHD_Connection *connection, struct caller *caller,
+    struct api_reply *reply)
+{
+	char err[256];
+
+	if (listener->tcp) {
+		api_tcp_identify(connection, caller);
+	} else if (identify_peer(connection, caller, err, sizeof(err)) != 0) {
+		log_error("api: %s", err);
+		api_problem(reply, API_ERR_INTERNAL, "%s", err);
+		return -1;
+	}
+	if (identify_token(listener->ctx, connection, caller) != 0) {
+		api_problem(reply, API_ERR_UNAUTHORIZED, "the Authorization "
+		    "header holds no API token that the policy lists (send "
+		    "\"Authorization: Bearer TOKEN\" with a token of the "
+		    "tenant%s)", listener->tcp ? " or of an edge node" :
+		    ", or no Authorization header");
+		return -1;
+	}
+	if (listener->tcp && caller->token_tenant == NULL &&
+	    caller->node == NULL) {
+		api_problem(reply, API_ERR_UNAUTHORIZED, "the API on TCP knows "
+		    "callers by their bearer token only (send \"Authorization: "
+		    "Bearer TOKEN\" with a token of a tenant or of an edge "
+		    "node)");
+		return -1;
+	}
+	return 0;
+}
+
 /* Serves one complete request. */
 static enum MHD_Result
-serve(struct api_context *ctx, struct MHD_Connection *connection,
-    const char *url, const char *method, struct api_upload *upload)
+serve(const struct api_listener *listener,
+    struct MHD_Connection *connection, const char *url, const char *method,
+    struct api_upload *upload)
 {
+	struct api_context *ctx = listener->ctx;
 	struct api_reply reply = { 0 };
 	struct caller caller;
 	struct api_call call = { ctx, &caller, method, url, NULL,
 	    upload->body, upload->len, NULL, 0 };
 	enum MHD_Result rc;
-	char err[256];
 
-	if (identify_peer(connection, &caller, err, sizeof(err)) != 0) {
-		log_error("api: %s", err);
-		api_problem(&reply, API_ERR_INTERNAL, "%s", err);
-	} else if (identify_token(ctx, connection, &caller) != 0) {
-		api_problem(&reply, API_ERR_UNAUTHORIZED, "the Authorization "
-		    "header holds no API token that the policy lists (send "
-		    "\"Authorization: Bearer TOKEN\" with a token of the "
-		    "tenant, or no Authorization header)");
+	if (identify(listener, connection, &caller, &reply) != 0) {
+		/* identify() set reply to the problem. */
 	} else if (upload->too_large) {
 		api_problem(&reply, API_ERR_BODY_TOO_LARGE, "the body is "
 		    "larger than %d bytes (send less)", API_BODY_MAX);
@@ -468,6 +521,7 @@ handle(void *arg, struct MHD_Connection *connection, const char *url,
     size_t *size, void **request_state)
 {
 	struct api_upload *upload = *request_state;
+	const struct api_listener *listener = arg;
 
 	(void)version;
 	if (upload == NULL) {
@@ -480,7 +534,7 @@ handle(void *arg, struct MHD_Connection *connection, const char *url,
 			return MHD_YES;
 		upload->too_large = 1;
 		upload->answered = 1;
-		return serve(arg, connection, url, method, upload);
+		return serve(listener, connection, url, method, upload);
 	}
 	if (upload->answered) {
 		*size = 0;
@@ -492,7 +546,7 @@ handle(void *arg, struct MHD_Connection *connection, const char *url,
 		return MHD_YES;
 	}
 	upload->answered = 1;
-	return serve(arg, connection, url, method, upload);
+	return serve(listener, connection, url, method, upload);
 }
 
 static void
@@ -511,30 +565,119 @@ request_done(void *arg, struct MHD_Connection *connection,
 	}
 }
 
-/* Serves until SIGTERM; returns the process's exit status. */
-static int
-serve_loop(struct api_server *api, struct api_context *ctx)
-{
-	struct MHD_Daemon *daemon;
+/*
+ * Logs libmicrohttpd's messages, such as a failed TLS handshake, which a
+ * client causes: at level info, like the line of each request.
+ */
+static void log_mhd(void *arg, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
-	daemon = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL,
-	    NULL, handle, ctx,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)api->fd,
+static void
+log_mhd(void *arg, const char *fmt, va_list ap)
+{
+	const struct api_listener *listener = arg;
+	char line[512];
+	size_t len;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	len = strlen(line);
+	while (len > 0 && line[len - 1] == '\n')
+		line[--len] = '\0';
+	log_info("api: %s: %s", listener->tcp ? "tcp" : "socket", line);
+}
+
+/*
+ * Starts libmicrohttpd on the listener's socket, with TLS on TCP. The
+ * server runs no thread of its own: serve_loop() waits on its epoll
+ * descriptor.
+ */
+static struct MHD_Daemon *
+start_server(struct api_server *api, struct api_listener *listener)
+{
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+	if (!listener->tcp)
+		return MHD_start_daemon(flags, 0, NULL, NULL, handle, listener,
+		    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, listener,
+		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)api->fd,
+		    MHD_OPTION_CONNECTION_TIMEOUT,
+		    (unsigned int)API_CONNECTION_TIMEOUT,
+		    MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned int)API_CONNECTION_MAX,
+		    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+		    MHD_OPTION_END);
+	return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle,
+	    listener,
+	    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, listener,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)api->tcp.fd,
+	    MHD_OPTION_HTTPS_MEM_CERT, api->tcp.certificate,
+	    MHD_OPTION_HTTPS_MEM_KEY, api->tcp.key,
+	    MHD_OPTION_HTTPS_PRIORITIES, api_tcp_priorities(&api->tcp),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_MAX,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 	    MHD_OPTION_END);
-	if (daemon == NULL) {
-		log_error("api: cannot start the HTTP server on %s "
-		    "(libmicrohttpd failed to start)", api->path);
-		return 1;
+}
+
+/* Runs the servers until SIGTERM, one request at a time. */
+static void
+run_servers(struct MHD_Daemon **servers, size_t count)
+{
+	const union MHD_DaemonInfo *info;
+	MHD_UNSIGNED_LONG_LONG wait_ms;
+	struct pollfd fds[2];
+	int timeout;
+
+	for (size_t i = 0; i < count; i++) {
+		info = MHD_get_daemon_info(servers[i],
+		    MHD_DAEMON_INFO_EPOLL_FD);
+		fds[i].fd = info != NULL ? info->epoll_fd : -1;
+		fds[i].events = POLLIN;
+	}
+	while (!api_stop_requested) {
+		timeout = 500;
+		for (size_t i = 0; i < count; i++)
+			if (MHD_get_timeout(servers[i], &wait_ms) == MHD_YES &&
+			    wait_ms < (MHD_UNSIGNED_LONG_LONG)timeout)
+				timeout = (int)wait_ms;
+		/* SIGTERM interrupts poll() with EINTR. */
+		if (poll(fds, count, timeout) < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; i < count; i++)
+			MHD_run(servers[i]);
+	}
+}
+
+/* Serves until SIGTERM; returns the process's exit status. */
+static int
+serve_loop(struct api_server *api, struct api_context *ctx)
+{
+	struct api_listener listeners[2] = { { ctx, 0 }, { ctx, 1 } };
+	struct MHD_Daemon *servers[2] = { NULL, NULL };
+	size_t count = api->tcp.fd >= 0 ? 2 : 1;
+	int rc = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		servers[i] = start_server(api, &listeners[i]);
+		if (servers[i] == NULL) {
+			log_error("api: cannot start the HTTP%s server on %s "
+			    "(libmicrohttpd failed to start)", i > 0 ? "S" :
+			    "", i > 0 ? api->tcp.name : api->path);
+			rc = 1;
+			goto out;
+		}
 	}
 	log_info("api: listening on %s", api->path);
-	while (!api_stop_requested)
-		MHD_run_wait(daemon, 500);
-	MHD_stop_daemon(daemon);
+	if (count > 1)
+		log_info("api: listening on %s with TLS", api->tcp.name);
+	run_servers(servers, count);
 	log_info("api: stopped");
-	return 0;
+out:
+	for (size_t i = 0; i < count; i++)
+		if (servers[i] != NULL)
+			MHD_stop_daemon(servers[i]);
+	api_tcp_wipe(&api->tcp);
+	return rc;
 }
 
 static int
@@ -572,7 +715,7 @@ run_child(struct api_server *api, const struct custos_config *config,
 	struct api_context ctx = { config, policy, NULL, worker, NULL };
 	struct sigaction sa;
 	char err[512], *path, byte;
-	int keep[4], rc;
+	int keep[5], rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
@@ -586,7 +729,8 @@ run_child(struct api_server *api, const struct custos_config *config,
 	keep[0] = api->fd;
 	keep[1] = ready_fd;
 	audit_descriptors(api->audit, &keep[2], &keep[3]);
-	close_inherited(keep, 4);
+	keep[4] = api->tcp.fd;
+	close_inherited(keep, 5);
 	/* The worker's log is not this process's: its descriptors are closed. */
 	ctx.audit = api->audit;
 	audit_set_current(ctx.audit);
@@ -638,6 +782,8 @@ api_start(struct api_server *api, const struct custos_config *config,
 		_exit(run_child(api, config, policy, worker, pipe_fds[0]));
 	audit_close(api->audit);
 	api->audit = NULL;
+	/* Only the API process serves TLS. */
+	api_tcp_wipe(&api->tcp);
 	close(pipe_fds[0]);
 	api->ready_fd = pipe_fds[1];
 	log_info("started the API process (pid %ld)", (long)api->child);
@@ -685,6 +831,9 @@ api_stop(struct api_server *api)
 		close(api->ready_fd);
 	audit_close(api->audit);
 	close(api->fd);
+	if (api->tcp.fd >= 0)
+		close(api->tcp.fd);
+	api_tcp_wipe(&api->tcp);
 	/* Fails when the directory is root's; the next start replaces it. */
 	unlink(api->path);
 	free(api);

@@ -202,7 +202,8 @@ audit_set_actor(struct audit_log *log, const char *tenant,
 	snprintf(actor->tenant, sizeof(actor->tenant), "%s",
 	    tenant ? tenant : "");
 	snprintf(actor->user, sizeof(actor->user), "%s", user ? user : "");
-	actor->uid = (long long)uid;
+	/* A caller on the API's TCP listener has no uid: (uid_t)-1. */
+	actor->uid = uid == (uid_t)-1 ? -1 : (long long)uid;
 	snprintf(actor->token_id, sizeof(actor->token_id), "%s",
 	    token_id ? token_id : "");
 }

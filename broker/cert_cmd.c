@@ -31,6 +31,8 @@ static const char cert_usage[] =
     "                          --key-id KEYID\n"
     "       custos cert list [--config FILE]\n"
     "       custos cert show|reissue|remove|rollback [--config FILE] ID\n"
+    "All but import also take [--token-file FILE] [--api-url URL\n"
+    "[--api-ca FILE]] to act through the daemon's API with a token.\n"
     "\n"
     "Manages the certificates that custos daemon issues and renews.\n"
     "  add       checks NAMEs against the tenant's policy exactly as\n"
@@ -47,7 +49,15 @@ static const char cert_usage[] =
     "  rollback  makes the newest earlier version current again and\n"
     "            runs the deploy hook for it\n"
     "The daemon sees changes at its next poll; send it SIGUSR1 to act at\n"
-    "once.\n";
+    "once. While a daemon answers on the api socket, the commands act\n"
+    "through its API.\n"
+    "  --token-file FILE  send the API token on the first line of FILE,\n"
+    "                     which must grant nothing to group or others;\n"
+    "                     the caller then acts for the token's tenant\n"
+    "  --api-url URL      the daemon's TCP listener, https://HOST:PORT;\n"
+    "                     needs --token-file, reads no configuration\n"
+    "  --api-ca FILE      PEM CA certificates that the listener's chain\n"
+    "                     must lead to (default: the system's CAs)\n";
 
 struct cert_cmd {
 	struct issue_options opt;	/* config, issuer, key type, tenant */
@@ -56,6 +66,9 @@ struct cert_cmd {
 	struct audit_log *audit;	/* NULL for list and show */
 	const char *chain_path;		/* import: --chain */
 	const char *key_id;		/* import: --key-id */
+	const char *token_file;		/* --token-file */
+	const char *api_url;		/* --api-url */
+	const char *api_ca;		/* --api-ca */
 	char err[ACME_ERR_MAX];
 };
 
@@ -69,6 +82,9 @@ parse_options(int argc, char **argv, struct cert_cmd *cmd)
 		{ "tenant", required_argument, NULL, 't' },
 		{ "chain", required_argument, NULL, 'C' },
 		{ "key-id", required_argument, NULL, 'K' },
+		{ "token-file", required_argument, NULL, 'T' },
+		{ "api-url", required_argument, NULL, 'U' },
+		{ "api-ca", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -89,6 +105,12 @@ parse_options(int argc, char **argv, struct cert_cmd *cmd)
 			cmd->chain_path = optarg;
 		else if (c == 'K')
 			cmd->key_id = optarg;
+		else if (c == 'T')
+			cmd->token_file = optarg;
+		else if (c == 'U')
+			cmd->api_url = optarg;
+		else if (c == 'A')
+			cmd->api_ca = optarg;
 		else
 			return c == 'h' ? 1 : -1;
 	}
@@ -470,6 +492,59 @@ dispatch(struct cert_cmd *cmd, const char *action, int argc, char **argv)
 	return run_by_id(cmd, action, argv[0]);
 }
 
+/*
+ * Runs the command through the API with the token of --token-file: at
+ * --api-url, or on the socket of the configuration, where a daemon must
+ * answer.
+ */
+static int
+run_with_token(struct cert_cmd *cmd, const char *action, int argc,
+    char **argv)
+{
+	struct api_endpoint endpoint = { 0 };
+	int rc;
+
+	if (strcmp(action, "import") == 0)
+		return snprintf(cmd->err, sizeof(cmd->err), "import runs as "
+		    "root on the daemon's machine, so it takes no --token-file "
+		    "or --api-url (use POST /v1/certificates/import)"), -1;
+	if (cmd->token_file == NULL)
+		return snprintf(cmd->err, sizeof(cmd->err), "--api-url needs "
+		    "--token-file, because the API on TCP knows callers by "
+		    "their bearer token only"), -1;
+	if (cmd->api_url != NULL) {
+		if (api_client_check_url(cmd->api_url, cmd->err,
+		    sizeof(cmd->err)) != 0)
+			return -1;
+		endpoint.url = cmd->api_url;
+		endpoint.ca_file = cmd->api_ca;
+	} else {
+		if (config_load(cmd->opt.config_path, &cmd->config, cmd->err,
+		    sizeof(cmd->err)) != 0)
+			return -1;
+		rc = api_client_probe(cmd->config, cmd->err,
+		    sizeof(cmd->err));
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			snprintf(cmd->err, sizeof(cmd->err), "--token-file "
+			    "needs a daemon that serves the API, and none "
+			    "answers on the socket of %s (start custos daemon "
+			    "or leave out --token-file)",
+			    cmd->opt.config_path);
+			return -1;
+		}
+		endpoint.socket = cmd->config->api.socket;
+	}
+	if (api_client_read_token(&endpoint, cmd->token_file, cmd->err,
+	    sizeof(cmd->err)) != 0)
+		return -1;
+	rc = api_client_cert(&endpoint, &cmd->opt, action, argc, argv,
+	    cmd->err, sizeof(cmd->err));
+	api_client_endpoint_clear(&endpoint);
+	return rc;
+}
+
 int
 cert_command(int argc, char **argv)
 {
@@ -500,12 +575,20 @@ cert_command(int argc, char **argv)
 		fputs(cert_usage, rc > 0 ? stdout : stderr);
 		return rc > 0 ? 0 : 1;
 	}
-	if (config_load(cmd.opt.config_path, &cmd.config, cmd.err,
+	if (cmd.api_url == NULL && cmd.api_ca != NULL) {
+		snprintf(cmd.err, sizeof(cmd.err), "--api-ca applies only with "
+		    "--api-url (add --api-url https://HOST:PORT)");
+		rc = -1;
+	} else if (cmd.token_file != NULL || cmd.api_url != NULL)
+		rc = run_with_token(&cmd, action, argc - 1 - optind,
+		    argv + 1 + optind);
+	else if (config_load(cmd.opt.config_path, &cmd.config, cmd.err,
 	    sizeof(cmd.err)) != 0)
 		rc = -1;
 	else if (strcmp(action, "import") != 0 &&
 	    (rc = api_client_probe(cmd.config, cmd.err, sizeof(cmd.err))) > 0)
-		rc = api_client_cert(cmd.config, &cmd.opt, action,
+		rc = api_client_cert(&(struct api_endpoint){
+		    .socket = cmd.config->api.socket }, &cmd.opt, action,
 		    argc - 1 - optind, argv + 1 + optind, cmd.err,
 		    sizeof(cmd.err));
 	else if (rc == 0 && (rc = open_audit(&cmd, action)) == 0)

@@ -14,6 +14,7 @@
 #include "broker/store.h"
 #include "broker/store_usage.h"
 #include "broker/versions.h"
+#include "logging/log.h"
 
 #define IMPORT_PATH_MAX 4096
 
@@ -124,8 +125,50 @@ read_names(struct cert_import *imp, char *err, size_t errlen)
 		    "name in its subjectAltName, so no policy can allow it");
 		return -1;
 	}
+	/*
+	 * names_parse() drops a trailing dot, but versions_check() matches
+	 * the leaf's names as written, so such a leaf would fail only in
+	 * the worker, as not covering its own name.
+	 */
+	for (i = 0; i < (int)imp->written_count; i++) {
+		if (imp->written[i][strlen(imp->written[i]) - 1] == '.') {
+			snprintf(err, errlen, "the leaf certificate names "
+			    "\"%.256s\" with a trailing dot, which a DNS name "
+			    "in a certificate must not have; upload a "
+			    "certificate issued for the name without it",
+			    imp->written[i]);
+			return -1;
+		}
+	}
 	return names_parse(imp->written, imp->written_count, &imp->names,
 	    err, errlen);
+}
+
+/*
+ * Rejects a chain whose first certificate is a CA certificate (basic
+ * constraints CA:TRUE), which is a chain in the wrong order: the leaf
+ * must come first. The message names the first certificate's subject.
+ */
+static int
+check_leaf_first(const struct cert_import *imp, char *err, size_t errlen)
+{
+	char subject[256] = "";
+	BIO *bio;
+	int len;
+
+	if ((X509_get_extension_flags(imp->chain.leaf) & EXFLAG_CA) == 0)
+		return 0;
+	bio = BIO_new(BIO_s_mem());
+	if (bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(
+	    imp->chain.leaf), 0, XN_FLAG_RFC2253) >= 0) {
+		len = BIO_read(bio, subject, (int)sizeof(subject) - 1);
+		subject[len > 0 ? len : 0] = '\0';
+	}
+	BIO_free(bio);
+	snprintf(err, errlen, "the chain starts with the CA certificate "
+	    "\"%s\", but the leaf certificate must come first; upload the "
+	    "leaf, then its issuers in order", subject);
+	return -1;
 }
 
 static int
@@ -173,6 +216,8 @@ cert_import_parse(const char *pem, size_t len, time_t now,
 			memmove(err, detail + 13, strlen(detail + 13) + 1);
 		return -1;
 	}
+	if (check_leaf_first(imp, err, errlen) != 0)
+		return -1;
 	if (imp->chain.chain_pem[0] == '\0') {
 		snprintf(err, errlen, "the chain holds only the leaf "
 		    "certificate; append the certificates of its issuers, "
@@ -365,6 +410,34 @@ cert_import_store(const struct custos_config *config, struct state *st,
 out:
 	free(stored);
 	free(label);
+	return rc;
+}
+
+int
+cert_import_deploy(const struct custos_config *config, struct state *st,
+    int64_t id, char *err, size_t errlen)
+{
+	struct state_version v = { 0 };
+	struct state_cert cert = { 0 };
+	struct deploy_info info;
+	char ignored[256];
+	int rc = -1;
+
+	if (state_cert_get(st, id, &cert, err, errlen) != 0 ||
+	    state_version_current(st, id, &v, err, errlen) != 0)
+		goto out;
+	info = (struct deploy_info){ config->store.directory, cert.tenant,
+	    cert.label, v.name, cert.names, cert.id, 0 };
+	if (versions_deploy(&config->daemon, &info, err, errlen) == 0) {
+		rc = state_version_deployed(st, v.id, err, errlen);
+		goto out;
+	}
+	/* Recorded even so, or every restart would run the hook again. */
+	if (state_version_deployed(st, v.id, ignored, sizeof(ignored)) != 0)
+		log_error("certificate %lld: %s", (long long)id, ignored);
+out:
+	state_version_clear(&v);
+	state_cert_clear(&cert);
 	return rc;
 }
 

@@ -39,8 +39,9 @@ struct cert_import {
 /*
  * Parses the chain (leaf first, then its issuers) and reads the leaf's
  * names. Rejects text without a PEM certificate, more than the maximum
- * size, a leaf without issuers, a leaf that is not valid at now, and a
- * leaf without DNS or IP names.
+ * size, a chain that starts with a CA certificate, a leaf without
+ * issuers, a leaf that is not valid at now, and a leaf without DNS or IP
+ * names or with a DNS name that ends with a dot.
  */
 int cert_import_parse(const char *pem, size_t len, time_t now,
     struct cert_import *imp, char *err, size_t errlen);
@@ -71,6 +72,17 @@ size_t cert_import_check_policy(const struct policy_tenant *tenant,
 int cert_import_store(const struct custos_config *config, struct state *st,
     const char *tenant, struct cert_import *imp, const struct signer_key *key,
     time_t now, int64_t *id, char *err, size_t errlen);
+
+/*
+ * Runs the deploy hook for the current version of imported certificate
+ * id, which cert_import_store() recorded with its deploy pending, with
+ * the environment of a new ACME version (CUSTOS_ROLLBACK=0), and records
+ * the deploy as done. An import has no earlier version to restore, so a
+ * failed hook leaves it current. Returns 0 when the hook succeeded or
+ * none is configured, -1 with a message in err otherwise.
+ */
+int cert_import_deploy(const struct custos_config *config, struct state *st,
+    int64_t id, char *err, size_t errlen);
 
 /* Joins the names with spaces; returns a malloc'd string or NULL. */
 char *cert_import_join_names(const struct acme_names *names);

@@ -163,8 +163,8 @@ cert_import_command(const struct custos_config *config,
     const char *key_id, char *err, size_t errlen)
 {
 	struct import_job job;
+	char *names, deploy_err[512];
 	int64_t id = 0;
-	char *names;
 	int rc;
 
 	memset(&job, 0, sizeof(job));
@@ -186,6 +186,13 @@ cert_import_command(const struct custos_config *config,
 	audit_cert_command("cert import", id, job.tenant != NULL ?
 	    job.tenant->name : NULL, names, rc == 0 ? "success" :
 	    "failure", rc == 0 ? NULL : err);
+	/* The deploy hook runs for an import as for a new ACME version. */
+	if (rc == 0 && cert_import_deploy(config, job.state, id, deploy_err,
+	    sizeof(deploy_err)) != 0) {
+		snprintf(err, errlen, "certificate %lld is imported and "
+		    "current, but %s", (long long)id, deploy_err);
+		rc = -1;
+	}
 	free(names);
 	clear_job(&job);
 	return rc;

@@ -79,6 +79,28 @@ store_import(struct daemon_worker *w, const char *tenant,
 	state_cert_clear(&cert);
 }
 
+/*
+ * Runs the deploy hook of the import that reply announces, as for a new
+ * ACME version. A failed hook turns reply into a deploy-failed problem
+ * that still gives the certificate's id, because the import stays.
+ */
+static void
+deploy_import(struct daemon_worker *w, struct api_reply *reply)
+{
+	int64_t id = json_integer_value(json_object_get(reply->body, "id"));
+	char err[512];
+
+	if (cert_import_deploy(w->config, w->state, id, err,
+	    sizeof(err)) == 0)
+		return;
+	log_error("certificate %lld: %s", (long long)id, err);
+	json_decref(reply->body);
+	memset(reply, 0, sizeof(*reply));
+	api_problem(reply, API_ERR_DEPLOY_FAILED, "certificate %lld is "
+	    "imported and current, but %s", (long long)id, err);
+	json_object_set_new(reply->body, "id", json_integer(id));
+}
+
 static void
 run_import(struct daemon_worker *w, const struct state_job *job,
     const json_t *request, struct api_reply *reply)
@@ -127,6 +149,8 @@ run_import(struct daemon_worker *w, const struct state_job *job,
 	    reply->status == MHD_HTTP_CREATED ? NULL : json_string_value(
 	    json_object_get(reply->body, "detail")));
 	free(names);
+	if (reply->status == MHD_HTTP_CREATED)
+		deploy_import(w, reply);
 	signer_key_clear(&key);
 	cert_import_clear(&imp);
 	w->signer.tenant = NULL;

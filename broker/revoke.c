@@ -48,10 +48,10 @@ static const char revoke_usage[] =
     "                         (default: the tenant's first issuer)\n"
     "  -a, --account NAME     the account to sign with (default: the\n"
     "                         issuer's least recently used account)\n"
-    "  -r, --reason REASON    RFC 5280 reason: a number or unspecified,\n"
-    "                         keyCompromise, affiliationChanged,\n"
-    "                         superseded, cessationOfOperation,\n"
-    "                         privilegeWithdrawn (default: none sent)\n"
+    "  -r, --reason REASON    RFC 5280 reason: 0 unspecified,\n"
+    "                         1 keyCompromise, 3 affiliationChanged,\n"
+    "                         4 superseded or 5 cessationOfOperation\n"
+    "                         (default: none sent)\n"
     "  -k, --certificate-key  sign with the certificate's key in the token\n"
     "                         instead of the account key\n"
     "  -p, --path DIRECTORY   a version directory of the store\n"
@@ -63,14 +63,9 @@ static const struct {
 } reasons[] = {
 	{ "unspecified", 0 },
 	{ "keyCompromise", 1 },
-	{ "cACompromise", 2 },
 	{ "affiliationChanged", 3 },
 	{ "superseded", 4 },
 	{ "cessationOfOperation", 5 },
-	{ "certificateHold", 6 },
-	{ "removeFromCRL", 8 },
-	{ "privilegeWithdrawn", 9 },
-	{ "aACompromise", 10 },
 };
 
 struct revoke_options {
@@ -90,6 +85,12 @@ usage_error(const char *message, const char *arg)
 	return 2;
 }
 
+int
+revoke_reason_accepted(long code)
+{
+	return code == 0 || code == 1 || code == 3 || code == 4 || code == 5;
+}
+
 static int
 parse_reason(const char *text, int *code)
 {
@@ -104,8 +105,8 @@ parse_reason(const char *text, int *code)
 	}
 	errno = 0;
 	n = strtol(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || n < 0 || n > 10 ||
-	    n == 7)
+	if (errno != 0 || end == text || *end != '\0' ||
+	    !revoke_reason_accepted(n))
 		return -1;
 	*code = (int)n;
 	return 0;
@@ -147,9 +148,11 @@ parse_options(int argc, char **argv, struct revoke_options *opt)
 			break;
 		case 'r':
 			if (parse_reason(optarg, &opt->reason) != 0)
-				return usage_error("invalid --reason (use a "
-				    "number from 0 to 10 other than 7, or a "
-				    "name such as keyCompromise)", optarg);
+				return usage_error("invalid --reason (use 0 "
+				    "unspecified, 1 keyCompromise, 3 "
+				    "affiliationChanged, 4 superseded or 5 "
+				    "cessationOfOperation, by number or name)",
+				    optarg);
 			break;
 		case 'k':
 			opt->certificate_key = 1;

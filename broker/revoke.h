@@ -33,6 +33,15 @@ int revoke_by_account_key(struct acme_client *acme, const char *url,
 int revoke_write_marker(const struct revocation *rev, const char *issuer,
     int certificate_key, int reason, char *err, size_t errlen);
 
+/*
+ * Returns 1 for a reason code a subscriber may send: unspecified (0),
+ * keyCompromise (1), affiliationChanged (3), superseded (4) and
+ * cessationOfOperation (5). The other RFC 5280 codes belong to CAs (2),
+ * holds (6) and CRLs (8 to 10); CAs answer them with badRevocationReason
+ * (RFC 8555, section 7.6).
+ */
+int revoke_reason_accepted(long code);
+
 /* Runs "custos revoke ..."; argv[0] is "revoke". Returns the exit status. */
 int revoke_command(int argc, char **argv);
 

@@ -122,9 +122,9 @@ void state_close(struct state *st);
 int state_cert_add(struct state *st, const struct state_cert *cert,
     int64_t due, int64_t *id, char *err, size_t errlen);
 /*
- * Adds an imported certificate with v as its current version, in one
- * transaction. It gets no task, so the scheduler never renews it. Sets
- * *id and v->cert_id.
+ * Adds an imported certificate with v as its current version, its deploy
+ * pending (DEPLOY_NEW), in one transaction. It gets no task, so the
+ * scheduler never renews it. Sets *id and v->cert_id.
  */
 int state_cert_import(struct state *st, const struct state_cert *cert,
     struct state_version *v, int64_t *id, char *err, size_t errlen);

@@ -485,7 +485,7 @@ state_cert_import(struct state *st, const struct state_cert *cert,
 	    " name, serial, not_before, not_after, created, status,"
 	    " deploy_pending) VALUES (?, ?, ?, ?, ?, ?, '" VERSION_CURRENT
 	    "', ?)", "issiiii", v->cert_id, v->name, v->serial, v->not_before,
-	    v->not_after, v->created, (int64_t)DEPLOY_NONE), "add a version",
+	    v->not_after, v->created, (int64_t)DEPLOY_NEW), "add a version",
 	    err, errlen) != 0 || commit(st, err, errlen) != 0)
 		goto fail;
 	return 0;

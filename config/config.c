@@ -1001,11 +1001,49 @@ static const struct key_rule audit_keys[] = {
 	{ "rotate-size", 1, SIZE_FORM, set_rotate_size, 0, 0, 0, 0, 0 },
 };
 
+/* listen ADDRESS PORT: the API's TCP listener. */
+static int
+set_api_listen(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	struct config_api *api = section;
+
+	return parse_server(ld, &node->values[0], &node->values[1], rule,
+	    &api->listen_address, &api->listen_port);
+}
+
+/* tls-min-version 1.2 | 1.3 */
+static int
+set_tls_version(struct loader *ld, const struct conf_node *node,
+    const struct key_rule *rule, void *section)
+{
+	const struct conf_value *value = &node->values[0];
+
+	if (strcmp(value->text, "1.2") == 0)
+		*int_field(section, rule) = 12;
+	else if (strcmp(value->text, "1.3") == 0)
+		*int_field(section, rule) = 13;
+	else
+		return value_error(ld, value, rule, "unsupported TLS version");
+	return 0;
+}
+
 static const struct key_rule api_keys[] = {
 	{ "socket", 1, "an absolute path such as /run/custos/api.sock",
 	    set_path, offsetof(struct config_api, socket), 0, 0, 1, 0 },
 	{ "group", 1, "a group name such as custos-api", set_user,
 	    offsetof(struct config_api, group), 0, 0, 0, 0 },
+	{ "listen", 2, "'ADDRESS PORT' such as '127.0.0.1 8443'",
+	    set_api_listen, 0, 0, 0, 0, 0 },
+	{ "allow-remote", 1, "yes or no", set_yes_no,
+	    offsetof(struct config_api, allow_remote), 0, 0, 0, 0 },
+	{ "tls-certificate", 1, "an absolute path such as "
+	    "/etc/custos/api-cert.pem", set_path,
+	    offsetof(struct config_api, tls_certificate), 0, 0, 0, 0 },
+	{ "tls-key", 1, "an absolute path such as /etc/custos/api-key.pem",
+	    set_path, offsetof(struct config_api, tls_key), 0, 0, 0, 0 },
+	{ "tls-min-version", 1, "1.2 or 1.3", set_tls_version,
+	    offsetof(struct config_api, tls_min_version), 0, 0, 0, 0 },
 };
 
 static void
@@ -1197,10 +1235,61 @@ load_audit(struct loader *ld, const struct conf_node *block)
 	return APPLY_KEYS(ld, block, audit_keys, &ld->config->audit);
 }
 
+/* Returns 1 for an address in 127.0.0.0/8 or ::1. */
+static int
+is_loopback(const char *address)
+{
+	unsigned char addr[16];
+	static const unsigned char ipv6_loopback[16] = { [15] = 1 };
+
+	if (inet_pton(AF_INET, address, addr) == 1)
+		return addr[0] == 127;
+	return inet_pton(AF_INET6, address, addr) == 1 &&
+	    memcmp(addr, ipv6_loopback, sizeof(addr)) == 0;
+}
+
+/* Checks what the TCP keys of the api block mean together. */
+static int
+check_api_tcp(struct loader *ld, const struct conf_node *block,
+    const struct config_api *api)
+{
+	const char *problem = NULL;
+
+	if (api->listen_address == NULL) {
+		if (api->tls_certificate != NULL || api->tls_key != NULL)
+			problem = "sets a TLS key or certificate without "
+			    "'listen'; add 'listen ADDRESS PORT' or remove "
+			    "them";
+		else if (api->allow_remote)
+			problem = "sets 'allow-remote' without 'listen'; add "
+			    "'listen ADDRESS PORT' or remove it";
+	} else if (api->tls_certificate == NULL || api->tls_key == NULL) {
+		problem = "sets 'listen' without both 'tls-certificate' and "
+		    "'tls-key'; the TCP listener serves TLS only, so add "
+		    "both";
+	}
+	if (problem != NULL)
+		return conf_error(ld->err, ld->errlen, ld->file, block->line,
+		    block->column, "block 'api' %s", problem);
+	if (api->listen_address != NULL && !api->allow_remote &&
+	    !is_loopback(api->listen_address))
+		return conf_error(ld->err, ld->errlen, ld->file, block->line,
+		    block->column, "api listen address %s is not a loopback "
+		    "address, so other hosts could reach the API; use "
+		    "127.0.0.1 or ::1, or add 'allow-remote yes' to accept "
+		    "connections from the network", api->listen_address);
+	return 0;
+}
+
 static int
 load_api(struct loader *ld, const struct conf_node *block)
 {
-	return APPLY_KEYS(ld, block, api_keys, &ld->config->api);
+	struct config_api *api = &ld->config->api;
+
+	api->tls_min_version = 12;
+	if (APPLY_KEYS(ld, block, api_keys, api) != 0)
+		return -1;
+	return check_api_tcp(ld, block, api);
 }
 
 static int
@@ -1692,6 +1781,9 @@ config_free(struct custos_config *config)
 	free(config->daemon.trust_anchors);
 	free(config->api.socket);
 	free(config->api.group);
+	free(config->api.listen_address);
+	free(config->api.tls_certificate);
+	free(config->api.tls_key);
 	for (i = 0; i < config->issuer_count; i++)
 		issuer_clear(&config->issuers[i]);
 	free(config->issuers);

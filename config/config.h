@@ -209,12 +209,19 @@ struct config_daemon {
 };
 
 /*
- * The daemon's HTTP API (docs/api.md) on a UNIX socket; socket is NULL
- * when the configuration has no api block, and the API is then off.
+ * The daemon's HTTP API (docs/api.md) on a UNIX socket, and optionally on
+ * TCP with TLS; socket is NULL when the configuration has no api block,
+ * and the API is then off. listen_address is NULL without a TCP listener.
  */
 struct config_api {
 	char *socket;		/* absolute path of the socket */
 	char *group;		/* NULL: mode 0666; else 0660 and this group */
+	char *listen_address;	/* IPv4 or IPv6 address, or NULL */
+	int listen_port;
+	int allow_remote;	/* 1: listen_address may be non-loopback */
+	char *tls_certificate;	/* PEM: server certificate, then issuers */
+	char *tls_key;		/* PEM: the listener's own private key */
+	int tls_min_version;	/* 12 for TLS 1.2 (default), 13 for 1.3 */
 };
 
 struct custos_config {

@@ -1,7 +1,7 @@
 #!/bin/bash
-# Builds the Debian packages custos and custos-signer from this source
-# tree, with the files git tracks plus untracked ones that .gitignore does
-# not exclude, so that uncommitted work is packaged too.
+# Builds the Debian packages custos, custos-signer and custos-agent from
+# this source tree, with the files git tracks plus untracked ones that
+# .gitignore does not exclude, so that uncommitted work is packaged too.
 #
 # dpkg-buildpackage needs debian/ at the top of the source tree, so the
 # tree is copied to build-package/custos-VERSION/ and packaging/debian is

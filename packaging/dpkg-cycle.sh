@@ -82,7 +82,7 @@ repack() {
 copy_packages() {
 	local pkg
 
-	for pkg in custos custos-signer; do
+	for pkg in custos custos-signer custos-agent; do
 		cp "$(deb_file "$pkg")" "$ROOT/tmp/debs/$pkg.deb" &&
 			repack "$pkg" "$ROOT/tmp/debs" || return 1
 	done
@@ -125,6 +125,10 @@ cycle_install() {
 
 	assert_status "dpkg -i installs both packages" 0 in_root \
 		dpkg -i /tmp/debs/custos-signer.deb /tmp/debs/custos.deb
+	# The agent's package installs beside them, so that the table of
+	# installed paths is complete. It has no maintainer scripts.
+	assert_status "dpkg -i installs custos-agent" 0 in_root \
+		dpkg -i /tmp/debs/custos-agent.deb
 	assert_equal "dpkg: both packages installed as $VERSION" \
 		"$(package_states)" "$(printf 'ii %s\n' "$VERSION" "$VERSION")"
 	for user in custos custos-signer; do
@@ -248,7 +252,7 @@ cycle_default_signer() {
 
 cycle_remove() {
 	assert_status "dpkg -r removes both packages" 0 in_root \
-		dpkg -r custos custos-signer
+		dpkg -r custos custos-signer custos-agent
 	assert_equal "dpkg: both packages left as config-files" \
 		"$(package_states)" \
 		"$(printf 'rc %s\n' "$UPGRADE_VERSION" "$UPGRADE_VERSION")"
@@ -256,6 +260,8 @@ cycle_remove() {
 		"$ROOT/usr/bin/custos"
 	assert_file_missing "remove: custos-signer gone" \
 		"$ROOT/usr/libexec/custos/custos-signer"
+	assert_file_missing "remove: custos-agent gone" \
+		"$ROOT/usr/bin/custos-agent"
 	check_data_kept remove
 	assert_equal "remove: database kept" \
 		"$(in_root sqlite3 /var/lib/custos/custos.db \
@@ -266,7 +272,7 @@ cycle_purge() {
 	local file
 
 	assert_status "dpkg -P purges both packages, no question" 0 in_root \
-		dpkg -P custos custos-signer
+		dpkg -P custos custos-signer custos-agent
 	assert_equal "dpkg: neither package known after purge" \
 		"$(package_states)" ""
 	for file in custos.conf policy.conf softhsm2.conf; do

@@ -15,6 +15,9 @@ PACKAGES=(
 	iproute2 util-linux strace procps
 	# busybox httpd serves the web root in the HTTP-01 webroot test.
 	busybox
+	# The integration tests call the API with curl, read its JSON with
+	# jq and query the state database with sqlite3.
+	curl jq sqlite3
 	# The hostile ACME server of the tests runs on python3; time
 	# (/usr/bin/time) measures the broker's memory in those tests.
 	python3 time
@@ -23,6 +26,11 @@ PACKAGES=(
 	gdb
 	# valgrind checks the signer's test build for leaks.
 	valgrind
+	# nginx serves the files that custos-agent writes in the agent's
+	# nginx test, started by the test as an unprivileged user on a
+	# loopback port; install_packages keeps the packaged service from
+	# starting.
+	nginx
 	# promtool (from prometheus) checks the API's metrics in the tests.
 	# The package also contains the Prometheus server, which
 	# install_packages keeps from starting.
@@ -58,9 +66,10 @@ missing_users() {
 
 # Usage: install_packages PACKAGE ...
 # Installs the packages with apt-get. A policy-rc.d that exits with 101
-# keeps every service they ship from starting, and the Prometheus
-# server, which only provides promtool here, is disabled under systemd,
-# so nothing starts listening on the network.
+# keeps every service they ship from starting, and the Prometheus and
+# nginx servers, which only provide promtool and a test's web server
+# here, are disabled under systemd, so nothing starts listening on the
+# network at boot either.
 install_packages() {
 	local policy=/usr/sbin/policy-rc.d own_policy=0 rc=0
 
@@ -77,7 +86,8 @@ install_packages() {
 		rm -f "$policy"
 	fi
 	if [ -d /run/systemd/system ]; then
-		systemctl disable --now prometheus.service 2>/dev/null || true
+		systemctl disable --now prometheus.service nginx.service \
+			2>/dev/null || true
 	fi
 	return "$rc"
 }

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Tests the Debian packages that packaging/build-package.sh built into
-# build-package/: lintian reports no error, the custos-signer package
-# depends on none of the broker's libraries, the files in /etc are
-# conffiles, the systemd units pass `systemd-analyze verify`, and the
-# default configuration issues nothing. Then it unpacks both packages
+# build-package/: lintian reports no error, the custos-signer and
+# custos-agent packages depend on none of the broker's libraries, the
+# files in /etc are conffiles, the systemd units pass `systemd-analyze
+# verify`, and the default configuration issues nothing. Then it unpacks
+# the three packages
 # into a directory, applies their sysusers.d and tmpfiles.d files there,
 # and checks the owner and mode of every path against a table. Last,
 # packaging/dpkg-cycle.sh installs, upgrades, removes and purges the
@@ -32,6 +33,7 @@ PATH_TABLE='
 /etc/custos/policy.conf               f 0644 root          root
 /etc/custos/softhsm2.conf             f 0644 root          root
 /usr/bin/custos                       f 0755 root          root
+/usr/bin/custos-agent                 f 0755 root          root
 /usr/libexec/custos                   d 0755 root          root
 /usr/libexec/custos/custos-signer     f 0755 root          root
 /lib/systemd/system/custos.service    f 0644 root          root
@@ -77,6 +79,11 @@ check_signer_depends() {
 	done
 	assert_contains "custos-signer depends on libp11" "$depends" \
 		"libp11-3"
+	depends=$(dpkg-deb -f "$(deb_file custos-agent)" Depends)
+	for lib in libp11 libseccomp libmicrohttpd libsqlite3 libldns; do
+		assert_not_contains "custos-agent does not depend on $lib" \
+			"$depends" "$lib"
+	done
 }
 
 check_conffiles() {
@@ -94,7 +101,7 @@ check_conffiles() {
 unpack() {
 	local root=$1 pkg
 
-	for pkg in custos custos-signer; do
+	for pkg in custos custos-signer custos-agent; do
 		dpkg-deb -x "$(deb_file "$pkg")" "$root" || return 1
 	done
 	mkdir -p "$root/etc" &&
@@ -258,11 +265,13 @@ check_default_config() {
 }
 
 main() {
-	local root passed
+	local root passed pkg
 
 	[ "$(id -u)" -eq 0 ] || bail_out "run as root (owners, namespace)"
-	[ -f "$(deb_file custos)" ] && [ -f "$(deb_file custos-signer)" ] ||
-		bail_out "no packages in $OUT; run make package first"
+	for pkg in custos custos-signer custos-agent; do
+		[ -f "$(deb_file "$pkg")" ] ||
+			bail_out "no packages in $OUT; run make package first"
+	done
 	root=$(mktemp -d /tmp/custos-package.XXXXXX) || bail_out "mktemp"
 	at_exit rm -rf "$root"
 

@@ -213,8 +213,18 @@ api $ALPHA_UID GET /v1/keys
 assert_equal "unknown path answers 404" "$API_STATUS" 404
 api $ALPHA_UID POST /v1/certificates/1/revoke '{"reason": "old"}'
 assert_equal "revoke with a text reason answers 400" "$API_STATUS" 400
+assert_contains "the reason detail names the value" "$(field .detail)" \
+	'invalid reason "old"'
 assert_contains "the reason detail names the codes" "$(field .detail)" \
-	"use an RFC 5280 reason code from 0 to 10 other than 7"
+	"use 0 (unspecified), 1 (keyCompromise), 3 (affiliationChanged), 4 (superseded) or 5 (cessationOfOperation)"
+# ACME CAs accept only the reasons a subscriber may give: 2 and 6 are
+# for CAs and holds, 7 is unused, and 8 to 10 are for CRLs.
+for reason in 2 6 7 8 9 10 11 -1 4.0 true; do
+	api $ALPHA_UID POST /v1/certificates/1/revoke "{\"reason\": $reason}"
+	assert_equal "revoke with reason $reason answers 400" "$API_STATUS" 400
+	assert_contains "the detail for reason $reason names it" \
+		"$(field .detail)" "invalid reason $reason "
+done
 api $ALPHA_UID POST /v1/certificates/import '{}'
 assert_equal "import without chain answers 400" "$API_STATUS" 400
 assert_contains "the import detail names the member" "$(field .detail)" \

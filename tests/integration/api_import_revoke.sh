@@ -105,8 +105,29 @@ tenant beta {
 	key-types ec-p256 rsa-2048
 }
 POLICY
+# The deploy hook writes its CUSTOS_* variables to hook.log, one line per
+# run, checks that the files they name exist, and fails while hook.fail
+# exists.
+HOOK_DIR=$LAB_DIR/hook
+mkdir -p "$HOOK_DIR"
+cat >"$HOOK_DIR/hook" <<HOOK
+#!/bin/sh
+files=ok
+for f in "\$CUSTOS_CERT" "\$CUSTOS_CHAIN" "\$CUSTOS_FULLCHAIN" \\
+	"\$CUSTOS_KEY_URI_FILE"; do
+	[ -f "\$f" ] || files=missing
+done
+printf '%s|%s|%s|%s|%s|%s|%s\n' "\$CUSTOS_CERT_ID" "\$CUSTOS_TENANT" \\
+	"\$CUSTOS_NAMES" "\$CUSTOS_VERSION" "\$CUSTOS_VERSION_DIR" \\
+	"\$CUSTOS_ROLLBACK" "\$files" >>"$HOOK_DIR/hook.log"
+[ ! -f "$HOOK_DIR/hook.fail" ]
+HOOK
+chmod 0755 "$HOOK_DIR/hook"
+: >"$HOOK_DIR/hook.log"
+custos_give_to "$CUSTOS_BROKER_USER" "$HOOK_DIR"
 cat >>"$CUSTOS_CONF" <<CONF
 daemon {
+	deploy-hook "$HOOK_DIR/hook"
 	poll-interval 2s
 	renew-jitter 0
 	retry-base 2s
@@ -128,7 +149,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	bail_out "cannot make the test CA"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
 	-out "$LAB_DIR/leaf.key" 2>/dev/null
-for name in www.alpha.test secret.alpha.test; do
+for name in www.alpha.test secret.alpha.test hook.alpha.test; do
 	if ! openssl req -new -key "$LAB_DIR/leaf.key" -subj "/CN=$name" \
 		-addext "subjectAltName=DNS:$name" \
 		-out "$LAB_DIR/$name.csr" 2>/dev/null ||
@@ -140,6 +161,18 @@ for name in www.alpha.test secret.alpha.test; do
 	fi
 	cat "$LAB_DIR/$name.pem" "$CA_DIR/ca.pem" >"$LAB_DIR/$name.chain"
 done
+# A leaf whose DNS name ends with a dot, with the same key, and the
+# chain of www.alpha.test in the wrong order.
+if ! openssl req -new -key "$LAB_DIR/leaf.key" -subj "/CN=dot.alpha.test" \
+	-addext "subjectAltName=DNS:dot.alpha.test." \
+	-out "$LAB_DIR/dot.csr" 2>/dev/null ||
+	! openssl x509 -req -in "$LAB_DIR/dot.csr" -CA "$CA_DIR/ca.pem" \
+		-CAkey "$CA_DIR/ca.key" -CAcreateserial -days 30 \
+		-copy_extensions copy -out "$LAB_DIR/dot.pem" 2>/dev/null; then
+	bail_out "cannot issue the leaf for dot.alpha.test."
+fi
+cat "$LAB_DIR/dot.pem" "$CA_DIR/ca.pem" >"$LAB_DIR/dot.chain"
+cat "$CA_DIR/ca.pem" "$LAB_DIR/www.alpha.test.pem" >"$LAB_DIR/leaf-last.chain"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
 	-out "$LAB_DIR/other.key" 2>/dev/null
 
@@ -192,6 +225,17 @@ expect_problem "a name outside the policy" 403 \
 	"$(import_body "$LAB_DIR/secret.alpha.test.chain" "$ALPHA_KEY")"
 assert_equal "the denial is a policy-denied problem" "$(field .type)" \
 	urn:custos:error:policy-denied
+jobs_before=$(state_query "SELECT count(*) FROM jobs")
+expect_problem "a trailing-dot name" 400 \
+	'the leaf certificate names "dot.alpha.test." with a trailing dot' \
+	"$(import_body "$LAB_DIR/dot.chain" "$ALPHA_KEY")"
+assert_equal "the trailing-dot upload made no job" \
+	"$(state_query "SELECT count(*) FROM jobs")" "$jobs_before"
+expect_problem "a chain with the leaf last" 400 \
+	'the chain starts with the CA certificate "CN=Custos API import test CA", but the leaf certificate must come first' \
+	"$(import_body "$LAB_DIR/leaf-last.chain" "$ALPHA_KEY")"
+assert_not_contains "the leaf-last detail is not the SAN error" \
+	"$(field .detail)" "has no DNS or IP name"
 
 # 3. An import beside the ACME certificate of the same name.
 api $ALPHA_UID POST /v1/certificates/import \
@@ -213,6 +257,43 @@ assert_equal "the list gives the import's expiry" \
 	grep -c '^20[0-9][0-9]-')" 1
 api $BETA_UID GET "/v1/certificates/$IMPORT_ID"
 assert_equal "another tenant gets 404 for the import" "$API_STATUS" 404
+
+# The deploy hook ran for the import as for a new ACME version.
+import_version=$(state_query "SELECT name FROM versions
+	WHERE cert_id = $IMPORT_ID AND status = 'current'")
+import_label=$(state_query "SELECT label FROM certificates
+	WHERE id = $IMPORT_ID")
+hook_line=$(grep "^$IMPORT_ID|" "$HOOK_DIR/hook.log")
+assert_equal "the hook ran once for the import" \
+	"$(grep -c "^$IMPORT_ID|" "$HOOK_DIR/hook.log")" 1
+assert_equal "the hook got the import's environment" "$hook_line" \
+	"$IMPORT_ID|alpha|www.alpha.test|$import_version|$CUSTOS_STORE/alpha/$import_label/$import_version|0|ok"
+assert_equal "the import's deploy is recorded" \
+	"$(state_query "SELECT deploy_pending FROM versions
+		WHERE cert_id = $IMPORT_ID")" 0
+acme_line=$(grep "^$ACME_ID|" "$HOOK_DIR/hook.log" | head -n 1)
+assert_equal "the ACME version's hook had the same fields" \
+	"$(cut -d'|' -f2,3,6,7 <<<"$acme_line")" "alpha|www.alpha.test|0|ok"
+
+# A failed hook leaves the import stored and current, and says so.
+touch "$HOOK_DIR/hook.fail"
+api $ALPHA_UID POST /v1/certificates/import \
+	"$(import_body "$LAB_DIR/hook.alpha.test.chain" "$ALPHA_KEY")"
+assert_equal "an import whose hook fails gets 500" "$API_STATUS" 500
+assert_equal "the failed hook is a deploy-failed problem" \
+	"$(field .type)" urn:custos:error:deploy-failed
+HOOK_ID=$(field .id)
+assert_contains "the detail names the import and the hook" \
+	"$(field .detail)" "certificate $HOOK_ID is imported and current, but"
+assert_equal "the import stays current" \
+	"$(state_query "SELECT count(*) FROM versions
+		WHERE cert_id = $HOOK_ID AND status = 'current'")" 1
+assert_equal "the failed import's deploy is not pending" \
+	"$(state_query "SELECT deploy_pending FROM versions
+		WHERE cert_id = $HOOK_ID")" 0
+assert_equal "the hook ran once for the failed import" \
+	"$(grep -c "^$HOOK_ID|" "$HOOK_DIR/hook.log")" 1
+rm -f "$HOOK_DIR/hook.fail"
 api $ALPHA_UID POST /v1/certificates/import \
 	"$(import_body "$LAB_DIR/www.alpha.test.chain" "$ALPHA_KEY")"
 assert_equal "a second upload gets 409" "$API_STATUS" 409

@@ -136,8 +136,10 @@ tenant other {
 	key-types ec-p256 rsa-2048
 }
 POLICY
+daemon_hook_install "$LAB_DIR/hook" || bail_out "cannot write the hook"
 cat >>"$CUSTOS_CONF" <<CONF
 daemon {
+	deploy-hook "$DAEMON_HOOK_DIR/hook"
 	poll-interval 1s
 	renew-jitter 0
 	retry-base 2s
@@ -255,6 +257,13 @@ RSA_SERIAL=$(openssl x509 -in "$LAB_DIR/rsa.pem" -noout -serial |
 	sed 's/^serial=//' | tr 'A-F' 'a-f')
 assert_status "import of the EC chain succeeds" 0 cert_import \
 	"$LAB_DIR/ec-chain.pem" "$EC_KEY_ID"
+assert_equal "the deploy hook ran for both imports" \
+	"$(cat "$DAEMON_HOOK_DIR/hook.log")" \
+	"$(state_query "SELECT name || ' 0' FROM versions
+		WHERE cert_id IN (2, 3) ORDER BY cert_id")"
+assert_equal "the imports' deploys are recorded" \
+	"$(state_query "SELECT count(*) FROM versions
+		WHERE cert_id IN (2, 3) AND deploy_pending = 0")" 2
 RSA_DIR=$CUSTOS_STORE/$CUSTOS_TENANT/$NAME@$RSA_SERIAL
 assert_file_exists "the RSA leaf is stored" "$RSA_DIR/current/cert.pem"
 assert_equal "the stored leaf is the upload" \

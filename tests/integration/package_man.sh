@@ -1,8 +1,8 @@
 #!/bin/bash
 # Checks the man pages in docs/man: each renders with no groff or man
 # warning at 80 columns, and each option, command and subcommand that
-# `custos ... --help` or `custos-signer --help` prints appears in the
-# page of that program. A new option without documentation fails here.
+# `custos ... --help`, `custos-signer --help` or `custos-agent --help`
+# prints appears in the page of that program. A new option without documentation fails here.
 set -uo pipefail
 # shellcheck source=tests/lib/tap.sh
 source "$(dirname "$0")/../lib/tap.sh"
@@ -12,6 +12,7 @@ BUILD=${BUILD:-$SOURCE_DIR/build}
 MAN_DIR=$SOURCE_DIR/docs/man
 CUSTOS=$BUILD/custos
 SIGNER=$BUILD/custos-signer
+AGENT=$BUILD/custos-agent
 export LC_ALL=C.UTF-8
 
 # Usage: render PAGE WIDTH
@@ -69,9 +70,11 @@ check_covered() {
 
 main() {
 	local -a words
+	local program
 
-	[ -x "$CUSTOS" ] && [ -x "$SIGNER" ] ||
-		bail_out "$CUSTOS or $SIGNER is missing; run make first"
+	for program in "$CUSTOS" "$SIGNER" "$AGENT"; do
+		[ -x "$program" ] || bail_out "$program is missing; run make first"
+	done
 	check_warnings
 	mapfile -t words < <(custos_words | sort -u)
 	assert_not_equal "custos --help lists options" "${#words[@]}" 0
@@ -79,6 +82,9 @@ main() {
 	mapfile -t words < <("$SIGNER" --help | grep -oE -- '--[a-z][a-z-]*' |
 		sort -u)
 	check_covered "$MAN_DIR/custos-signer.8" "${words[@]}"
+	mapfile -t words < <("$AGENT" --help | grep -oE -- '--[a-z][a-z-]*' |
+		sort -u)
+	check_covered "$MAN_DIR/custos-agent.8" "${words[@]}"
 	tap_done
 }
 

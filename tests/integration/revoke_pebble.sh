@@ -66,7 +66,13 @@ assert_contains "the error is Pebble's alreadyRevoked" "$TAP_OUTPUT" \
 assert_fails "an unknown reason is rejected" "$CUSTOS" revoke --config \
 	"$CUSTOS_CONF" --reason 7 by-key.demo.test
 assert_contains "the reason error names the value" "$TAP_OUTPUT" \
-	'invalid --reason (use a number from 0 to 10 other than 7, or a name such as keyCompromise) "7"'
+	'invalid --reason (use 0 unspecified, 1 keyCompromise, 3 affiliationChanged, 4 superseded or 5 cessationOfOperation, by number or name) "7"'
+assert_fails "a CRL reason is rejected" "$CUSTOS" revoke --config \
+	"$CUSTOS_CONF" --reason removeFromCRL by-key.demo.test
+assert_contains "the CRL reason error names the value" "$TAP_OUTPUT" \
+	'invalid --reason (use 0 unspecified, 1 keyCompromise, 3 affiliationChanged, 4 superseded or 5 cessationOfOperation, by number or name) "removeFromCRL"'
+assert_fails "reason 8 is rejected" "$CUSTOS" revoke --config \
+	"$CUSTOS_CONF" --reason 8 by-key.demo.test
 assert_fails "a name without a certificate fails" "$CUSTOS" revoke \
 	--config "$CUSTOS_CONF" none.demo.test
 assert_contains "the error names the certificate" "$TAP_OUTPUT" \

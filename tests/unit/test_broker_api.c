@@ -113,6 +113,119 @@ test_config_api_errors(void)
 	CHECK(strstr(err, "invalid group name") != NULL);
 }
 
+static void
+test_config_api_tcp_keys(void)
+{
+	struct custos_config *config = load("api {\n"
+	    "\tsocket /run/custos/api.sock\n"
+	    "\tlisten 127.0.0.1 8443\n"
+	    "\ttls-certificate /etc/custos/api-cert.pem\n"
+	    "\ttls-key /etc/custos/api-key.pem\n"
+	    "\ttls-min-version 1.3\n"
+	    "}\n");
+
+	CHECK(config != NULL);
+	if (config == NULL)
+		return;
+	CHECK_STR(config->api.listen_address, "127.0.0.1");
+	CHECK_INT(config->api.listen_port, 8443);
+	CHECK_STR(config->api.tls_certificate, "/etc/custos/api-cert.pem");
+	CHECK_STR(config->api.tls_key, "/etc/custos/api-key.pem");
+	CHECK_INT(config->api.tls_min_version, 13);
+	CHECK_INT(config->api.allow_remote, 0);
+	config_free(config);
+}
+
+static void
+test_config_api_tcp_defaults(void)
+{
+	struct custos_config *config = load("api {\n"
+	    "\tsocket /run/custos/api.sock\n"
+	    "\tlisten ::1 8443\n"
+	    "\ttls-certificate /etc/custos/api-cert.pem\n"
+	    "\ttls-key /etc/custos/api-key.pem\n"
+	    "}\n");
+
+	CHECK(config != NULL);
+	if (config == NULL)
+		return;
+	CHECK_STR(config->api.listen_address, "::1");
+	CHECK_INT(config->api.tls_min_version, 12);
+	config_free(config);
+	config = load("api {\n\tsocket /run/custos/api.sock\n}\n");
+	CHECK(config != NULL);
+	if (config == NULL)
+		return;
+	CHECK(config->api.listen_address == NULL);
+	config_free(config);
+}
+
+#define TLS_FILES \
+	"\ttls-certificate /etc/custos/api-cert.pem\n" \
+	"\ttls-key /etc/custos/api-key.pem\n"
+
+static void
+test_config_api_remote(void)
+{
+	struct custos_config *config;
+
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 192.0.2.7 8443\n"
+	    TLS_FILES "}\n") == NULL);
+	CHECK(strstr(err, "api listen address 192.0.2.7 is not a loopback "
+	    "address") != NULL);
+	CHECK(strstr(err, "allow-remote yes") != NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 0.0.0.0 8443\n"
+	    TLS_FILES "}\n") == NULL);
+	CHECK(strstr(err, "0.0.0.0 is not a loopback") != NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten :: 8443\n"
+	    TLS_FILES "}\n") == NULL);
+	CHECK(strstr(err, ":: is not a loopback") != NULL);
+	config = load("api {\n\tsocket /run/a.sock\n\tlisten 0.0.0.0 8443\n"
+	    TLS_FILES "\tallow-remote yes\n}\n");
+	CHECK(config != NULL);
+	if (config != NULL)
+		CHECK_INT(config->api.allow_remote, 1);
+	config_free(config);
+	config = load("api {\n\tsocket /run/a.sock\n\tlisten 127.8.9.1 1\n"
+	    TLS_FILES "}\n");
+	CHECK(config != NULL);
+	config_free(config);
+}
+
+static void
+test_config_api_tcp_errors(void)
+{
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 127.0.0.1 "
+	    "8443\n}\n") == NULL);
+	CHECK(strstr(err, "without both 'tls-certificate' and 'tls-key'") !=
+	    NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 127.0.0.1 8443\n"
+	    "\ttls-certificate /etc/c.pem\n}\n") == NULL);
+	CHECK(strstr(err, "tls-key") != NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n" TLS_FILES "}\n") ==
+	    NULL);
+	CHECK(strstr(err, "without 'listen'") != NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tallow-remote yes\n"
+	    "}\n") == NULL);
+	CHECK(strstr(err, "'allow-remote' without 'listen'") != NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten localhost 8443\n"
+	    TLS_FILES "}\n") == NULL);
+	CHECK(strstr(err, "invalid address 'localhost'") != NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 127.0.0.1 0\n"
+	    TLS_FILES "}\n") == NULL);
+	CHECK(strstr(err, "invalid port '0'") != NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 127.0.0.1\n"
+	    TLS_FILES "}\n") == NULL);
+	CHECK(strstr(err, "listen") != NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 127.0.0.1 8443\n"
+	    TLS_FILES "\ttls-min-version 1.1\n}\n") == NULL);
+	CHECK(strstr(err, "unsupported TLS version '1.1'") != NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 127.0.0.1 8443\n"
+	    "\ttls-certificate /etc/c.pem\n\ttls-key api-key.pem\n}\n") ==
+	    NULL);
+	CHECK(strstr(err, "relative path 'api-key.pem'") != NULL);
+}
+
 /* Writes one label into a string; returns it, malloc'd. */
 static char *
 label_text(const char *value, int first)
@@ -183,6 +296,10 @@ main(void)
 	RUN(test_config_api_off_by_default);
 	RUN(test_config_api_keys);
 	RUN(test_config_api_errors);
+	RUN(test_config_api_tcp_keys);
+	RUN(test_config_api_tcp_defaults);
+	RUN(test_config_api_remote);
+	RUN(test_config_api_tcp_errors);
 	RUN(test_metrics_label_escaping);
 	RUN(test_metrics_failure_reasons);
 	return check_done();

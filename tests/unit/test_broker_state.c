@@ -295,7 +295,7 @@ test_import_has_no_task(void)
 	CHECK_INT(state_version_current(st, id, &current, err, sizeof(err)),
 	    0);
 	CHECK_STR(current.name, "20250101T000000Z-0a");
-	CHECK_INT(current.deploy_pending, DEPLOY_NONE);
+	CHECK_INT(current.deploy_pending, DEPLOY_NEW);
 	state_version_clear(&current);
 	/* The scheduler finds nothing to run, and reissue finds no row. */
 	CHECK_INT(state_task_next(st, &next_id, &due, err, sizeof(err)), 0);

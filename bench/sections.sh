@@ -67,15 +67,20 @@ wait_current() {
 
 # --- 1. Issuance throughput ----------------------------------------------
 
+# Usage: throughput_custos CONCURRENCY
+# Issues BENCH_CERTS certificates with the daemon running up to
+# CONCURRENCY orders at once, and records the figures.
 throughput_custos() {
-	local dir=$LAB_DIR/tput-custos n=$BENCH_CERTS i start wall pebble0
-	local super worker signer cpu_w cpu_s
+	local concurrency=$1 n=$BENCH_CERTS i start wall pebble0
+	local dir=$LAB_DIR/tput-custos-$1 super worker signer cpu_w cpu_s
+	local in_flight requests connections peak pebble_cpu load
 
-	bench_lab "$dir" custos-tput '	poll-interval 1s' || return 1
+	bench_lab "$dir" "custos-tput-$concurrency" "$(printf '%s\n%s' \
+		'	poll-interval 1s' "	concurrency $concurrency")" || return 1
 	for ((i = 1; i <= n; i++)); do
 		"$CUSTOS" cert add --config "$CUSTOS_CONF" --tenant \
-			"$BENCH_TENANT" "custos-$i.bench.test" >/dev/null ||
-			return 1
+			"$BENCH_TENANT" "custos-$concurrency-$i.bench.test" \
+			>/dev/null || return 1
 	done
 	DAEMON_LOG=$dir/daemon.log
 	pebble0=$(proc_cpu "$PEBBLE_PID")
@@ -90,20 +95,35 @@ throughput_custos() {
 	signer=$(daemon_signer_pid)
 	cpu_w=$(proc_cpu "$worker")
 	cpu_s=$(proc_cpu "$signer")
-	bench_record throughput custos "daemon,1-order-at-a-time" \
+	peak="worker:$(proc_mem "$worker" VmHWM)+signer:$(proc_mem \
+		"$signer" VmHWM)+supervisor:$(proc_mem "$super" VmHWM)"
+	pebble_cpu=$(awk -v a="$pebble0" -v b="$(proc_cpu "$PEBBLE_PID")" \
+		'BEGIN { printf "%.2f", b - a }')
+	load=$(bench_load)
+	# The counters are read after the stop, when every run has added to
+	# them.
+	daemon_stop
+	in_flight=$(sed -n 's/.*: \([0-9]*\) orders in flight, a new maximum.*/\1/p' \
+		"$DAEMON_LOG" | sort -n | tail -n 1)
+	requests=$(state_query "SELECT value FROM counters WHERE
+		name = 'acme_requests'")
+	connections=$(state_query "SELECT value FROM counters WHERE
+		name = 'acme_connections'")
+	bench_record throughput custos "daemon,concurrency-$concurrency" \
 		certs="$(state_query "SELECT count(*) FROM versions WHERE
 			status = 'current'")" wall_s="$wall" \
 		per_s="$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.2f", n / w }')" \
 		cpu_s="worker:$cpu_w+signer:$cpu_s" \
 		cpu_per_cert="$(awk -v a="$cpu_w" -v b="$cpu_s" -v n="$n" \
 			'BEGIN { printf "%.4f", (a + b) / n }')" \
-		peak_mib="worker:$(proc_mem "$worker" VmHWM)+signer:$(proc_mem \
-			"$signer" VmHWM)+supervisor:$(proc_mem "$super" VmHWM)" \
-		pebble_cpu_s="$(awk -v a="$pebble0" -v b="$(proc_cpu \
-			"$PEBBLE_PID")" 'BEGIN { printf "%.2f", b - a }')" \
-		load="$(bench_load)"
-	daemon_stop
-	THROUGHPUT_CUSTOS=$(awk -v n="$n" -v w="$wall" 'BEGIN { print n / w }')
+		peak_mib="$peak" pebble_cpu_s="$pebble_cpu" \
+		in_flight_max="${in_flight:-1}" \
+		acme_requests="${requests:-0}" \
+		acme_connections="${connections:-0}" load="$load"
+	if [ -z "${THROUGHPUT_CUSTOS:-}" ]; then
+		THROUGHPUT_CUSTOS=$(awk -v n="$n" -v w="$wall" \
+			'BEGIN { print n / w }')
+	fi
 }
 
 # Usage: throughput_peer CLIENT MODE COUNT [PARALLEL]
@@ -131,7 +151,10 @@ throughput_peer() {
 section_throughput() {
 	bench_pebble
 	peer_trust_pebble "$LAB_DIR" || bail_out "cannot trust Pebble for uacme"
-	throughput_custos
+	# 32 is the default, and the ratios against the peers use its rate.
+	# 64 gives the peak memory with 64 orders in flight.
+	throughput_custos 32
+	throughput_custos 64
 	throughput_peer certbot "sequential" "$BENCH_SEQ_CERTS"
 	throughput_peer lego "sequential" "$BENCH_SEQ_CERTS"
 	throughput_peer lego-parallel "8-processes" "$BENCH_CERTS" 8

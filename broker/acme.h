@@ -184,12 +184,15 @@ int acme_certificate_download(struct acme_client *client,
     const struct acme_order *order, char **pem, size_t *pem_len);
 
 /*
- * Sleeps before the next poll: retry_after seconds when not negative,
- * acme.poll-interval otherwise, but never past the deadline. Returns -1
+ * Sleeps before the next poll: retry_after seconds when positive, or
+ * else *step_ms, which starts at 0 for each resource and goes from
+ * acme.poll-first milliseconds, doubling at each call, up to
+ * acme.poll-interval, so that a CA that responds fast is not waited for
+ * a whole interval. The wait never goes past the deadline. Returns -1
  * with a timeout message naming resource (for example "the order") when
  * the deadline has passed.
  */
 int acme_poll_sleep(struct acme_client *client, long retry_after,
-    time_t deadline, const char *resource);
+    long *step_ms, time_t deadline, const char *resource);
 
 #endif

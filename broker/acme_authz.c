@@ -70,13 +70,13 @@ wait_authz(struct acme_client *client, const char *url,
     struct acme_authz *authz)
 {
 	time_t deadline = time(NULL) + client->config->acme.poll_timeout;
-	long retry_after = -1;
+	long retry_after = -1, step_ms = 0;
 	char resource[512];
 
 	snprintf(resource, sizeof(resource), "authorization %.400s for %s:%s",
 	    url, authz->identifier_type, authz->identifier_value);
 	while (strcmp(authz->status, "pending") == 0) {
-		if (acme_poll_sleep(client, retry_after, deadline,
+		if (acme_poll_sleep(client, retry_after, &step_ms, deadline,
 		    resource) != 0 ||
 		    fetch_authz(client, url, authz, &retry_after) != 0)
 			return -1;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker/headers.h"
@@ -224,11 +225,11 @@ out:
 
 int
 acme_poll_sleep(struct acme_client *client, long retry_after,
-    time_t deadline, const char *resource)
+    long *step_ms, time_t deadline, const char *resource)
 {
-	long delay = retry_after >= 0 ? retry_after :
-	    client->config->acme.poll_interval;
+	long cap = client->config->acme.poll_interval * 1000L, delay;
 	time_t left = deadline - time(NULL);
+	struct timespec pause;
 
 	if (left <= 0) {
 		snprintf(client->err, sizeof(client->err), "timed out after "
@@ -236,15 +237,27 @@ acme_poll_sleep(struct acme_client *client, long retry_after,
 		    client->config->acme.poll_timeout, resource);
 		return -1;
 	}
+	if (retry_after > 0) {
+		delay = retry_after * 1000L;
+	} else {
+		/* Retry-After: 0 grows too, so it cannot make a busy loop. */
+		*step_ms = *step_ms <= 0 ? client->config->acme.poll_first_ms :
+		    *step_ms * 2;
+		if (*step_ms > cap)
+			*step_ms = cap;
+		delay = *step_ms;
+	}
 	/* A longer wait is cut short, so the last poll is at the deadline. */
-	if (delay > (long)left) {
-		if (retry_after >= 0)
+	if (delay > (long)left * 1000L) {
+		if (retry_after > 0)
 			log_warn("the CA's Retry-After for %s is longer than "
 			    "the %ld seconds left before acme poll-timeout; "
 			    "polling again then", resource, (long)left);
-		delay = (long)left;
+		delay = (long)left * 1000L;
 	}
-	/* At least a second, so a "Retry-After: 0" cannot make a busy loop. */
-	sleep(delay > 0 ? (unsigned int)delay : 1);
+	pause.tv_sec = delay / 1000;
+	pause.tv_nsec = (delay % 1000) * 1000000L;
+	/* A signal ends the wait early, as a stop request should. */
+	nanosleep(&pause, NULL);
 	return 0;
 }

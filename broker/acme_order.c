@@ -185,7 +185,7 @@ acme_order_wait(struct acme_client *client, const char *url,
     const char *wait_status, struct acme_order *order)
 {
 	time_t deadline = time(NULL) + client->config->acme.poll_timeout;
-	long retry_after = -1;
+	long retry_after = -1, step_ms = 0;
 	char resource[512];
 	json_t *doc;
 	int rc;
@@ -193,7 +193,7 @@ acme_order_wait(struct acme_client *client, const char *url,
 	snprintf(resource, sizeof(resource), "order %.400s to leave status "
 	    "\"%s\"", url, wait_status);
 	while (strcmp(order->status, wait_status) == 0) {
-		if (acme_poll_sleep(client, retry_after, deadline,
+		if (acme_poll_sleep(client, retry_after, &step_ms, deadline,
 		    resource) != 0 ||
 		    acme_fetch_object(client, url, "order", &doc,
 		    &retry_after) != 0)

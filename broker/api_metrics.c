@@ -2,9 +2,9 @@
  * GET /v1/metrics: the Prometheus text exposition format, version 0.0.4.
  * Every value comes from the state database, so the counters survive
  * restarts: orders from the orders table, attempts, failures and retries
- * from the attempts table, signer operations from the counters table
- * that the worker adds to after each task, expiry from the current
- * version's notAfter.
+ * from the attempts table, signer operations and requests to the CA
+ * from the counters table that the worker adds to after each task,
+ * expiry from the current version's notAfter.
  * Root reads the series of every tenant, any other caller only those of
  * the tenants it may act for.
  */
@@ -261,6 +261,11 @@ put_metrics(struct metrics *m)
 	    "Attempts that followed a failed or interrupted attempt.");
 	put_counter(m, STATE_COUNT_SIGNER, "custos_signer_operations_total",
 	    "Requests the worker sent to the signer.");
+	put_counter(m, STATE_COUNT_ACME_REQUESTS, "custos_acme_requests_total",
+	    "HTTPS requests that orders sent to the CA.");
+	put_counter(m, STATE_COUNT_ACME_CONNECTIONS,
+	    "custos_acme_connections_total", "Connections to the CA that "
+	    "those requests opened; the rest reused one.");
 	put_failures(m);
 }
 

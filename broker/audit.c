@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,26 @@ struct audit_log {
 	int checkpoint_interval;
 	long long rotate_size;
 	time_t last_checkpoint;
-	/* The actor of every record this process writes. */
+};
+
+/*
+ * The actor of every record the calling thread writes. It is per thread
+ * because the daemon's order threads each act for their own tenant.
+ */
+struct audit_actor {
 	char tenant[POLICY_NAME_BUFSIZE];
 	char user[64];
-	long long uid;
+	long long uid;		/* -1: none */
 	char token_id[POLICY_TOKEN_ID_MAX + 1];
 };
+
+static _Thread_local struct audit_actor thread_actor = { .uid = -1 };
+
+/*
+ * Serialises the threads of this process, which share the log's
+ * descriptors, because flock() on one descriptor does not exclude them.
+ */
+static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 split_config_path(struct audit_log *log, const char *path, char *err,
@@ -131,7 +146,6 @@ audit_open(const struct config_audit *config, struct audit_log **out,
 	}
 	log->fd = -1;
 	log->dir_fd = -1;
-	log->uid = -1;
 	log->checkpoint_interval = config->checkpoint_interval;
 	log->rotate_size = config->rotate_size;
 	log->last_checkpoint = time(NULL);
@@ -181,13 +195,16 @@ void
 audit_set_actor(struct audit_log *log, const char *tenant,
     const char *user, uid_t uid, const char *token_id)
 {
+	struct audit_actor *actor = &thread_actor;
+
 	if (log == NULL)
 		return;
-	snprintf(log->tenant, sizeof(log->tenant), "%s", tenant ? tenant : "");
-	snprintf(log->user, sizeof(log->user), "%s", user ? user : "");
+	snprintf(actor->tenant, sizeof(actor->tenant), "%s",
+	    tenant ? tenant : "");
+	snprintf(actor->user, sizeof(actor->user), "%s", user ? user : "");
 	/* A caller on the API's TCP listener has no uid: (uid_t)-1. */
-	log->uid = uid == (uid_t)-1 ? -1 : (long long)uid;
-	snprintf(log->token_id, sizeof(log->token_id), "%s",
+	actor->uid = uid == (uid_t)-1 ? -1 : (long long)uid;
+	snprintf(actor->token_id, sizeof(actor->token_id), "%s",
 	    token_id ? token_id : "");
 }
 
@@ -322,18 +339,27 @@ read_head_locked(struct audit_log *log, struct audit_head *head, char *err,
 	return rc;
 }
 
+static void
+unlock_log(struct audit_log *log)
+{
+	flock(log->dir_fd, LOCK_UN);
+	pthread_mutex_unlock(&log_mutex);
+}
+
 static int
 lock_log(struct audit_log *log, int *created, char *err, size_t errlen)
 {
+	pthread_mutex_lock(&log_mutex);
 	while (flock(log->dir_fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
 			snprintf(err, errlen, "cannot lock the directory of "
 			    "audit log %s: %s", log->path, strerror(errno));
+			pthread_mutex_unlock(&log_mutex);
 			return -1;
 		}
 	}
 	if (ensure_current(log, created, err, errlen) != 0) {
-		flock(log->dir_fd, LOCK_UN);
+		unlock_log(log);
 		return -1;
 	}
 	return 0;
@@ -348,27 +374,28 @@ audit_read_head(struct audit_log *log, struct audit_head *head, char *err,
 	if (lock_log(log, &created, err, errlen) != 0)
 		return -1;
 	rc = read_head_locked(log, head, err, errlen);
-	flock(log->dir_fd, LOCK_UN);
+	unlock_log(log);
 	return rc;
 }
 
 /* Builds the actor member from what audit_set_actor() stored. */
 static json_t *
-actor_object(const struct audit_log *log)
+actor_object(void)
 {
+	const struct audit_actor *set = &thread_actor;
 	json_t *actor = json_object();
 
 	if (actor == NULL)
 		return NULL;
-	if (log->tenant[0] != '\0')
-		json_object_set_new(actor, "tenant", json_string(log->tenant));
-	if (log->user[0] != '\0')
-		json_object_set_new(actor, "user", json_string(log->user));
-	if (log->uid >= 0)
-		json_object_set_new(actor, "uid", json_integer(log->uid));
-	if (log->token_id[0] != '\0')
+	if (set->tenant[0] != '\0')
+		json_object_set_new(actor, "tenant", json_string(set->tenant));
+	if (set->user[0] != '\0')
+		json_object_set_new(actor, "user", json_string(set->user));
+	if (set->uid >= 0)
+		json_object_set_new(actor, "uid", json_integer(set->uid));
+	if (set->token_id[0] != '\0')
 		json_object_set_new(actor, "token_id",
-		    json_string(log->token_id));
+		    json_string(set->token_id));
 	return actor;
 }
 
@@ -377,7 +404,7 @@ actor_object(const struct audit_log *log)
  * ASCII-only output keeps terminal escapes and odd encodings out of it.
  */
 static char *
-format_record(const struct audit_log *log, const struct audit_head *head,
+format_record(const struct audit_head *head,
     const char *source, const char *action, const json_t *object,
     const char *outcome, const char *reason)
 {
@@ -387,7 +414,7 @@ format_record(const struct audit_log *log, const struct audit_head *head,
 	audit_time_now(now, sizeof(now));
 	record = json_pack("{s:I, s:s, s:s, s:s, s:o, s:s}", "seq",
 	    (json_int_t)(head->seq + 1), "time", now, "prev", head->hash,
-	    "source", source, "actor", actor_object(log), "action", action);
+	    "source", source, "actor", actor_object(), "action", action);
 	if (record == NULL)
 		return NULL;
 	if (object != NULL)
@@ -486,7 +513,7 @@ audit_append(struct audit_log *log, const char *source, const char *action,
 		return -1;
 	if (read_head_locked(log, &head, err, errlen) != 0)
 		goto out;
-	line = format_record(log, &head, source, action, object, outcome,
+	line = format_record(&head, source, action, object, outcome,
 	    reason);
 	if (line == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -498,7 +525,7 @@ audit_append(struct audit_log *log, const char *source, const char *action,
 	rc = 0;
 out:
 	free(line);
-	flock(log->dir_fd, LOCK_UN);
+	unlock_log(log);
 	return rc;
 }
 
@@ -517,7 +544,7 @@ audit_rotate(struct audit_log *log, char *rotated, size_t rotatedlen,
 		goto out;
 	snprintf(name, sizeof(name), "%s.%012llu", log->base, head.seq + 1);
 	object = json_pack("{s:s}", "rotated_to", name);
-	line = object ? format_record(log, &head, "broker", "audit.rotate",
+	line = object ? format_record(&head, "broker", "audit.rotate",
 	    object, "success", NULL) : NULL;
 	if (line == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -531,7 +558,7 @@ audit_rotate(struct audit_log *log, char *rotated, size_t rotatedlen,
 out:
 	json_decref(object);
 	free(line);
-	flock(log->dir_fd, LOCK_UN);
+	unlock_log(log);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "broker/audit_issue.h"
 #include "broker/audit_signer.h"
 #include "broker/challenge_http.h"
+#include "broker/http.h"
 #include "broker/key_export.h"
 #include "broker/names.h"
 #include "broker/privdrop.h"
@@ -113,12 +114,23 @@ start_worker(struct daemon_worker *w, char *err, size_t errlen)
 
 /* Returns 1 when the signer has closed its end of the socket. */
 static int
-signer_gone(const struct daemon_worker *w)
+signer_gone(struct daemon_worker *w)
 {
 	struct pollfd pfd = { .fd = w->signer.fd, .events = POLLIN };
+	int readable;
 
-	/* The signer never writes unprompted: readable means closed. */
-	return poll(&pfd, 1, 0) > 0;
+	/*
+	 * The signer never writes unprompted, so the socket is readable
+	 * between requests only when it was closed. The lock keeps other
+	 * threads' replies out of the check. While a thread holds it, that
+	 * thread's request finds a closed connection itself, so the check
+	 * waits for the next turn rather than for the lock.
+	 */
+	if (signer_client_trylock(&w->signer) != 0)
+		return 0;
+	readable = poll(&pfd, 1, 0) > 0;
+	signer_client_unlock(&w->signer);
+	return readable;
 }
 
 /*
@@ -196,6 +208,8 @@ run_task(struct daemon_worker *w, int64_t cert_id)
 		log_error("%s", err);
 		return;
 	}
+	audit_set_actor(audit_current(), cert.tenant, w->config->broker.user,
+	    getuid(), NULL);
 	if (daemon_renewal_wait(w, &cert))
 		goto out;
 	log_info("certificate %lld: starting request %lld for %s",
@@ -207,11 +221,13 @@ run_task(struct daemon_worker *w, int64_t cert_id)
 		log_error("%s", err);
 		goto out;
 	}
-	audit_set_actor(audit_current(), cert.tenant, w->config->broker.user,
-	    getuid(), NULL);
+	if (w->challenges.dns != NULL)
+		pthread_mutex_lock(&w->shared->dns_lock);
 	result = daemon_issue(w, &cert, &retry_after, err, sizeof(err));
 	/* Whatever was published for this run goes now. */
 	challenge_withdraw_dns(&w->challenges);
+	if (w->challenges.dns != NULL)
+		pthread_mutex_unlock(&w->shared->dns_lock);
 	if (result != DAEMON_PARKED)
 		audit_daemon_result(&cert, result == DAEMON_DONE ? "success" :
 		    "failure", result == DAEMON_DONE ? NULL : err);
@@ -229,20 +245,6 @@ run_task(struct daemon_worker *w, int64_t cert_id)
 out:
 	daemon_count_signer_requests(w, cert.tenant);
 	state_cert_clear(&cert);
-}
-
-/* Sleeps until due, a wake-up signal, a stop, or poll-interval. */
-static void
-sleep_until(const struct daemon_worker *w, int64_t due)
-{
-	int64_t now = time(NULL), limit = now + w->config->daemon.poll_interval;
-	struct timespec tick = { 0, 200 * 1000 * 1000 };
-
-	if (due <= 0 || due > limit)
-		due = limit;
-	while (!daemon_stop && !daemon_wake && time(NULL) < due)
-		nanosleep(&tick, NULL);
-	daemon_wake = 0;
 }
 
 /* Cleans the store and reruns the deploys a crash cut off. */
@@ -292,52 +294,331 @@ checkpoint(struct daemon_worker *w)
 	daemon_count_signer_requests(w, "");
 }
 
-static int
-run_loop(struct daemon_worker *w)
-{
-	int64_t cert_id, due;
-	char err[512];
-	int found;
+/* One order thread and the certificate whose task it runs. */
+struct order_thread {
+	struct order_pool *pool;
+	pthread_t thread;
+	int started;
+	struct daemon_worker w;		/* its own state and signer handle */
+	int64_t cert_id;		/* 0 while idle */
+};
 
-	recover_deploys(w);
+/*
+ * The order threads. The main thread hands a due task to an idle thread
+ * and skips the certificates that busy threads work on, so one
+ * certificate is never worked on by two threads.
+ */
+struct order_pool {
+	pthread_mutex_t lock;		/* guards everything below */
+	pthread_cond_t work;		/* a task was handed out, or stop */
+	pthread_cond_t done;		/* a thread finished its task */
+	struct order_thread *threads;
+	int count;
+	int busy;			/* threads with a task */
+	int busy_max;			/* the max busy at once */
+	uint64_t finished;	/* tasks finished, for the main thread */
+	int stop;
+};
+
+static void *
+order_thread_main(void *arg)
+{
+	struct order_thread *t = arg;
+	struct order_pool *pool = t->pool;
+	int64_t cert_id;
+
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		while (t->cert_id == 0 && !pool->stop)
+			pthread_cond_wait(&pool->work, &pool->lock);
+		if (t->cert_id == 0)
+			break;
+		cert_id = t->cert_id;
+		pthread_mutex_unlock(&pool->lock);
+		run_task(&t->w, cert_id);
+		pthread_mutex_lock(&pool->lock);
+		t->cert_id = 0;
+		pool->busy--;
+		pool->finished++;
+		pthread_cond_signal(&pool->done);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return NULL;
+}
+
+/*
+ * Gives thread t a copy of the worker with a database connection and a
+ * signer handle of its own, and the API left to the main thread.
+ */
+static int
+order_thread_init(struct order_thread *t, struct daemon_worker *w,
+    char *err, size_t errlen)
+{
+	char *path;
+	int rc;
+
+	t->w = *w;
+	t->w.api = NULL;
+	t->w.unfinished = NULL;
+	t->w.unfinished_count = 0;
+	t->w.signer_counted = 0;
+	t->w.state = NULL;
+	signer_client_share(&w->signer, &t->w.signer);
+	path = daemon_state_path(w->config);
+	if (path == NULL)
+		return snprintf(err, errlen, "out of memory"), -1;
+	rc = state_open(path, &t->w.state, err, errlen);
+	free(path);
+	return rc;
+}
+
+/* Stops and joins the threads, which finish or park their tasks first. */
+static void
+pool_stop(struct order_pool *pool)
+{
+	int i;
+
+	pthread_mutex_lock(&pool->lock);
+	pool->stop = 1;
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+	for (i = 0; i < pool->count; i++) {
+		if (pool->threads[i].started)
+			pthread_join(pool->threads[i].thread, NULL);
+		state_close(pool->threads[i].w.state);
+	}
+	free(pool->threads);
+	pool->threads = NULL;
+	pthread_cond_destroy(&pool->work);
+	pthread_cond_destroy(&pool->done);
+	pthread_mutex_destroy(&pool->lock);
+}
+
+static int
+pool_start(struct order_pool *pool, struct daemon_worker *w, char *err,
+    size_t errlen)
+{
+	int i;
+
+	memset(pool, 0, sizeof(*pool));
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->work, NULL);
+	pthread_cond_init(&pool->done, NULL);
+	pool->count = w->config->daemon.concurrency;
+	pool->threads = calloc((size_t)pool->count, sizeof(*pool->threads));
+	if (pool->threads == NULL) {
+		pool->count = 0;
+		return snprintf(err, errlen, "out of memory"), -1;
+	}
+	for (i = 0; i < pool->count; i++) {
+		pool->threads[i].pool = pool;
+		if (order_thread_init(&pool->threads[i], w, err, errlen) != 0)
+			return -1;
+		if (pthread_create(&pool->threads[i].thread, NULL,
+		    order_thread_main, &pool->threads[i]) != 0)
+			return snprintf(err, errlen, "cannot start order "
+			    "thread %d of %d (lower daemon concurrency)",
+			    i + 1, pool->count), -1;
+		pool->threads[i].started = 1;
+	}
+	return 0;
+}
+
+/*
+ * Copies the certificates that busy threads work on into skip, which
+ * has room for every thread, and returns their count. Sets *idle to 1
+ * when some thread is idle, 0 otherwise.
+ */
+static size_t
+pool_busy_list(struct order_pool *pool, int64_t *skip, int *idle)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&pool->lock);
+	for (int i = 0; i < pool->count; i++)
+		if (pool->threads[i].cert_id != 0)
+			skip[n++] = pool->threads[i].cert_id;
+	*idle = pool->busy < pool->count;
+	pthread_mutex_unlock(&pool->lock);
+	return n;
+}
+
+/* Hands the task of cert_id to an idle thread. */
+static void
+pool_dispatch(struct order_pool *pool, int64_t cert_id)
+{
+	int i, busy_max = 0;
+
+	pthread_mutex_lock(&pool->lock);
+	for (i = 0; i < pool->count; i++) {
+		if (pool->threads[i].cert_id == 0) {
+			pool->threads[i].cert_id = cert_id;
+			break;
+		}
+	}
+	pool->busy++;
+	if (pool->busy > pool->busy_max)
+		busy_max = pool->busy_max = pool->busy;
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+	if (busy_max > 1)
+		log_info("%d orders in flight, a new maximum", busy_max);
+}
+
+/*
+ * Sleeps until due, a wake-up signal, a stop, poll-interval, or a thread
+ * finishing its task, which may free a thread for a task already due.
+ */
+static void
+pool_wait(struct order_pool *pool, const struct daemon_worker *w,
+    int64_t due)
+{
+	int64_t now = time(NULL), limit = now + w->config->daemon.poll_interval;
+	uint64_t finished;
+	struct timespec until;
+
+	if (due <= 0 || due > limit)
+		due = limit;
+	pthread_mutex_lock(&pool->lock);
+	finished = pool->finished;
+	while (!daemon_stop && !daemon_wake && pool->finished == finished &&
+	    time(NULL) < due) {
+		/* A tick, because a signal does not end a condition wait. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000 * 1000;
+		if (until.tv_nsec >= 1000 * 1000 * 1000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000 * 1000 * 1000;
+		}
+		pthread_cond_timedwait(&pool->done, &pool->lock, &until);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	daemon_wake = 0;
+}
+
+/*
+ * Runs API jobs and hands due tasks to the order threads until a stop.
+ * The main thread keeps the API, the jobs and the audit checkpoints.
+ */
+static int
+run_loop(struct daemon_worker *w, struct order_pool *pool)
+{
+	int64_t cert_id, due, *skip;
+	char err[512];
+	int found, idle, rc = 0;
+	size_t skip_count;
+
+	skip = calloc((size_t)pool->count, sizeof(*skip));
+	if (skip == NULL) {
+		log_error("out of memory");
+		return -1;
+	}
 	/* Wraps for nodes that a reload added, and wraps that failed. */
 	key_export_wrap_all(w);
-	log_info("worker ready (state %s/%s)", w->config->broker.state_dir,
-	    STATE_FILE_NAME);
+	log_info("worker ready (state %s/%s, %d order threads)",
+	    w->config->broker.state_dir, STATE_FILE_NAME, pool->count);
 	while (!daemon_stop) {
 		if (signer_gone(w)) {
 			log_error("the signer closed its connection; exiting "
 			    "so that the supervisor restarts it");
-			return -1;
+			rc = -1;
+			break;
 		}
-		if (api_check(w->api) != 0 || daemon_run_jobs(w) != 0)
-			return -1;
-		found = state_task_next(w->state, &cert_id, &due, err,
-		    sizeof(err));
+		if (api_check(w->api) != 0 || daemon_run_jobs(w) != 0) {
+			rc = -1;
+			break;
+		}
+		skip_count = pool_busy_list(pool, skip, &idle);
+		found = idle ? state_task_next_skip(w->state, skip, skip_count,
+		    &cert_id, &due, err, sizeof(err)) : 0;
 		if (found < 0) {
 			log_error("%s", err);
-			return -1;
+			rc = -1;
+			break;
 		}
 		if (found == 1 && due <= time(NULL))
-			run_task(w, cert_id);
+			pool_dispatch(pool, cert_id);
 		else
-			sleep_until(w, found == 1 ? due : 0);
+			pool_wait(pool, w, found == 1 ? due : 0);
 		if (audit_checkpoint_due(audit_current()))
 			checkpoint(w);
 	}
-	checkpoint(w);
-	return 0;
+	free(skip);
+	return rc;
+}
+
+/*
+ * Starts the order threads after the recovery of unfinished deploys,
+ * runs the loop, and stops the threads, parking their orders, before
+ * the last checkpoint.
+ */
+static int
+run_worker(struct daemon_worker *w)
+{
+	struct order_pool pool;
+	char err[512];
+	int rc;
+
+	recover_deploys(w);
+	if (http_share_init(err, sizeof(err)) != 0 ||
+	    pool_start(&pool, w, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		daemon_stop = 1;
+		pool_stop(&pool);
+		return -1;
+	}
+	rc = run_loop(w, &pool);
+	/* The threads park at their next step once daemon_stop is set. */
+	daemon_stop = 1;
+	pool_stop(&pool);
+	if (rc == 0)
+		checkpoint(w);
+	return rc;
+}
+
+static void
+shared_init(struct daemon_shared *shared)
+{
+	memset(shared, 0, sizeof(*shared));
+	pthread_mutex_init(&shared->signer_lock, NULL);
+	pthread_mutex_init(&shared->account_lock, NULL);
+	pthread_mutex_init(&shared->dns_lock, NULL);
+	pthread_mutex_init(&shared->webroot_lock, NULL);
+	pthread_mutex_init(&shared->usage_lock, NULL);
+}
+
+static void
+shared_clear(struct daemon_shared *shared)
+{
+	for (size_t i = 0; i < shared->webroot_cleaned_count; i++)
+		free(shared->webroot_cleaned[i]);
+	free(shared->webroot_cleaned);
+	for (size_t i = 0; i < shared->account_count; i++)
+		daemon_account_clear(&shared->accounts[i]);
+	free(shared->accounts);
+	for (size_t i = 0; i < shared->reservation_count; i++)
+		free(shared->reservations[i].tenant);
+	free(shared->reservations);
+	pthread_mutex_destroy(&shared->usage_lock);
+	pthread_mutex_destroy(&shared->signer_lock);
+	pthread_mutex_destroy(&shared->account_lock);
+	pthread_mutex_destroy(&shared->dns_lock);
+	pthread_mutex_destroy(&shared->webroot_lock);
 }
 
 int
 daemon_worker_run(const char *config_path, int signer_fd, int audit_fd)
 {
 	struct daemon_worker w;
+	struct daemon_shared shared;
 	struct audit_log *audit = NULL;
 	char err[CONFIG_ERR_MAX];
 	int rc = -1;
 
 	memset(&w, 0, sizeof(w));
+	shared_init(&shared);
+	w.shared = &shared;
+	w.signer.lock = &shared.signer_lock;
 	w.signer.fd = signer_fd;
 	w.signer.pid = -1;
 	w.signer.audit_fd = audit_fd;
@@ -352,7 +633,7 @@ daemon_worker_run(const char *config_path, int signer_fd, int audit_fd)
 		log_error("%s", err);
 		goto out;
 	}
-	rc = run_loop(&w);
+	rc = run_worker(&w);
 	if (rc == 0)
 		log_info("worker stopped");
 out:
@@ -368,6 +649,8 @@ out:
 	}
 	audit_close(audit);
 	config_free(w.config);
+	http_share_cleanup();
+	shared_clear(&shared);
 	close(signer_fd);
 	if (w.signer.audit_active)
 		close(w.signer.audit_fd);

@@ -8,6 +8,7 @@
 #ifndef CUSTOS_BROKER_DAEMON_H
 #define CUSTOS_BROKER_DAEMON_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,7 +26,60 @@ extern volatile sig_atomic_t daemon_wake;
 
 struct api_server;
 
-/* Everything the worker holds for its whole life. */
+/* An issuer's account as acme_account_ensure() loaded it. */
+struct daemon_account {
+	char *issuer;
+	char *url;
+	char *thumbprint;
+	char key_id[IPC_KEY_ID_LEN + 1];
+};
+
+/* An order counted against its tenant's limits before it is stored. */
+struct daemon_reservation {
+	int64_t cert_id;
+	char *tenant;
+	int adds_held;		/* 1 when its label holds no live version */
+};
+
+/*
+ * The state that the worker's threads share beyond the configuration
+ * and policy, each part under its own mutex.
+ */
+struct daemon_shared {
+	pthread_mutex_t signer_lock;	/* one request and reply at a time */
+	/*
+	 * Account records: loaded, registered and saved by one thread, and
+	 * kept per issuer after the first success, so that later orders do
+	 * not rewrite and fsync the record each time.
+	 */
+	pthread_mutex_t account_lock;
+	struct daemon_account *accounts;
+	size_t account_count;
+	/*
+	 * dns-01 records are published and withdrawn for all of a run at
+	 * once (broker/challenge_dns.c), so only one order at a time runs
+	 * while dns-01 is enabled.
+	 */
+	pthread_mutex_t dns_lock;
+	/*
+	 * Orders past their policy check whose certificate is not stored
+	 * yet. The max-certificates and rate checks of the tenant's other
+	 * orders count them as stored, so that orders running at once
+	 * cannot together pass a limit.
+	 */
+	pthread_mutex_t usage_lock;
+	struct daemon_reservation *reservations;
+	size_t reservation_count;
+	/* The account thumbprints whose webroot files were cleaned. */
+	pthread_mutex_t webroot_lock;
+	char **webroot_cleaned;
+	size_t webroot_cleaned_count;
+};
+
+/*
+ * Everything the worker holds for its whole life. Each order thread has
+ * a copy of its own, with its own database connection and signer handle.
+ */
 struct daemon_worker {
 	struct custos_config *config;
 	struct policy *policy;
@@ -37,6 +91,7 @@ struct daemon_worker {
 	int64_t *unfinished;		/* certificates to recover at start */
 	size_t unfinished_count;
 	uint64_t signer_counted;	/* signer.requests in the database */
+	struct daemon_shared *shared;
 };
 
 enum daemon_result {
@@ -57,6 +112,9 @@ void daemon_count_signer_requests(struct daemon_worker *w,
  * stores their responses. Returns 0, or -1 when the database fails.
  */
 int daemon_run_jobs(struct daemon_worker *w);
+
+/* Frees the members of account. */
+void daemon_account_clear(struct daemon_account *account);
 
 /*
  * Runs the task of one certificate. For DAEMON_FAILED it sets err and

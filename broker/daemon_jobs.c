@@ -249,8 +249,11 @@ send_revocation(struct daemon_worker *w, const struct state_cert *cert,
 
 	memset(&acme, 0, sizeof(acme));
 	url = prepare_acme(w, cert, &acme);
+	/* It loads and saves the account record, as order threads do. */
+	pthread_mutex_lock(&w->shared->account_lock);
 	if (url != NULL)
 		rc = revoke_by_account_key(&acme, url, rev, reason);
+	pthread_mutex_unlock(&w->shared->account_lock);
 	if (rc != 0 && strcmp(acme.fail_type, "alreadyRevoked") == 0)
 		api_problem(reply, API_ERR_CONFLICT, "certificate %lld "
 		    "(serial %s) is already revoked: %s", (long long)cert->id,

@@ -16,6 +16,7 @@
 
 #include "broker/certificate.h"
 #include "broker/challenge_http.h"
+#include "broker/http.h"
 #include "broker/issue_limits.h"
 #include "broker/key_export.h"
 #include "broker/names.h"
@@ -42,6 +43,7 @@ struct run {
 	struct signer_key key;
 	struct cert_chain chain;
 	char version[128];
+	int reserved;			/* in shared->reservations */
 	char replaces[ARI_ID_MAX + 1];	/* renewalInfo identifier */
 	char ari_id[ARI_ID_MAX + 1];	/* of the new version */
 };
@@ -83,15 +85,115 @@ log_denial(const char *line, void *arg)
 }
 
 /*
+ * Adds the reservations of the tenant's other orders to usage, as if
+ * they were stored. The caller holds usage_lock.
+ */
+static void
+add_reserved(struct run *r, struct store_usage *usage)
+{
+	const struct daemon_shared *shared = r->w->shared;
+	const struct daemon_reservation *res;
+
+	for (size_t i = 0; i < shared->reservation_count; i++) {
+		res = &shared->reservations[i];
+		if (res->cert_id == r->cert->id ||
+		    strcmp(res->tenant, r->cert->tenant) != 0)
+			continue;
+		usage->held += res->adds_held;
+		usage->last_hour++;
+		usage->last_day++;
+	}
+}
+
+/*
+ * Records the run as a reservation of its tenant. The caller holds
+ * usage_lock. Returns -1 when memory runs out.
+ */
+static int
+reserve(struct run *r, time_t now)
+{
+	struct daemon_shared *shared = r->w->shared;
+	struct daemon_reservation *list, *res;
+
+	list = reallocarray(shared->reservations,
+	    shared->reservation_count + 1, sizeof(*list));
+	if (list == NULL)
+		return fail(r, "out of memory");
+	shared->reservations = list;
+	res = &list[shared->reservation_count];
+	res->cert_id = r->cert->id;
+	res->tenant = strdup(r->cert->tenant);
+	if (res->tenant == NULL)
+		return fail(r, "out of memory");
+	res->adds_held = !store_usage_held(r->w->config->store.directory,
+	    r->cert->tenant, r->cert->label, now);
+	shared->reservation_count++;
+	r->reserved = 1;
+	return 0;
+}
+
+/* Drops the run's reservation. The caller holds usage_lock. */
+static void
+unreserve(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+
+	if (!r->reserved)
+		return;
+	for (size_t i = 0; i < shared->reservation_count; i++) {
+		if (shared->reservations[i].cert_id != r->cert->id)
+			continue;
+		free(shared->reservations[i].tenant);
+		shared->reservations[i] =
+		    shared->reservations[--shared->reservation_count];
+		break;
+	}
+	r->reserved = 0;
+}
+
+/*
+ * Checks the limits of the request against the store and the orders of
+ * the tenant in flight, and reserves a place for it when they allow it.
+ */
+static int
+check_limits(struct run *r, struct gate_request *request)
+{
+	pthread_mutex_t *lock = &r->w->shared->usage_lock;
+	struct store_usage usage;
+	time_t now = time(NULL);
+	int denied;
+
+	pthread_mutex_lock(lock);
+	if (store_usage_count(r->w->config->store.directory, r->cert->tenant,
+	    r->cert->label, now, &usage, r->acme.err,
+	    sizeof(r->acme.err)) != 0) {
+		pthread_mutex_unlock(lock);
+		return -1;
+	}
+	add_reserved(r, &usage);
+	request->usage = &usage;
+	denied = gate_check_request(r->tenant, request, log_denial, r) > 0;
+	request->usage = NULL;
+	if (!denied && reserve(r, now) != 0) {
+		pthread_mutex_unlock(lock);
+		return -1;
+	}
+	pthread_mutex_unlock(lock);
+	if (denied)
+		return fail(r, "the tenant's policy denies the request");
+	return 0;
+}
+
+/*
  * Checks the request against the tenant's policy as it is now, with
- * max-certificates and rate counted in the store, where the certificate
- * being renewed does not count as one more held.
+ * max-certificates and rate counted in the store and among the orders in
+ * flight, where the certificate being renewed does not count as one more
+ * held.
  */
 static int
 check_policy(struct run *r)
 {
 	struct gate_request request = { 0 };
-	struct store_usage usage;
 	enum key_type type;
 
 	r->tenant = policy_find_tenant(r->w->policy, r->cert->tenant);
@@ -107,13 +209,8 @@ check_policy(struct run *r)
 	request.key_export = cert_key_export(r->cert);
 	request.challenge = challenge_gate_type(r->w->config, r->tenant);
 	if (r->tenant->max_certificates.set || r->tenant->rate_per_hour.set ||
-	    r->tenant->rate_per_day.set) {
-		if (store_usage_count(r->w->config->store.directory,
-		    r->cert->tenant, r->cert->label, time(NULL), &usage,
-		    r->acme.err, sizeof(r->acme.err)) != 0)
-			return -1;
-		request.usage = &usage;
-	}
+	    r->tenant->rate_per_day.set)
+		return check_limits(r, &request);
 	if (gate_check_request(r->tenant, &request, log_denial, r) > 0)
 		return fail(r, "the tenant's policy denies the request");
 	return 0;
@@ -138,11 +235,40 @@ file_equals(const char *path, const char *expected)
 }
 
 /*
+ * Returns 1 when the webroot files of this run's account were cleaned
+ * already in this worker, and records them as cleaned otherwise. The
+ * caller holds webroot_lock.
+ */
+static int
+webroot_cleaned(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+	const char *thumbprint = r->acme.account_thumbprint;
+	char **list, *copy;
+
+	for (size_t i = 0; i < shared->webroot_cleaned_count; i++)
+		if (strcmp(shared->webroot_cleaned[i], thumbprint) == 0)
+			return 1;
+	copy = strdup(thumbprint);
+	list = reallocarray(shared->webroot_cleaned,
+	    shared->webroot_cleaned_count + 1, sizeof(*list));
+	if (copy == NULL || list == NULL) {
+		free(copy);
+		return 0;
+	}
+	list[shared->webroot_cleaned_count++] = copy;
+	shared->webroot_cleaned = list;
+	return 0;
+}
+
+/*
  * Removes the http-01 files that a killed run left in the webroot: files
  * whose content is the key authorization of their name for this account,
- * so files of other ACME clients stay. No other run of this account is
+ * so files of other ACME clients stay. No custos issue of this account is
  * publishing meanwhile, because the supervisor holds the state-dir lock
- * that custos issue takes.
+ * that custos issue takes. Only the first run of each account in a
+ * worker cleans, under webroot_lock, so that no file that another order
+ * thread has published since is removed.
  */
 static void
 clean_webroot(struct run *r)
@@ -155,11 +281,18 @@ clean_webroot(struct run *r)
 	if (config->challenge.http01_mode != HTTP01_WEBROOT ||
 	    r->acme.account_thumbprint == NULL)
 		return;
+	pthread_mutex_lock(&r->w->shared->webroot_lock);
+	if (webroot_cleaned(r)) {
+		pthread_mutex_unlock(&r->w->shared->webroot_lock);
+		return;
+	}
 	snprintf(dir, sizeof(dir), "%s%s", config->challenge.webroot,
 	    CHALLENGE_PATH_PREFIX);
 	d = opendir(dir);
-	if (d == NULL)
+	if (d == NULL) {
+		pthread_mutex_unlock(&r->w->shared->webroot_lock);
 		return;
+	}
 	while ((entry = readdir(d)) != NULL) {
 		if (entry->d_name[0] == '.' || snprintf(expected,
 		    sizeof(expected), "%s.%s", entry->d_name,
@@ -172,6 +305,105 @@ clean_webroot(struct run *r)
 			    "interrupted run", (long long)r->cert->id, path);
 	}
 	closedir(d);
+	pthread_mutex_unlock(&r->w->shared->webroot_lock);
+}
+
+void
+daemon_account_clear(struct daemon_account *account)
+{
+	free(account->issuer);
+	free(account->url);
+	free(account->thumbprint);
+	memset(account, 0, sizeof(*account));
+}
+
+/* Returns the kept account of the run's issuer, or NULL. */
+static struct daemon_account *
+find_account(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+
+	for (size_t i = 0; i < shared->account_count; i++)
+		if (strcmp(shared->accounts[i].issuer,
+		    r->acme.issuer->name) == 0)
+			return &shared->accounts[i];
+	return NULL;
+}
+
+/* Keeps the account that the run loaded; a failure only costs speed. */
+static void
+keep_account(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+	struct daemon_account account = { 0 }, *list;
+
+	account.issuer = strdup(r->acme.issuer->name);
+	account.url = strdup(r->acme.account_url);
+	account.thumbprint = strdup(r->acme.account_thumbprint);
+	memcpy(account.key_id, r->acme.account_key_id, sizeof(account.key_id));
+	list = reallocarray(shared->accounts, shared->account_count + 1,
+	    sizeof(*list));
+	if (account.issuer == NULL || account.url == NULL ||
+	    account.thumbprint == NULL || list == NULL) {
+		daemon_account_clear(&account);
+		return;
+	}
+	shared->accounts = list;
+	list[shared->account_count++] = account;
+}
+
+/*
+ * Drops the kept account of the run's issuer, after a failed run, so
+ * that the next run loads the record again: the account may have been
+ * deactivated or its key changed.
+ */
+static void
+forget_account(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+	struct daemon_account *account;
+
+	if (r->acme.issuer == NULL)
+		return;
+	pthread_mutex_lock(&shared->account_lock);
+	account = find_account(r);
+	if (account != NULL) {
+		daemon_account_clear(account);
+		*account = shared->accounts[--shared->account_count];
+	}
+	pthread_mutex_unlock(&shared->account_lock);
+}
+
+/*
+ * Sets the run's account from the kept one, or loads it (registering it
+ * when needed) and keeps it. Two threads never register or save one
+ * account at once.
+ */
+static int
+ensure_account(struct run *r)
+{
+	struct daemon_shared *shared = r->w->shared;
+	struct acme_client *acme = &r->acme;
+	struct daemon_account *account;
+	int rc = 0;
+
+	pthread_mutex_lock(&shared->account_lock);
+	account = find_account(r);
+	if (account != NULL) {
+		acme->account_url = strdup(account->url);
+		acme->account_thumbprint = strdup(account->thumbprint);
+		memcpy(acme->account_key_id, account->key_id,
+		    sizeof(acme->account_key_id));
+		if (acme->account_url == NULL ||
+		    acme->account_thumbprint == NULL)
+			rc = fail(r, "out of memory");
+	} else {
+		rc = acme_account_ensure(acme);
+		if (rc == 0)
+			keep_account(r);
+	}
+	pthread_mutex_unlock(&shared->account_lock);
+	return rc;
 }
 
 static int
@@ -196,7 +428,9 @@ prepare_client(struct run *r)
 	    w->config->acme.http_timeout, &acme->http, acme->err,
 	    sizeof(acme->err)) != 0)
 		return -1;
-	if (acme_directory_fetch(acme) != 0 || acme_account_ensure(acme) != 0)
+	if (acme_directory_fetch(acme) != 0)
+		return -1;
+	if (ensure_account(r) != 0)
 		return -1;
 	clean_webroot(r);
 	return 0;
@@ -402,9 +636,14 @@ download(struct run *r)
 	files.chain_pem = r->chain.chain_pem;
 	files.fullchain_pem = r->chain.fullchain_pem;
 	files.key_uri = r->key.uri;
+	/* The stored version replaces the reservation in one step. */
+	pthread_mutex_lock(&w->shared->usage_lock);
 	rc = store_certificate(w->config->store.directory, r->cert->tenant,
 	    r->cert->label, r->version, &files, &stored, acme->err,
 	    sizeof(acme->err));
+	if (rc == 0)
+		unreserve(r);
+	pthread_mutex_unlock(&w->shared->usage_lock);
 	free(stored);
 	return rc;
 }
@@ -454,9 +693,16 @@ run_steps(struct run *r)
 	if (prepare_client(r) != 0 || open_order(r) != 0)
 		return DAEMON_FAILED;
 	for (;;) {
-		CHECK_STOP(r);
 		/* A copy: each refresh frees the document status points in. */
 		snprintf(status, sizeof(status), "%s", r->ca.status);
+		/*
+		 * Once finalize was sent the CA issues anyway, so the order
+		 * runs to its end rather than leaving a certificate that
+		 * only the next start would download.
+		 */
+		if (strcmp(status, "pending") == 0 ||
+		    strcmp(status, "ready") == 0)
+			CHECK_STOP(r);
 		if (strcmp(status, "invalid") == 0) {
 			abandon_order(r, "the CA marked it invalid");
 			return fail(r, "the CA marked the order invalid");
@@ -479,12 +725,31 @@ run_steps(struct run *r)
 		if (strcmp(r->ca.status, status) == 0)
 			return fail(r, "the order did not progress");
 	}
-	CHECK_STOP(r);
 	if (download(r) != 0 || activate(r) != 0)
 		return DAEMON_FAILED;
 	log_info("certificate %lld: version %s is current (serial %s)",
 	    (long long)r->cert->id, r->version, r->chain.serial_hex);
 	return DAEMON_DONE;
+}
+
+/*
+ * Adds the run's requests to the CA and the connections they opened to
+ * the tenant's counters, for the metrics.
+ */
+static void
+count_requests(struct run *r)
+{
+	uint64_t requests, connects;
+	char err[512];
+
+	http_client_counts(r->acme.http, &requests, &connects);
+	if (requests == 0 && connects == 0)
+		return;
+	if (state_counter_add(r->w->state, "acme_requests", r->cert->tenant,
+	    (int64_t)requests, err, sizeof(err)) != 0 ||
+	    state_counter_add(r->w->state, "acme_connections",
+	    r->cert->tenant, (int64_t)connects, err, sizeof(err)) != 0)
+		log_error("certificate %lld: %s", (long long)r->cert->id, err);
 }
 
 static void
@@ -516,8 +781,14 @@ daemon_issue(struct daemon_worker *w, const struct state_cert *cert,
 	r.acme.fail_retry_after = -1;
 	result = run_steps(&r);
 	*retry_after = r.acme.fail_retry_after;
-	if (result == DAEMON_FAILED)
+	if (result == DAEMON_FAILED) {
 		snprintf(err, errlen, "%s", r.acme.err);
+		forget_account(&r);
+	}
+	count_requests(&r);
+	pthread_mutex_lock(&w->shared->usage_lock);
+	unreserve(&r);
+	pthread_mutex_unlock(&w->shared->usage_lock);
 	run_clear(&r);
 	return result;
 }

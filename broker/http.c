@@ -1,5 +1,6 @@
 #include "broker/http.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,94 @@
 
 struct http_client {
 	CURL *curl;
+	uint64_t requests;	/* transfers that got a response */
+	uint64_t connects;	/* new connections those transfers opened */
 	char error[CURL_ERROR_SIZE];
 	struct http_response *resp;	/* filled by the callbacks */
 	size_t body_cap;	/* bytes allocated for resp->body */
 	int body_too_large;
 	int too_many_headers;
 };
+
+/*
+ * The connection cache, TLS sessions and DNS cache that every client
+ * shares once http_share_init() has run, with one mutex per kind of data
+ * that libcurl locks.
+ */
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void
+lock_share(CURL *handle, curl_lock_data data, curl_lock_access access,
+    void *arg)
+{
+	(void)handle;
+	(void)access;
+	(void)arg;
+	pthread_mutex_lock(&share_locks[data]);
+}
+
+static void
+unlock_share(CURL *handle, curl_lock_data data, void *arg)
+{
+	(void)handle;
+	(void)arg;
+	pthread_mutex_unlock(&share_locks[data]);
+}
+
+int
+http_share_init(char *err, size_t errlen)
+{
+	CURLSHcode rc = CURLSHE_OK;
+
+	if (share != NULL)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "libcurl initialisation failed");
+		return -1;
+	}
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_locks[i], NULL);
+	share = curl_share_init();
+	if (share == NULL) {
+		snprintf(err, errlen, "out of memory creating the libcurl "
+		    "share");
+		return -1;
+	}
+	rc |= curl_share_setopt(share, CURLSHOPT_LOCKFUNC, lock_share);
+	rc |= curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, unlock_share);
+	rc |= curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	rc |= curl_share_setopt(share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION);
+	rc |= curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	if (rc != CURLSHE_OK) {
+		curl_share_cleanup(share);
+		share = NULL;
+		snprintf(err, errlen, "libcurl rejected a share option (the "
+		    "connection cache needs 7.57 or later)");
+		return -1;
+	}
+	return 0;
+}
+
+void
+http_share_cleanup(void)
+{
+	if (share == NULL)
+		return;
+	curl_share_cleanup(share);
+	share = NULL;
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&share_locks[i]);
+}
+
+void
+http_client_counts(const struct http_client *client, uint64_t *requests,
+    uint64_t *connects)
+{
+	*requests = client != NULL ? client->requests : 0;
+	*connects = client != NULL ? client->connects : 0;
+}
 
 int
 http_url_is_https(const char *url)
@@ -169,6 +252,8 @@ set_common_options(struct http_client *client, const char *trust_bundle,
 	rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, client);
 	rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (share != NULL)
+		rc |= curl_easy_setopt(c, CURLOPT_SHARE, share);
 	if (trust_bundle != NULL) {
 		/* CAINFO alone leaves the system CA directory trusted. */
 		rc |= curl_easy_setopt(c, CURLOPT_CAINFO, trust_bundle);
@@ -218,6 +303,7 @@ perform(struct http_client *client, const char *method, const char *url,
     struct curl_slist *fields, struct http_response *resp, char *err,
     size_t errlen)
 {
+	long connects = 0;
 	CURLcode rc;
 
 	memset(resp, 0, sizeof(*resp));
@@ -232,7 +318,11 @@ perform(struct http_client *client, const char *method, const char *url,
 	rc = curl_easy_perform(client->curl);
 	curl_easy_setopt(client->curl, CURLOPT_HTTPHEADER, NULL);
 	client->resp = NULL;
+	if (curl_easy_getinfo(client->curl, CURLINFO_NUM_CONNECTS,
+	    &connects) == CURLE_OK && connects > 0)
+		client->connects += (uint64_t)connects;
 	if (rc == CURLE_OK) {
+		client->requests++;
 		curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE,
 		    &resp->status);
 		return 0;

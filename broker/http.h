@@ -1,11 +1,15 @@
 /*
  * HTTPS requests to an ACME server through one reused libcurl handle, so
- * that the connection is kept open between requests.
+ * that the connection is kept open between requests. After
+ * http_share_init(), every client also shares one connection cache, TLS
+ * session cache and DNS cache, so that clients on several threads reuse
+ * each other's connections.
  */
 #ifndef CUSTOS_BROKER_HTTP_H
 #define CUSTOS_BROKER_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Maximum response body; a larger body is an error, not a truncation. */
 #define HTTP_MAX_BODY (4 * 1024 * 1024)
@@ -35,6 +39,24 @@ struct http_client;
 int http_client_new(const char *trust_bundle, long timeout,
     struct http_client **out, char *err, size_t errlen);
 void http_client_free(struct http_client *client);
+
+/*
+ * Makes every client created afterwards share one libcurl connection
+ * cache, TLS session cache and DNS cache, locked for use from several
+ * threads. Call it before any thread starts. Returns 0, or -1 with a
+ * message in err.
+ */
+int http_share_init(char *err, size_t errlen);
+/* Frees the share. Call it after every client was freed. */
+void http_share_cleanup(void);
+
+/*
+ * Sets *requests to the requests of client that got a response and
+ * *connects to the connections they opened (CURLINFO_NUM_CONNECTS
+ * summed), so that requests minus connects were sent on reused ones.
+ */
+void http_client_counts(const struct http_client *client,
+    uint64_t *requests, uint64_t *connects);
 
 /*
  * Each request fills resp (cleared first; free it with http_response_clear)

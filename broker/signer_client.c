@@ -210,6 +210,70 @@ describe_signer_error(const struct signer_client *signer, const json_t *obj,
 	    code);
 }
 
+void
+signer_client_share(struct signer_client *shared, struct signer_client *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->pid = -1;
+	out->fd = -1;
+	out->audit_fd = -1;
+	out->conn = shared->conn != NULL ? shared->conn : shared;
+}
+
+/* Returns the structure that contains the descriptors of signer. */
+static struct signer_client *
+connection_of(struct signer_client *signer)
+{
+	return signer->conn != NULL ? signer->conn : signer;
+}
+
+void
+signer_client_lock(struct signer_client *signer)
+{
+	struct signer_client *io = connection_of(signer);
+
+	if (io->lock != NULL)
+		pthread_mutex_lock(io->lock);
+}
+
+int
+signer_client_trylock(struct signer_client *signer)
+{
+	struct signer_client *io = connection_of(signer);
+
+	return io->lock != NULL ? pthread_mutex_trylock(io->lock) : 0;
+}
+
+void
+signer_client_unlock(struct signer_client *signer)
+{
+	struct signer_client *io = connection_of(signer);
+
+	if (io->lock != NULL)
+		pthread_mutex_unlock(io->lock);
+}
+
+/*
+ * Writes one request of signer and reads one frame in reply on io, whose
+ * lock the caller holds, so that no other thread's frame comes between
+ * them.
+ */
+static int
+exchange(struct signer_client *signer, struct signer_client *io,
+    uint16_t type, const json_t *request, struct ipc_frame *frame)
+{
+	int rc;
+
+	rc = ipc_write_json(io->fd, type, request);
+	if (rc == 0)
+		signer->requests++;
+	if (rc == 0 && io->audit_active)
+		rc = audit_channel_read_reply(io->fd, &io->audit_fd, frame);
+	else if (rc == 0)
+		rc = ipc_read_frame(io->fd, frame);
+	return rc;
+}
+
 /*
  * Sends one request and reads its reply. Returns 0 with the IPC_RESULT
  * object in *result (checked against allowed), or -1 with err set.
@@ -218,26 +282,27 @@ static int
 transact(struct signer_client *signer, uint16_t type, const json_t *request,
     const char *const *allowed, json_t **result, char *err, size_t errlen)
 {
+	struct signer_client *io = connection_of(signer);
 	const char *name = ipc_type_name(type);
 	struct ipc_frame frame;
 	char why[128];
 	json_t *obj = NULL;
-	int rc;
+	int rc, saved_errno;
 
 	*result = NULL;
-	rc = ipc_write_json(signer->fd, type, request);
-	if (rc == 0)
-		signer->requests++;
-	if (rc == 0 && signer->audit_active)
-		rc = audit_channel_read_reply(signer->fd, &signer->audit_fd,
-		    &frame);
-	else if (rc == 0)
-		rc = ipc_read_frame(signer->fd, &frame);
+	signer_client_lock(signer);
+	rc = exchange(signer, io, type, request, &frame);
+	saved_errno = errno;
 	if (rc == -IPC_EOF || rc == -IPC_ETRUNCATED ||
-	    (rc == -IPC_EIO && (errno == EPIPE || errno == ECONNRESET))) {
-		report_death(signer, name, err, errlen);
+	    (rc == -IPC_EIO && (saved_errno == EPIPE ||
+	    saved_errno == ECONNRESET))) {
+		report_death(io, name, err, errlen);
+		signer->printed_error = io->printed_error;
+		signer_client_unlock(signer);
 		return -1;
 	}
+	signer_client_unlock(signer);
+	errno = saved_errno;
 	if (rc != 0) {
 		snprintf(err, errlen, "signer connection failed during %s: %s",
 		    name, ipc_strerror(rc));

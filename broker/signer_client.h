@@ -9,6 +9,7 @@
 #ifndef CUSTOS_BROKER_SIGNER_CLIENT_H
 #define CUSTOS_BROKER_SIGNER_CLIENT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -33,9 +34,30 @@ struct signer_client {
 	 * printed its own error line, and the broker's message is a note.
 	 */
 	int printed_error;
-	/* Requests written to the signer, for the metrics. */
+	/* Requests written through this structure, for the metrics. */
 	uint64_t requests;
+	/*
+	 * The connection that this thread's handle shares with others, or
+	 * NULL. When conn is set, requests go over conn's descriptors, and
+	 * conn->lock (when set) is held from each request until its reply
+	 * is read.
+	 */
+	struct signer_client *conn;
+	pthread_mutex_t *lock;
 };
+
+/*
+ * Makes out a thread's handle on shared, the worker's connection. The
+ * handle has its own tenant and request count.
+ */
+void signer_client_share(struct signer_client *shared,
+    struct signer_client *out);
+
+/* Locks and unlocks signer's connection when it is shared. */
+void signer_client_lock(struct signer_client *signer);
+void signer_client_unlock(struct signer_client *signer);
+/* Locks it only when no other thread holds it; returns 0 when locked. */
+int signer_client_trylock(struct signer_client *signer);
 
 /* A key's public half, as the signer describes it. */
 struct signer_key {

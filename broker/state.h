@@ -164,6 +164,13 @@ void state_cert_clear(struct state_cert *cert);
 int state_task_next(struct state *st, int64_t *cert_id, int64_t *due,
     char *err, size_t errlen);
 /*
+ * As state_task_next(), but passes over the tasks of the skip_count
+ * certificates in skip, which other threads are working on.
+ */
+int state_task_next_skip(struct state *st, const int64_t *skip,
+    size_t skip_count, int64_t *cert_id, int64_t *due, char *err,
+    size_t errlen);
+/*
  * Reschedules the certificate's task. error NULL records a success
  * (failures back to 0); otherwise failures is the new count.
  */
@@ -276,6 +283,10 @@ enum state_count_kind {
 	STATE_COUNT_LAST_ATTEMPT,
 	/* Requests sent to the signer per tenant ("" for none); key NULL. */
 	STATE_COUNT_SIGNER,
+	/* Requests that order runs sent to the CA, per tenant; key NULL. */
+	STATE_COUNT_ACME_REQUESTS,
+	/* New connections those requests opened, per tenant; key NULL. */
+	STATE_COUNT_ACME_CONNECTIONS,
 };
 
 /* One row of a tally; removed certificates count too. */

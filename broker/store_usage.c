@@ -114,3 +114,15 @@ store_usage_count(const char *store_dir, const char *tenant,
 	closedir(d);
 	return 0;
 }
+
+int
+store_usage_held(const char *store_dir, const char *tenant,
+    const char *label, time_t now)
+{
+	char label_dir[USAGE_PATH_MAX];
+
+	if (snprintf(label_dir, sizeof(label_dir), "%s/%s/%s", store_dir,
+	    tenant, label) >= (int)sizeof(label_dir))
+		return 0;
+	return current_unexpired(label_dir, now);
+}

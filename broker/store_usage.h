@@ -26,4 +26,11 @@ int store_usage_count(const char *store_dir, const char *tenant,
     const char *label, time_t now, struct store_usage *usage, char *err,
     size_t errlen);
 
+/*
+ * Returns 1 when STORE/TENANT/LABEL has a current version that has not
+ * expired at now, so that it counts in held.
+ */
+int store_usage_held(const char *store_dir, const char *tenant,
+    const char *label, time_t now);
+
 #endif

@@ -282,31 +282,79 @@ versions_switch(const char *store_dir, const char *tenant,
 	return 0;
 }
 
-static void
-exec_hook(const char *hook, const struct deploy_info *info)
-{
-	char dir[VERSIONS_PATH_MAX], file[VERSIONS_FILE_MAX], id[32];
+/* The CUSTOS_* variables that exec_hook adds to the environment. */
+#define HOOK_VARIABLES 10
 
+static void
+free_environment(char **env)
+{
+	if (env == NULL)
+		return;
+	for (size_t i = 0; env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
+}
+
+/*
+ * Builds the hook's environment before fork(), because the worker runs
+ * several threads, and between fork() and exec() the child may call
+ * only async-signal-safe functions, which setenv() is not. Inherited CUSTOS_*
+ * variables are left out. Returns NULL when memory runs out.
+ */
+static char **
+hook_environment(const struct deploy_info *info)
+{
+	char dir[VERSIONS_PATH_MAX];
+	size_t count = 0, n = 0;
+	char **env;
+	int failed = 0;
+
+	while (environ[count] != NULL)
+		count++;
+	env = calloc(count + HOOK_VARIABLES + 1, sizeof(*env));
+	if (env == NULL)
+		return NULL;
+	for (size_t i = 0; i < count && !failed; i++) {
+		if (strncmp(environ[i], "CUSTOS_", 7) == 0)
+			continue;
+		env[n] = strdup(environ[i]);
+		failed = env[n++] == NULL;
+	}
 	snprintf(dir, sizeof(dir), "%s/%s/%s/%s", info->store_dir,
 	    info->tenant, info->label, info->version);
-	snprintf(id, sizeof(id), "%lld", (long long)info->cert_id);
-	setenv("CUSTOS_CERT_ID", id, 1);
-	setenv("CUSTOS_TENANT", info->tenant, 1);
-	setenv("CUSTOS_NAMES", info->names, 1);
-	setenv("CUSTOS_VERSION", info->version, 1);
-	setenv("CUSTOS_VERSION_DIR", dir, 1);
-	setenv("CUSTOS_ROLLBACK", info->rollback ? "1" : "0", 1);
-	snprintf(file, sizeof(file), "%s/cert.pem", dir);
-	setenv("CUSTOS_CERT", file, 1);
-	snprintf(file, sizeof(file), "%s/chain.pem", dir);
-	setenv("CUSTOS_CHAIN", file, 1);
-	snprintf(file, sizeof(file), "%s/fullchain.pem", dir);
-	setenv("CUSTOS_FULLCHAIN", file, 1);
-	snprintf(file, sizeof(file), "%s/key.uri", dir);
-	setenv("CUSTOS_KEY_URI_FILE", file, 1);
-	execl(hook, hook, (char *)NULL);
-	dprintf(STDERR_FILENO, "custos: error: cannot run deploy-hook %s: "
-	    "%s\n", hook, strerror(errno));
+	failed |= asprintf(&env[n++], "CUSTOS_CERT_ID=%lld",
+	    (long long)info->cert_id) < 0;
+	failed |= asprintf(&env[n++], "CUSTOS_TENANT=%s", info->tenant) < 0;
+	failed |= asprintf(&env[n++], "CUSTOS_NAMES=%s", info->names) < 0;
+	failed |= asprintf(&env[n++], "CUSTOS_VERSION=%s",
+	    info->version) < 0;
+	failed |= asprintf(&env[n++], "CUSTOS_VERSION_DIR=%s", dir) < 0;
+	failed |= asprintf(&env[n++], "CUSTOS_ROLLBACK=%s",
+	    info->rollback ? "1" : "0") < 0;
+	failed |= asprintf(&env[n++], "CUSTOS_CERT=%s/cert.pem", dir) < 0;
+	failed |= asprintf(&env[n++], "CUSTOS_CHAIN=%s/chain.pem", dir) < 0;
+	failed |= asprintf(&env[n++], "CUSTOS_FULLCHAIN=%s/fullchain.pem",
+	    dir) < 0;
+	failed |= asprintf(&env[n++], "CUSTOS_KEY_URI_FILE=%s/key.uri",
+	    dir) < 0;
+	if (failed) {
+		/* asprintf leaves its pointer undefined on failure. */
+		for (size_t i = 0; i < n; i++)
+			env[i] = NULL;
+		free_environment(env);
+		return NULL;
+	}
+	return env;
+}
+
+/* Runs in the child and never returns. failed is the message to print. */
+static void
+exec_hook(const char *hook, char **env, const char *failed)
+{
+	char *const argv[] = { (char *)hook, NULL };
+
+	execve(hook, argv, env);
+	(void)!write(STDERR_FILENO, failed, strlen(failed));
 	_exit(127);
 }
 
@@ -340,18 +388,31 @@ versions_deploy(const struct config_daemon *daemon,
 {
 	const char *hook = daemon->deploy_hook;
 	int status = 0, rc;
+	char **env, failed[VERSIONS_PATH_MAX + 128];
 	pid_t pid;
 
 	if (hook == NULL)
 		return 0;
+	/* Formatted here, because the child may not call snprintf. */
+	snprintf(failed, sizeof(failed), "custos: error: cannot run "
+	    "deploy-hook %s (check that it exists and is executable)\n",
+	    hook);
+	env = hook_environment(info);
+	if (env == NULL) {
+		snprintf(err, errlen, "out of memory building the environment "
+		    "of deploy-hook %s", hook);
+		return -1;
+	}
 	pid = fork();
 	if (pid < 0) {
 		snprintf(err, errlen, "fork for deploy-hook failed: %s",
 		    strerror(errno));
+		free_environment(env);
 		return -1;
 	}
 	if (pid == 0)
-		exec_hook(hook, info);
+		exec_hook(hook, env, failed);
+	free_environment(env);
 	rc = wait_hook(pid, daemon->deploy_timeout, &status);
 	if (rc == 1) {
 		snprintf(err, errlen, "deploy-hook %s timed out after %d s "

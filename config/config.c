@@ -835,6 +835,9 @@ static const struct key_rule acme_keys[] = {
 	{ "poll-interval", 1, "seconds, or a number with s, m or h: 2s, 1m",
 	    set_duration, offsetof(struct config_acme, poll_interval), 1,
 	    3600, 0, 0 },
+	{ "poll-first", 1, "a number of milliseconds from 1 to 60000",
+	    set_count, offsetof(struct config_acme, poll_first_ms), 1, 60000,
+	    0, 0 },
 	{ "poll-timeout", 1, "seconds, or a number with s, m or h: 300s, 5m",
 	    set_duration, offsetof(struct config_acme, poll_timeout), 1,
 	    86400, 0, 0 },
@@ -907,6 +910,8 @@ static const struct key_rule daemon_keys[] = {
 	    offsetof(struct config_daemon, poll_interval), 1, 3600, 0, 0 },
 	{ "restart-max", 1, DURATION_FORM, set_duration,
 	    offsetof(struct config_daemon, restart_max), 1, 3600, 0, 0 },
+	{ "concurrency", 1, "a number of orders from 1 to 256", set_count,
+	    offsetof(struct config_daemon, concurrency), 1, 256, 0, 0 },
 	{ "deploy-hook", 1, "an absolute path such as /etc/custos/deploy",
 	    set_path, offsetof(struct config_daemon, deploy_hook), 0, 0, 0,
 	    0 },
@@ -1587,6 +1592,7 @@ set_defaults(struct custos_config *config)
 	config->challenge.tlsalpn01_address = strdup("0.0.0.0");
 	config->challenge.tlsalpn01_port = 443;
 	config->acme.poll_interval = 2;
+	config->acme.poll_first_ms = 50;
 	config->acme.poll_timeout = 300;
 	config->acme.http_timeout = 30;
 	config->acme.bad_nonce_retries = 5;
@@ -1598,6 +1604,7 @@ set_defaults(struct custos_config *config)
 	config->daemon.retry_max = 6 * 3600;
 	config->daemon.order_deadline = 3600;
 	config->daemon.poll_interval = 60;
+	config->daemon.concurrency = 32;
 	config->daemon.restart_max = 300;
 	config->daemon.deploy_timeout = 60;
 	config->audit.file = strdup("/var/log/custos/audit.log");

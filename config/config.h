@@ -181,6 +181,7 @@ struct config_audit {
 
 struct config_acme {
 	int poll_interval;	/* seconds between polls without Retry-After */
+	int poll_first_ms;	/* the first of those waits, in milliseconds */
 	int poll_timeout;	/* seconds before an order is given up */
 	int http_timeout;	/* seconds for one HTTP request */
 	int bad_nonce_retries;	/* retries of one request after badNonce */
@@ -201,6 +202,7 @@ struct config_daemon {
 	int order_deadline;	/* an order older than this starts again */
 	int poll_interval;	/* max sleep between database checks */
 	int restart_max;	/* cap of the signer restart delay */
+	int concurrency;	/* max orders the worker runs at once */
 	char *deploy_hook;	/* program run after activation, or NULL */
 	int deploy_timeout;
 	char *trust_anchors;	/* PEM roots for chain checks, or NULL */

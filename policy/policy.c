@@ -12,8 +12,12 @@
 
 #include "logging/log.h"
 
-static policy_decision_hook decision_hook;
-static void *decision_hook_arg;
+/*
+ * Per thread, because the daemon's order threads switch between logging
+ * and auditing decisions independently of each other.
+ */
+static _Thread_local policy_decision_hook decision_hook;
+static _Thread_local void *decision_hook_arg;
 
 void
 policy_set_decision_hook(policy_decision_hook hook, void *arg)

@@ -37,9 +37,14 @@ delays_grow() {
 	[ "$previous" -gt "$1" ]
 }
 
-# 1. Pebble goes away during an issuance and comes back.
+# 1. Pebble goes away during an issuance and comes back. The first poll
+# of the authorization waits a whole second (poll-first 1000), so that
+# the order is still open when Pebble stops.
 CUSTOS_EXTRA_BLOCKS=$DAEMON_BLOCK
 custos_lab_start custos-daemon-retry
+sed -i 's/^\tpoll-interval 1$/&\n\tpoll-first 1000/' "$CUSTOS_CONF"
+grep -q '^	poll-first 1000$' "$CUSTOS_CONF" ||
+	bail_out "cannot set acme poll-first"
 at_exit daemon_stop
 "$CUSTOS" cert add --config "$CUSTOS_CONF" --tenant "$CUSTOS_TENANT" \
 	a.demo.test >/dev/null || bail_out "cert add failed"

@@ -13,6 +13,11 @@ source "$(dirname "$0")/../lib/hostile.sh"
 
 hostile_lab_start custos-hostile-retry
 hostile_set_acme poll-timeout 6 || bail_out "cannot set poll-timeout"
+# The first poll waits a whole poll-interval too, as the ranges below
+# expect. Other tests cover the waits that grow from 50 ms.
+sed -i 's/^\tpoll-interval 1$/&\n\tpoll-first 1000/' "$CUSTOS_CONF"
+grep -q '^	poll-first 1000$' "$CUSTOS_CONF" ||
+	bail_out "cannot set poll-first"
 
 # Each row: a label, the server's value ("imf:+2" is an IMF-fixdate two
 # seconds ahead), the expected wait in milliseconds as MIN MAX, and the

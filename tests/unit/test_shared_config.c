@@ -165,6 +165,7 @@ test_config_defaults(void)
 	CHECK(config->challenge.webroot == NULL);
 	CHECK_STR(config->store.directory, "/var/lib/custos/store");
 	CHECK_INT(config->acme.poll_interval, 2);
+	CHECK_INT(config->acme.poll_first_ms, 50);
 	CHECK_INT(config->acme.poll_timeout, 300);
 	CHECK_INT(config->acme.http_timeout, 30);
 	CHECK_INT(config->acme.bad_nonce_retries, 5);
@@ -189,6 +190,7 @@ test_config_webroot_and_units(void)
 	    "\tpoll-timeout 24h\n"
 	    "\thttp-timeout 10m\n"
 	    "\tbad-nonce-retries 20\n"
+	    "\tpoll-first 1000\n"
 	    "}\n" HSM_BLOCK ISSUER_BLOCK POLICY_BLOCK);
 
 	CHECK(config != NULL);
@@ -200,6 +202,7 @@ test_config_webroot_and_units(void)
 	CHECK_INT(config->acme.poll_timeout, 86400);
 	CHECK_INT(config->acme.http_timeout, 600);
 	CHECK_INT(config->acme.bad_nonce_retries, 20);
+	CHECK_INT(config->acme.poll_first_ms, 1000);
 	config_free(config);
 }
 
@@ -406,6 +409,9 @@ test_config_duration_errors(void)
 	CHECK_STR(block_error("acme {\n\thttp-timeout -5\n}\n"),
 	    "t.conf:2:15: invalid duration '-5' for http-timeout; use "
 	    "seconds, or a number with s, m or h: 30s, 1m");
+	CHECK_STR(block_error("acme {\n\tpoll-first 0\n}\n"),
+	    "t.conf:2:13: poll-first '0' is out of range; use a number from "
+	    "1 to 60000");
 	CHECK_STR(block_error("acme {\n\tpoll-interval 0\n}\n"),
 	    "t.conf:2:16: poll-interval '0' is out of range; use a duration "
 	    "from 1s to 1h");
@@ -585,14 +591,16 @@ test_config_daemon_block(void)
 		CHECK_INT(config->daemon.renew_before, 0);
 		CHECK_INT(config->daemon.retry_base, 60);
 		CHECK_INT(config->daemon.retry_max, 21600);
+		CHECK_INT(config->daemon.concurrency, 32);
 		CHECK(config->daemon.deploy_hook == NULL);
 		config_free(config);
 	}
 	config = load_block("daemon {\n\trenew-fraction 0.5\n"
 	    "\trenew-before 2h\n\tretry-base 5s\n\tretry-max 1m\n"
-	    "\tdeploy-hook /usr/local/bin/deploy\n}\n");
+	    "\tdeploy-hook /usr/local/bin/deploy\n\tconcurrency 256\n}\n");
 	CHECK(config != NULL);
 	if (config != NULL) {
+		CHECK_INT(config->daemon.concurrency, 256);
 		CHECK_INT(config->daemon.renew_fraction, 500);
 		CHECK_INT(config->daemon.renew_before, 7200);
 		CHECK_INT(config->daemon.retry_base, 5);
@@ -627,6 +635,15 @@ test_config_daemon_errors(void)
 	    "\tretry-max 1h\n}\n"), "t.conf:1:1: retry-base (7200s) is "
 	    "longer than retry-max (3600s); lower retry-base or raise "
 	    "retry-max");
+	CHECK_STR(block_error("daemon {\n\tconcurrency 0\n}\n"),
+	    "t.conf:2:14: concurrency '0' is out of range; use a number from "
+	    "1 to 256");
+	CHECK_STR(block_error("daemon {\n\tconcurrency 257\n}\n"),
+	    "t.conf:2:14: concurrency '257' is out of range; use a number "
+	    "from 1 to 256");
+	CHECK_STR(block_error("daemon {\n\tconcurrency many\n}\n"),
+	    "t.conf:2:14: invalid number 'many' for concurrency; use a number "
+	    "of orders from 1 to 256");
 	CHECK_STR(block_error("daemon {\n\tdeploy-hook deploy.sh\n}\n"),
 	    "t.conf:2:14: relative path 'deploy.sh' for deploy-hook; use an "
 	    "absolute path such as /etc/custos/deploy");

@@ -413,11 +413,15 @@ record_request(const struct api_context *ctx, const struct caller *caller,
 	    "failed: %s", err);
 }
 
+/* identify() results besides 0. */
+#define API_CALLER_UNKNOWN (-1)	/* no credentials, or no valid token on TCP */
+#define API_CALLER_REFUSED (-2)	/* a peer on the socket with a bad token */
+
 /*
  * Identifies the caller of a request: from the peer's credentials on the
  * socket, or as a remote caller on the TCP listener, and then from its
- * bearer token, which the TCP listener requires. Returns 0, or -1 with
- * reply set to the problem.
+ * bearer token, which the TCP listener requires. Returns 0, or one of the
+ * API_CALLER_* values with reply set to the problem.
  */
 static int
 identify(const struct api_listener *listener,
@@ -431,7 +435,7 @@ identify(const struct api_listener *listener,
 	} else if (identify_peer(connection, caller, err, sizeof(err)) != 0) {
 		log_error("api: %s", err);
 		api_problem(reply, API_ERR_INTERNAL, "%s", err);
-		return -1;
+		return API_CALLER_UNKNOWN;
 	}
 	if (identify_token(listener->ctx, connection, caller) != 0) {
 		api_problem(reply, API_ERR_UNAUTHORIZED, "the Authorization "
@@ -439,7 +443,7 @@ identify(const struct api_listener *listener,
 		    "\"Authorization: Bearer TOKEN\" with a token of the "
 		    "tenant%s)", listener->tcp ? " or of an edge node" :
 		    ", or no Authorization header");
-		return -1;
+		return listener->tcp ? API_CALLER_UNKNOWN : API_CALLER_REFUSED;
 	}
 	if (listener->tcp && caller->token_tenant == NULL &&
 	    caller->node == NULL) {
@@ -447,7 +451,7 @@ identify(const struct api_listener *listener,
 		    "callers by their bearer token only (send \"Authorization: "
 		    "Bearer TOKEN\" with a token of a tenant or of an edge "
 		    "node)");
-		return -1;
+		return API_CALLER_UNKNOWN;
 	}
 	return 0;
 }
@@ -464,8 +468,10 @@ serve(const struct api_listener *listener,
 	struct api_call call = { ctx, &caller, method, url, NULL,
 	    upload->body, upload->len, NULL, 0 };
 	enum MHD_Result rc;
+	int identified;
 
-	if (identify(listener, connection, &caller, &reply) != 0) {
+	identified = identify(listener, connection, &caller, &reply);
+	if (identified != 0) {
 		/* identify() set reply to the problem. */
 	} else if (upload->too_large) {
 		api_problem(&reply, API_ERR_BODY_TOO_LARGE, "the body is "
@@ -486,7 +492,13 @@ serve(const struct api_listener *listener,
 		    caller.token_id);
 		api_route(&call, &reply);
 	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+	/*
+	 * A caller that nothing identifies gets no audit record, so that
+	 * whoever reaches the TCP port cannot grow the log; its log line
+	 * below stays.
+	 */
+	if (identified != API_CALLER_UNKNOWN && strcmp(method, "GET") != 0 &&
+	    strcmp(method, "HEAD") != 0)
 		record_request(ctx, &caller, method, url, &reply);
 	log_info("api: %s%s%s %s %s: %u", caller.user[0] != '\0' ?
 	    caller.user : "unknown peer", caller.node != NULL ?

@@ -31,7 +31,7 @@
 #include "logging/log.h"
 
 /* Connections served at once, and seconds before an idle one closes. */
-#define API_CONNECTION_MAX 32
+#define API_CONNECTION_MAX CONFIG_API_CONNECTIONS_MAX
 #define API_CONNECTION_TIMEOUT 30
 /* Supplementary groups read from SO_PEERGROUPS. */
 #define API_PEER_GROUPS_MAX 256
@@ -644,6 +644,8 @@ start_server(struct api_server *api, struct api_listener *listener)
 	    MHD_OPTION_HTTPS_PRIORITIES, api_tcp_priorities(&api->tcp),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_MAX,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)api->tcp.per_address,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 	    MHD_OPTION_END);
 }

@@ -260,6 +260,7 @@ api_tcp_bind(const struct config_api *conf, struct api_tcp *tcp, char *err,
 	if (conf->listen_address == NULL)
 		return 0;
 	tcp->min_version = conf->tls_min_version;
+	tcp->per_address = conf->connections_per_address;
 	if (load_tls_files(conf, tcp, err, errlen) != 0)
 		return -1;
 	return open_tcp(tcp, conf, err, errlen);

@@ -41,10 +41,10 @@ int api_tls_check(const struct config_api *conf, char *err,
 
 /*
  * Binds and closes the TCP listen address of fresh when it differs from
- * the one of running, so that a reload is refused while another program
- * holds the new address. The new worker binds it again a moment later,
- * so this finds a busy port, not a race with a program that takes the
- * port in between. Returns 0, or -1 with a message in err.
+ * the one of running, so that a reload is rejected while another program
+ * uses the new address. The new worker binds it a moment later, so a
+ * program that takes the port in between still makes that worker fail.
+ * Returns 0, or -1 with a message in err.
  */
 int api_listen_check(const struct config_api *running,
     const struct config_api *fresh, char *err, size_t errlen);

@@ -413,9 +413,12 @@ record_request(const struct api_context *ctx, const struct caller *caller,
 	    "failed: %s", err);
 }
 
-/* identify() results besides 0. */
-#define API_CALLER_UNKNOWN (-1)	/* no credentials, or no valid token on TCP */
-#define API_CALLER_REFUSED (-2)	/* a peer on the socket with a bad token */
+/*
+ * identify() results besides 0: a caller with no credentials or, on TCP,
+ * no valid token, and a peer on the socket whose token is rejected.
+ */
+#define API_CALLER_UNKNOWN (-1)
+#define API_CALLER_REJECTED (-2)
 
 /*
  * Identifies the caller of a request: from the peer's credentials on the
@@ -443,7 +446,7 @@ identify(const struct api_listener *listener,
 		    "\"Authorization: Bearer TOKEN\" with a token of the "
 		    "tenant%s)", listener->tcp ? " or of an edge node" :
 		    ", or no Authorization header");
-		return listener->tcp ? API_CALLER_UNKNOWN : API_CALLER_REFUSED;
+		return listener->tcp ? API_CALLER_UNKNOWN : API_CALLER_REJECTED;
 	}
 	if (listener->tcp && caller->token_tenant == NULL &&
 	    caller->node == NULL) {

@@ -290,7 +290,7 @@ api_listen_check(const struct config_api *running,
 
 	if (fresh->listen_address == NULL)
 		return 0;
-	/* The running worker holds its own address: it is free to reuse. */
+	/* The running worker is bound there, so a bind here would fail. */
 	if (running->listen_address != NULL &&
 	    strcmp(running->listen_address, fresh->listen_address) == 0 &&
 	    running->listen_port == fresh->listen_port)

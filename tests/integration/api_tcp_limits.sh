@@ -1,5 +1,5 @@
 #!/bin/bash
-# Limits of the daemon's API on TCP against callers who hold resources:
+# Limits of the daemon's API on TCP against callers who tie up resources:
 # a client address beyond connections-per-address is refused while
 # another address and the socket are served; requests without a valid
 # token over TCP are logged but append no audit record; and a reload
@@ -101,9 +101,9 @@ daemon_start
 wait_for_log 30 "api: listening on 127.0.0.1 port $API_PORT with TLS" ||
 	bail_out "the API did not listen on TCP: $(tail -n 20 "$DAEMON_LOG")"
 
-# 1. Two connections from 127.0.0.1, each sending one header byte, hold
-# that address's share; a third is refused at once, while 127.0.0.2 and
-# the socket are served.
+# 1. Two connections from 127.0.0.1, each sending one header byte, use up
+# that address's share. A third is refused at once, but 127.0.0.2 and the
+# socket are served.
 held=$(python3 -c '
 import socket, ssl, subprocess, sys, time
 port, ca = int(sys.argv[1]), sys.argv[2]
@@ -157,7 +157,7 @@ assert_equal "alpha's token over TCP adds a certificate" \
 	"$(post_status "$ALPHA_TOKEN")" 201
 assert_equal "and is audited" "$(api_records)" "$((before + 2))"
 
-# 3. A reload to a port that another program holds keeps the listener.
+# 3. A reload to a port that another program uses keeps the listener.
 python3 -c '
 import socket, sys, time
 s = socket.socket()

@@ -622,6 +622,9 @@ log_mhd(void *arg, const char *fmt, va_list ap)
  * Starts libmicrohttpd on the listener's socket, with TLS on TCP. The
  * server runs no thread of its own: serve_loop() waits on its epoll
  * descriptor.
+ * NOTE: the connection timeout restarts at every byte received, and
+ * libmicrohttpd 0.9.75 has no deadline for a whole request, so only the
+ * per-address limit bounds a client that sends one byte at a time.
  */
 static struct MHD_Daemon *
 start_server(struct api_server *api, struct api_listener *listener)

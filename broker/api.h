@@ -40,6 +40,16 @@ int api_tls_check(const struct config_api *conf, char *err,
     size_t errlen);
 
 /*
+ * Binds and closes the TCP listen address of fresh when it differs from
+ * the one of running, so that a reload is rejected while another program
+ * uses the new address. The new worker binds it a moment later, so a
+ * program that takes the port in between still makes that worker fail.
+ * Returns 0, or -1 with a message in err.
+ */
+int api_listen_check(const struct config_api *running,
+    const struct config_api *fresh, char *err, size_t errlen);
+
+/*
  * Creates and binds the socket of config->api (as root, before the
  * worker drops privileges): creates its directory (0755) when missing,
  * replaces a stale socket, and sets mode 0666, or 0660 and the group of

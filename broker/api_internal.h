@@ -81,6 +81,7 @@ struct api_tcp {
 	char *key;		/* PEM private key, malloc'd */
 	size_t key_len;
 	int min_version;	/* 12 for TLS 1.2, 13 for TLS 1.3 */
+	int per_address;	/* connections from one client address */
 };
 
 /*

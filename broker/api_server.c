@@ -31,7 +31,7 @@
 #include "logging/log.h"
 
 /* Connections served at once, and seconds before an idle one closes. */
-#define API_CONNECTION_MAX 32
+#define API_CONNECTION_MAX CONFIG_API_CONNECTIONS_MAX
 #define API_CONNECTION_TIMEOUT 30
 /* Supplementary groups read from SO_PEERGROUPS. */
 #define API_PEER_GROUPS_MAX 256
@@ -414,10 +414,17 @@ record_request(const struct api_context *ctx, const struct caller *caller,
 }
 
 /*
+ * identify() results besides 0: a caller with no credentials or, on TCP,
+ * no valid token, and a peer on the socket whose token is rejected.
+ */
+#define API_CALLER_UNKNOWN (-1)
+#define API_CALLER_REJECTED (-2)
+
+/*
  * Identifies the caller of a request: from the peer's credentials on the
  * socket, or as a remote caller on the TCP listener, and then from its
- * bearer token, which the TCP listener requires. Returns 0, or -1 with
- * reply set to the problem.
+ * bearer token, which the TCP listener requires. Returns 0, or one of the
+ * API_CALLER_* values with reply set to the problem.
  */
 static int
 identify(const struct api_listener *listener,
@@ -431,7 +438,7 @@ identify(const struct api_listener *listener,
 	} else if (identify_peer(connection, caller, err, sizeof(err)) != 0) {
 		log_error("api: %s", err);
 		api_problem(reply, API_ERR_INTERNAL, "%s", err);
-		return -1;
+		return API_CALLER_UNKNOWN;
 	}
 	if (identify_token(listener->ctx, connection, caller) != 0) {
 		api_problem(reply, API_ERR_UNAUTHORIZED, "the Authorization "
@@ -439,7 +446,7 @@ identify(const struct api_listener *listener,
 		    "\"Authorization: Bearer TOKEN\" with a token of the "
 		    "tenant%s)", listener->tcp ? " or of an edge node" :
 		    ", or no Authorization header");
-		return -1;
+		return listener->tcp ? API_CALLER_UNKNOWN : API_CALLER_REJECTED;
 	}
 	if (listener->tcp && caller->token_tenant == NULL &&
 	    caller->node == NULL) {
@@ -447,7 +454,7 @@ identify(const struct api_listener *listener,
 		    "callers by their bearer token only (send \"Authorization: "
 		    "Bearer TOKEN\" with a token of a tenant or of an edge "
 		    "node)");
-		return -1;
+		return API_CALLER_UNKNOWN;
 	}
 	return 0;
 }
@@ -464,8 +471,10 @@ serve(const struct api_listener *listener,
 	struct api_call call = { ctx, &caller, method, url, NULL,
 	    upload->body, upload->len, NULL, 0 };
 	enum MHD_Result rc;
+	int identified;
 
-	if (identify(listener, connection, &caller, &reply) != 0) {
+	identified = identify(listener, connection, &caller, &reply);
+	if (identified != 0) {
 		/* identify() set reply to the problem. */
 	} else if (upload->too_large) {
 		api_problem(&reply, API_ERR_BODY_TOO_LARGE, "the body is "
@@ -486,7 +495,13 @@ serve(const struct api_listener *listener,
 		    caller.token_id);
 		api_route(&call, &reply);
 	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+	/*
+	 * A caller that nothing identifies gets no audit record, so that
+	 * whoever reaches the TCP port cannot grow the log; its log line
+	 * below stays.
+	 */
+	if (identified != API_CALLER_UNKNOWN && strcmp(method, "GET") != 0 &&
+	    strcmp(method, "HEAD") != 0)
 		record_request(ctx, &caller, method, url, &reply);
 	log_info("api: %s%s%s %s %s: %u", caller.user[0] != '\0' ?
 	    caller.user : "unknown peer", caller.node != NULL ?
@@ -607,6 +622,9 @@ log_mhd(void *arg, const char *fmt, va_list ap)
  * Starts libmicrohttpd on the listener's socket, with TLS on TCP. The
  * server runs no thread of its own: serve_loop() waits on its epoll
  * descriptor.
+ * NOTE: the connection timeout restarts at every byte received, and
+ * libmicrohttpd 0.9.75 has no deadline for a whole request, so only the
+ * per-address limit bounds a client that sends one byte at a time.
  */
 static struct MHD_Daemon *
 start_server(struct api_server *api, struct api_listener *listener)
@@ -632,6 +650,8 @@ start_server(struct api_server *api, struct api_listener *listener)
 	    MHD_OPTION_HTTPS_PRIORITIES, api_tcp_priorities(&api->tcp),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_MAX,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)api->tcp.per_address,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 	    MHD_OPTION_END);
 }

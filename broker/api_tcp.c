@@ -162,8 +162,10 @@ open_tcp(struct api_tcp *tcp, const struct config_api *conf, char *err,
 	    IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
 	    bind(tcp->fd, addr, addrlen) != 0 ||
 	    listen(tcp->fd, 64) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s (check api "
-		    "listen)", tcp->name, strerror(errno));
+		snprintf(err, errlen, "cannot listen on %s: %s (%s)",
+		    tcp->name, strerror(errno), errno == EADDRINUSE ?
+		    "stop the program that listens there, or set api listen "
+		    "to a free port" : "check api listen");
 		return -1;
 	}
 	return 0;
@@ -260,6 +262,7 @@ api_tcp_bind(const struct config_api *conf, struct api_tcp *tcp, char *err,
 	if (conf->listen_address == NULL)
 		return 0;
 	tcp->min_version = conf->tls_min_version;
+	tcp->per_address = conf->connections_per_address;
 	if (load_tls_files(conf, tcp, err, errlen) != 0)
 		return -1;
 	return open_tcp(tcp, conf, err, errlen);
@@ -275,6 +278,26 @@ api_tls_check(const struct config_api *conf, char *err, size_t errlen)
 		return 0;
 	rc = load_tls_files(conf, &tcp, err, errlen);
 	api_tcp_wipe(&tcp);
+	return rc;
+}
+
+int
+api_listen_check(const struct config_api *running,
+    const struct config_api *fresh, char *err, size_t errlen)
+{
+	struct api_tcp tcp = { .fd = -1 };
+	int rc;
+
+	if (fresh->listen_address == NULL)
+		return 0;
+	/* The running worker is bound there, so a bind here would fail. */
+	if (running->listen_address != NULL &&
+	    strcmp(running->listen_address, fresh->listen_address) == 0 &&
+	    running->listen_port == fresh->listen_port)
+		return 0;
+	rc = open_tcp(&tcp, fresh, err, errlen);
+	if (tcp.fd >= 0)
+		close(tcp.fd);
 	return rc;
 }
 

@@ -113,7 +113,9 @@ reload(struct custos_config **config)
 		    "configuration: %s", err);
 		return -1;
 	}
-	if (api_tls_check(&fresh->api, err, sizeof(err)) != 0) {
+	if (api_tls_check(&fresh->api, err, sizeof(err)) != 0 ||
+	    api_listen_check(&(*config)->api, &fresh->api, err,
+	    sizeof(err)) != 0) {
 		log_error("reload rejected, keeping the running "
 		    "configuration: %s", err);
 		config_free(fresh);

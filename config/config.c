@@ -1044,6 +1044,10 @@ static const struct key_rule api_keys[] = {
 	    set_path, offsetof(struct config_api, tls_key), 0, 0, 0, 0 },
 	{ "tls-min-version", 1, "1.2 or 1.3", set_tls_version,
 	    offsetof(struct config_api, tls_min_version), 0, 0, 0, 0 },
+	{ "connections-per-address", 1, "a number from 1 to 32",
+	    set_count,
+	    offsetof(struct config_api, connections_per_address), 1,
+	    CONFIG_API_CONNECTIONS_MAX, 0, 0 },
 };
 
 static void
@@ -1287,6 +1291,7 @@ load_api(struct loader *ld, const struct conf_node *block)
 	struct config_api *api = &ld->config->api;
 
 	api->tls_min_version = 12;
+	api->connections_per_address = CONFIG_API_PER_ADDRESS_DEFAULT;
 	if (APPLY_KEYS(ld, block, api_keys, api) != 0)
 		return -1;
 	return check_api_tcp(ld, block, api);

@@ -209,6 +209,14 @@ struct config_daemon {
 };
 
 /*
+ * Connections the API serves at once on each listener, and the default of
+ * connections-per-address, the share of them that one TCP client address
+ * may hold.
+ */
+#define CONFIG_API_CONNECTIONS_MAX 32
+#define CONFIG_API_PER_ADDRESS_DEFAULT 8
+
+/*
  * The daemon's HTTP API (docs/api.md) on a UNIX socket, and optionally on
  * TCP with TLS; socket is NULL when the configuration has no api block,
  * and the API is then off. listen_address is NULL without a TCP listener.
@@ -222,6 +230,7 @@ struct config_api {
 	char *tls_certificate;	/* PEM: server certificate, then issuers */
 	char *tls_key;		/* PEM: the listener's own private key */
 	int tls_min_version;	/* 12 for TLS 1.2 (default), 13 for 1.3 */
+	int connections_per_address;	/* TCP connections from one address */
 };
 
 struct custos_config {

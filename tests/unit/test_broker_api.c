@@ -122,6 +122,7 @@ test_config_api_tcp_keys(void)
 	    "\ttls-certificate /etc/custos/api-cert.pem\n"
 	    "\ttls-key /etc/custos/api-key.pem\n"
 	    "\ttls-min-version 1.3\n"
+	    "\tconnections-per-address 2\n"
 	    "}\n");
 
 	CHECK(config != NULL);
@@ -132,6 +133,7 @@ test_config_api_tcp_keys(void)
 	CHECK_STR(config->api.tls_certificate, "/etc/custos/api-cert.pem");
 	CHECK_STR(config->api.tls_key, "/etc/custos/api-key.pem");
 	CHECK_INT(config->api.tls_min_version, 13);
+	CHECK_INT(config->api.connections_per_address, 2);
 	CHECK_INT(config->api.allow_remote, 0);
 	config_free(config);
 }
@@ -151,6 +153,7 @@ test_config_api_tcp_defaults(void)
 		return;
 	CHECK_STR(config->api.listen_address, "::1");
 	CHECK_INT(config->api.tls_min_version, 12);
+	CHECK_INT(config->api.connections_per_address, 8);
 	config_free(config);
 	config = load("api {\n\tsocket /run/custos/api.sock\n}\n");
 	CHECK(config != NULL);
@@ -220,6 +223,14 @@ test_config_api_tcp_errors(void)
 	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 127.0.0.1 8443\n"
 	    TLS_FILES "\ttls-min-version 1.1\n}\n") == NULL);
 	CHECK(strstr(err, "unsupported TLS version '1.1'") != NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 127.0.0.1 8443\n"
+	    TLS_FILES "\tconnections-per-address 0\n}\n") == NULL);
+	CHECK(strstr(err, "connections-per-address '0' is out of range; use "
+	    "a number from 1 to 32") != NULL);
+	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 127.0.0.1 8443\n"
+	    TLS_FILES "\tconnections-per-address 33\n}\n") == NULL);
+	CHECK(strstr(err, "connections-per-address '33' is out of range") !=
+	    NULL);
 	CHECK(load("api {\n\tsocket /run/a.sock\n\tlisten 127.0.0.1 8443\n"
 	    "\ttls-certificate /etc/c.pem\n\ttls-key api-key.pem\n}\n") ==
 	    NULL);

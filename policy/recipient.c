@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -87,7 +89,9 @@ read_small_file(const char *path, size_t *len, char *err, size_t errlen)
  * Checks the key's values as SP 800-56B does for a public key (OpenSSL
  * 3.0 EVP_PKEY_public_check): an odd exponent above 1 and a composite
  * odd modulus. With e = 1 the RSA-OAEP part of a blob would be the
- * encoded AES key itself, readable by anyone who has the blob.
+ * encoded AES key itself, readable by anyone who has the blob. The
+ * exponent must also fit in 64 bits: OpenSSL 3.0 rejects a larger one
+ * for moduli above 3072 bits, so SoftHSM2 could not wrap to it.
  */
 static int
 check_public_values(EVP_PKEY *key, const char *path, char *err,
@@ -95,20 +99,36 @@ check_public_values(EVP_PKEY *key, const char *path, char *err,
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
 	const char *reason;
-	int valid;
+	BIGNUM *e = NULL;
+	int valid, bits;
 
 	ERR_clear_error();
 	valid = ctx != NULL && EVP_PKEY_public_check(ctx) == 1;
 	EVP_PKEY_CTX_free(ctx);
-	if (valid)
-		return 0;
-	reason = ERR_reason_error_string(ERR_peek_last_error());
-	ERR_clear_error();
-	snprintf(err, errlen, "recipient key %s is not a valid RSA public key "
-	    "(%s); make a new key pair on the node: openssl genpkey "
-	    "-algorithm RSA -pkeyopt rsa_keygen_bits:3072", path,
-	    reason != NULL ? reason : "check failed");
-	return -1;
+	if (!valid) {
+		reason = ERR_reason_error_string(ERR_peek_last_error());
+		ERR_clear_error();
+		snprintf(err, errlen, "recipient key %s is not a valid RSA "
+		    "public key (%s); make a new key pair on the node: openssl "
+		    "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072", path,
+		    reason != NULL ? reason : "check failed");
+		return -1;
+	}
+	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1) {
+		ERR_clear_error();
+		snprintf(err, errlen, "cannot read the exponent of recipient "
+		    "key %s", path);
+		return -1;
+	}
+	bits = BN_num_bits(e);
+	BN_free(e);
+	if (bits > POLICY_RECIPIENT_EXPONENT_BITS_MAX) {
+		snprintf(err, errlen, "recipient key %s has a public exponent "
+		    "of %d bits; use at most %d bits (openssl genpkey uses "
+		    "65537)", path, bits, POLICY_RECIPIENT_EXPONENT_BITS_MAX);
+		return -1;
+	}
+	return 0;
 }
 
 /* Checks that key is RSA of 2048 to 4096 bits with valid values. */

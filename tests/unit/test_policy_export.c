@@ -57,18 +57,17 @@ expected_fingerprint(EVP_PKEY *key, char *out)
 		snprintf(out + 7 + 2 * i, 3, "%02x", digest[i]);
 }
 
-/* Builds an RSA public key with key's modulus and the exponent e. */
+/* Builds an RSA public key with key's modulus and the exponent in hex. */
 static EVP_PKEY *
-with_exponent(EVP_PKEY *key, unsigned long e)
+with_exponent(EVP_PKEY *key, const char *hex)
 {
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
 	EVP_PKEY *out = NULL;
-	BIGNUM *n = NULL, *bn_e = BN_new();
+	BIGNUM *n = NULL, *bn_e = NULL;
 
-	if (bld != NULL && ctx != NULL && bn_e != NULL &&
-	    BN_set_word(bn_e, e) == 1 &&
+	if (bld != NULL && ctx != NULL && BN_hex2bn(&bn_e, hex) != 0 &&
 	    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) == 1 &&
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) == 1)
@@ -87,7 +86,7 @@ with_exponent(EVP_PKEY *key, unsigned long e)
 static int
 setup_keys(void)
 {
-	EVP_PKEY *rsa2048, *rsa1024, *ec, *e1, *e4;
+	EVP_PKEY *rsa2048, *rsa1024, *ec, *e1, *e4, *e65;
 	char path[256];
 	FILE *f;
 
@@ -98,14 +97,18 @@ setup_keys(void)
 	ec = EVP_EC_gen("P-256");
 	if (rsa2048 == NULL || rsa1024 == NULL || ec == NULL)
 		return -1;
-	e1 = with_exponent(rsa2048, 1);
-	e4 = with_exponent(rsa2048, 4);
-	if (e1 == NULL || e4 == NULL)
+	e1 = with_exponent(rsa2048, "1");
+	e4 = with_exponent(rsa2048, "4");
+	/* 2^64 + 1: odd, so OpenSSL's public check accepts it. */
+	e65 = with_exponent(rsa2048, "10000000000000001");
+	if (e1 == NULL || e4 == NULL || e65 == NULL)
 		return -1;
 	write_public(e1, "e1.pub");
 	write_public(e4, "e4.pub");
+	write_public(e65, "e65.pub");
 	EVP_PKEY_free(e1);
 	EVP_PKEY_free(e4);
+	EVP_PKEY_free(e65);
 	snprintf(path, sizeof(path), "%s/fifo.pub", dir);
 	if (mkfifo(path, 0600) != 0)
 		return -1;
@@ -133,7 +136,7 @@ remove_keys(void)
 {
 	static const char *const names[] = {
 		"edge.pub", "small.pub", "ec.pub", "garbage.pub",
-		"e1.pub", "e4.pub", "fifo.pub", "policy.conf",
+		"e1.pub", "e4.pub", "e65.pub", "fifo.pub", "policy.conf",
 	};
 	char path[256];
 
@@ -298,6 +301,8 @@ test_recipient_errors(void)
 		  "(pub exponent out of range); make a new key pair on the "
 		  "node: openssl genpkey -algorithm RSA -pkeyopt "
 		  "rsa_keygen_bits:3072" },
+		{ "e65.pub", "recipient key ", " has a public exponent of 65 "
+		  "bits; use at most 64 bits (openssl genpkey uses 65537)" },
 	};
 	struct policy *policy;
 	char err[CONFIG_ERR_MAX], text[512], rest[700];

@@ -187,7 +187,8 @@ void policy_free(struct policy *policy);
 
 /*
  * Adds a warning to policy->warnings for each rule that can never match or
- * that another rule makes redundant (lint.c). Returns 0, or -1 when out of
+ * that another rule makes redundant, and for each recipient key that
+ * nodes of two tenants share (lint.c). Returns 0, or -1 when out of
  * memory.
  */
 int policy_lint(struct policy *policy);

@@ -23,6 +23,8 @@
 	"74bb450ab428d"
 #define HASH_B "sha256:30c354702371f0fa19ce986fbda1b02bb394b992c452947862d" \
 	"b3aeca0a66695"
+#define HASH_C "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123" \
+	"456789abcdef"
 
 static char dir[] = "/tmp/custos-test-export-XXXXXX";
 static char fingerprint_2048[POLICY_FINGERPRINT_BUFSIZE];
@@ -332,6 +334,38 @@ test_recipient_errors(void)
 	    "\"/etc/custos/nodes/edge1.pub\"");
 }
 
+static void
+test_recipient_shared(void)
+{
+	struct policy *policy;
+	char err[CONFIG_ERR_MAX], expected[1024];
+	size_t shared = 0;
+
+	CHECK_INT(load("tenant web {\n\tnode a {\n\t\ttoken " HASH_A
+	    "\n\t\trecipient \"edge.pub\"\n\t}\n\tnode b {\n\t\t"
+	    "token " HASH_B "\n\t\trecipient \"edge.pub\"\n\t}\n}\n"
+	    "tenant mail {\n\tnode edge {\n\t\ttoken " HASH_C "\n\t\t"
+	    "recipient \"edge.pub\"\n\t}\n}\n", &policy, err,
+	    sizeof(err)), 0);
+	CHECK(policy != NULL);
+	if (policy == NULL)
+		return;
+	/* Nodes a and b of one tenant may share a key, but not node edge. */
+	snprintf(expected, sizeof(expected), "%s/policy.conf:14:13: warning: "
+	    "the recipient key of node edge is also that of node a of "
+	    "tenant web (line 4), so either node can unwrap the other "
+	    "tenant's keys; give each tenant's node its own key pair "
+	    "unless one host serves both tenants", dir);
+	for (size_t i = 0; i < policy->warning_count; i++) {
+		if (strstr(policy->warnings[i], "recipient key") == NULL)
+			continue;
+		shared++;
+		CHECK_STR(policy->warnings[i], expected);
+	}
+	CHECK_INT((int)shared, 1);
+	policy_free(policy);
+}
+
 int
 main(void)
 {
@@ -344,6 +378,7 @@ main(void)
 	RUN(test_export_decisions);
 	RUN(test_recipient_loaded);
 	RUN(test_recipient_errors);
+	RUN(test_recipient_shared);
 	remove_keys();
 	return check_done();
 }

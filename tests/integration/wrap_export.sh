@@ -133,7 +133,7 @@ assert_lacks() {
 # Usage: write_policy [with-edge5]
 # with-edge5 also gives edge2 the recipient key edge6.pub.
 write_policy() {
-	local edge5= edge2_recipient=$LAB_DIR/edge2.pub
+	local edge5='' edge2_recipient=$LAB_DIR/edge2.pub
 
 	if [ "${1:-}" = with-edge5 ]; then
 		edge2_recipient=$LAB_DIR/edge6.pub

@@ -205,13 +205,68 @@ lint_tenant(struct policy *policy, const struct policy_tenant *tenant)
 	return 0;
 }
 
+/* Finds a node of an earlier tenant with the recipient key of node. */
+static const struct policy_node *
+find_shared_recipient(const struct policy *policy, size_t tenant_index,
+    const struct policy_node *node, const struct policy_tenant **owner)
+{
+	const struct policy_tenant *t;
+	size_t i, j;
+
+	for (i = 0; i < tenant_index; i++) {
+		t = &policy->tenants[i];
+		for (j = 0; j < t->node_count; j++) {
+			if (t->nodes[j].recipient_der != NULL &&
+			    strcmp(t->nodes[j].recipient_fingerprint,
+			    node->recipient_fingerprint) == 0) {
+				*owner = t;
+				return &t->nodes[j];
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Warns about a recipient key registered for nodes of two tenants: the
+ * holder of its private key can unwrap the keys of both, so the broker,
+ * which chooses where blobs go, could hand one tenant's key to the
+ * other's node. Sharing is intended only when one host serves both
+ * tenants.
+ */
+static int
+lint_shared_recipients(struct policy *policy, size_t tenant_index)
+{
+	const struct policy_tenant *tenant = &policy->tenants[tenant_index];
+	const struct policy_tenant *owner;
+	const struct policy_node *node, *other;
+	size_t i;
+
+	for (i = 0; i < tenant->node_count; i++) {
+		node = &tenant->nodes[i];
+		if (node->recipient_der == NULL)
+			continue;
+		other = find_shared_recipient(policy, tenant_index, node,
+		    &owner);
+		if (other != NULL && warn(policy, &node->recipient_origin,
+		    "the recipient key of node %s is also that of node %s of "
+		    "tenant %s (line %d), so either node can unwrap the "
+		    "other tenant's keys; give each tenant's node its own key "
+		    "pair unless one host serves both tenants", node->name,
+		    other->name, owner->name, other->recipient_origin.line) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 policy_lint(struct policy *policy)
 {
 	size_t i;
 
 	for (i = 0; i < policy->tenant_count; i++)
-		if (lint_tenant(policy, &policy->tenants[i]) < 0)
+		if (lint_tenant(policy, &policy->tenants[i]) < 0 ||
+		    lint_shared_recipients(policy, i) < 0)
 			return -1;
 	return 0;
 }

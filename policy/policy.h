@@ -82,6 +82,12 @@ struct policy_token {
 #define POLICY_FINGERPRINT_BUFSIZE (7 + 2 * POLICY_SHA256_LEN + 1)
 #define POLICY_RECIPIENT_BITS_MIN 2048
 #define POLICY_RECIPIENT_BITS_MAX 4096
+/*
+ * Maximum bits of a recipient's public exponent: OpenSSL 3.0, which
+ * SoftHSM2 uses, rejects larger ones for moduli above 3072 bits
+ * (OPENSSL_RSA_MAX_PUBEXP_BITS).
+ */
+#define POLICY_RECIPIENT_EXPONENT_BITS_MAX 64
 
 /*
  * An edge node that fetches certificates from the distribution endpoint
@@ -181,7 +187,8 @@ void policy_free(struct policy *policy);
 
 /*
  * Adds a warning to policy->warnings for each rule that can never match or
- * that another rule makes redundant (lint.c). Returns 0, or -1 when out of
+ * that another rule makes redundant, and for each recipient key that
+ * nodes of two tenants share (lint.c). Returns 0, or -1 when out of
  * memory.
  */
 int policy_lint(struct policy *policy);

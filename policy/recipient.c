@@ -6,11 +6,16 @@
 #include "policy/policy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -35,33 +40,98 @@ resolve_path(const char *policy_file, const char *path, char *out,
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
-/* Reads the whole file into a malloc'd buffer of at most the limit. */
+/*
+ * Reads the whole regular file into a malloc'd buffer of at most the
+ * limit. O_NONBLOCK: opening a FIFO must not wait for a writer.
+ */
 static char *
 read_small_file(const char *path, size_t *len, char *err, size_t errlen)
 {
-	char *text;
-	FILE *f;
+	struct stat st;
+	char *text = NULL;
+	ssize_t n = 0;
+	int fd;
 
-	f = fopen(path, "re");
-	if (f == NULL) {
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
 		snprintf(err, errlen, "cannot open recipient key %s: %s",
 		    path, strerror(errno));
 		return NULL;
 	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "recipient key %s is not a regular file",
+		    path);
+		close(fd);
+		return NULL;
+	}
 	text = malloc(RECIPIENT_FILE_MAX + 1);
-	*len = text != NULL ? fread(text, 1, RECIPIENT_FILE_MAX + 1, f) : 0;
-	if (text == NULL || ferror(f) || *len > RECIPIENT_FILE_MAX) {
+	while (text != NULL && *len <= RECIPIENT_FILE_MAX) {
+		n = read(fd, text + *len, RECIPIENT_FILE_MAX + 1 - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		*len += (size_t)n;
+	}
+	if (text == NULL || n < 0 || *len > RECIPIENT_FILE_MAX) {
 		snprintf(err, errlen, "cannot read recipient key %s: %s", path,
 		    text == NULL ? "out of memory" : *len > RECIPIENT_FILE_MAX ?
 		    "larger than 64 KiB" : strerror(errno));
 		free(text);
 		text = NULL;
 	}
-	fclose(f);
+	close(fd);
 	return text;
 }
 
-/* Checks that key is RSA of 2048 to 4096 bits. */
+/*
+ * Checks the key's values as SP 800-56B does for a public key (OpenSSL
+ * 3.0 EVP_PKEY_public_check): an odd exponent above 1 and a composite
+ * odd modulus. With e = 1 the RSA-OAEP part of a blob would be the
+ * encoded AES key itself, readable by anyone who has the blob. The
+ * exponent must also fit in 64 bits: OpenSSL 3.0 rejects a larger one
+ * for moduli above 3072 bits, so SoftHSM2 could not wrap to it.
+ */
+static int
+check_public_values(EVP_PKEY *key, const char *path, char *err,
+    size_t errlen)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	const char *reason;
+	BIGNUM *e = NULL;
+	int valid, bits;
+
+	ERR_clear_error();
+	valid = ctx != NULL && EVP_PKEY_public_check(ctx) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	if (!valid) {
+		reason = ERR_reason_error_string(ERR_peek_last_error());
+		ERR_clear_error();
+		snprintf(err, errlen, "recipient key %s is not a valid RSA "
+		    "public key (%s); make a new key pair on the node: openssl "
+		    "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072", path,
+		    reason != NULL ? reason : "check failed");
+		return -1;
+	}
+	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1) {
+		ERR_clear_error();
+		snprintf(err, errlen, "cannot read the exponent of recipient "
+		    "key %s", path);
+		return -1;
+	}
+	bits = BN_num_bits(e);
+	BN_free(e);
+	if (bits > POLICY_RECIPIENT_EXPONENT_BITS_MAX) {
+		snprintf(err, errlen, "recipient key %s has a public exponent "
+		    "of %d bits; use at most %d bits (openssl genpkey uses "
+		    "65537)", path, bits, POLICY_RECIPIENT_EXPONENT_BITS_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks that key is RSA of 2048 to 4096 bits with valid values. */
 static int
 check_recipient_key(EVP_PKEY *key, const char *path, char *err,
     size_t errlen)
@@ -81,7 +151,7 @@ check_recipient_key(EVP_PKEY *key, const char *path, char *err,
 		    POLICY_RECIPIENT_BITS_MIN, POLICY_RECIPIENT_BITS_MAX);
 		return -1;
 	}
-	return 0;
+	return check_public_values(key, path, err, errlen);
 }
 
 /* Stores the DER SubjectPublicKeyInfo and its fingerprint in node. */

@@ -80,8 +80,8 @@ wrap_loaded_key(struct request *req, const struct policy_node *node,
 		    "token '%s'", req->key_id, token->label);
 	if (rc == -EPERM)
 		return reply_error(req, "policy-denied", "key %s is not "
-		    "extractable: it was generated for hsm export, so it is "
-		    "never wrapped", req->key_id);
+		    "extractable, because it was generated for hsm export or "
+		    "imported, so it is never wrapped", req->key_id);
 	if (rc != 0)
 		return reply_error(req, "hsm-failure", "wrapping key %s for "
 		    "node %s: %s", req->key_id, node->name, message);

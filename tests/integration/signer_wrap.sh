@@ -4,9 +4,11 @@
 # edge1 and edge2 have recipient keys; edge3 has none. Tenant beta lists
 # wrapped too, and tenant gamma has no key-export statement (hsm only).
 # The signer must wrap only an extractable key of the request's tenant,
-# and only for a node of that tenant with a recipient key. The blob must
-# unwrap with openssl to the key that the CSR carries, and only with the
-# node's own private key.
+# and only for a node of that tenant with a recipient key: never an
+# account key or an imported key, and never for a node name that only
+# resembles one. The blob must unwrap with openssl to the key that the
+# CSR carries, and only with the node's own private key, and no key
+# material reaches the signer's debug log.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -44,6 +46,8 @@ tenant alpha {
 	allow .alpha.test
 	key-types ec-p256 rsa-2048
 	key-export hsm wrapped
+	issuers pebble
+	accounts pebble
 	node edge1 {
 		token sha256:$(printf a1 | sha256sum | cut -c1-64)
 		certificates 1
@@ -98,6 +102,15 @@ policy {
 }
 EOF
 
+# A key imported with --import-key is created sensitive and not
+# extractable, so it is never wrapped.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	-out "$LAB_DIR/imported.key" 2>/dev/null ||
+	bail_out "cannot make the imported key"
+IMPORTED=$("$CUSTOS_SIGNER" --import-key --config "$CONF" --tenant alpha \
+	--key "$LAB_DIR/imported.key" 2>/dev/null | sed -n 's/^key-id: //p')
+[ -n "$IMPORTED" ] || bail_out "custos-signer --import-key printed no key id"
+
 STEPS=()
 NAMES=()
 
@@ -140,6 +153,9 @@ req gen-gamma-wrapped key-generate \
 	'{"purpose":"certificate","tenant":"gamma","export":"wrapped"}'
 req gen-gamma key-generate '{"purpose":"certificate","tenant":"gamma"}'
 keep GAMMA key_id
+req gen-account key-generate \
+	'{"purpose":"account","tenant":"alpha","issuer":"pebble"}'
+keep ACCOUNT key_id
 
 req wrap-edge1 key-wrap "$(wrap @WRAPPED@ alpha edge1)"
 keep BLOB1 data
@@ -156,13 +172,20 @@ req wrap-other-tenant key-wrap "$(wrap @WRAPPED@ beta beta1)"
 req wrap-beta-key key-wrap "$(wrap @BETA@ alpha edge1)"
 req wrap-beta key-wrap "$(wrap @BETA@ beta beta1)"
 req wrap-gamma key-wrap "$(wrap @GAMMA@ gamma gamma1)"
+req wrap-account key-wrap "$(wrap @ACCOUNT@ alpha edge1)"
+req wrap-imported key-wrap "$(wrap "$IMPORTED" alpha edge1)"
+req wrap-node-case key-wrap "$(wrap @WRAPPED@ alpha EDGE1)"
+req wrap-node-space key-wrap "$(wrap @WRAPPED@ alpha 'edge1 ')"
+req wrap-node-newline key-wrap "$(wrap @WRAPPED@ alpha 'edge1\n')"
+req wrap-node-unicode key-wrap "$(wrap @WRAPPED@ alpha '\u00e9dge1')"
+req wrap-tenant-case key-wrap "$(wrap @WRAPPED@ ALPHA edge1)"
 req wrap-unknown-key key-wrap \
 	"$(wrap 0123456789abcdef0123456789abcdef alpha edge1)"
 req last key-public '{"key_id":"@WRAPPED@"}'
 
 OUT=$LAB_DIR/session.out
 LOG=$LAB_DIR/session.log
-"$CLIENT" "$CUSTOS_SIGNER" "$CONF" "${STEPS[@]}" >"$OUT" 2>"$LOG"
+"$CLIENT" --debug "$CUSTOS_SIGNER" "$CONF" "${STEPS[@]}" >"$OUT" 2>"$LOG"
 
 # Usage: reply NAME
 reply() {
@@ -224,6 +247,14 @@ denied wrap-unknown-node 'node nowhere: denied, not a node of tenant alpha'
 denied wrap-other-tenant 'bound to tenant alpha, not beta'
 denied wrap-beta-key 'bound to tenant beta, not alpha'
 denied wrap-gamma 'key export wrapped: denied, tenant gamma has no key-export'
+denied wrap-account 'not a certificate key (label "custos/account/'
+denied wrap-imported \
+	'is not extractable, because it was generated for hsm export or imported'
+denied wrap-node-case 'node EDGE1: denied, not a node of tenant alpha'
+denied wrap-node-space 'node edge1 : denied, not a node of tenant alpha'
+denied wrap-node-newline 'node edge1?: denied, not a node of tenant alpha'
+denied wrap-node-unicode 'not a node of tenant alpha'
+denied wrap-tenant-case 'tenant ALPHA: denied, no such tenant'
 assert_contains "wrap-unknown-key: unknown-key" "$(reply wrap-unknown-key)" \
 	'error {"code":"unknown-key"'
 allowed last
@@ -333,10 +364,43 @@ assert_equal "scalar is 32 bytes" "${#SCALAR}" 64
 assert_not_contains "no EC scalar in the blobs" "$BLOBS" "$SCALAR"
 assert_not_contains "no PKCS#8 DER in the blobs" "$BLOBS" "$PKCS8"
 assert_not_contains "no EC scalar in the replies" "$(cat "$OUT")" "$SCALAR"
+assert_contains "the session ran at debug level" "$(cat "$LOG")" \
+	'debug: key-wrap request done'
 assert_not_contains "the signer logs no blob" "$(cat "$LOG")" \
 	"$(member wrap-edge1 data | cut -c 1-40)"
+assert_not_contains "no EC scalar in the debug log" \
+	"$(tr 'A-F' 'a-f' <"$LOG")" "$SCALAR"
+assert_not_contains "no PKCS#8 in the debug log" "$(cat "$LOG")" \
+	"$(head -c "$P8_LEN" "$LAB_DIR/edge1.der" | base64 -w 0 | cut -c 1-40)"
 assert_contains "denial logged with the node" "$(cat "$LOG")" \
 	'key-wrap request denied: tenant alpha'
+
+# The token's view of the keys: only a key generated for wrapped export
+# is extractable, no key's value can be read, and no other key can be
+# made extractable.
+# Usage: probe KEY-ID
+probe() {
+	"$CUSTOS_BUILD_DIR/tests/p11probe" "$SOFTHSM_MODULE" "$TOKEN_LABEL" \
+		"$SOFTHSM_PIN_FILE" "$1" | tr '\n' ' '
+}
+PROBE=$(probe "$(member gen-wrapped key_id)")
+assert_contains "wrapped key: sensitive, extractable" "$PROBE" \
+	"sensitive=1 extractable=1 always_sensitive=1 never_extractable=0"
+assert_contains "wrapped key: value unreadable after wraps" "$PROBE" \
+	"value=CKR_ATTRIBUTE_SENSITIVE"
+PROBE=$(probe "$(member gen-hsm key_id)")
+assert_contains "hsm key: never extractable" "$PROBE" \
+	"sensitive=1 extractable=0 always_sensitive=1 never_extractable=1"
+assert_contains "hsm key: cannot be made extractable" "$PROBE" \
+	"set_extractable=CKR_ATTRIBUTE_READ_ONLY"
+PROBE=$(probe "$IMPORTED")
+assert_contains "imported key: not extractable" "$PROBE" \
+	"sensitive=1 extractable=0"
+assert_contains "imported key: cannot be made extractable" "$PROBE" \
+	"set_extractable=CKR_ATTRIBUTE_READ_ONLY"
+PROBE=$(probe "$(member gen-account key_id)")
+assert_contains "account key: not extractable" "$PROBE" \
+	"sensitive=1 extractable=0"
 
 # A key generated for wrapped export while the policy allowed it is not
 # wrapped once the tenant's key-export no longer lists wrapped.
@@ -385,4 +449,25 @@ malformed "export on an account key" '{"purpose":"account",'`
 	'member "export" is only for certificate keys' key-generate
 malformed "unknown export mode" '{"purpose":"certificate",'`
 	`'"tenant":"alpha","export":"plain"}' 'member "export"' key-generate
+malformed "export in upper case" '{"purpose":"certificate",'`
+	`'"tenant":"alpha","export":"WRAPPED"}' \
+	'member "export" has unsupported value "WRAPPED"' key-generate
+malformed "export null" '{"purpose":"certificate",'`
+	`'"tenant":"alpha","export":null}' 'member "export" is not a string' \
+	key-generate
+malformed "export as a list" '{"purpose":"certificate",'`
+	`'"tenant":"alpha","export":["wrapped"]}' \
+	'member "export" is not a string' key-generate
+malformed "empty node" \
+	"{\"key_id\":\"$ID\",\"tenant\":\"alpha\",\"node\":\"\"}" \
+	'member "node" is empty'
+malformed "node with NUL" "{\"key_id\":\"$ID\",\"tenant\":\"alpha\",`
+	`\"node\":\"edge1\\u0000x\"}" 'payload is not one JSON object'
+malformed "duplicate node member" "{\"key_id\":\"$ID\",`
+	`\"tenant\":\"alpha\",\"node\":\"edge3\",\"node\":\"edge1\"}" \
+	'payload is not one JSON object'
+malformed "two requests in one frame" "$(wrap "$ID" alpha edge1)`
+	`$(wrap "$ID" alpha edge1)" 'payload is not one JSON object'
+malformed "request is an array" "[$(wrap "$ID" alpha edge1)]" \
+	'payload is not one JSON object'
 tap_done

@@ -5,11 +5,13 @@
 # granted node with a recipient key. GET /v1/distribution/REF returns the
 # blob, which openssl unwraps with the node's private key to the key of
 # the certificate. Also: another node's key cannot unwrap it, a node
-# without a recipient gets 409, an ungranted node 404, an hsm
-# certificate is never wrapped, a node added by a reload gets its blob
-# when the worker restarts, and the private key appears in none of the
-# daemon's log, the database, the audit log, the API responses or a core
-# dump of the worker.
+# without a recipient gets 409, an ungranted node 404, a node of another
+# tenant with the same name and recipient 404, an hsm certificate is
+# never wrapped, a node added by a reload gets its blob when the worker
+# restarts, a node whose recipient changed gets a blob for its new key
+# after the restart, and the private key appears in none of the daemon's
+# log, the database, the audit log, the API responses or a core dump of
+# the worker.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -129,10 +131,12 @@ assert_lacks() {
 }
 
 # Usage: write_policy [with-edge5]
+# with-edge5 also gives edge2 the recipient key edge6.pub.
 write_policy() {
-	local edge5=
+	local edge5='' edge2_recipient=$LAB_DIR/edge2.pub
 
 	if [ "${1:-}" = with-edge5 ]; then
+		edge2_recipient=$LAB_DIR/edge6.pub
 		edge5="node edge5 {
 		token sha256:$(token_hash "$EDGE5_TOKEN")
 		certificates a.alpha.test
@@ -156,7 +160,7 @@ tenant alpha {
 	node edge2 {
 		token sha256:$(token_hash "$EDGE2_TOKEN")
 		certificates 1
-		recipient "$LAB_DIR/edge2.pub"
+		recipient "$edge2_recipient"
 	}
 	node edge3 {
 		token sha256:$(token_hash "$EDGE3_TOKEN")
@@ -176,6 +180,11 @@ tenant beta {
 	accounts pebble
 	challenges http-01
 	key-types ec-p256
+	node edge1 {
+		token sha256:$(token_hash "$BETA_EDGE1_TOKEN")
+		certificates 1 a.alpha.test
+		recipient "edge1.pub"
+	}
 }
 POLICY
 	chmod 0644 "$LAB_DIR/policy.conf"
@@ -183,7 +192,7 @@ POLICY
 
 custos_lab_start custos-wrap
 API_SOCKET=$LAB_DIR/run/api.sock
-for node in edge1 edge2 edge4 edge5; do
+for node in edge1 edge2 edge4 edge5 edge6; do
 	if ! openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
 		-out "$LAB_DIR/$node.key" 2>/dev/null ||
 		! openssl pkey -in "$LAB_DIR/$node.key" -pubout \
@@ -197,6 +206,7 @@ EDGE2_TOKEN=$(openssl rand -hex 24)
 EDGE3_TOKEN=$(openssl rand -hex 24)
 EDGE4_TOKEN=$(openssl rand -hex 24)
 EDGE5_TOKEN=$(openssl rand -hex 24)
+BETA_EDGE1_TOKEN=$(openssl rand -hex 24)
 write_policy
 cat >>"$CUSTOS_CONF" <<CONF
 daemon {
@@ -310,6 +320,13 @@ assert_equal "node without the grant answers 404" "$API_STATUS" 404
 assert_equal "ungranted 404 reads like an unknown certificate" \
 	"$(field .detail)" "no certificate \"1\" for this node (check the id \
 or label, and the node's certificates in the policy)"
+# Beta's node edge1 has alpha's node name, recipient key and grants.
+fetch "$BETA_EDGE1_TOKEN" /v1/distribution/1
+assert_equal "other tenant's node answers 404 by id" "$API_STATUS" 404
+assert_not_contains "other tenant's node gets no blob" "$API_BODY" \
+	"$(cut -c 1-40 <<<"$BLOB1")"
+fetch "$BETA_EDGE1_TOKEN" /v1/distribution/a.alpha.test
+assert_equal "other tenant's node answers 404 by label" "$API_STATUS" 404
 
 # 5. The hsm certificate is never offered wrapped.
 fetch "$EDGE1_TOKEN" /v1/distribution/2
@@ -339,7 +356,9 @@ assert_not_contains "the audit log has no blob" "$audit" \
 assert_status "audit verify accepts the key.wrap records" 0 "$CUSTOS" \
 	audit verify --config "$CUSTOS_CONF"
 
-# 7. A node added by a reload gets its blob when the worker restarts.
+# 7. A node added by a reload gets its blob when the worker restarts, and
+# edge2, whose recipient changes to edge6.pub, then gets a blob that only
+# edge6.key opens.
 fetch "$EDGE5_TOKEN" /v1/distribution/1
 assert_equal "edge5 is unknown before the reload" "$API_STATUS" 401
 write_policy with-edge5
@@ -349,6 +368,8 @@ wait_for_log 30 "reloaded $CUSTOS_CONF" ||
 	bail_out "no reload: $(tail -n 20 "$DAEMON_LOG")"
 wait_for 30 "SELECT count(*) FROM wrapped_keys WHERE node = 'edge5'" 1 ||
 	bail_out "no blob for edge5: $(tail -n 30 "$DAEMON_LOG")"
+wait_for 30 "SELECT count(*) FROM wrapped_keys WHERE node = 'edge2'" 2 ||
+	bail_out "no new blob for edge2: $(tail -n 30 "$DAEMON_LOG")"
 deadline=$((SECONDS + 30))
 while [ "$(grep -c "api: listening on" "$DAEMON_LOG")" -le "$starts" ] &&
 	[ "$SECONDS" -lt "$deadline" ]; do
@@ -360,8 +381,18 @@ check "edge5 unwraps the same key" unwrap "$(field .key.wrapped.data)" \
 	"$LAB_DIR/edge5.key" "$LAB_DIR/key5.der"
 check "edge5's key is the certificate's key" cmp "$LAB_DIR/key1.der" \
 	"$LAB_DIR/key5.der"
+fetch "$EDGE2_TOKEN" /v1/distribution/1
+assert_equal "edge2 fetches after the restart" "$API_STATUS" 200
+assert_equal "edge2's blob is for its new recipient" \
+	"$(field .key.wrapped.recipient)" "$(fingerprint "$LAB_DIR/edge6.pub")"
+check "edge2 unwraps with its new key" unwrap \
+	"$(field .key.wrapped.data)" "$LAB_DIR/edge6.key" "$LAB_DIR/key6.der"
+check "edge2's new blob holds the certificate's key" cmp \
+	"$LAB_DIR/key1.der" "$LAB_DIR/key6.der"
+assert_fails "edge2's old key cannot unwrap the new blob" unwrap \
+	"$(field .key.wrapped.data)" "$LAB_DIR/edge2.key" "$LAB_DIR/x.der"
 assert_equal "the restart wrapped no key twice" \
-	"$(state_query "SELECT count(*) FROM wrapped_keys")" 3
+	"$(state_query "SELECT count(*) FROM wrapped_keys")" 4
 
 # 8. The plaintext key is nowhere on the broker's side.
 # A worker built with AddressSanitizer maps terabytes of shadow memory,

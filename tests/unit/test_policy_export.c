@@ -8,7 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 
 #include "logging/log.h"
@@ -19,6 +23,8 @@
 	"74bb450ab428d"
 #define HASH_B "sha256:30c354702371f0fa19ce986fbda1b02bb394b992c452947862d" \
 	"b3aeca0a66695"
+#define HASH_C "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123" \
+	"456789abcdef"
 
 static char dir[] = "/tmp/custos-test-export-XXXXXX";
 static char fingerprint_2048[POLICY_FINGERPRINT_BUFSIZE];
@@ -53,10 +59,36 @@ expected_fingerprint(EVP_PKEY *key, char *out)
 		snprintf(out + 7 + 2 * i, 3, "%02x", digest[i]);
 }
 
+/* Builds an RSA public key with key's modulus and the exponent in hex. */
+static EVP_PKEY *
+with_exponent(EVP_PKEY *key, const char *hex)
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	EVP_PKEY *out = NULL;
+	BIGNUM *n = NULL, *bn_e = NULL;
+
+	if (bld != NULL && ctx != NULL && BN_hex2bn(&bn_e, hex) != 0 &&
+	    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) == 1 &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) == 1)
+		params = OSSL_PARAM_BLD_to_param(bld);
+	if (params != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
+	    EVP_PKEY_fromdata(ctx, &out, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		out = NULL;
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	EVP_PKEY_CTX_free(ctx);
+	BN_free(n);
+	BN_free(bn_e);
+	return out;
+}
+
 static int
 setup_keys(void)
 {
-	EVP_PKEY *rsa2048, *rsa1024, *ec;
+	EVP_PKEY *rsa2048, *rsa1024, *ec, *e1, *e4, *e65;
 	char path[256];
 	FILE *f;
 
@@ -66,6 +98,24 @@ setup_keys(void)
 	rsa1024 = EVP_RSA_gen(1024);
 	ec = EVP_EC_gen("P-256");
 	if (rsa2048 == NULL || rsa1024 == NULL || ec == NULL)
+		return -1;
+	e1 = with_exponent(rsa2048, "1");
+	e4 = with_exponent(rsa2048, "4");
+	/* 2^64 + 1: odd, so OpenSSL's public check accepts it. */
+	e65 = with_exponent(rsa2048, "10000000000000001");
+	if (e1 == NULL || e4 == NULL || e65 == NULL)
+		return -1;
+	write_public(e1, "e1.pub");
+	write_public(e4, "e4.pub");
+	write_public(e65, "e65.pub");
+	EVP_PKEY_free(e1);
+	EVP_PKEY_free(e4);
+	EVP_PKEY_free(e65);
+	snprintf(path, sizeof(path), "%s/fifo.pub", dir);
+	if (mkfifo(path, 0600) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/dir.pub", dir);
+	if (mkdir(path, 0700) != 0)
 		return -1;
 	write_public(rsa2048, "edge.pub");
 	write_public(rsa1024, "small.pub");
@@ -88,7 +138,7 @@ remove_keys(void)
 {
 	static const char *const names[] = {
 		"edge.pub", "small.pub", "ec.pub", "garbage.pub",
-		"policy.conf",
+		"e1.pub", "e4.pub", "e65.pub", "fifo.pub", "policy.conf",
 	};
 	char path[256];
 
@@ -96,6 +146,8 @@ remove_keys(void)
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		unlink(path);
 	}
+	snprintf(path, sizeof(path), "%s/dir.pub", dir);
+	rmdir(path);
 	rmdir(dir);
 }
 
@@ -239,10 +291,26 @@ test_recipient_errors(void)
 		  "pkey -in NODE.key -pubout)" },
 		{ "small.pub", "recipient key ", " has 1024 bits; use an RSA "
 		  "key of 2048 to 4096 bits" },
+		/* Opening a FIFO must not wait for a writer. */
+		{ "fifo.pub", "recipient key ", " is not a regular file" },
+		{ "dir.pub", "recipient key ", " is not a regular file" },
+		/* With e = 1 the RSA-OAEP part is the plain encoded K. */
+		{ "e1.pub", "recipient key ", " is not a valid RSA public key "
+		  "(pub exponent out of range); make a new key pair on the "
+		  "node: openssl genpkey -algorithm RSA -pkeyopt "
+		  "rsa_keygen_bits:3072" },
+		{ "e4.pub", "recipient key ", " is not a valid RSA public key "
+		  "(pub exponent out of range); make a new key pair on the "
+		  "node: openssl genpkey -algorithm RSA -pkeyopt "
+		  "rsa_keygen_bits:3072" },
+		{ "e65.pub", "recipient key ", " has a public exponent of 65 "
+		  "bits; use at most 64 bits (openssl genpkey uses 65537)" },
 	};
 	struct policy *policy;
 	char err[CONFIG_ERR_MAX], text[512], rest[700];
 
+	/* A load that waits on the FIFO ends the test here. */
+	alarm(30);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(text, sizeof(text), "tenant web {\n\tnode a {\n\t\t"
 		    "token " HASH_A "\n\t\trecipient \"%s\"\n\t}\n}\n",
@@ -253,6 +321,7 @@ test_recipient_errors(void)
 		check_error(err, rest);
 		CHECK(policy == NULL);
 	}
+	alarm(0);
 	CHECK_INT(load("tenant web {\n\tnode a {\n\t\ttoken " HASH_A "\n\t\t"
 	    "recipient \"edge.pub\"\n\t\trecipient \"edge.pub\"\n\t}\n}\n",
 	    &policy, err, sizeof(err)), -1);
@@ -263,6 +332,38 @@ test_recipient_errors(void)
 	    -1);
 	check_error(err, "4:3: recipient takes one path, as in: recipient "
 	    "\"/etc/custos/nodes/edge1.pub\"");
+}
+
+static void
+test_recipient_shared(void)
+{
+	struct policy *policy;
+	char err[CONFIG_ERR_MAX], expected[1024];
+	size_t shared = 0;
+
+	CHECK_INT(load("tenant web {\n\tnode a {\n\t\ttoken " HASH_A
+	    "\n\t\trecipient \"edge.pub\"\n\t}\n\tnode b {\n\t\t"
+	    "token " HASH_B "\n\t\trecipient \"edge.pub\"\n\t}\n}\n"
+	    "tenant mail {\n\tnode edge {\n\t\ttoken " HASH_C "\n\t\t"
+	    "recipient \"edge.pub\"\n\t}\n}\n", &policy, err,
+	    sizeof(err)), 0);
+	CHECK(policy != NULL);
+	if (policy == NULL)
+		return;
+	/* Nodes a and b of one tenant may share a key, but not node edge. */
+	snprintf(expected, sizeof(expected), "%s/policy.conf:14:13: warning: "
+	    "the recipient key of node edge is also that of node a of "
+	    "tenant web (line 4), so either node can unwrap the other "
+	    "tenant's keys; give each tenant's node its own key pair "
+	    "unless one host serves both tenants", dir);
+	for (size_t i = 0; i < policy->warning_count; i++) {
+		if (strstr(policy->warnings[i], "recipient key") == NULL)
+			continue;
+		shared++;
+		CHECK_STR(policy->warnings[i], expected);
+	}
+	CHECK_INT((int)shared, 1);
+	policy_free(policy);
 }
 
 int
@@ -277,6 +378,7 @@ main(void)
 	RUN(test_export_decisions);
 	RUN(test_recipient_loaded);
 	RUN(test_recipient_errors);
+	RUN(test_recipient_shared);
 	remove_keys();
 	return check_done();
 }

@@ -922,6 +922,21 @@ replace_renewal(struct state *st, int64_t cert_id,
 	    errlen);
 }
 
+/*
+ * Makes the task due at v's creation when a reissue raised the generation
+ * while v's request ran, so that v's renewal time does not postpone it.
+ */
+static int
+keep_reissue_due(struct state *st, const struct state_version *v,
+    char *err, size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "UPDATE tasks SET due = ?"
+	    " WHERE cert_id = ? AND (SELECT generation FROM certificates"
+	    " WHERE id = ?) > (SELECT generation FROM orders WHERE id = ?)",
+	    "iiii", v->created, v->cert_id, v->cert_id, v->order_id),
+	    "keep a reissue due", err, errlen);
+}
+
 int
 state_version_activate(struct state *st, const struct state_version *v,
     const struct state_renewal *renewal, int64_t renew_due, char *err,
@@ -945,6 +960,7 @@ state_version_activate(struct state *st, const struct state_version *v,
 	    "close the order", err, errlen) != 0 ||
 	    state_task_set(st, v->cert_id, renew_due, 0, NULL, err,
 	    errlen) != 0 ||
+	    keep_reissue_due(st, v, err, errlen) != 0 ||
 	    commit(st, err, errlen) != 0) {
 		rollback(st);
 		return -1;

@@ -273,6 +273,37 @@ test_reissue_starts_new_request(void)
 	state_close(st);
 }
 
+/*
+ * A reissue while request 1 still runs: storing request 1's version must
+ * leave request 2 due, not push it to request 1's renewal time.
+ */
+static void
+test_reissue_during_request(void)
+{
+	struct state_cert cert = sample_cert("a"), got;
+	struct state_order order = { .generation = 1, .status = ORDER_PENDING };
+	struct state_version v = { .name = "v1", .serial = "01",
+	    .not_before = 100, .not_after = 9000, .created = 120 };
+	struct state *st;
+	int64_t id;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &cert, 100, &id, err, sizeof(err)), 0);
+	order.cert_id = id;
+	CHECK_INT(state_order_save(st, &order, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_reissue(st, id, 110, err, sizeof(err)), 0);
+	v.cert_id = id;
+	v.order_id = order.id;
+	CHECK_INT(state_version_activate(st, &v, NULL, 6000, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
+	CHECK_INT(got.generation, 2);
+	CHECK_INT(got.due, 120);
+	state_cert_clear(&got);
+	state_close(st);
+}
+
 static void
 test_import_has_no_task(void)
 {
@@ -968,6 +999,7 @@ main(void)
 	RUN(test_task_failures_recorded);
 	RUN(test_missing_cert);
 	RUN(test_reissue_starts_new_request);
+	RUN(test_reissue_during_request);
 	RUN(test_import_has_no_task);
 	RUN(test_job_lifecycle);
 	RUN(test_order_lifecycle);

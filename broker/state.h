@@ -204,7 +204,8 @@ int state_recover(struct state *st, int64_t now, int *count, char *err,
  * schedule is replaced by renewal (or removed when it is NULL), the task
  * is set due at renew_due with no failures, and the version's deploy is
  * DEPLOY_NEW. A version of that name already recorded is made current
- * again.
+ * again. When a reissue raised the generation after v's order began, the
+ * task is due at v->created, because the reissued request is due now.
  */
 int state_version_activate(struct state *st, const struct state_version *v,
     const struct state_renewal *renewal, int64_t renew_due, char *err,
@@ -309,7 +310,8 @@ int state_renewal_get(struct state *st, int64_t cert_id,
     struct state_renewal *renewal, char *err, size_t errlen);
 /*
  * Stores the renewal schedule and sets the certificate's task due at
- * due, keeping its failure count, in one transaction.
+ * due, keeping its failure count, in one transaction. The task keeps its
+ * due time when a reissue raised the generation past the schedule's.
  */
 int state_renewal_set(struct state *st, const struct state_renewal *renewal,
     int64_t due, char *err, size_t errlen);

@@ -1355,10 +1355,15 @@ state_renewal_set(struct state *st, const struct state_renewal *r,
 {
 	if (begin(st, err, errlen) != 0)
 		return -1;
+	/*
+	 * A reissue that came after r was read raised the generation and
+	 * made the task due, so the task keeps that due time.
+	 */
 	if (save_renewal(st, r, err, errlen) != 0 ||
 	    run(st, prepare(st, err, errlen, "UPDATE tasks SET due = ? WHERE"
-	    " cert_id = ?", "ii", due, r->cert_id), "schedule a task", err,
-	    errlen) != 0 ||
+	    " cert_id = ? AND (SELECT generation FROM certificates WHERE"
+	    " id = ?) = ?", "iiii", due, r->cert_id, r->cert_id,
+	    r->generation), "schedule a task", err, errlen) != 0 ||
 	    commit(st, err, errlen) != 0) {
 		rollback(st);
 		return -1;

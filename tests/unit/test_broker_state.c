@@ -775,6 +775,40 @@ test_version_restore(void)
 	state_close(st);
 }
 
+/*
+ * A reissue while a thread polls for renewal information: the poll's
+ * schedule must not move the reissued task to the renewal time.
+ */
+static void
+test_reissue_during_poll(void)
+{
+	struct state_cert cert = sample_cert("a"), got;
+	struct state_order order = { .generation = 1, .status = ORDER_PENDING };
+	struct state_version v1 = { .name = "v1", .serial = "01",
+	    .not_before = 100, .not_after = 200, .created = 100 };
+	struct state_renewal plan = { .generation = 1, .ari_id = "aa.AQ",
+	    .fallback_at = 166, .renew_at = 166, .next_poll = 120 };
+	struct state *st;
+	int64_t id;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &cert, 0, &id, err, sizeof(err)), 0);
+	order.cert_id = v1.cert_id = plan.cert_id = id;
+	CHECK_INT(state_order_save(st, &order, err, sizeof(err)), 0);
+	v1.order_id = order.id;
+	CHECK_INT(state_version_activate(st, &v1, &plan, 120, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_cert_reissue(st, id, 130, err, sizeof(err)), 0);
+	plan.renew_at = 155;
+	CHECK_INT(state_renewal_set(st, &plan, 155, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
+	CHECK_INT(got.generation, 2);
+	CHECK_INT(got.due, 130);
+	state_cert_clear(&got);
+	state_close(st);
+}
+
 static void
 test_renewal_schedule(void)
 {
@@ -985,6 +1019,7 @@ main(void)
 	}
 	RUN(test_open_new_database);
 	RUN(test_renewal_schedule);
+	RUN(test_reissue_during_poll);
 	RUN(test_migrate_from_version_four);
 	RUN(test_migrate_from_version_eight);
 	RUN(test_wrapped_keys);

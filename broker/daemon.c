@@ -25,8 +25,10 @@
 #include "broker/versions.h"
 #include "logging/log.h"
 
-volatile sig_atomic_t daemon_stop;
-volatile sig_atomic_t daemon_wake;
+atomic_int daemon_stop;
+atomic_int daemon_wake;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handlers store "
+    "daemon_stop and daemon_wake, which must be lock-free");
 
 static void
 on_stop(int sig)

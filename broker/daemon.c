@@ -160,8 +160,8 @@ record_failure(struct daemon_worker *w, const struct state_cert *cert,
 		log_error("certificate %lld: attempt %d failed: %s; retrying "
 		    "in %lld s", (long long)cert->id, failures, error,
 		    (long long)delay);
-	if (state_task_set(w->state, cert->id, time(NULL) + delay, failures,
-	    error, err, sizeof(err)) != 0)
+	if (state_task_retry(w->state, cert->id, cert->generation,
+	    time(NULL) + delay, failures, error, err, sizeof(err)) != 0)
 		log_error("%s", err);
 }
 

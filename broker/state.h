@@ -176,6 +176,14 @@ int state_task_next_skip(struct state *st, const int64_t *skip,
  */
 int state_task_set(struct state *st, int64_t cert_id, int64_t due,
     int failures, const char *error, char *err, size_t errlen);
+/*
+ * Records a failed attempt of request generation: the task is due at due
+ * with failures and error. Does nothing when a reissue raised the
+ * generation meanwhile, because the reissued request is due at once.
+ */
+int state_task_retry(struct state *st, int64_t cert_id, int64_t generation,
+    int64_t due, int failures, const char *error, char *err,
+    size_t errlen);
 
 /* The newest order of this request that is not stored or abandoned. */
 int state_order_open(struct state *st, int64_t cert_id, int64_t generation,

@@ -781,6 +781,17 @@ state_task_set(struct state *st, int64_t cert_id, int64_t due,
 	    error), "schedule a task", err, errlen);
 }
 
+int
+state_task_retry(struct state *st, int64_t cert_id, int64_t generation,
+    int64_t due, int failures, const char *error, char *err, size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "INSERT OR REPLACE INTO tasks"
+	    " (cert_id, due, failures, last_error) SELECT ?, ?, ?, ? WHERE"
+	    " (SELECT generation FROM certificates WHERE id = ?) = ?",
+	    "iiisii", cert_id, due, (int64_t)failures, error, cert_id,
+	    generation), "schedule a retry", err, errlen);
+}
+
 static int
 read_order(sqlite3_stmt *stmt, struct state_order *order)
 {

@@ -304,6 +304,36 @@ test_reissue_during_request(void)
 	state_close(st);
 }
 
+/* A failure of request 1 after a reissue leaves request 2 due. */
+static void
+test_reissue_after_failure(void)
+{
+	struct state_cert cert = sample_cert("a"), got;
+	struct state *st;
+	int64_t id;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &cert, 100, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_reissue(st, id, 110, err, sizeof(err)), 0);
+	CHECK_INT(state_task_retry(st, id, 1, 500, 1, "timed out", err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
+	CHECK_INT(got.due, 110);
+	CHECK_INT(got.failures, 0);
+	CHECK(got.last_error == NULL);
+	state_cert_clear(&got);
+	/* A failure of request 2 itself is recorded. */
+	CHECK_INT(state_task_retry(st, id, 2, 500, 1, "timed out", err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
+	CHECK_INT(got.due, 500);
+	CHECK_INT(got.failures, 1);
+	CHECK_STR(got.last_error, "timed out");
+	state_cert_clear(&got);
+	state_close(st);
+}
+
 static void
 test_import_has_no_task(void)
 {
@@ -1035,6 +1065,7 @@ main(void)
 	RUN(test_missing_cert);
 	RUN(test_reissue_starts_new_request);
 	RUN(test_reissue_during_request);
+	RUN(test_reissue_after_failure);
 	RUN(test_import_has_no_task);
 	RUN(test_job_lifecycle);
 	RUN(test_order_lifecycle);

@@ -18,11 +18,13 @@ lab_tmpdir custos-daemon-hook-fds || bail_out "cannot make a directory"
 HOOK_DIR=$LAB_DIR/hooks
 mkdir -p "$HOOK_DIR"
 # $$ is the shell that runs the hook, so its descriptors are the hook's.
-# ls and awk run in children, so that the shell opens no pipe of its own.
+# ls writes to a file, because for a pipeline the shell itself would hold
+# the pipe while ls lists its descriptors.
 cat >"$HOOK_DIR/hook" <<HOOK
 #!/bin/sh
-ls -l /proc/\$\$/fd | awk -v version="\$CUSTOS_VERSION" \
-	'NR > 1 { print version, \$9, \$11 }' >>"$HOOK_DIR/fds.log"
+ls -l /proc/\$\$/fd >"$HOOK_DIR/fds.\$\$"
+awk -v version="\$CUSTOS_VERSION" 'NR > 1 { print version, \$9, \$11 }' \
+	"$HOOK_DIR/fds.\$\$" >>"$HOOK_DIR/fds.log"
 HOOK
 chmod 0755 "$HOOK_DIR/hook"
 : >"$HOOK_DIR/fds.log"

@@ -13,7 +13,6 @@ source "$(dirname "$0")/../lib/daemon.sh"
 CERT_COUNT=8
 
 PEBBLE_ENV=PEBBLE_VA_NOSLEEP=0
-API_SOCKET=
 lab_tmpdir custos-daemon-hook-fds || bail_out "cannot make a directory"
 HOOK_DIR=$LAB_DIR/hooks
 mkdir -p "$HOOK_DIR"

@@ -21,6 +21,7 @@ wait_in_flight() {
 	local deadline=$((SECONDS + $1)) most
 
 	while [ "$SECONDS" -lt "$deadline" ]; do
+		# shellcheck disable=SC2016 # ${x;p} is sed, not a variable.
 		most=$(sed -n '/started signer/h; /orders in flight/H; ${x;p}' \
 			"$DAEMON_LOG" | sed -n \
 			's/.*: \([0-9]*\) orders in flight, a new maximum$/\1/p' |
@@ -32,7 +33,6 @@ wait_in_flight() {
 }
 
 PEBBLE_ENV=PEBBLE_VA_NOSLEEP=0
-API_SOCKET=
 CUSTOS_EXTRA_BLOCKS=$(printf '%s\n' 'daemon {' '	poll-interval 1s' \
 	'	renew-jitter 0' '	retry-base 1s' '	retry-max 2s' \
 	"	concurrency $CERT_COUNT" '}')

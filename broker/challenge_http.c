@@ -24,6 +24,12 @@ static struct {
 	volatile sig_atomic_t in_use;
 	char path[4096 + 256];
 } webroot_files[CHALLENGE_MAX_TOKENS];
+/*
+ * Serialises remember_webroot_file and forget_webroot_file, which the
+ * daemon's order threads call at once. The signal handler reads the
+ * table without it.
+ */
+static pthread_mutex_t webroot_files_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct published_token {
 	char *token;
@@ -279,24 +285,31 @@ challenge_http_free(struct challenge_http *responder)
 static int
 remember_webroot_file(const char *path)
 {
+	int rc = -1;
+
+	pthread_mutex_lock(&webroot_files_lock);
 	for (size_t i = 0; i < CHALLENGE_MAX_TOKENS; i++) {
 		if (webroot_files[i].in_use)
 			continue;
 		snprintf(webroot_files[i].path, sizeof(webroot_files[i].path),
 		    "%s", path);
 		webroot_files[i].in_use = 1;
-		return 0;
+		rc = 0;
+		break;
 	}
-	return -1;
+	pthread_mutex_unlock(&webroot_files_lock);
+	return rc;
 }
 
 static void
 forget_webroot_file(const char *path)
 {
+	pthread_mutex_lock(&webroot_files_lock);
 	for (size_t i = 0; i < CHALLENGE_MAX_TOKENS; i++)
 		if (webroot_files[i].in_use &&
 		    strcmp(webroot_files[i].path, path) == 0)
 			webroot_files[i].in_use = 0;
+	pthread_mutex_unlock(&webroot_files_lock);
 }
 
 void

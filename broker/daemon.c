@@ -25,8 +25,10 @@
 #include "broker/versions.h"
 #include "logging/log.h"
 
-volatile sig_atomic_t daemon_stop;
-volatile sig_atomic_t daemon_wake;
+atomic_int daemon_stop;
+atomic_int daemon_wake;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handlers store "
+    "daemon_stop and daemon_wake, which must be lock-free");
 
 static void
 on_stop(int sig)
@@ -158,8 +160,8 @@ record_failure(struct daemon_worker *w, const struct state_cert *cert,
 		log_error("certificate %lld: attempt %d failed: %s; retrying "
 		    "in %lld s", (long long)cert->id, failures, error,
 		    (long long)delay);
-	if (state_task_set(w->state, cert->id, time(NULL) + delay, failures,
-	    error, err, sizeof(err)) != 0)
+	if (state_task_retry(w->state, cert->id, cert->generation,
+	    time(NULL) + delay, failures, error, err, sizeof(err)) != 0)
 		log_error("%s", err);
 }
 

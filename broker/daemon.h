@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,9 +21,14 @@
 #include "config/config.h"
 #include "policy/policy.h"
 
-/* Set by the worker's signal handlers. */
-extern volatile sig_atomic_t daemon_stop;
-extern volatile sig_atomic_t daemon_wake;
+/*
+ * Set by the worker's signal handlers and read by every order thread.
+ * They are atomic, not only volatile sig_atomic_t, because threads other
+ * than the one that ran the handler read them. A lock-free atomic is
+ * safe to store in a handler (C17 7.14.1.1).
+ */
+extern atomic_int daemon_stop;
+extern atomic_int daemon_wake;
 
 struct api_server;
 

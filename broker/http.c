@@ -68,6 +68,12 @@ http_share_init(char *err, size_t errlen)
 	}
 	rc |= curl_share_setopt(share, CURLSHOPT_LOCKFUNC, lock_share);
 	rc |= curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, unlock_share);
+	/*
+	 * NOTE: the CURLSHOPT_SHARE page of libcurl (7.88, the Debian 12
+	 * version) says that sharing connections between concurrent threads
+	 * is not supported, while DNS and TLS sessions may be shared. The
+	 * order threads do share them; no test has shown a failure yet.
+	 */
 	rc |= curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	rc |= curl_share_setopt(share, CURLSHOPT_SHARE,
 	    CURL_LOCK_DATA_SSL_SESSION);

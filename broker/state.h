@@ -176,6 +176,14 @@ int state_task_next_skip(struct state *st, const int64_t *skip,
  */
 int state_task_set(struct state *st, int64_t cert_id, int64_t due,
     int failures, const char *error, char *err, size_t errlen);
+/*
+ * Records a failed attempt of request generation: the task is due at due
+ * with failures and error. Does nothing when a reissue raised the
+ * generation meanwhile, because the reissued request is due at once.
+ */
+int state_task_retry(struct state *st, int64_t cert_id, int64_t generation,
+    int64_t due, int failures, const char *error, char *err,
+    size_t errlen);
 
 /* The newest order of this request that is not stored or abandoned. */
 int state_order_open(struct state *st, int64_t cert_id, int64_t generation,
@@ -204,7 +212,8 @@ int state_recover(struct state *st, int64_t now, int *count, char *err,
  * schedule is replaced by renewal (or removed when it is NULL), the task
  * is set due at renew_due with no failures, and the version's deploy is
  * DEPLOY_NEW. A version of that name already recorded is made current
- * again.
+ * again. When a reissue raised the generation after v's order began, the
+ * task is due at v->created, because the reissued request is due now.
  */
 int state_version_activate(struct state *st, const struct state_version *v,
     const struct state_renewal *renewal, int64_t renew_due, char *err,
@@ -309,7 +318,8 @@ int state_renewal_get(struct state *st, int64_t cert_id,
     struct state_renewal *renewal, char *err, size_t errlen);
 /*
  * Stores the renewal schedule and sets the certificate's task due at
- * due, keeping its failure count, in one transaction.
+ * due, keeping its failure count, in one transaction. The task keeps its
+ * due time when a reissue raised the generation past the schedule's.
  */
 int state_renewal_set(struct state *st, const struct state_renewal *renewal,
     int64_t due, char *err, size_t errlen);

@@ -781,6 +781,17 @@ state_task_set(struct state *st, int64_t cert_id, int64_t due,
 	    error), "schedule a task", err, errlen);
 }
 
+int
+state_task_retry(struct state *st, int64_t cert_id, int64_t generation,
+    int64_t due, int failures, const char *error, char *err, size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "INSERT OR REPLACE INTO tasks"
+	    " (cert_id, due, failures, last_error) SELECT ?, ?, ?, ? WHERE"
+	    " (SELECT generation FROM certificates WHERE id = ?) = ?",
+	    "iiisii", cert_id, due, (int64_t)failures, error, cert_id,
+	    generation), "schedule a retry", err, errlen);
+}
+
 static int
 read_order(sqlite3_stmt *stmt, struct state_order *order)
 {
@@ -922,6 +933,21 @@ replace_renewal(struct state *st, int64_t cert_id,
 	    errlen);
 }
 
+/*
+ * Makes the task due at v's creation when a reissue raised the generation
+ * while v's request ran, so that v's renewal time does not postpone it.
+ */
+static int
+keep_reissue_due(struct state *st, const struct state_version *v,
+    char *err, size_t errlen)
+{
+	return run(st, prepare(st, err, errlen, "UPDATE tasks SET due = ?"
+	    " WHERE cert_id = ? AND (SELECT generation FROM certificates"
+	    " WHERE id = ?) > (SELECT generation FROM orders WHERE id = ?)",
+	    "iiii", v->created, v->cert_id, v->cert_id, v->order_id),
+	    "keep a reissue due", err, errlen);
+}
+
 int
 state_version_activate(struct state *st, const struct state_version *v,
     const struct state_renewal *renewal, int64_t renew_due, char *err,
@@ -945,6 +971,7 @@ state_version_activate(struct state *st, const struct state_version *v,
 	    "close the order", err, errlen) != 0 ||
 	    state_task_set(st, v->cert_id, renew_due, 0, NULL, err,
 	    errlen) != 0 ||
+	    keep_reissue_due(st, v, err, errlen) != 0 ||
 	    commit(st, err, errlen) != 0) {
 		rollback(st);
 		return -1;
@@ -1339,10 +1366,15 @@ state_renewal_set(struct state *st, const struct state_renewal *r,
 {
 	if (begin(st, err, errlen) != 0)
 		return -1;
+	/*
+	 * A reissue that came after r was read raised the generation and
+	 * made the task due, so the task keeps that due time.
+	 */
 	if (save_renewal(st, r, err, errlen) != 0 ||
 	    run(st, prepare(st, err, errlen, "UPDATE tasks SET due = ? WHERE"
-	    " cert_id = ?", "ii", due, r->cert_id), "schedule a task", err,
-	    errlen) != 0 ||
+	    " cert_id = ? AND (SELECT generation FROM certificates WHERE"
+	    " id = ?) = ?", "iiii", due, r->cert_id, r->cert_id,
+	    r->generation), "schedule a task", err, errlen) != 0 ||
 	    commit(st, err, errlen) != 0) {
 		rollback(st);
 		return -1;

@@ -353,6 +353,12 @@ exec_hook(const char *hook, char **env, const char *failed)
 {
 	char *const argv[] = { (char *)hook, NULL };
 
+	/*
+	 * Other order threads hold sockets and pipes without close-on-exec,
+	 * such as connections to the CA, so the hook gets only stdin, stdout
+	 * and stderr. close_range is a system call, safe after fork().
+	 */
+	close_range(3, ~0U, 0);
 	execve(hook, argv, env);
 	(void)!write(STDERR_FILENO, failed, strlen(failed));
 	_exit(127);

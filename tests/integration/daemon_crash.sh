@@ -3,8 +3,8 @@
 # times: every even kill takes the whole process group (supervisor,
 # signer, worker and deploy hook), every odd one the worker alone, which
 # the supervisor restarts. Renewal is always due (renew-before longer
-# than Pebble's certificate lifetime), so the three certificates are
-# issued over and over and the kills land in every step. After each kill
+# than Pebble's certificate lifetime), so the certificates are issued
+# over and over and the kills land in every step. After each kill
 # the store must hold only complete versions. After the last one the
 # daemon runs until it is idle, and then:
 # - every certificate has one current version whose chain verifies,
@@ -22,7 +22,17 @@ CRASH_KILLS=${CRASH_KILLS:-32}
 # Upper bound of the random delay before a kill, in tenths of a second;
 # about the time one issuance takes here.
 CRASH_DELAY_MAX=${CRASH_DELAY_MAX:-40}
-LABELS=(a.demo.test b.demo.test c.demo.test)
+# CRASH_CERTS certificates named c1.demo.test and up, or a, b and c by
+# default. The order threads (concurrency 32 by default) work on all at
+# once.
+if [ -n "${CRASH_CERTS:-}" ]; then
+	LABELS=()
+	for ((i = 1; i <= CRASH_CERTS; i++)); do
+		LABELS+=("c$i.demo.test")
+	done
+else
+	LABELS=(a.demo.test b.demo.test c.demo.test)
+fi
 VERSION_FILES=(cert.pem chain.pem fullchain.pem key.uri)
 
 # Usage: start_web_server DIR
@@ -138,6 +148,13 @@ done
 diag "$group_kills group kills and $worker_kills worker kills in \
 $((SECONDS - started)) s; $(pebble_issued_count) certificates issued"
 assert_equal "store complete after every kill" "$problems" ""
+most=$(sed -n 's/.*: \([0-9]*\) orders in flight, a new maximum$/\1/p' \
+	"$DAEMON_LOG" | sort -n | tail -n 1)
+diag "max orders in flight at once: ${most:-1}"
+if [ "${#LABELS[@]}" -ge 8 ]; then
+	check "at least 8 orders were in flight at once" \
+		test "${most:-1}" -ge 8
+fi
 check "at least $CRASH_KILLS kills" \
 	test "$((group_kills + worker_kills))" -ge "$CRASH_KILLS"
 check "both kinds of kill happened" test "$group_kills" -gt 0 -a \

@@ -273,6 +273,67 @@ test_reissue_starts_new_request(void)
 	state_close(st);
 }
 
+/*
+ * A reissue while request 1 still runs: storing request 1's version must
+ * leave request 2 due, not push it to request 1's renewal time.
+ */
+static void
+test_reissue_during_request(void)
+{
+	struct state_cert cert = sample_cert("a"), got;
+	struct state_order order = { .generation = 1, .status = ORDER_PENDING };
+	struct state_version v = { .name = "v1", .serial = "01",
+	    .not_before = 100, .not_after = 9000, .created = 120 };
+	struct state *st;
+	int64_t id;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &cert, 100, &id, err, sizeof(err)), 0);
+	order.cert_id = id;
+	CHECK_INT(state_order_save(st, &order, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_reissue(st, id, 110, err, sizeof(err)), 0);
+	v.cert_id = id;
+	v.order_id = order.id;
+	CHECK_INT(state_version_activate(st, &v, NULL, 6000, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
+	CHECK_INT(got.generation, 2);
+	CHECK_INT(got.due, 120);
+	state_cert_clear(&got);
+	state_close(st);
+}
+
+/* A failure of request 1 after a reissue leaves request 2 due. */
+static void
+test_reissue_after_failure(void)
+{
+	struct state_cert cert = sample_cert("a"), got;
+	struct state *st;
+	int64_t id;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &cert, 100, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_reissue(st, id, 110, err, sizeof(err)), 0);
+	CHECK_INT(state_task_retry(st, id, 1, 500, 1, "timed out", err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
+	CHECK_INT(got.due, 110);
+	CHECK_INT(got.failures, 0);
+	CHECK(got.last_error == NULL);
+	state_cert_clear(&got);
+	/* A failure of request 2 itself is recorded. */
+	CHECK_INT(state_task_retry(st, id, 2, 500, 1, "timed out", err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
+	CHECK_INT(got.due, 500);
+	CHECK_INT(got.failures, 1);
+	CHECK_STR(got.last_error, "timed out");
+	state_cert_clear(&got);
+	state_close(st);
+}
+
 static void
 test_import_has_no_task(void)
 {
@@ -744,6 +805,40 @@ test_version_restore(void)
 	state_close(st);
 }
 
+/*
+ * A reissue while a thread polls for renewal information: the poll's
+ * schedule must not move the reissued task to the renewal time.
+ */
+static void
+test_reissue_during_poll(void)
+{
+	struct state_cert cert = sample_cert("a"), got;
+	struct state_order order = { .generation = 1, .status = ORDER_PENDING };
+	struct state_version v1 = { .name = "v1", .serial = "01",
+	    .not_before = 100, .not_after = 200, .created = 100 };
+	struct state_renewal plan = { .generation = 1, .ari_id = "aa.AQ",
+	    .fallback_at = 166, .renew_at = 166, .next_poll = 120 };
+	struct state *st;
+	int64_t id;
+
+	fresh_path();
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(st, &cert, 0, &id, err, sizeof(err)), 0);
+	order.cert_id = v1.cert_id = plan.cert_id = id;
+	CHECK_INT(state_order_save(st, &order, err, sizeof(err)), 0);
+	v1.order_id = order.id;
+	CHECK_INT(state_version_activate(st, &v1, &plan, 120, err,
+	    sizeof(err)), 0);
+	CHECK_INT(state_cert_reissue(st, id, 130, err, sizeof(err)), 0);
+	plan.renew_at = 155;
+	CHECK_INT(state_renewal_set(st, &plan, 155, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_get(st, id, &got, err, sizeof(err)), 0);
+	CHECK_INT(got.generation, 2);
+	CHECK_INT(got.due, 130);
+	state_cert_clear(&got);
+	state_close(st);
+}
+
 static void
 test_renewal_schedule(void)
 {
@@ -954,6 +1049,7 @@ main(void)
 	}
 	RUN(test_open_new_database);
 	RUN(test_renewal_schedule);
+	RUN(test_reissue_during_poll);
 	RUN(test_migrate_from_version_four);
 	RUN(test_migrate_from_version_eight);
 	RUN(test_wrapped_keys);
@@ -968,6 +1064,8 @@ main(void)
 	RUN(test_task_failures_recorded);
 	RUN(test_missing_cert);
 	RUN(test_reissue_starts_new_request);
+	RUN(test_reissue_during_request);
+	RUN(test_reissue_after_failure);
 	RUN(test_import_has_no_task);
 	RUN(test_job_lifecycle);
 	RUN(test_order_lifecycle);

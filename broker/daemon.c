@@ -345,6 +345,7 @@ order_thread_main(void *arg)
 		pthread_cond_signal(&pool->done);
 	}
 	pthread_mutex_unlock(&pool->lock);
+	http_thread_release();
 	return NULL;
 }
 

@@ -22,12 +22,17 @@ struct http_client {
 };
 
 /*
- * The connection cache, TLS sessions and DNS cache that every client
- * shares once http_share_init() has run, with one mutex per kind of data
- * that libcurl locks.
+ * The TLS sessions and DNS cache that every client shares once
+ * http_share_init() has run, with one mutex per kind of data that
+ * libcurl locks. Connections are not in the share: libcurl does not
+ * support one connection cache used by concurrent threads
+ * (CURLSHOPT_SHARE). Instead each thread keeps the easy handle of its
+ * last client, whose connections stay open, and its next client takes
+ * that handle over.
  */
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+static _Thread_local CURL *kept_handle;	/* only while share != NULL */
 
 static void
 lock_share(CURL *handle, curl_lock_data data, curl_lock_access access,
@@ -68,29 +73,30 @@ http_share_init(char *err, size_t errlen)
 	}
 	rc |= curl_share_setopt(share, CURLSHOPT_LOCKFUNC, lock_share);
 	rc |= curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, unlock_share);
-	/*
-	 * NOTE: the CURLSHOPT_SHARE page of libcurl (7.88, the Debian 12
-	 * version) says that sharing connections between concurrent threads
-	 * is not supported, while DNS and TLS sessions may be shared. The
-	 * order threads do share them; no test has shown a failure yet.
-	 */
-	rc |= curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	rc |= curl_share_setopt(share, CURLSHOPT_SHARE,
 	    CURL_LOCK_DATA_SSL_SESSION);
 	rc |= curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	if (rc != CURLSHE_OK) {
 		curl_share_cleanup(share);
 		share = NULL;
-		snprintf(err, errlen, "libcurl rejected a share option (the "
-		    "connection cache needs 7.57 or later)");
+		snprintf(err, errlen, "libcurl rejected a share option");
 		return -1;
 	}
 	return 0;
 }
 
 void
+http_thread_release(void)
+{
+	if (kept_handle != NULL)
+		curl_easy_cleanup(kept_handle);
+	kept_handle = NULL;
+}
+
+void
 http_share_cleanup(void)
 {
+	http_thread_release();
 	if (share == NULL)
 		return;
 	curl_share_cleanup(share);
@@ -280,7 +286,14 @@ http_client_new(const char *trust_bundle, long timeout,
 		return -1;
 	}
 	client = calloc(1, sizeof(*client));
-	if (client == NULL || (client->curl = curl_easy_init()) == NULL) {
+	if (client != NULL && kept_handle != NULL) {
+		/* Keeps the handle's open connections; drops its options. */
+		curl_easy_reset(kept_handle);
+		client->curl = kept_handle;
+		kept_handle = NULL;
+	} else if (client != NULL)
+		client->curl = curl_easy_init();
+	if (client == NULL || client->curl == NULL) {
 		free(client);
 		snprintf(err, errlen, "out of memory creating the HTTP client");
 		return -1;
@@ -300,7 +313,10 @@ http_client_free(struct http_client *client)
 {
 	if (client == NULL)
 		return;
-	curl_easy_cleanup(client->curl);
+	if (share != NULL && kept_handle == NULL)
+		kept_handle = client->curl;
+	else
+		curl_easy_cleanup(client->curl);
 	free(client);
 }
 

@@ -1,9 +1,9 @@
 /*
  * HTTPS requests to an ACME server through one reused libcurl handle, so
  * that the connection is kept open between requests. After
- * http_share_init(), every client also shares one connection cache, TLS
- * session cache and DNS cache, so that clients on several threads reuse
- * each other's connections.
+ * http_share_init(), every client also shares one TLS session cache and
+ * DNS cache, and a freed client leaves its handle and open connections
+ * to the next client created on the same thread.
  */
 #ifndef CUSTOS_BROKER_HTTP_H
 #define CUSTOS_BROKER_HTTP_H
@@ -41,13 +41,18 @@ int http_client_new(const char *trust_bundle, long timeout,
 void http_client_free(struct http_client *client);
 
 /*
- * Makes every client created afterwards share one libcurl connection
- * cache, TLS session cache and DNS cache, locked for use from several
- * threads. Call it before any thread starts. Returns 0, or -1 with a
- * message in err.
+ * Makes every client created afterwards share one libcurl TLS session
+ * cache and DNS cache, locked for use from several threads, and keep a
+ * freed client's handle for the thread's next client. Call it before any
+ * thread starts. Returns 0, or -1 with a message in err.
  */
 int http_share_init(char *err, size_t errlen);
-/* Frees the share. Call it after every client was freed. */
+/* Closes the handle that the calling thread keeps, if any. */
+void http_thread_release(void);
+/*
+ * Frees the share and the calling thread's kept handle. Call it after
+ * every client was freed and every other thread released its handle.
+ */
 void http_share_cleanup(void);
 
 /*

@@ -502,13 +502,15 @@ static int
 parse_node(struct reader *rd, struct policy_tenant *tenant,
     const struct conf_node *node)
 {
-	const struct conf_value *name = &node->values[0];
+	const struct conf_value *name;
 	struct policy_node *pn;
 	size_t i;
 
+	/* values is NULL without values, so take the name after the check. */
 	if (node->value_count != 1 || !node->has_block)
 		return node_error(rd, node, "node takes a name and a block, as "
 		    "in: node edge1 { token sha256:<hex>; certificates 1; }");
+	name = &node->values[0];
 	if (!is_identifier(name->text, POLICY_TOKEN_ID_MAX))
 		return value_error(rd, name, "invalid node name \"%s\"; use 1 "
 		    "to %d letters, digits, '-' and '_'", name->text,

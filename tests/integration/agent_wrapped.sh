@@ -152,23 +152,40 @@ check "RSA-OAEP with edge2's key fails on edge1's blob" \
 key_b64=$(sed -n 2p "$certs/current/privkey.pem")
 key_hex=$(openssl pkey -in "$certs/current/privkey.pem" -outform DER |
 	xxd -p | tr -d '\n')
-leaks=0
-for pid in $(pgrep -g "$DAEMON_PID"); do
-	[ "$(ps -o user= -p "$pid")" = "$CUSTOS_SIGNER_USER" ] && continue
-	gcore -o "$LAB_DIR/broker" "$pid" >/dev/null 2>&1
-done
-for core in "$LAB_DIR"/broker.*; do
-	[ -f "$core" ] || continue
-	if python3 -c 'import sys
-data = open(sys.argv[2], "rb").read()
-sys.exit(0 if data.find(bytes.fromhex(sys.argv[1])) >= 0 else 1)' \
-		"$key_hex" "$core"; then
-		leaks=$((leaks + 1))
-	fi
-done
-check "the broker's processes were dumped" \
-	test "$(find "$LAB_DIR" -maxdepth 1 -name 'broker.*' | wc -l)" -ge 2
-assert_equal "no broker core holds the key" "$leaks" 0
+# A broker built with AddressSanitizer maps terabytes of shadow memory,
+# which gcore would write out, so only the plain build's run dumps the
+# broker here; wrap_export.sh dumps a plain worker in both runs. The
+# file size limit stops gcore before it can fill the disk. The search
+# maps the core instead of reading it whole, and a search that fails
+# counts as a leak, so an error cannot pass for a clean core.
+case $(nm -D "$CUSTOS" 2>/dev/null) in
+*__asan_init*) ;;
+*)
+	leaks=0
+	dumped=0
+	for pid in $(pgrep -g "$DAEMON_PID"); do
+		[ "$(ps -o user= -p "$pid")" = "$CUSTOS_SIGNER_USER" ] &&
+			continue
+		(ulimit -f $((2 * 1024 * 1024)) &&
+			gcore -o "$LAB_DIR/broker" "$pid") >/dev/null 2>&1
+	done
+	for core in "$LAB_DIR"/broker.*; do
+		[ -f "$core" ] || continue
+		dumped=$((dumped + 1))
+		if ! python3 -c 'import mmap, sys
+with open(sys.argv[2], "rb") as f:
+    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    sys.exit(1 if m.find(bytes.fromhex(sys.argv[1])) >= 0 else 0)' \
+			"$key_hex" "$core"; then
+			leaks=$((leaks + 1))
+		fi
+		rm -f "$core"
+	done
+	check "the broker's processes were dumped" \
+		test "$dumped" -ge 2
+	assert_equal "no broker core holds the key" "$leaks" 0
+	;;
+esac
 assert_not_contains "the daemon log has no key" "$(cat "$DAEMON_LOG")" \
 	"$key_b64"
 check "the database has no key" test "$(grep -caF "$key_b64" \

@@ -151,6 +151,9 @@ static const struct bad_case bad_cases[] = {
 	{ "tenant web {\n\tnode edge1\n}\n",
 	  "bad.policy:2:2: node takes a name and a block, as in: node edge1 "
 	  "{ token sha256:<hex>; certificates 1; }" },
+	{ "tenant web {\n\tnode\n}\n",
+	  "bad.policy:2:2: node takes a name and a block, as in: node edge1 "
+	  "{ token sha256:<hex>; certificates 1; }" },
 	{ "tenant web {\n\tnode edge1 {\n\t\tcertificates 1\n\t}\n}\n",
 	  "bad.policy:2:2: node edge1 has no token; add token sha256:<64 hex "
 	  "digits>" },

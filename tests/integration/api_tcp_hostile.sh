@@ -30,14 +30,19 @@ ctx = ssl.create_default_context(cafile=ca)
 out = b""
 with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
     with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
-        t.sendall(data)
+        try:
+            t.sendall(data)
+        except (ssl.SSLError, OSError):
+            # The server may answer and close before the whole request
+            # is sent; its answer can still be read.
+            pass
         try:
             while True:
                 chunk = t.recv(65536)
                 if not chunk:
                     break
                 out += chunk
-        except (socket.timeout, ssl.SSLError, ConnectionResetError):
+        except (socket.timeout, ssl.SSLError, OSError):
             pass
 line = out.split(b"\r\n", 1)[0].decode("latin-1")
 print(line if line else "no answer")
@@ -269,9 +274,18 @@ assert_equal "Basic answers 401" \
 	"$(get_with "Authorization: Basic YTpi" | raw_request)" \
 	"HTTP/1.1 401 Unauthorized"
 long=$(head -c 100000 /dev/zero | tr '\0' a)
-assert_equal "a 100000-byte token answers 431" \
-	"$(get_with "Authorization: Bearer $long" | raw_request)" \
-	"HTTP/1.1 431 Request Header Fields Too Large"
+# The server answers 431 and closes while the client may still be
+# sending; the reset that follows can then discard the answer before the
+# client reads it. Either way the request is refused, and the next
+# checks show that the listener still serves.
+answer=$(get_with "Authorization: Bearer $long" | raw_request)
+case $answer in
+"HTTP/1.1 431 Request Header Fields Too Large" | "no answer")
+	refused=yes ;;
+*)	refused="no: $answer" ;;
+esac
+assert_equal "a 100000-byte token is refused (431, or a reset)" \
+	"$refused" yes
 assert_equal "a node's token gets 403 on the metrics" \
 	"$(get_with "Authorization: Bearer $EDGE_TOKEN" |
 		sed 's/certificates/metrics/' | raw_request)" \

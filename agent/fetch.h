@@ -17,7 +17,7 @@ struct fetch_result {
 	size_t body_len;
 };
 
-/* Where and how to send the requests. */
+/* The endpoint and transport settings of the requests. */
 struct fetch_target {
 	const char *endpoint;	/* socket path, or an http(s):// URL */
 	const char *ca_file;	/* PEM roots for https; NULL: the system's */

@@ -175,12 +175,11 @@ key_has_type(EVP_PKEY *key, const char *type)
 	return 0;
 }
 
-/* Decodes exactly len bytes of DER PrivateKeyInfo. */
 /*
- * Returns 1 when the LEN bytes after the DER element are 0 to 7 zero
+ * Returns 1 when the len bytes after the DER element are 0 to 7 zero
  * bytes. SoftHSM2 2.6.1 pads a private key's DER with zeros to a
- * multiple of 8 before CKM_AES_KEY_WRAP_PAD, so the unwrapped bytes end
- * with that padding; anything else after the element is refused.
+ * multiple of 8 before CKM_AES_KEY_WRAP_PAD. Any other trailing bytes
+ * are rejected.
  */
 static int
 zero_padding(const unsigned char *p, size_t len)
@@ -193,6 +192,7 @@ zero_padding(const unsigned char *p, size_t len)
 	return 1;
 }
 
+/* Decodes a DER PrivateKeyInfo of len bytes, allowing zero padding. */
 static EVP_PKEY *
 decode_pkcs8(const unsigned char *der, size_t len)
 {

@@ -308,7 +308,8 @@ test_base64_strict(void)
 	out = dist_base64_decode("aGVsbG8=", &len);
 	CHECK(out != NULL);
 	CHECK_INT(len, 5);
-	CHECK(out != NULL && memcmp(out, "hello", 5) == 0);
+	if (out != NULL)
+		CHECK(memcmp(out, "hello", 5) == 0);
 	free(out);
 	out = dist_base64_decode("aGk=", &len);
 	CHECK_INT(len, 2);

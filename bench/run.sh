@@ -12,6 +12,10 @@
 #   BENCH_SEQ_CERTS   certificates for the peers that run one process at a
 #                     time and sleep seconds per certificate: certbot and
 #                     sequential lego (20)
+#   BENCH_CONCURRENCY the daemon's concurrency settings, one batch each
+#                     ("32 64")
+#   BENCH_PEERS       peers of the throughput section
+#                     ("certbot lego lego-parallel uacme")
 #   BENCH_RUNS        repetitions of the signer and one-shot figures (3)
 #   BENCH_SIGN_EC     signatures per P-256 run (2000)
 #   BENCH_SIGN_RSA    signatures per RSA-2048 run (500)
@@ -56,7 +60,10 @@ source "$BENCH_DIR/sections.sh"
 
 BENCH_CERTS=${BENCH_CERTS:-100}
 BENCH_SEQ_CERTS=${BENCH_SEQ_CERTS:-20}
+BENCH_CONCURRENCY=${BENCH_CONCURRENCY:-32 64}
+BENCH_PEERS=${BENCH_PEERS-certbot lego lego-parallel uacme}
 BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_TOKEN_FS=${BENCH_TOKEN_FS:-disk}
 BENCH_SIGN_EC=${BENCH_SIGN_EC:-2000}
 BENCH_SIGN_RSA=${BENCH_SIGN_RSA:-500}
 BENCH_SCALE=${BENCH_SCALE:-1000 10000 100000}

@@ -38,6 +38,11 @@ bench_pebble() {
 # a daemon block.
 bench_lab() {
 	mkdir -p "$1" && chmod 0755 "$1" || return 1
+	if [ "$BENCH_TOKEN_FS" = tmpfs ]; then
+		mkdir -p "$1/softhsm" &&
+			mount -t tmpfs -o mode=0755,size=256m custos-token \
+				"$1/softhsm" || return 1
+	fi
 	softhsm_init "$1" "$2" || return 1
 	# shellcheck disable=SC2034 # read by custos_write_config
 	CUSTOS_EXTRA_BLOCKS=${3:+$(printf 'daemon {\n%s\n}' "$3")}
@@ -67,6 +72,26 @@ wait_current() {
 
 # --- 1. Issuance throughput ----------------------------------------------
 
+# Usage: throughput_profile DIR
+# Starts BENCH_PROFILE with "WORKER,SIGNER" (the two pids) as its last
+# argument, once both are known, and its output in DIR/profile.log;
+# throughput_custos stops it with SIGTERM when the batch is done. For
+# example BENCH_PROFILE="strace -c -f -p" counts the system calls of both
+# processes, and "perf record -g -o FILE -p" samples them.
+throughput_profile() {
+	local deadline=$((SECONDS + 10)) worker= signer=
+
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		worker=$(daemon_worker_pid)
+		signer=$(daemon_signer_pid)
+		[ -n "$worker" ] && [ -n "$signer" ] && break
+		sleep 0.01
+	done
+	# shellcheck disable=SC2086 # BENCH_PROFILE is a command with options.
+	$BENCH_PROFILE "$worker,$signer" >"$1/profile.log" 2>&1 &
+	PROFILE_PID=$!
+}
+
 # Usage: throughput_custos CONCURRENCY
 # Issues BENCH_CERTS certificates with the daemon running up to
 # CONCURRENCY orders at once, and records the figures.
@@ -86,6 +111,7 @@ throughput_custos() {
 	pebble0=$(proc_cpu "$PEBBLE_PID")
 	start=$(bench_now)
 	daemon_start
+	[ -z "${BENCH_PROFILE:-}" ] || throughput_profile "$dir"
 	if ! wait_current "$n" $((n * 20)); then
 		echo "throughput: the daemon did not finish; see $DAEMON_LOG" >&2
 	fi
@@ -100,6 +126,11 @@ throughput_custos() {
 	pebble_cpu=$(awk -v a="$pebble0" -v b="$(proc_cpu "$PEBBLE_PID")" \
 		'BEGIN { printf "%.2f", b - a }')
 	load=$(bench_load)
+	if [ -n "${PROFILE_PID:-}" ]; then
+		kill -TERM "$PROFILE_PID" 2>/dev/null
+		wait "$PROFILE_PID"
+		PROFILE_PID=
+	fi
 	# The counters are read after the stop, when every run has added to
 	# them.
 	daemon_stop
@@ -149,16 +180,31 @@ throughput_peer() {
 }
 
 section_throughput() {
+	local concurrency peer
+
 	bench_pebble
 	peer_trust_pebble "$LAB_DIR" || bail_out "cannot trust Pebble for uacme"
-	# 32 is the default, and the ratios against the peers use its rate.
-	# 64 gives the peak memory with 64 orders in flight.
-	throughput_custos 32
-	throughput_custos 64
-	throughput_peer certbot "sequential" "$BENCH_SEQ_CERTS"
-	throughput_peer lego "sequential" "$BENCH_SEQ_CERTS"
-	throughput_peer lego-parallel "8-processes" "$BENCH_CERTS" 8
-	throughput_peer uacme "sequential" "$BENCH_CERTS"
+	# The ratios against the peers use the rate of the first batch; 32 is
+	# the default, and 64 gives the peak memory with 64 orders in flight.
+	for concurrency in $BENCH_CONCURRENCY; do
+		throughput_custos "$concurrency"
+	done
+	for peer in $BENCH_PEERS; do
+		case $peer in
+		certbot | lego)
+			throughput_peer "$peer" sequential "$BENCH_SEQ_CERTS"
+			;;
+		lego-parallel)
+			throughput_peer lego-parallel 8-processes \
+				"$BENCH_CERTS" 8
+			;;
+		uacme) throughput_peer uacme sequential "$BENCH_CERTS" ;;
+		*)
+			echo "bench: unknown peer \"$peer\" in BENCH_PEERS; use" \
+				"certbot, lego, lego-parallel or uacme" >&2
+			;;
+		esac
+	done
 }
 
 # --- 2. Signer speed -----------------------------------------------------

@@ -466,19 +466,31 @@ rotate_locked(struct audit_log *log, unsigned long long seq, char *rotated,
 	return 0;
 }
 
-/* Appends a record; the caller holds the lock and read head. */
+/* Checks the length of the record that follows head. */
 static int
-append_locked(struct audit_log *log, const struct audit_head *head,
-    int created, const char *line, char *err, size_t errlen)
+check_record_size(const struct audit_head *head, const char *line,
+    char *err, size_t errlen)
 {
 	size_t len = strlen(line);
 
-	if (len > AUDIT_RECORD_MAX) {
-		snprintf(err, errlen, "audit record %llu is %zu bytes, over "
-		    "the limit of %d", head->seq + 1, len, AUDIT_RECORD_MAX);
-		return -1;
-	}
-	if (write_all(log->fd, line, len) != 0 || fsync(log->fd) != 0 ||
+	if (len <= AUDIT_RECORD_MAX)
+		return 0;
+	snprintf(err, errlen, "audit record %llu is %zu bytes, over the "
+	    "limit of %d", head->seq + 1, len, AUDIT_RECORD_MAX);
+	return -1;
+}
+
+/*
+ * Appends records (one or more whole lines) with one write and one
+ * fsync; the caller holds the lock and checked each record's size.
+ */
+static int
+append_locked(struct audit_log *log, int created, const char *text,
+    char *err, size_t errlen)
+{
+	size_t len = strlen(text);
+
+	if (write_all(log->fd, text, len) != 0 || fsync(log->fd) != 0 ||
 	    (created && fsync(log->dir_fd) != 0)) {
 		snprintf(err, errlen, "writing audit log %s failed: %s",
 		    log->path, strerror(errno));
@@ -519,12 +531,70 @@ audit_append(struct audit_log *log, const char *source, const char *action,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (append_locked(log, &head, created, line, err, errlen) != 0 ||
+	if (check_record_size(&head, line, err, errlen) != 0 ||
+	    append_locked(log, created, line, err, errlen) != 0 ||
 	    rotate_if_full(log, head.seq + 1, err, errlen) != 0)
 		goto out;
 	rc = 0;
 out:
 	free(line);
+	unlock_log(log);
+	return rc;
+}
+
+int
+audit_append_many(struct audit_log *log, const struct audit_entry *entries,
+    size_t count, char *err, size_t errlen)
+{
+	struct audit_head head;
+	char *text = NULL, *line;
+	size_t used = 0, cap = 0, len;
+	int created, rc = -1;
+
+	if (count == 0)
+		return 0;
+	if (lock_log(log, &created, err, errlen) != 0)
+		return -1;
+	if (read_head_locked(log, &head, err, errlen) != 0)
+		goto out;
+	for (size_t i = 0; i < count; i++) {
+		line = format_record(&head, entries[i].source,
+		    entries[i].action, entries[i].object, entries[i].outcome,
+		    entries[i].reason);
+		if (line == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		if (check_record_size(&head, line, err, errlen) != 0) {
+			free(line);
+			goto out;
+		}
+		len = strlen(line);
+		if (used + len + 1 > cap) {
+			size_t want = (used + len + 1) * 2;
+			char *grown = realloc(text, want);
+
+			if (grown == NULL) {
+				snprintf(err, errlen, "out of memory");
+				free(line);
+				goto out;
+			}
+			text = grown;
+			cap = want;
+		}
+		memcpy(text + used, line, len + 1);
+		/* The next record chains to this one, newline included. */
+		audit_hash_hex(line, len, head.hash);
+		head.seq++;
+		used += len;
+		free(line);
+	}
+	if (append_locked(log, created, text, err, errlen) != 0 ||
+	    rotate_if_full(log, head.seq, err, errlen) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(text);
 	unlock_log(log);
 	return rc;
 }
@@ -550,7 +620,8 @@ audit_rotate(struct audit_log *log, char *rotated, size_t rotatedlen,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (append_locked(log, &head, created, line, err, errlen) != 0 ||
+	if (check_record_size(&head, line, err, errlen) != 0 ||
+	    append_locked(log, created, line, err, errlen) != 0 ||
 	    rotate_locked(log, head.seq + 1, rotated, rotatedlen, err,
 	    errlen) != 0)
 		goto out;

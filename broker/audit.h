@@ -78,6 +78,24 @@ int audit_append(struct audit_log *log, const char *source,
     const char *action, const json_t *object, const char *outcome,
     const char *reason, char *err, size_t errlen);
 
+/* One record of audit_append_many(), with the members of audit_append(). */
+struct audit_entry {
+	const char *source;
+	const char *action;
+	const json_t *object;
+	const char *outcome;
+	const char *reason;
+};
+
+/*
+ * Appends count records in order under one lock, with one write and one
+ * fsync, so a batch costs one flush however many records it holds. A
+ * failure before the write appends none of them.
+ */
+int audit_append_many(struct audit_log *log,
+    const struct audit_entry *entries, size_t count, char *err,
+    size_t errlen);
+
 /* Reads the last record under the lock. */
 int audit_read_head(struct audit_log *log, struct audit_head *head,
     char *err, size_t errlen);
@@ -125,6 +143,12 @@ int audit_record_event(const char *action, json_t *object,
 /* Records an event that source ("broker" or "signer") reports. */
 int audit_record_from(const char *source, const char *action,
     json_t *object, const char *outcome, const char *reason);
+
+/*
+ * Records several events in one append (audit_append_many); the objects
+ * stay the caller's.
+ */
+int audit_record_many(const struct audit_entry *entries, size_t count);
 
 /* Records a broker policy decision; fits policy_decision_hook. */
 void audit_record_decision(const struct policy_tenant *tenant,

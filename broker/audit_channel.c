@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -70,51 +71,105 @@ copy_optional(const json_t *record, json_t *object, char *err,
 	return json_object_set_new(object, "key_id", json_string(text));
 }
 
-int
-audit_channel_accept(const struct ipc_frame *frame, char *err,
-    size_t errlen)
-{
-	json_t *record = NULL, *object = NULL;
+/* A checked record of the signer, kept until its batch is appended. */
+struct channel_record {
+	json_t *record;		/* owns reason */
+	json_t *object;
+	int action;
+	int outcome;
 	const char *reason;
-	int action, outcome, rc = -1;
+};
 
+static void
+channel_record_clear(struct channel_record *r)
+{
+	json_decref(r->object);
+	json_decref(r->record);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Checks a frame and fills out; returns 0, or -1 with err set. */
+static int
+parse_record(const struct ipc_frame *frame, struct channel_record *out,
+    char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
 	if (frame->type != IPC_AUDIT_RECORD) {
 		snprintf(err, errlen, "unexpected %s frame on the audit "
 		    "channel", ipc_type_name(frame->type));
 		return -1;
 	}
-	if (ipc_parse_object(frame, &record) != 0) {
+	if (ipc_parse_object(frame, &out->record) != 0) {
 		snprintf(err, errlen, "audit record is not one JSON object");
 		return -1;
 	}
-	object = json_object();
-	if (object == NULL ||
-	    ipc_check_members(record, record_members, err, errlen) != 0 ||
-	    ipc_get_choice(record, "action", actions, &action, err,
+	out->object = json_object();
+	if (out->object == NULL ||
+	    ipc_check_members(out->record, record_members, err,
 	    errlen) != 0 ||
-	    ipc_get_choice(record, "outcome", outcomes, &outcome, err,
+	    ipc_get_choice(out->record, "action", actions, &out->action, err,
 	    errlen) != 0 ||
-	    ipc_get_string(record, "reason", 1024, 1, &reason, err,
+	    ipc_get_choice(out->record, "outcome", outcomes, &out->outcome,
+	    err, errlen) != 0 ||
+	    ipc_get_string(out->record, "reason", 1024, 1, &out->reason, err,
 	    errlen) != 0 ||
-	    copy_optional(record, object, err, errlen) != 0)
-		goto out;
-	rc = audit_record_from("signer", actions[action], object,
-	    outcomes[outcome], reason);
-	object = NULL;
+	    copy_optional(out->record, out->object, err, errlen) != 0) {
+		channel_record_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends records in one batch and frees them. Returns 0 or -1. */
+static int
+append_records(struct channel_record *records, size_t count)
+{
+	struct audit_entry *entries;
+	int rc = -1;
+
+	if (count == 0)
+		return 0;
+	entries = calloc(count, sizeof(*entries));
+	if (entries != NULL) {
+		for (size_t i = 0; i < count; i++)
+			entries[i] = (struct audit_entry){
+				.source = "signer",
+				.action = actions[records[i].action],
+				.object = records[i].object,
+				.outcome = outcomes[records[i].outcome],
+				.reason = records[i].reason,
+			};
+		rc = audit_record_many(entries, count);
+		free(entries);
+	}
+	for (size_t i = 0; i < count; i++)
+		channel_record_clear(&records[i]);
 	if (rc != 0)
-		snprintf(err, errlen, "appending the signer's record failed");
-out:
-	json_decref(object);
-	json_decref(record);
+		log_error("appending %zu records of the signer failed", count);
 	return rc;
 }
 
+int
+audit_channel_accept(const struct ipc_frame *frame, char *err,
+    size_t errlen)
+{
+	struct channel_record record;
+
+	if (parse_record(frame, &record, err, errlen) != 0)
+		return -1;
+	if (append_records(&record, 1) != 0) {
+		snprintf(err, errlen, "appending the signer's record failed");
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * Reads and appends one record. Returns 0, -IPC_EOF at the end of the
+ * Reads one record into out. Returns 0, -IPC_EOF at the end of the
  * channel, or -IPC_EJSON after logging why the record was rejected.
  */
 static int
-read_record(int audit_fd)
+read_record(int audit_fd, struct channel_record *out)
 {
 	struct ipc_frame frame;
 	char err[256];
@@ -128,7 +183,7 @@ read_record(int audit_fd)
 		    ipc_strerror(rc));
 		return -IPC_EJSON;
 	}
-	rc = audit_channel_accept(&frame, err, sizeof(err));
+	rc = parse_record(&frame, out, err, sizeof(err));
 	ipc_frame_clear(&frame);
 	if (rc != 0) {
 		log_error("rejected an audit record from the signer: %s", err);
@@ -144,11 +199,17 @@ close_channel(int *audit_fd)
 	*audit_fd = -1;
 }
 
+/*
+ * Reads the records that come before the reply, appends them in one
+ * batch (one fsync for the request), then reads the reply.
+ */
 int
 audit_channel_read_reply(int fd, int *audit_fd, struct ipc_frame *frame)
 {
+	struct channel_record *records = NULL, *grown;
 	struct pollfd fds[2];
-	int records = 0, rc;
+	size_t count = 0, cap = 0;
+	int rc = 0;
 
 	while (*audit_fd >= 0) {
 		fds[0] = (struct pollfd){ .fd = *audit_fd, .events = POLLIN };
@@ -156,32 +217,56 @@ audit_channel_read_reply(int fd, int *audit_fd, struct ipc_frame *frame)
 		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			return -IPC_EIO;
+			rc = -IPC_EIO;
+			break;
 		}
 		if (fds[0].revents == 0) {
 			if (fds[1].revents != 0)
 				break;
 			continue;
 		}
-		rc = read_record(*audit_fd);
-		if (rc == -IPC_EOF) {
-			close_channel(audit_fd);
-		} else if (rc != 0) {
-			return rc;
-		} else if (++records > RECORDS_PER_REPLY_MAX) {
+		if (count == RECORDS_PER_REPLY_MAX) {
 			log_error("the signer sent over %d audit records for "
 			    "one request", RECORDS_PER_REPLY_MAX);
-			return -IPC_EJSON;
+			rc = -IPC_EJSON;
+			break;
+		}
+		if (count == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			grown = realloc(records, cap * sizeof(*records));
+			if (grown == NULL) {
+				rc = -IPC_EIO;
+				break;
+			}
+			records = grown;
+		}
+		rc = read_record(*audit_fd, &records[count]);
+		if (rc == -IPC_EOF) {
+			rc = 0;
+			close_channel(audit_fd);
+		} else if (rc != 0) {
+			break;
+		} else {
+			count++;
 		}
 	}
+	/* As before the batch, a failed append fails the request. */
+	if (append_records(records, count) != 0 && rc == 0)
+		rc = -IPC_EJSON;
+	free(records);
+	if (rc != 0)
+		return rc;
 	return ipc_read_frame(fd, frame);
 }
 
 void
 audit_channel_drain(int *audit_fd)
 {
+	struct channel_record record;
+
 	while (*audit_fd >= 0) {
-		if (read_record(*audit_fd) != 0)
+		if (read_record(*audit_fd, &record) != 0 ||
+		    append_records(&record, 1) != 0)
 			close_channel(audit_fd);
 	}
 }

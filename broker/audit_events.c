@@ -55,6 +55,20 @@ audit_record_from(const char *source, const char *action, json_t *object,
 }
 
 int
+audit_record_many(const struct audit_entry *entries, size_t count)
+{
+	char err[AUDIT_ERR_MAX];
+
+	if (current_log == NULL ||
+	    audit_append_many(current_log, entries, count, err,
+	    sizeof(err)) == 0)
+		return 0;
+	if (first_error[0] == '\0')
+		snprintf(first_error, sizeof(first_error), "%s", err);
+	return -1;
+}
+
+int
 audit_record_event(const char *action, json_t *object, const char *outcome,
     const char *reason)
 {

@@ -345,7 +345,6 @@ order_thread_main(void *arg)
 		pthread_cond_signal(&pool->done);
 	}
 	pthread_mutex_unlock(&pool->lock);
-	http_thread_release();
 	return NULL;
 }
 
@@ -563,7 +562,8 @@ run_worker(struct daemon_worker *w)
 	int rc;
 
 	recover_deploys(w);
-	if (http_share_init(err, sizeof(err)) != 0 ||
+	if (http_share_init(w->config->daemon.connections, err,
+	    sizeof(err)) != 0 ||
 	    pool_start(&pool, w, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		daemon_stop = 1;

@@ -11,7 +11,9 @@
 #include "broker/version.h"
 
 struct http_client {
-	CURL *curl;
+	CURL *curl;		/* with the pool: only during a request */
+	char *trust_bundle;
+	long timeout;
 	uint64_t requests;	/* transfers that got a response */
 	uint64_t connects;	/* new connections those transfers opened */
 	char error[CURL_ERROR_SIZE];
@@ -26,13 +28,20 @@ struct http_client {
  * http_share_init() has run, with one mutex per kind of data that
  * libcurl locks. Connections are not in the share: libcurl does not
  * support one connection cache used by concurrent threads
- * (CURLSHOPT_SHARE). Instead each thread keeps the easy handle of its
- * last client, whose connections stay open, and its next client takes
- * that handle over.
+ * (CURLSHOPT_SHARE). Instead the clients borrow easy handles from one
+ * pool for each request, and a handle keeps its open connections from
+ * one borrower to the next. The pool holds at most pool_max handles, so
+ * the process keeps at most that many connections, with their TLS
+ * state, however many orders are in flight.
  */
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-static _Thread_local CURL *kept_handle;	/* only while share != NULL */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_free = PTHREAD_COND_INITIALIZER;
+static CURL **pool_idle;	/* idle handles, the last returned on top */
+static int pool_idle_count;
+static int pool_handles;	/* handles that exist, idle or lent */
+static int pool_max;
 
 static void
 lock_share(CURL *handle, curl_lock_data data, curl_lock_access access,
@@ -53,20 +62,33 @@ unlock_share(CURL *handle, curl_lock_data data, void *arg)
 }
 
 int
-http_share_init(char *err, size_t errlen)
+http_share_init(int max_connections, char *err, size_t errlen)
 {
 	CURLSHcode rc = CURLSHE_OK;
 
 	if (share != NULL)
 		return 0;
+	if (max_connections < 1) {
+		snprintf(err, errlen, "the connection limit %d is below 1",
+		    max_connections);
+		return -1;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "libcurl initialisation failed");
+		return -1;
+	}
+	pool_idle = calloc((size_t)max_connections, sizeof(*pool_idle));
+	if (pool_idle == NULL) {
+		snprintf(err, errlen, "out of memory creating the handle "
+		    "pool");
 		return -1;
 	}
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&share_locks[i], NULL);
 	share = curl_share_init();
 	if (share == NULL) {
+		free(pool_idle);
+		pool_idle = NULL;
 		snprintf(err, errlen, "out of memory creating the libcurl "
 		    "share");
 		return -1;
@@ -79,30 +101,64 @@ http_share_init(char *err, size_t errlen)
 	if (rc != CURLSHE_OK) {
 		curl_share_cleanup(share);
 		share = NULL;
+		free(pool_idle);
+		pool_idle = NULL;
 		snprintf(err, errlen, "libcurl rejected a share option");
 		return -1;
 	}
+	pool_max = max_connections;
 	return 0;
-}
-
-void
-http_thread_release(void)
-{
-	if (kept_handle != NULL)
-		curl_easy_cleanup(kept_handle);
-	kept_handle = NULL;
 }
 
 void
 http_share_cleanup(void)
 {
-	http_thread_release();
 	if (share == NULL)
 		return;
+	pthread_mutex_lock(&pool_lock);
+	while (pool_idle_count > 0)
+		curl_easy_cleanup(pool_idle[--pool_idle_count]);
+	pool_handles = 0;
+	pthread_mutex_unlock(&pool_lock);
+	free(pool_idle);
+	pool_idle = NULL;
 	curl_share_cleanup(share);
 	share = NULL;
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&share_locks[i]);
+}
+
+/*
+ * Lends a handle of the pool: an idle one, a new one while the pool has
+ * fewer than pool_max, or else the first one returned. Returns NULL only
+ * when a new handle cannot be made.
+ */
+static CURL *
+pool_borrow(void)
+{
+	CURL *handle = NULL;
+
+	pthread_mutex_lock(&pool_lock);
+	while (pool_idle_count == 0 && pool_handles >= pool_max)
+		pthread_cond_wait(&pool_free, &pool_lock);
+	if (pool_idle_count > 0) {
+		handle = pool_idle[--pool_idle_count];
+	} else {
+		handle = curl_easy_init();
+		if (handle != NULL)
+			pool_handles++;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return handle;
+}
+
+static void
+pool_return(CURL *handle)
+{
+	pthread_mutex_lock(&pool_lock);
+	pool_idle[pool_idle_count++] = handle;
+	pthread_cond_signal(&pool_free);
+	pthread_mutex_unlock(&pool_lock);
 }
 
 void
@@ -286,18 +342,22 @@ http_client_new(const char *trust_bundle, long timeout,
 		return -1;
 	}
 	client = calloc(1, sizeof(*client));
-	if (client != NULL && kept_handle != NULL) {
-		/* Keeps the handle's open connections; drops its options. */
-		curl_easy_reset(kept_handle);
-		client->curl = kept_handle;
-		kept_handle = NULL;
-	} else if (client != NULL)
-		client->curl = curl_easy_init();
-	if (client == NULL || client->curl == NULL) {
-		free(client);
-		snprintf(err, errlen, "out of memory creating the HTTP client");
-		return -1;
+	if (client == NULL)
+		goto nomem;
+	client->timeout = timeout;
+	if (trust_bundle != NULL) {
+		client->trust_bundle = strdup(trust_bundle);
+		if (client->trust_bundle == NULL)
+			goto nomem;
 	}
+	/* With the pool, each request borrows a handle. */
+	if (share != NULL) {
+		*out = client;
+		return 0;
+	}
+	client->curl = curl_easy_init();
+	if (client->curl == NULL)
+		goto nomem;
 	if (set_common_options(client, trust_bundle, timeout) != 0) {
 		http_client_free(client);
 		snprintf(err, errlen,
@@ -306,6 +366,11 @@ http_client_new(const char *trust_bundle, long timeout,
 	}
 	*out = client;
 	return 0;
+
+nomem:
+	http_client_free(client);
+	snprintf(err, errlen, "out of memory creating the HTTP client");
+	return -1;
 }
 
 void
@@ -313,32 +378,87 @@ http_client_free(struct http_client *client)
 {
 	if (client == NULL)
 		return;
-	if (share != NULL && kept_handle == NULL)
-		kept_handle = client->curl;
-	else
+	if (client->curl != NULL)
 		curl_easy_cleanup(client->curl);
+	free(client->trust_bundle);
 	free(client);
+}
+
+/*
+ * With the pool, lends client a handle with its options set; without it,
+ * the client has its own. Returns 0, or -1 with a message in err.
+ */
+static int
+client_attach(struct http_client *client, char *err, size_t errlen)
+{
+	if (share == NULL)
+		return 0;
+	client->curl = pool_borrow();
+	if (client->curl == NULL) {
+		snprintf(err, errlen, "out of memory creating an HTTP handle");
+		return -1;
+	}
+	/* Keeps the handle's open connections; drops its options. */
+	curl_easy_reset(client->curl);
+	if (set_common_options(client, client->trust_bundle,
+	    client->timeout) != 0) {
+		pool_return(client->curl);
+		client->curl = NULL;
+		snprintf(err, errlen, "libcurl rejected an option");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+client_detach(struct http_client *client)
+{
+	if (share == NULL)
+		return;
+	pool_return(client->curl);
+	client->curl = NULL;
+}
+
+/* Sets the options of method ("GET", "HEAD" or "POST" with body). */
+static void
+set_method(CURL *c, const char *method, const char *body)
+{
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		return;
+	}
+	/* HTTPGET resets NOBODY, so it must come first. */
+	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(c, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ?
+	    1L : 0L);
 }
 
 static int
 perform(struct http_client *client, const char *method, const char *url,
-    struct curl_slist *fields, struct http_response *resp, char *err,
-    size_t errlen)
+    struct curl_slist *fields, const char *body,
+    struct http_response *resp, char *err, size_t errlen)
 {
 	long connects = 0;
 	CURLcode rc;
 
 	memset(resp, 0, sizeof(*resp));
+	if (client_attach(client, err, errlen) != 0)
+		return -1;
 	client->resp = resp;
 	client->error[0] = '\0';
 	client->body_cap = 0;
 	client->body_too_large = 0;
 	client->too_many_headers = 0;
+	set_method(client->curl, method, body);
 	curl_easy_setopt(client->curl, CURLOPT_URL, url);
 	curl_easy_setopt(client->curl, CURLOPT_HTTPHEADER, fields);
 
 	rc = curl_easy_perform(client->curl);
 	curl_easy_setopt(client->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(client->curl, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(client->curl, CURLOPT_NOBODY, 0L);
 	client->resp = NULL;
 	if (curl_easy_getinfo(client->curl, CURLINFO_NUM_CONNECTS,
 	    &connects) == CURLE_OK && connects > 0)
@@ -347,8 +467,10 @@ perform(struct http_client *client, const char *method, const char *url,
 		client->requests++;
 		curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE,
 		    &resp->status);
+		client_detach(client);
 		return 0;
 	}
+	client_detach(client);
 
 	if (client->body_too_large)
 		snprintf(err, errlen, "%s %s: response body over %d bytes",
@@ -397,8 +519,7 @@ http_get(struct http_client *client, const char *url, const char *accept,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	curl_easy_setopt(client->curl, CURLOPT_HTTPGET, 1L);
-	rc = perform(client, "GET", url, fields, resp, err, errlen);
+	rc = perform(client, "GET", url, fields, NULL, resp, err, errlen);
 	curl_slist_free_all(fields);
 	return rc;
 }
@@ -414,11 +535,7 @@ http_head(struct http_client *client, const char *url,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	/* HTTPGET resets NOBODY, so it must come first. */
-	curl_easy_setopt(client->curl, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(client->curl, CURLOPT_NOBODY, 1L);
-	rc = perform(client, "HEAD", url, fields, resp, err, errlen);
-	curl_easy_setopt(client->curl, CURLOPT_NOBODY, 0L);
+	rc = perform(client, "HEAD", url, fields, NULL, resp, err, errlen);
 	curl_slist_free_all(fields);
 	return rc;
 }
@@ -436,12 +553,7 @@ http_post_jose(struct http_client *client, const char *url,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	curl_easy_setopt(client->curl, CURLOPT_NOBODY, 0L);
-	curl_easy_setopt(client->curl, CURLOPT_POSTFIELDSIZE,
-	    (long)strlen(body));
-	curl_easy_setopt(client->curl, CURLOPT_POSTFIELDS, body);
-	rc = perform(client, "POST", url, fields, resp, err, errlen);
-	curl_easy_setopt(client->curl, CURLOPT_POSTFIELDS, NULL);
+	rc = perform(client, "POST", url, fields, body, resp, err, errlen);
 	curl_slist_free_all(fields);
 	return rc;
 }

@@ -1,9 +1,8 @@
 /*
- * HTTPS requests to an ACME server through one reused libcurl handle, so
+ * HTTPS requests to an ACME server through a reused libcurl handle, so
  * that the connection is kept open between requests. After
- * http_share_init(), every client also shares one TLS session cache and
- * DNS cache, and a freed client leaves its handle and open connections
- * to the next client created on the same thread.
+ * http_share_init(), every client shares one TLS session cache and DNS
+ * cache, and one pool of handles with their open connections.
  */
 #ifndef CUSTOS_BROKER_HTTP_H
 #define CUSTOS_BROKER_HTTP_H
@@ -42,16 +41,17 @@ void http_client_free(struct http_client *client);
 
 /*
  * Makes every client created afterwards share one libcurl TLS session
- * cache and DNS cache, locked for use from several threads, and keep a
- * freed client's handle for the thread's next client. Call it before any
- * thread starts. Returns 0, or -1 with a message in err.
+ * cache and DNS cache, locked for use from several threads, and borrow
+ * a handle from one pool of at most max_connections for each request.
+ * A handle keeps its open connections, so the process has at most
+ * max_connections open; a request waits while every handle is lent.
+ * Call it before any thread starts. Returns 0, or -1 with a message in
+ * err.
  */
-int http_share_init(char *err, size_t errlen);
-/* Closes the handle that the calling thread keeps, if any. */
-void http_thread_release(void);
+int http_share_init(int max_connections, char *err, size_t errlen);
 /*
- * Frees the share and the calling thread's kept handle. Call it after
- * every client was freed and every other thread released its handle.
+ * Frees the share and the pool's handles. Call it after every request
+ * has ended.
  */
 void http_share_cleanup(void);
 

@@ -912,6 +912,9 @@ static const struct key_rule daemon_keys[] = {
 	    offsetof(struct config_daemon, restart_max), 1, 3600, 0, 0 },
 	{ "concurrency", 1, "a number of orders from 1 to 256", set_count,
 	    offsetof(struct config_daemon, concurrency), 1, 256, 0, 0 },
+	{ "connections", 1, "a number of connections from 1 to 256",
+	    set_count, offsetof(struct config_daemon, connections), 1, 256,
+	    0, 0 },
 	{ "deploy-hook", 1, "an absolute path such as /etc/custos/deploy",
 	    set_path, offsetof(struct config_daemon, deploy_hook), 0, 0, 0,
 	    0 },
@@ -1610,6 +1613,7 @@ set_defaults(struct custos_config *config)
 	config->daemon.order_deadline = 3600;
 	config->daemon.poll_interval = 60;
 	config->daemon.concurrency = 32;
+	config->daemon.connections = 8;
 	config->daemon.restart_max = 300;
 	config->daemon.deploy_timeout = 60;
 	config->audit.file = strdup("/var/log/custos/audit.log");

@@ -203,6 +203,7 @@ struct config_daemon {
 	int poll_interval;	/* max sleep between database checks */
 	int restart_max;	/* cap of the signer restart delay */
 	int concurrency;	/* max orders the worker runs at once */
+	int connections;	/* max connections the worker keeps open */
 	char *deploy_hook;	/* program run after activation, or NULL */
 	int deploy_timeout;
 	char *trust_anchors;	/* PEM roots for chain checks, or NULL */

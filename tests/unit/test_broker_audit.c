@@ -268,6 +268,86 @@ test_verify_intact_log(void)
 	remove_dir();
 }
 
+/* Counts the lines of the log file. */
+static int
+count_lines(void)
+{
+	char *text = read_text(path);
+	int lines = 0;
+
+	for (const char *p = text; p != NULL && *p != '\0'; p++)
+		lines += *p == '\n';
+	free(text);
+	return lines;
+}
+
+static void
+test_batch_appends_in_order_and_chains(void)
+{
+	struct audit_log *log;
+	json_t *objects[3];
+	struct audit_entry entries[3];
+	char error[1024], err[AUDIT_ERR_MAX], *text, *line;
+
+	make_dir();
+	log = open_log(0);
+	CHECK_INT(append_records(log, 1), 0);
+	for (int i = 0; i < 3; i++) {
+		objects[i] = json_pack("{s:i}", "n", 10 + i);
+		entries[i] = (struct audit_entry){ "signer",
+		    "policy.decision", objects[i], "allowed", "batched" };
+	}
+	CHECK_INT(audit_append_many(log, entries, 3, err, sizeof(err)), 0);
+	CHECK_INT(count_lines(), 4);
+	CHECK_INT(verify_path(error, sizeof(error)), 0);
+	CHECK_STR(error, "");
+	text = read_text(path);
+	line = text ? line_of(text, 4) : NULL;
+	CHECK(line != NULL && strstr(line, "\"seq\":4,") != NULL);
+	CHECK(line != NULL && strstr(line, "\"n\":12") != NULL);
+	free(line);
+	free(text);
+	/* A record after the batch chains to its last one. */
+	CHECK_INT(append_records(log, 1), 0);
+	CHECK_INT(verify_path(error, sizeof(error)), 0);
+	CHECK_STR(error, "");
+	for (int i = 0; i < 3; i++)
+		json_decref(objects[i]);
+	audit_close(log);
+	remove_dir();
+}
+
+static void
+test_batch_with_oversized_record_appends_none(void)
+{
+	struct audit_log *log;
+	struct audit_entry entries[2];
+	char err[AUDIT_ERR_MAX], *big;
+	json_t *small, *large;
+
+	make_dir();
+	log = open_log(0);
+	big = malloc(AUDIT_RECORD_MAX + 1);
+	if (big == NULL)
+		abort();
+	memset(big, 'x', AUDIT_RECORD_MAX);
+	big[AUDIT_RECORD_MAX] = '\0';
+	small = json_pack("{s:i}", "n", 1);
+	large = json_pack("{s:s}", "subject", big);
+	entries[0] = (struct audit_entry){ "signer", "policy.decision",
+	    small, "allowed", NULL };
+	entries[1] = (struct audit_entry){ "signer", "policy.decision",
+	    large, "allowed", NULL };
+	CHECK_INT(audit_append_many(log, entries, 2, err, sizeof(err)), -1);
+	CHECK(strstr(err, "audit record 2 is") != NULL);
+	CHECK_INT(count_lines(), 0);
+	json_decref(small);
+	json_decref(large);
+	free(big);
+	audit_close(log);
+	remove_dir();
+}
+
 /*
  * Writes five records, lets edit change the text, and returns the
  * verifier's error in error.
@@ -744,6 +824,8 @@ main(void)
 	RUN(test_head_of_empty_and_written_log);
 	RUN(test_partial_tail_blocks_appends);
 	RUN(test_verify_intact_log);
+	RUN(test_batch_appends_in_order_and_chains);
+	RUN(test_batch_with_oversized_record_appends_none);
 	RUN(test_tamper_changed_byte);
 	RUN(test_tamper_removed_line);
 	RUN(test_tamper_swapped_lines);

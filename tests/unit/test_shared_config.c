@@ -592,15 +592,18 @@ test_config_daemon_block(void)
 		CHECK_INT(config->daemon.retry_base, 60);
 		CHECK_INT(config->daemon.retry_max, 21600);
 		CHECK_INT(config->daemon.concurrency, 32);
+		CHECK_INT(config->daemon.connections, 8);
 		CHECK(config->daemon.deploy_hook == NULL);
 		config_free(config);
 	}
 	config = load_block("daemon {\n\trenew-fraction 0.5\n"
 	    "\trenew-before 2h\n\tretry-base 5s\n\tretry-max 1m\n"
-	    "\tdeploy-hook /usr/local/bin/deploy\n\tconcurrency 256\n}\n");
+	    "\tdeploy-hook /usr/local/bin/deploy\n\tconcurrency 256\n"
+	    "\tconnections 1\n}\n");
 	CHECK(config != NULL);
 	if (config != NULL) {
 		CHECK_INT(config->daemon.concurrency, 256);
+		CHECK_INT(config->daemon.connections, 1);
 		CHECK_INT(config->daemon.renew_fraction, 500);
 		CHECK_INT(config->daemon.renew_before, 7200);
 		CHECK_INT(config->daemon.retry_base, 5);
@@ -644,6 +647,12 @@ test_config_daemon_errors(void)
 	CHECK_STR(block_error("daemon {\n\tconcurrency many\n}\n"),
 	    "t.conf:2:14: invalid number 'many' for concurrency; use a number "
 	    "of orders from 1 to 256");
+	CHECK_STR(block_error("daemon {\n\tconnections 0\n}\n"),
+	    "t.conf:2:14: connections '0' is out of range; use a number from "
+	    "1 to 256");
+	CHECK_STR(block_error("daemon {\n\tconnections 257\n}\n"),
+	    "t.conf:2:14: connections '257' is out of range; use a number "
+	    "from 1 to 256");
 	CHECK_STR(block_error("daemon {\n\tdeploy-hook deploy.sh\n}\n"),
 	    "t.conf:2:14: relative path 'deploy.sh' for deploy-hook; use an "
 	    "absolute path such as /etc/custos/deploy");

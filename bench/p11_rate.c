@@ -7,6 +7,13 @@
  * CKM_SHA256_RSA_PKCS.
  *
  *	p11_rate MODULE TOKEN-LABEL PIN-FILE KEY-ID-HEX COUNT
+ *	p11_rate --keygen MODULE TOKEN-LABEL PIN-FILE COUNT
+ *
+ * With --keygen it measures instead what the token spends on each new
+ * certificate key: C_GenerateKeyPair of a P-256 token key pair with the
+ * attributes that the signer sets (a sign-only, sensitive private key
+ * that cannot be extracted, a verify-only public key, a random CKA_ID
+ * and a label).
  *
  * Prints one line of NAME=VALUE words: key_type, count, seconds,
  * per_second and cpu_s. Exit status 0, or 1 with a message.
@@ -79,7 +86,7 @@ open_session(struct token *t, const char *label)
 		if (t->p11->C_GetTokenInfo(slots[i], &info) == CKR_OK &&
 		    label_matches(info.label, sizeof(info.label), label))
 			return t->p11->C_OpenSession(slots[i],
-			    CKF_SERIAL_SESSION, NULL, NULL,
+			    CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
 			    &t->session) == CKR_OK ? 0 : -1;
 	}
 	fprintf(stderr, "p11_rate: no token labelled \"%s\"; check "
@@ -186,6 +193,52 @@ sign_once(struct token *t, const unsigned char *message)
 	return 0;
 }
 
+/* Generates one P-256 token key pair as the signer does. */
+static int
+generate_once(struct token *t, long n)
+{
+	static const CK_BYTE p256[] = {
+		0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+	};
+	CK_MECHANISM mech = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_BYTE id[16];
+	char label[64];
+	CK_OBJECT_HANDLE pub, priv;
+
+	for (size_t i = 0; i < sizeof(id); i++)
+		id[i] = (CK_BYTE)(rand() & 0xff);
+	snprintf(label, sizeof(label), "bench/keygen/%ld", n);
+	CK_ATTRIBUTE pub_attrs[] = {
+		{ CKA_TOKEN, &yes, 1 },
+		{ CKA_PRIVATE, &no, 1 },
+		{ CKA_VERIFY, &yes, 1 },
+		{ CKA_ENCRYPT, &no, 1 },
+		{ CKA_WRAP, &no, 1 },
+		{ CKA_DERIVE, &no, 1 },
+		{ CKA_EC_PARAMS, (void *)p256, sizeof(p256) },
+		{ CKA_ID, id, sizeof(id) },
+		{ CKA_LABEL, label, strlen(label) },
+	};
+	CK_ATTRIBUTE priv_attrs[] = {
+		{ CKA_TOKEN, &yes, 1 },
+		{ CKA_PRIVATE, &yes, 1 },
+		{ CKA_SENSITIVE, &yes, 1 },
+		{ CKA_EXTRACTABLE, &no, 1 },
+		{ CKA_SIGN, &yes, 1 },
+		{ CKA_DECRYPT, &no, 1 },
+		{ CKA_UNWRAP, &no, 1 },
+		{ CKA_DERIVE, &no, 1 },
+		{ CKA_ID, id, sizeof(id) },
+		{ CKA_LABEL, label, strlen(label) },
+	};
+
+	return t->p11->C_GenerateKeyPair(t->session, &mech, pub_attrs,
+	    sizeof(pub_attrs) / sizeof(pub_attrs[0]), priv_attrs,
+	    sizeof(priv_attrs) / sizeof(priv_attrs[0]), &pub, &priv) ==
+	    CKR_OK ? 0 : -1;
+}
+
 static double
 cpu_seconds(void)
 {
@@ -205,26 +258,74 @@ now_seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int
+parse_count(const char *text, long *count)
+{
+	char *end;
+
+	*count = strtol(text, &end, 10);
+	if (*end == '\0' && *count >= 1)
+		return 0;
+	fprintf(stderr, "p11_rate: invalid COUNT \"%s\"; use a positive "
+	    "number\n", text);
+	return -1;
+}
+
+static void
+print_line(const char *key_type, long count, double seconds,
+    double cpu_start)
+{
+	printf("key_type=%s count=%ld seconds=%.3f per_second=%.0f "
+	    "cpu_s=%.3f\n", key_type, count, seconds,
+	    (double)count / seconds, cpu_seconds() - cpu_start);
+}
+
+static int
+run_keygen(char **argv)
+{
+	struct token t = { 0 };
+	double start, cpu_start;
+	long count, i;
+
+	if (parse_count(argv[3], &count) != 0)
+		return 2;
+	if (load_module(argv[0], &t) != 0 || open_session(&t, argv[1]) != 0 ||
+	    login(&t, argv[2]) != 0)
+		return 1;
+	cpu_start = cpu_seconds();
+	start = now_seconds();
+	for (i = 0; i < count; i++) {
+		if (generate_once(&t, i) != 0) {
+			fprintf(stderr, "p11_rate: C_GenerateKeyPair failed\n");
+			return 1;
+		}
+	}
+	print_line("ec-keygen", count, now_seconds() - start, cpu_start);
+	t.p11->C_Logout(t.session);
+	t.p11->C_CloseSession(t.session);
+	t.p11->C_Finalize(NULL);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct token t = { 0 };
 	unsigned char message[MESSAGE_LEN];
-	double start, cpu_start, seconds;
-	char *end;
+	double start, cpu_start;
 	long count, i;
 
+	if (argc == 6 && strcmp(argv[1], "--keygen") == 0)
+		return run_keygen(argv + 2);
 	if (argc != 6) {
 		fprintf(stderr, "usage: p11_rate MODULE TOKEN-LABEL PIN-FILE "
-		    "KEY-ID-HEX COUNT\n");
+		    "KEY-ID-HEX COUNT\n"
+		    "       p11_rate --keygen MODULE TOKEN-LABEL PIN-FILE "
+		    "COUNT\n");
 		return 2;
 	}
-	count = strtol(argv[5], &end, 10);
-	if (*end != '\0' || count < 1) {
-		fprintf(stderr, "p11_rate: invalid COUNT \"%s\"; use a "
-		    "positive number\n", argv[5]);
+	if (parse_count(argv[5], &count) != 0)
 		return 2;
-	}
 	memset(message, 'a', sizeof(message));
 	if (load_module(argv[1], &t) != 0 || open_session(&t, argv[2]) != 0 ||
 	    login(&t, argv[3]) != 0 || find_key(&t, argv[4]) != 0)
@@ -237,10 +338,8 @@ main(int argc, char **argv)
 	for (i = 0; i < count; i++)
 		if (sign_once(&t, message) != 0)
 			goto failed;
-	seconds = now_seconds() - start;
-	printf("key_type=%s count=%ld seconds=%.3f per_second=%.0f "
-	    "cpu_s=%.3f\n", t.key_type == CKK_EC ? "ec" : "rsa", count,
-	    seconds, (double)count / seconds, cpu_seconds() - cpu_start);
+	print_line(t.key_type == CKK_EC ? "ec" : "rsa", count,
+	    now_seconds() - start, cpu_start);
 	t.p11->C_Logout(t.session);
 	t.p11->C_CloseSession(t.session);
 	t.p11->C_Finalize(NULL);

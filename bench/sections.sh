@@ -150,7 +150,8 @@ throughput_custos() {
 		peak_mib="$peak" pebble_cpu_s="$pebble_cpu" \
 		in_flight_max="${in_flight:-1}" \
 		acme_requests="${requests:-0}" \
-		acme_connections="${connections:-0}" load="$load"
+		acme_connections="${connections:-0}" token_fs="$BENCH_TOKEN_FS" \
+		load="$load"
 	if [ -z "${THROUGHPUT_CUSTOS:-}" ]; then
 		THROUGHPUT_CUSTOS=$(awk -v n="$n" -v w="$wall" \
 			'BEGIN { print n / w }')
@@ -179,6 +180,26 @@ throughput_peer() {
 		load="$(bench_load)"
 }
 
+# Usage: throughput_token_floor
+# Records what the token alone spends on BENCH_CERTS new certificate keys
+# (p11_rate --keygen on a fresh token on the same file system as the
+# daemon's): the part of the signer's CPU time that no change to Custos
+# removes. Section 2 gives the cost of each of the signatures.
+throughput_token_floor() {
+	local dir=$LAB_DIR/tput-keygen line
+
+	bench_lab "$dir" custos-keygen || return 1
+	line=$("$CUSTOS_BUILD_DIR/bench/p11_rate" --keygen "$SOFTHSM_MODULE" \
+		"$SOFTHSM_LABEL" "$SOFTHSM_PIN_FILE" "$BENCH_CERTS") || return 1
+	bench_record throughput token "C_GenerateKeyPair,$BENCH_TOKEN_FS" \
+		certs="$BENCH_CERTS" wall_s="$(field seconds "$line")" \
+		per_s="$(field per_second "$line")" \
+		cpu_s="$(field cpu_s "$line")" \
+		cpu_per_cert="$(awk -v c="$(field cpu_s "$line")" \
+			-v n="$BENCH_CERTS" 'BEGIN { printf "%.4f", c / n }')" \
+		load="$(bench_load)"
+}
+
 section_throughput() {
 	local concurrency peer
 
@@ -189,6 +210,7 @@ section_throughput() {
 	for concurrency in $BENCH_CONCURRENCY; do
 		throughput_custos "$concurrency"
 	done
+	throughput_token_floor
 	for peer in $BENCH_PEERS; do
 		case $peer in
 		certbot | lego)

@@ -9,11 +9,11 @@
  *	p11_rate MODULE TOKEN-LABEL PIN-FILE KEY-ID-HEX COUNT
  *	p11_rate --keygen MODULE TOKEN-LABEL PIN-FILE COUNT
  *
- * With --keygen it measures instead what the token spends on each new
- * certificate key: C_GenerateKeyPair of a P-256 token key pair with the
- * attributes that the signer sets (a sign-only, sensitive private key
- * that cannot be extracted, a verify-only public key, a random CKA_ID
- * and a label).
+ * With --keygen it measures what the token spends on each new
+ * certificate key instead. Each run of C_GenerateKeyPair makes a P-256
+ * token key pair with the attributes that the signer sets: a sign-only,
+ * sensitive private key that cannot be extracted, a verify-only public
+ * key, a random CKA_ID and a label.
  *
  * Prints one line of NAME=VALUE words: key_type, count, seconds,
  * per_second and cpu_s. Exit status 0, or 1 with a message.
@@ -296,7 +296,9 @@ run_keygen(char **argv)
 	start = now_seconds();
 	for (i = 0; i < count; i++) {
 		if (generate_once(&t, i) != 0) {
-			fprintf(stderr, "p11_rate: C_GenerateKeyPair failed\n");
+			fprintf(stderr, "p11_rate: C_GenerateKeyPair failed "
+			    "for key %ld of %ld; check the token's free space "
+			    "and SOFTHSM2_CONF\n", i + 1, count);
 			return 1;
 		}
 	}

@@ -16,6 +16,10 @@
 #                     ("32 64")
 #   BENCH_PEERS       peers of the throughput section
 #                     ("certbot lego lego-parallel uacme")
+#   BENCH_TOKEN_FS    "disk" (tokens under /tmp) or "tmpfs" (each token
+#                     on a tmpfs of its own)
+#   BENCH_PROFILE     a command attached to the daemon's worker and signer
+#                     during each throughput batch (bench/sections.sh)
 #   BENCH_RUNS        repetitions of the signer and one-shot figures (3)
 #   BENCH_SIGN_EC     signatures per P-256 run (2000)
 #   BENCH_SIGN_RSA    signatures per RSA-2048 run (500)
@@ -84,6 +88,14 @@ main() {
 			;;
 		esac
 	done
+	case $BENCH_TOKEN_FS in
+	disk | tmpfs) ;;
+	*)
+		echo "bench/run.sh: BENCH_TOKEN_FS is \"$BENCH_TOKEN_FS\"; use" \
+			"disk or tmpfs" >&2
+		exit 2
+		;;
+	esac
 	custos_require_programs
 	mkdir -p "$BENCH_OUT" || exit 1
 	BENCH_RESULTS=$BENCH_OUT/results.txt

@@ -65,7 +65,7 @@ wait_current() {
 		value=$(state_query "SELECT count(*) FROM versions WHERE
 			status = 'current'" 2>/dev/null)
 		[ "${value:-0}" -ge "$1" ] && return 0
-		sleep 0.5
+		sleep 0.1
 	done
 	return 1
 }

@@ -4,9 +4,12 @@
  * log in its own temporary directory.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -801,6 +804,223 @@ test_signer_record_checks(void)
 	remove_dir();
 }
 
+/* Returns a valid signer record whose subject and reason are 1024 bytes. */
+static char *
+full_record(int n)
+{
+	char subject[1025], reason[1025], *payload = NULL;
+
+	memset(subject, 's', sizeof(subject) - 1);
+	subject[sizeof(subject) - 1] = '\0';
+	snprintf(reason, sizeof(reason), "%d", n);
+	memset(reason + strlen(reason), 'r', sizeof(reason) - 1 -
+	    strlen(reason));
+	reason[sizeof(reason) - 1] = '\0';
+	if (asprintf(&payload, "{\"action\":\"policy.decision\",\"outcome\":"
+	    "\"allowed\",\"tenant\":\"lab\",\"subject\":\"%s\",\"reason\":"
+	    "\"%s\"}", subject, reason) < 0)
+		abort();
+	return payload;
+}
+
+/*
+ * Forks a fake signer that writes count records on its end of the audit
+ * channel and then an IPC_RESULT reply. The record at index bad is
+ * malformed, and bad is -1 for none.
+ */
+static pid_t
+fake_signer(int reply_fd, int audit_fd, int count, int bad)
+{
+	static const char bad_record[] =
+	    "{\"action\":\"policy.decision\",\"outcome\":\"maybe\"}";
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	for (int i = 0; i < count; i++) {
+		char *payload = full_record(i);
+		const char *sent = i == bad ? bad_record : payload;
+
+		if (ipc_write_frame(audit_fd, IPC_AUDIT_RECORD, sent,
+		    strlen(sent)) != 0)
+			_exit(1);
+		free(payload);
+	}
+	if (ipc_write_frame(reply_fd, IPC_RESULT, "{}", 2) != 0)
+		_exit(1);
+	_exit(0);
+}
+
+/* The two socket pairs of a fake signer: [0] the broker's, [1] its own. */
+struct fake_channel {
+	int reply[2];
+	int audit[2];
+};
+
+static void
+fake_channel_open(struct fake_channel *c)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, c->reply) != 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, c->audit) != 0)
+		abort();
+}
+
+static void
+fake_channel_close(struct fake_channel *c)
+{
+	close(c->reply[0]);
+	close(c->reply[1]);
+	if (c->audit[0] >= 0)
+		close(c->audit[0]);
+	close(c->audit[1]);
+}
+
+/*
+ * Runs audit_channel_read_reply() against fake_signer(count, bad) and
+ * returns its result. *type is the reply's frame type, or 0 when no
+ * reply was read.
+ */
+static int
+read_reply_from_fake(int count, int bad, int *audit_open, uint16_t *type)
+{
+	struct fake_channel c;
+	struct ipc_frame frame = { 0 };
+	int status, rc;
+	pid_t pid;
+
+	fake_channel_open(&c);
+	pid = fake_signer(c.reply[1], c.audit[1], count, bad);
+	rc = audit_channel_read_reply(c.reply[0], &c.audit[0], &frame);
+	*type = rc == 0 ? frame.type : 0;
+	*audit_open = c.audit[0] >= 0;
+	ipc_frame_clear(&frame);
+	/* Unblocks a signer that still writes records left unread. */
+	if (c.audit[0] >= 0)
+		close(c.audit[0]);
+	c.audit[0] = -1;
+	waitpid(pid, &status, 0);
+	fake_channel_close(&c);
+	return rc;
+}
+
+static void
+test_reply_after_batch_of_records(void)
+{
+	struct audit_log *log;
+	char error[1024];
+	uint16_t type;
+	int channel_open;
+
+	make_dir();
+	log = open_log(0);
+	audit_set_current(log);
+	CHECK_INT(append_records(log, 1), 0);
+	CHECK_INT(read_reply_from_fake(5, -1, &channel_open, &type), 0);
+	CHECK_INT(type, IPC_RESULT);
+	CHECK_INT(channel_open, 1);
+	CHECK_INT(count_lines(), 6);
+	/* The next single record chains to the batch's last. */
+	CHECK_INT(append_records(log, 1), 0);
+	CHECK_INT(verify_path(error, sizeof(error)), 0);
+	CHECK_STR(error, "");
+	audit_set_current(NULL);
+	audit_close(log);
+	remove_dir();
+}
+
+/* The records before a malformed one are kept, but the request fails. */
+static void
+test_malformed_record_mid_batch(void)
+{
+	struct audit_log *log;
+	char error[1024];
+	uint16_t type;
+	int channel_open;
+
+	make_dir();
+	log = open_log(0);
+	audit_set_current(log);
+	CHECK_INT(read_reply_from_fake(5, 2, &channel_open, &type),
+	    -IPC_EJSON);
+	CHECK_INT(type, 0);
+	CHECK_INT(count_lines(), 2);
+	CHECK_INT(verify_path(error, sizeof(error)), 0);
+	CHECK_STR(error, "");
+	audit_set_current(NULL);
+	audit_close(log);
+	remove_dir();
+}
+
+static void
+test_records_per_reply_limit(void)
+{
+	struct audit_log *log;
+	char error[1024];
+	uint16_t type;
+	int channel_open;
+
+	make_dir();
+	log = open_log(0);
+	audit_set_current(log);
+	CHECK_INT(read_reply_from_fake(4096, -1, &channel_open, &type), 0);
+	CHECK_INT(type, IPC_RESULT);
+	CHECK_INT(count_lines(), 4096);
+	CHECK_INT(read_reply_from_fake(4097, -1, &channel_open, &type),
+	    -IPC_EJSON);
+	CHECK_INT(count_lines(), 8192);
+	CHECK_INT(verify_path(error, sizeof(error)), 0);
+	CHECK_STR(error, "");
+	audit_set_current(NULL);
+	audit_close(log);
+	remove_dir();
+}
+
+/* Returns the size of the log file in bytes, or -1. */
+static long
+file_size(void)
+{
+	char *text = read_text(path);
+	long size = text != NULL ? (long)strlen(text) : -1;
+
+	free(text);
+	return size;
+}
+
+static void
+test_failed_batch_write_fails_request(void)
+{
+	struct audit_log *log;
+	struct rlimit limit, small;
+	char error[1024];
+	uint16_t type;
+	int channel_open;
+	long size;
+
+	make_dir();
+	log = open_log(0);
+	audit_set_current(log);
+	CHECK_INT(append_records(log, 1), 0);
+	size = file_size();
+	/* Five 2.5 KiB records cross the limit in the middle of the batch. */
+	getrlimit(RLIMIT_FSIZE, &limit);
+	small = (struct rlimit){ 4096, limit.rlim_max };
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &small);
+	CHECK_INT(read_reply_from_fake(5, -1, &channel_open, &type),
+	    -IPC_EJSON);
+	setrlimit(RLIMIT_FSIZE, &limit);
+	signal(SIGXFSZ, SIG_DFL);
+	CHECK_INT(type, 0);
+	CHECK_INT(file_size(), size);
+	CHECK_INT(append_records(log, 1), 0);
+	CHECK_INT(count_lines(), 2);
+	CHECK_INT(verify_path(error, sizeof(error)), 0);
+	CHECK_STR(error, "");
+	audit_set_current(NULL);
+	audit_close(log);
+	remove_dir();
+}
+
 static void
 test_time_parse(void)
 {
@@ -838,6 +1058,10 @@ main(void)
 	RUN(test_rotation_by_size);
 	RUN(test_concurrent_appends);
 	RUN(test_signer_record_checks);
+	RUN(test_reply_after_batch_of_records);
+	RUN(test_malformed_record_mid_batch);
+	RUN(test_records_per_reply_limit);
+	RUN(test_failed_batch_write_fails_request);
 	RUN(test_time_parse);
 	return check_done();
 }

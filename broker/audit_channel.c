@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "logging/log.h"
@@ -206,9 +207,24 @@ close_channel(int *audit_fd)
 }
 
 /*
+ * Ends the signer connection after a protocol error, because its reply,
+ * still unread, would otherwise be taken as the reply to the next
+ * request. The next request then finds the connection closed.
+ */
+static void
+end_connection(int fd, int *audit_fd)
+{
+	shutdown(fd, SHUT_RDWR);
+	close_channel(audit_fd);
+}
+
+/*
  * Reads the records that come before the reply, appends them in batches
  * of at most RECORDS_PER_BATCH (one batch and one fsync for the five
- * records of a jws-sign), then reads the reply.
+ * records of a jws-sign), then reads the reply. A failed append fails
+ * the request with -IPC_EAUDIT but still reads the reply, so the
+ * connection stays in step. A malformed record or too many records end
+ * the connection.
  */
 int
 audit_channel_read_reply(int fd, int *audit_fd, struct ipc_frame *frame)
@@ -216,7 +232,7 @@ audit_channel_read_reply(int fd, int *audit_fd, struct ipc_frame *frame)
 	struct channel_record records[RECORDS_PER_BATCH];
 	struct pollfd fds[2];
 	size_t count = 0, total = 0;
-	int rc = 0;
+	int rc = 0, append_failed = 0;
 
 	while (*audit_fd >= 0) {
 		fds[0] = (struct pollfd){ .fd = *audit_fd, .events = POLLIN };
@@ -248,20 +264,26 @@ audit_channel_read_reply(int fd, int *audit_fd, struct ipc_frame *frame)
 			break;
 		count++;
 		total++;
-		if (count < RECORDS_PER_BATCH)
-			continue;
 		/* A full batch goes to disk now, so memory stays bounded. */
-		rc = append_records(records, count) != 0 ? -IPC_EJSON : 0;
-		count = 0;
-		if (rc != 0)
-			break;
+		if (count == RECORDS_PER_BATCH) {
+			if (append_records(records, count) != 0)
+				append_failed = 1;
+			count = 0;
+		}
 	}
-	/* As before the batch, a failed append fails the request. */
-	if (append_records(records, count) != 0 && rc == 0)
-		rc = -IPC_EJSON;
-	if (rc != 0)
+	/* The records before a malformed one are still appended. */
+	if (append_records(records, count) != 0)
+		append_failed = 1;
+	if (rc != 0) {
+		end_connection(fd, audit_fd);
 		return rc;
-	return ipc_read_frame(fd, frame);
+	}
+	rc = ipc_read_frame(fd, frame);
+	if (rc == 0 && append_failed) {
+		ipc_frame_clear(frame);
+		rc = -IPC_EAUDIT;
+	}
+	return rc;
 }
 
 void

@@ -3,6 +3,7 @@
  * the broker's checks of the signer's audit records. Each test writes a
  * log in its own temporary directory.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -875,49 +876,64 @@ fake_channel_close(struct fake_channel *c)
 	close(c->audit[1]);
 }
 
+/* What audit_channel_read_reply() did with a fake signer's output. */
+struct reply_outcome {
+	int rc;			/* its return value */
+	uint16_t type;		/* the reply's frame type, 0 when none */
+	int audit_open;		/* the audit channel is still open */
+	int unread;		/* bytes left unread on the reply socket */
+	int ended;		/* the broker's end no longer sends */
+};
+
 /*
  * Runs audit_channel_read_reply() against fake_signer(count, bad) and
- * returns its result. *type is the reply's frame type, or 0 when no
- * reply was read.
+ * returns what it did.
  */
-static int
-read_reply_from_fake(int count, int bad, int *audit_open, uint16_t *type)
+static struct reply_outcome
+read_reply_from_fake(int count, int bad)
 {
+	struct reply_outcome out = { 0 };
 	struct fake_channel c;
 	struct ipc_frame frame = { 0 };
-	int status, rc;
+	char byte;
+	int status;
 	pid_t pid;
 
 	fake_channel_open(&c);
 	pid = fake_signer(c.reply[1], c.audit[1], count, bad);
-	rc = audit_channel_read_reply(c.reply[0], &c.audit[0], &frame);
-	*type = rc == 0 ? frame.type : 0;
-	*audit_open = c.audit[0] >= 0;
+	out.rc = audit_channel_read_reply(c.reply[0], &c.audit[0], &frame);
+	out.type = out.rc == 0 ? frame.type : 0;
+	out.audit_open = c.audit[0] >= 0;
 	ipc_frame_clear(&frame);
 	/* Unblocks a signer that still writes records left unread. */
 	if (c.audit[0] >= 0)
 		close(c.audit[0]);
 	c.audit[0] = -1;
 	waitpid(pid, &status, 0);
+	out.unread = recv(c.reply[0], &byte, 1, MSG_DONTWAIT | MSG_PEEK) > 0;
+	out.ended = send(c.reply[0], "", 1, MSG_NOSIGNAL) < 0 &&
+	    errno == EPIPE;
 	fake_channel_close(&c);
-	return rc;
+	return out;
 }
 
 static void
 test_reply_after_batch_of_records(void)
 {
 	struct audit_log *log;
+	struct reply_outcome out;
 	char error[1024];
-	uint16_t type;
-	int channel_open;
 
 	make_dir();
 	log = open_log(0);
 	audit_set_current(log);
 	CHECK_INT(append_records(log, 1), 0);
-	CHECK_INT(read_reply_from_fake(5, -1, &channel_open, &type), 0);
-	CHECK_INT(type, IPC_RESULT);
-	CHECK_INT(channel_open, 1);
+	out = read_reply_from_fake(5, -1);
+	CHECK_INT(out.rc, 0);
+	CHECK_INT(out.type, IPC_RESULT);
+	CHECK_INT(out.audit_open, 1);
+	CHECK_INT(out.unread, 0);
+	CHECK_INT(out.ended, 0);
 	CHECK_INT(count_lines(), 6);
 	/* The next single record chains to the batch's last. */
 	CHECK_INT(append_records(log, 1), 0);
@@ -933,16 +949,18 @@ static void
 test_malformed_record_mid_batch(void)
 {
 	struct audit_log *log;
+	struct reply_outcome out;
 	char error[1024];
-	uint16_t type;
-	int channel_open;
 
 	make_dir();
 	log = open_log(0);
 	audit_set_current(log);
-	CHECK_INT(read_reply_from_fake(5, 2, &channel_open, &type),
-	    -IPC_EJSON);
-	CHECK_INT(type, 0);
+	out = read_reply_from_fake(5, 2);
+	CHECK_INT(out.rc, -IPC_EJSON);
+	CHECK_INT(out.type, 0);
+	/* Its unread reply would be taken for the next request's. */
+	CHECK_INT(out.ended, 1);
+	CHECK_INT(out.audit_open, 0);
 	CHECK_INT(count_lines(), 2);
 	CHECK_INT(verify_path(error, sizeof(error)), 0);
 	CHECK_STR(error, "");
@@ -955,18 +973,19 @@ static void
 test_records_per_reply_limit(void)
 {
 	struct audit_log *log;
+	struct reply_outcome out;
 	char error[1024];
-	uint16_t type;
-	int channel_open;
 
 	make_dir();
 	log = open_log(0);
 	audit_set_current(log);
-	CHECK_INT(read_reply_from_fake(4096, -1, &channel_open, &type), 0);
-	CHECK_INT(type, IPC_RESULT);
+	out = read_reply_from_fake(4096, -1);
+	CHECK_INT(out.rc, 0);
+	CHECK_INT(out.type, IPC_RESULT);
 	CHECK_INT(count_lines(), 4096);
-	CHECK_INT(read_reply_from_fake(4097, -1, &channel_open, &type),
-	    -IPC_EJSON);
+	out = read_reply_from_fake(4097, -1);
+	CHECK_INT(out.rc, -IPC_EJSON);
+	CHECK_INT(out.ended, 1);
 	CHECK_INT(count_lines(), 8192);
 	CHECK_INT(verify_path(error, sizeof(error)), 0);
 	CHECK_STR(error, "");
@@ -986,12 +1005,11 @@ record_flood_child(void)
 {
 	struct audit_log *log = open_log(0);
 	struct rusage before, after;
-	uint16_t type;
-	int channel_open, rc;
+	int rc;
 
 	audit_set_current(log);
 	getrusage(RUSAGE_SELF, &before);
-	rc = read_reply_from_fake(4096, -1, &channel_open, &type);
+	rc = read_reply_from_fake(4096, -1).rc;
 	getrusage(RUSAGE_SELF, &after);
 	printf("%ld\n", after.ru_maxrss - before.ru_maxrss);
 	audit_set_current(NULL);
@@ -1040,9 +1058,8 @@ test_failed_batch_write_fails_request(void)
 {
 	struct audit_log *log;
 	struct rlimit limit, small;
+	struct reply_outcome out;
 	char error[1024];
-	uint16_t type;
-	int channel_open;
 	long size;
 
 	make_dir();
@@ -1055,11 +1072,14 @@ test_failed_batch_write_fails_request(void)
 	small = (struct rlimit){ 4096, limit.rlim_max };
 	signal(SIGXFSZ, SIG_IGN);
 	setrlimit(RLIMIT_FSIZE, &small);
-	CHECK_INT(read_reply_from_fake(5, -1, &channel_open, &type),
-	    -IPC_EJSON);
+	out = read_reply_from_fake(5, -1);
 	setrlimit(RLIMIT_FSIZE, &limit);
 	signal(SIGXFSZ, SIG_DFL);
-	CHECK_INT(type, 0);
+	CHECK_INT(out.rc, -IPC_EAUDIT);
+	CHECK_INT(out.type, 0);
+	/* The reply was read, so the connection stays in step. */
+	CHECK_INT(out.unread, 0);
+	CHECK_INT(out.ended, 0);
 	CHECK_INT(file_size(), size);
 	CHECK_INT(append_records(log, 1), 0);
 	CHECK_INT(count_lines(), 2);

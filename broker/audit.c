@@ -482,16 +482,37 @@ check_record_size(const struct audit_head *head, const char *line,
 
 /*
  * Appends records (one or more whole lines) with one write and one
- * fsync; the caller holds the lock and checked each record's size.
+ * fsync. The caller holds the lock and checked each record's size. A
+ * write that fails part way (a full disk, RLIMIT_FSIZE) is cut back to
+ * the old end of the file, because a partial record there would block
+ * every later append until an operator repairs the log.
  */
 static int
 append_locked(struct audit_log *log, int created, const char *text,
     char *err, size_t errlen)
 {
 	size_t len = strlen(text);
+	struct stat st;
+	int saved_errno;
 
-	if (write_all(log->fd, text, len) != 0 || fsync(log->fd) != 0 ||
-	    (created && fsync(log->dir_fd) != 0)) {
+	if (fstat(log->fd, &st) != 0) {
+		snprintf(err, errlen, "cannot read audit log %s: %s",
+		    log->path, strerror(errno));
+		return -1;
+	}
+	if (write_all(log->fd, text, len) != 0) {
+		saved_errno = errno;
+		if (ftruncate(log->fd, st.st_size) == 0)
+			snprintf(err, errlen, "writing audit log %s failed: "
+			    "%s", log->path, strerror(saved_errno));
+		else
+			snprintf(err, errlen, "writing audit log %s failed: "
+			    "%s, and removing the partial record failed: %s",
+			    log->path, strerror(saved_errno),
+			    strerror(errno));
+		return -1;
+	}
+	if (fsync(log->fd) != 0 || (created && fsync(log->dir_fd) != 0)) {
 		snprintf(err, errlen, "writing audit log %s failed: %s",
 		    log->path, strerror(errno));
 		return -1;

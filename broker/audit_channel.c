@@ -12,12 +12,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "logging/log.h"
 
 /* A compromised signer cannot bury one request under records. */
 #define RECORDS_PER_REPLY_MAX 4096
+/*
+ * The records kept in memory before they are appended. At the maximum
+ * member sizes a parsed record takes an estimated 5 KiB, so one batch
+ * takes about 320 KiB.
+ */
+#define RECORDS_PER_BATCH 64
 
 static const char *const record_members[] = {
 	"action", "outcome", "tenant", "subject", "reason", "request", "code",
@@ -200,16 +207,32 @@ close_channel(int *audit_fd)
 }
 
 /*
- * Reads the records that come before the reply, appends them in one
- * batch (one fsync for the request), then reads the reply.
+ * Ends the signer connection after a protocol error, because its reply,
+ * still unread, would otherwise be taken as the reply to the next
+ * request. The next request then finds the connection closed.
+ */
+static void
+end_connection(int fd, int *audit_fd)
+{
+	shutdown(fd, SHUT_RDWR);
+	close_channel(audit_fd);
+}
+
+/*
+ * Reads the records that come before the reply, appends them in batches
+ * of at most RECORDS_PER_BATCH (one batch and one fsync for the five
+ * records of a jws-sign), then reads the reply. A failed append fails
+ * the request with -IPC_EAUDIT but still reads the reply, so the
+ * connection stays in step. A malformed record or too many records end
+ * the connection.
  */
 int
 audit_channel_read_reply(int fd, int *audit_fd, struct ipc_frame *frame)
 {
-	struct channel_record *records = NULL, *grown;
+	struct channel_record records[RECORDS_PER_BATCH];
 	struct pollfd fds[2];
-	size_t count = 0, cap = 0;
-	int rc = 0;
+	size_t count = 0, total = 0;
+	int rc = 0, append_failed = 0;
 
 	while (*audit_fd >= 0) {
 		fds[0] = (struct pollfd){ .fd = *audit_fd, .events = POLLIN };
@@ -225,38 +248,42 @@ audit_channel_read_reply(int fd, int *audit_fd, struct ipc_frame *frame)
 				break;
 			continue;
 		}
-		if (count == RECORDS_PER_REPLY_MAX) {
+		if (total == RECORDS_PER_REPLY_MAX) {
 			log_error("the signer sent over %d audit records for "
 			    "one request", RECORDS_PER_REPLY_MAX);
 			rc = -IPC_EJSON;
 			break;
 		}
-		if (count == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			grown = realloc(records, cap * sizeof(*records));
-			if (grown == NULL) {
-				rc = -IPC_EIO;
-				break;
-			}
-			records = grown;
-		}
 		rc = read_record(*audit_fd, &records[count]);
 		if (rc == -IPC_EOF) {
 			rc = 0;
 			close_channel(audit_fd);
-		} else if (rc != 0) {
+			continue;
+		}
+		if (rc != 0)
 			break;
-		} else {
-			count++;
+		count++;
+		total++;
+		/* A full batch goes to disk now, so memory stays bounded. */
+		if (count == RECORDS_PER_BATCH) {
+			if (append_records(records, count) != 0)
+				append_failed = 1;
+			count = 0;
 		}
 	}
-	/* As before the batch, a failed append fails the request. */
-	if (append_records(records, count) != 0 && rc == 0)
-		rc = -IPC_EJSON;
-	free(records);
-	if (rc != 0)
+	/* The records before a malformed one are still appended. */
+	if (append_records(records, count) != 0)
+		append_failed = 1;
+	if (rc != 0) {
+		end_connection(fd, audit_fd);
 		return rc;
-	return ipc_read_frame(fd, frame);
+	}
+	rc = ipc_read_frame(fd, frame);
+	if (rc == 0 && append_failed) {
+		ipc_frame_clear(frame);
+		rc = -IPC_EAUDIT;
+	}
+	return rc;
 }
 
 void

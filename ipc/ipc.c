@@ -26,6 +26,8 @@ ipc_strerror(int status)
 		return "payload is not one JSON object";
 	case IPC_ENOMEM:
 		return "out of memory";
+	case IPC_EAUDIT:
+		return "appending the signer's audit records failed";
 	default:
 		return "unknown error";
 	}

@@ -194,6 +194,7 @@ enum ipc_status {
 	IPC_EFLAGS = 5,		/* nonzero flags */
 	IPC_EJSON = 6,		/* payload is not one JSON object */
 	IPC_ENOMEM = 7,
+	IPC_EAUDIT = 8,		/* appending audit records failed */
 };
 
 struct ipc_frame {

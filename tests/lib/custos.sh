@@ -88,6 +88,8 @@ custos_write_http01() {
 #   CUSTOS_CHALLENGE_TYPES    challenge types, most preferred first
 #   CUSTOS_CHALLENGE_LINES    more lines for the challenge block
 #   CUSTOS_EXTRA_BLOCKS       more blocks at the end, such as dns-zone
+#   CUSTOS_AUDIT_LINES        more lines for the audit block, such as
+#                             rotate-size
 #   CUSTOS_POLICY_CHALLENGES  the policy's challenges (default http-01)
 # It also sets CUSTOS_AUDIT_LOG, the audit log in DIR/audit.
 custos_write_config() {
@@ -144,6 +146,9 @@ custos_write_config() {
 		printf '}\n'
 		printf 'audit {\n'
 		printf '\tfile "%s"\n' "$CUSTOS_AUDIT_LOG"
+		if [ -n "${CUSTOS_AUDIT_LINES:-}" ]; then
+			printf '%s\n' "$CUSTOS_AUDIT_LINES"
+		fi
 		printf '}\n'
 		if [ -n "${CUSTOS_EXTRA_BLOCKS:-}" ]; then
 			printf '%s\n' "$CUSTOS_EXTRA_BLOCKS"

@@ -3,10 +3,14 @@
  * the broker's checks of the signer's audit records. Each test writes a
  * log in its own temporary directory.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -801,6 +805,291 @@ test_signer_record_checks(void)
 	remove_dir();
 }
 
+/* Returns a valid signer record whose subject and reason are 1024 bytes. */
+static char *
+full_record(int n)
+{
+	char subject[1025], reason[1025], *payload = NULL;
+
+	memset(subject, 's', sizeof(subject) - 1);
+	subject[sizeof(subject) - 1] = '\0';
+	snprintf(reason, sizeof(reason), "%d", n);
+	memset(reason + strlen(reason), 'r', sizeof(reason) - 1 -
+	    strlen(reason));
+	reason[sizeof(reason) - 1] = '\0';
+	if (asprintf(&payload, "{\"action\":\"policy.decision\",\"outcome\":"
+	    "\"allowed\",\"tenant\":\"lab\",\"subject\":\"%s\",\"reason\":"
+	    "\"%s\"}", subject, reason) < 0)
+		abort();
+	return payload;
+}
+
+/*
+ * Forks a fake signer that writes count records on its end of the audit
+ * channel and then an IPC_RESULT reply. The record at index bad is
+ * malformed, and bad is -1 for none.
+ */
+static pid_t
+fake_signer(int reply_fd, int audit_fd, int count, int bad)
+{
+	static const char bad_record[] =
+	    "{\"action\":\"policy.decision\",\"outcome\":\"maybe\"}";
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	for (int i = 0; i < count; i++) {
+		char *payload = full_record(i);
+		const char *sent = i == bad ? bad_record : payload;
+
+		if (ipc_write_frame(audit_fd, IPC_AUDIT_RECORD, sent,
+		    strlen(sent)) != 0)
+			_exit(1);
+		free(payload);
+	}
+	if (ipc_write_frame(reply_fd, IPC_RESULT, "{}", 2) != 0)
+		_exit(1);
+	_exit(0);
+}
+
+/* The two socket pairs of a fake signer: [0] the broker's, [1] its own. */
+struct fake_channel {
+	int reply[2];
+	int audit[2];
+};
+
+static void
+fake_channel_open(struct fake_channel *c)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, c->reply) != 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, c->audit) != 0)
+		abort();
+}
+
+static void
+fake_channel_close(struct fake_channel *c)
+{
+	close(c->reply[0]);
+	close(c->reply[1]);
+	if (c->audit[0] >= 0)
+		close(c->audit[0]);
+	close(c->audit[1]);
+}
+
+/* What audit_channel_read_reply() did with a fake signer's output. */
+struct reply_outcome {
+	int rc;			/* its return value */
+	uint16_t type;		/* the reply's frame type, 0 when none */
+	int audit_open;		/* the audit channel is still open */
+	int unread;		/* bytes left unread on the reply socket */
+	int ended;		/* the broker's end no longer sends */
+};
+
+/*
+ * Runs audit_channel_read_reply() against fake_signer(count, bad) and
+ * returns what it did.
+ */
+static struct reply_outcome
+read_reply_from_fake(int count, int bad)
+{
+	struct reply_outcome out = { 0 };
+	struct fake_channel c;
+	struct ipc_frame frame = { 0 };
+	char byte;
+	int status;
+	pid_t pid;
+
+	fake_channel_open(&c);
+	pid = fake_signer(c.reply[1], c.audit[1], count, bad);
+	out.rc = audit_channel_read_reply(c.reply[0], &c.audit[0], &frame);
+	out.type = out.rc == 0 ? frame.type : 0;
+	out.audit_open = c.audit[0] >= 0;
+	ipc_frame_clear(&frame);
+	/* Unblocks a signer that still writes records left unread. */
+	if (c.audit[0] >= 0)
+		close(c.audit[0]);
+	c.audit[0] = -1;
+	waitpid(pid, &status, 0);
+	out.unread = recv(c.reply[0], &byte, 1, MSG_DONTWAIT | MSG_PEEK) > 0;
+	out.ended = send(c.reply[0], "", 1, MSG_NOSIGNAL) < 0 &&
+	    errno == EPIPE;
+	fake_channel_close(&c);
+	return out;
+}
+
+static void
+test_reply_after_batch_of_records(void)
+{
+	struct audit_log *log;
+	struct reply_outcome out;
+	char error[1024];
+
+	make_dir();
+	log = open_log(0);
+	audit_set_current(log);
+	CHECK_INT(append_records(log, 1), 0);
+	out = read_reply_from_fake(5, -1);
+	CHECK_INT(out.rc, 0);
+	CHECK_INT(out.type, IPC_RESULT);
+	CHECK_INT(out.audit_open, 1);
+	CHECK_INT(out.unread, 0);
+	CHECK_INT(out.ended, 0);
+	CHECK_INT(count_lines(), 6);
+	/* The next single record chains to the batch's last. */
+	CHECK_INT(append_records(log, 1), 0);
+	CHECK_INT(verify_path(error, sizeof(error)), 0);
+	CHECK_STR(error, "");
+	audit_set_current(NULL);
+	audit_close(log);
+	remove_dir();
+}
+
+/* The records before a malformed one are kept, but the request fails. */
+static void
+test_malformed_record_mid_batch(void)
+{
+	struct audit_log *log;
+	struct reply_outcome out;
+	char error[1024];
+
+	make_dir();
+	log = open_log(0);
+	audit_set_current(log);
+	out = read_reply_from_fake(5, 2);
+	CHECK_INT(out.rc, -IPC_EJSON);
+	CHECK_INT(out.type, 0);
+	/* Its unread reply would be taken for the next request's. */
+	CHECK_INT(out.ended, 1);
+	CHECK_INT(out.audit_open, 0);
+	CHECK_INT(count_lines(), 2);
+	CHECK_INT(verify_path(error, sizeof(error)), 0);
+	CHECK_STR(error, "");
+	audit_set_current(NULL);
+	audit_close(log);
+	remove_dir();
+}
+
+static void
+test_records_per_reply_limit(void)
+{
+	struct audit_log *log;
+	struct reply_outcome out;
+	char error[1024];
+
+	make_dir();
+	log = open_log(0);
+	audit_set_current(log);
+	out = read_reply_from_fake(4096, -1);
+	CHECK_INT(out.rc, 0);
+	CHECK_INT(out.type, IPC_RESULT);
+	CHECK_INT(count_lines(), 4096);
+	out = read_reply_from_fake(4097, -1);
+	CHECK_INT(out.rc, -IPC_EJSON);
+	CHECK_INT(out.ended, 1);
+	CHECK_INT(count_lines(), 8192);
+	CHECK_INT(verify_path(error, sizeof(error)), 0);
+	CHECK_STR(error, "");
+	audit_set_current(NULL);
+	audit_close(log);
+	remove_dir();
+}
+
+/*
+ * Reads the reply of a fake signer that sends 4096 records of about
+ * 2.5 KiB, in a fresh process (this program run again with
+ * --record-flood), so that no earlier test's heap hides the growth.
+ * Prints the growth of the peak resident size in KiB.
+ */
+static int
+record_flood_child(void)
+{
+	struct audit_log *log = open_log(0);
+	struct rusage before, after;
+	int rc;
+
+	audit_set_current(log);
+	getrusage(RUSAGE_SELF, &before);
+	rc = read_reply_from_fake(4096, -1).rc;
+	getrusage(RUSAGE_SELF, &after);
+	printf("%ld\n", after.ru_maxrss - before.ru_maxrss);
+	audit_set_current(NULL);
+	audit_close(log);
+	return rc == 0 && count_lines() == 4096 ? 0 : 1;
+}
+
+/*
+ * Kept all at once, 4096 records of a hostile signer cost the broker
+ * about 30 MiB before one reply. Appended in batches of 64, the peak
+ * grows by about 3 MiB.
+ */
+static void
+test_record_flood_memory(void)
+{
+	char command[256];
+	long growth = -1;
+	FILE *child;
+
+	make_dir();
+	snprintf(command, sizeof(command), "/proc/%d/exe --record-flood %s",
+	    (int)getpid(), dir);
+	child = popen(command, "r");
+	if (child != NULL && fscanf(child, "%ld", &growth) != 1)
+		growth = -1;
+	CHECK_INT(child != NULL ? pclose(child) : -1, 0);
+	printf("# peak resident size grew by %ld KiB\n", growth);
+	CHECK(growth >= 0);
+	CHECK(growth < 8192);
+	remove_dir();
+}
+
+/* Returns the size of the log file in bytes, or -1. */
+static long
+file_size(void)
+{
+	char *text = read_text(path);
+	long size = text != NULL ? (long)strlen(text) : -1;
+
+	free(text);
+	return size;
+}
+
+static void
+test_failed_batch_write_fails_request(void)
+{
+	struct audit_log *log;
+	struct rlimit limit, small;
+	struct reply_outcome out;
+	char error[1024];
+	long size;
+
+	make_dir();
+	log = open_log(0);
+	audit_set_current(log);
+	CHECK_INT(append_records(log, 1), 0);
+	size = file_size();
+	/* Five 2.5 KiB records cross the limit in the middle of the batch. */
+	getrlimit(RLIMIT_FSIZE, &limit);
+	small = (struct rlimit){ 4096, limit.rlim_max };
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &small);
+	out = read_reply_from_fake(5, -1);
+	setrlimit(RLIMIT_FSIZE, &limit);
+	signal(SIGXFSZ, SIG_DFL);
+	CHECK_INT(out.rc, -IPC_EAUDIT);
+	CHECK_INT(out.type, 0);
+	/* The reply was read, so the connection stays in step. */
+	CHECK_INT(out.unread, 0);
+	CHECK_INT(out.ended, 0);
+	CHECK_INT(file_size(), size);
+	CHECK_INT(append_records(log, 1), 0);
+	CHECK_INT(count_lines(), 2);
+	CHECK_INT(verify_path(error, sizeof(error)), 0);
+	CHECK_STR(error, "");
+	audit_set_current(NULL);
+	audit_close(log);
+	remove_dir();
+}
+
 static void
 test_time_parse(void)
 {
@@ -818,8 +1107,13 @@ test_time_parse(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--record-flood") == 0) {
+		snprintf(dir, sizeof(dir), "%s", argv[2]);
+		snprintf(path, sizeof(path), "%s/audit.log", dir);
+		return record_flood_child();
+	}
 	RUN(test_records_chain_and_fields);
 	RUN(test_head_of_empty_and_written_log);
 	RUN(test_partial_tail_blocks_appends);
@@ -838,6 +1132,11 @@ main(void)
 	RUN(test_rotation_by_size);
 	RUN(test_concurrent_appends);
 	RUN(test_signer_record_checks);
+	RUN(test_reply_after_batch_of_records);
+	RUN(test_malformed_record_mid_batch);
+	RUN(test_records_per_reply_limit);
+	RUN(test_record_flood_memory);
+	RUN(test_failed_batch_write_fails_request);
 	RUN(test_time_parse);
 	return check_done();
 }

@@ -42,6 +42,9 @@ bench_lab() {
 		mkdir -p "$1/softhsm" &&
 			mount -t tmpfs -o mode=0755,size=256m custos-token \
 				"$1/softhsm" || return 1
+		# Cleanups run last first, so this one runs before the
+		# removal of the lab directory.
+		at_exit umount "$1/softhsm"
 	fi
 	softhsm_init "$1" "$2" || return 1
 	# shellcheck disable=SC2034 # read by custos_write_config

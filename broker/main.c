@@ -12,6 +12,7 @@
 #include "broker/audit_cmd.h"
 #include "broker/issue.h"
 #include "broker/policy_cmd.h"
+#include "broker/state.h"
 #include "broker/revoke.h"
 #include "broker/version.h"
 #include "logging/log.h"
@@ -181,6 +182,7 @@ main(int argc, char **argv)
 	const char *command;
 
 	log_init("custos", LOG_LEVEL_INFO);
+	state_library_init();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* A dead signer must show up as EPIPE, not kill the broker. */
 	signal(SIGPIPE, SIG_IGN);

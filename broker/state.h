@@ -106,6 +106,9 @@ struct state_renewal {
 	int64_t window_end;
 };
 
+/* Sets SQLite's process-wide options; call it before any other state call. */
+void state_library_init(void);
+
 /*
  * Opens or creates the database at path and migrates it to the current
  * schema. A database newer than this program is an error.

@@ -22,6 +22,40 @@ fresh_path(void)
 	snprintf(path, sizeof(path), "%s/%d.db", dir, n++);
 }
 
+/*
+ * Runs first, before any other test has initialised SQLite: with
+ * state_library_init(), a connection that has read a few pages costs
+ * well under the 75 KiB that SQLite's default first page allocation
+ * alone takes.
+ */
+static void
+test_connection_memory_is_small(void)
+{
+	struct state *conns[8] = { NULL };
+	sqlite3_int64 before, per_connection;
+	int64_t next_cert = 0, next_due = 0;
+	int opened = 0;
+
+	state_library_init();
+	fresh_path();
+	CHECK_INT(state_open(path, &conns[0], err, sizeof(err)), 0);
+	state_close(conns[0]);
+	before = sqlite3_memory_used();
+	for (int i = 0; i < 8; i++) {
+		if (state_open(path, &conns[i], err, sizeof(err)) != 0)
+			break;
+		opened++;
+		state_task_next(conns[i], &next_cert, &next_due, err,
+		    sizeof(err));
+	}
+	CHECK_INT(opened, 8);
+	per_connection = (sqlite3_memory_used() - before) / 8;
+	printf("# %lld bytes per connection\n", (long long)per_connection);
+	CHECK(per_connection < 64 * 1024);
+	for (int i = 0; i < opened; i++)
+		state_close(conns[i]);
+}
+
 static struct state_cert
 sample_cert(const char *label)
 {
@@ -1047,6 +1081,7 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	RUN(test_connection_memory_is_small);
 	RUN(test_open_new_database);
 	RUN(test_renewal_schedule);
 	RUN(test_reissue_during_poll);

@@ -76,11 +76,11 @@ wait_current() {
 # --- 1. Issuance throughput ----------------------------------------------
 
 # Usage: throughput_profile DIR
-# Starts BENCH_PROFILE with "WORKER,SIGNER" (the two pids) as its last
-# argument, once both are known, and its output in DIR/profile.log;
-# throughput_custos stops it with SIGTERM when the batch is done. For
-# example BENCH_PROFILE="strace -c -f -p" counts the system calls of both
-# processes, and "perf record -g -o FILE -p" samples them.
+# Starts BENCH_PROFILE once the worker and the signer are known, with
+# "WORKER,SIGNER" (their pids) as its last argument and its output in
+# DIR/profile.log. throughput_custos stops it with SIGTERM when the batch
+# is done. For example, BENCH_PROFILE="strace -c -f -p" counts the system
+# calls of both processes, and "perf record -g -o FILE -p" samples them.
 throughput_profile() {
 	local deadline=$((SECONDS + 10)) worker= signer=
 

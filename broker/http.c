@@ -30,7 +30,7 @@ struct http_client {
  * support one connection cache used by concurrent threads
  * (CURLSHOPT_SHARE). Instead the clients borrow easy handles from one
  * pool for each request, and a handle keeps its open connections from
- * one borrower to the next. The pool holds at most pool_max handles, so
+ * one borrower to the next. The pool has at most pool_max handles, so
  * the process keeps at most that many connections, with their TLS
  * state, however many orders are in flight.
  */

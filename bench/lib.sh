@@ -15,6 +15,20 @@ bench_elapsed() {
 	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
 }
 
+# Usage: bench_wait_log SECONDS TEXT
+# Waits until DAEMON_LOG contains TEXT, looking every 10 ms: the tests'
+# wait_for_log looks every 0.3 s, which would round a start time of a
+# few tenths of a second up to the next step.
+bench_wait_log() {
+	local deadline=$((SECONDS + $1))
+
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		grep -qF -- "$2" "$DAEMON_LOG" 2>/dev/null && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
 # Usage: proc_cpu PID
 # Prints the user plus system CPU seconds of PID (0 when it is gone).
 proc_cpu() {

@@ -378,7 +378,7 @@ scale_start() {
 
 	start=$(bench_now)
 	daemon_start
-	if ! wait_for_log 600 "worker ready"; then
+	if ! bench_wait_log 600 "worker ready"; then
 		echo "scale: the worker did not start; see $DAEMON_LOG" >&2
 		return 1
 	fi

@@ -87,6 +87,29 @@ split_config_path(struct audit_log *log, const char *path, char *err,
  * Opens the file by its name in the directory, creating it. Sets
  * *created when this call made it. The caller holds the lock.
  */
+/*
+ * Gives a file that root just created the owner and group of the log's
+ * directory. A root command such as `custos cert add` can start a new
+ * file after a rotation, and the daemon's worker, which runs as the
+ * broker user who owns the directory, must still append to it.
+ */
+static int
+give_to_dir_owner(struct audit_log *log, int fd, char *err, size_t errlen)
+{
+	struct stat dir;
+
+	if (geteuid() != 0)
+		return 0;
+	if (fstat(log->dir_fd, &dir) != 0 ||
+	    fchown(fd, dir.st_uid, dir.st_gid) != 0) {
+		snprintf(err, errlen, "cannot give new audit log %s to the "
+		    "owner of its directory: %s", log->path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 open_file(struct audit_log *log, int *created, char *err, size_t errlen)
 {
@@ -107,6 +130,10 @@ open_file(struct audit_log *log, int *created, char *err, size_t errlen)
 		close(fd);
 		snprintf(err, errlen, "audit log %s is not a regular file",
 		    log->path);
+		return -1;
+	}
+	if (*created && give_to_dir_owner(log, fd, err, errlen) != 0) {
+		close(fd);
 		return -1;
 	}
 	if (log->fd >= 0)

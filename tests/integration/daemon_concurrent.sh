@@ -41,10 +41,12 @@ for ((i = 1; i <= CERT_COUNT; i++)); do
 	"$CUSTOS" cert add --config "$CUSTOS_CONF" --tenant "$CUSTOS_TENANT" \
 		"c$i.demo.test" >/dev/null || bail_out "cert add c$i failed"
 done
-# cert add ran as root, so the audit files that it started after a
-# rotation belong to root. The worker must read the newest of them.
-# NOTE: a root CLI after a rotation leaves the same trap in production.
-custos_give_to "$CUSTOS_BROKER_USER" "$(dirname "$CUSTOS_AUDIT_LOG")"
+# cert add runs as root and starts new audit files after rotations. Each
+# must belong to the broker user, who owns the directory, or the worker
+# cannot append to the newest one.
+owner=$(stat -c %U "$CUSTOS_AUDIT_LOG")
+assert_equal "the audit file that root started belongs to the broker" \
+	"$owner" "$CUSTOS_BROKER_USER"
 
 started=$SECONDS
 daemon_start

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +23,15 @@
 
 #define ZERO_HASH \
 	"0000000000000000000000000000000000000000000000000000000000000000"
+
+/* AddressSanitizer keeps freed memory, so resident sizes mean little. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
 
 static char dir[64];
 static char path[128];
@@ -283,6 +293,33 @@ count_lines(void)
 		lines += *p == '\n';
 	free(text);
 	return lines;
+}
+
+/*
+ * A file that root starts takes the owner of the log's directory, so the
+ * broker user who owns the directory can append to it. Needs root, as CI
+ * runs it; integration test daemon_concurrent covers it end to end.
+ */
+static void
+test_new_file_takes_directory_owner(void)
+{
+	struct audit_log *log;
+	struct stat st;
+
+	if (geteuid() != 0) {
+		printf("# skipped: needs root to create a file for another "
+		    "user\n");
+		return;
+	}
+	make_dir();
+	CHECK_INT(chown(dir, 65534, 65534), 0);
+	log = open_log(0);
+	CHECK_INT(append_records(log, 1), 0);
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT((int)st.st_uid, 65534);
+	CHECK_INT((int)st.st_gid, 65534);
+	audit_close(log);
+	remove_dir();
 }
 
 static void
@@ -1038,7 +1075,12 @@ test_record_flood_memory(void)
 	CHECK_INT(child != NULL ? pclose(child) : -1, 0);
 	printf("# peak resident size grew by %ld KiB\n", growth);
 	CHECK(growth >= 0);
+#ifdef UNDER_ASAN
+	printf("# bound not checked: AddressSanitizer's quarantine keeps "
+	    "freed memory resident\n");
+#else
 	CHECK(growth < 8192);
+#endif
 	remove_dir();
 }
 
@@ -1118,6 +1160,7 @@ main(int argc, char **argv)
 	RUN(test_head_of_empty_and_written_log);
 	RUN(test_partial_tail_blocks_appends);
 	RUN(test_verify_intact_log);
+	RUN(test_new_file_takes_directory_owner);
 	RUN(test_batch_appends_in_order_and_chains);
 	RUN(test_batch_with_oversized_record_appends_none);
 	RUN(test_tamper_changed_byte);

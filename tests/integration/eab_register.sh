@@ -195,9 +195,9 @@ if core_contains_hex "${KEY_HEX[url]}"; then
 fi
 assert_equal "the broker's core holds no HMAC key" "$leaks" 0
 # The same search finds what the broker did hold: the directory URL,
-# which the configuration gives to four issuers. A member of Pebble's
-# directory answer was used before, but the freed buffer that held it was
-# sometimes reused before the exit, and the search then found nothing.
+# which the configuration gives to four issuers and keeps until the exit.
+# A member of Pebble's directory response is not enough: the buffer that
+# contained it is freed and may be reused before the exit.
 check "the core search finds the CA's directory URL" core_contains_hex \
 	"$(printf %s "$PEBBLE_DIRECTORY" | xxd -p | tr -d '\n')"
 rm -f "$LAB_DIR/broker.core"

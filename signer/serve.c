@@ -30,12 +30,18 @@
 int
 reply_error(struct request *req, const char *code, const char *fmt, ...)
 {
+	/*
+	 * Through a copy: callers pass req->message itself as an argument,
+	 * and vsnprintf may clear its output before it reads the argument.
+	 */
+	char text[sizeof(req->message)];
 	va_list ap;
 
 	req->code = code;
 	va_start(ap, fmt);
-	vsnprintf(req->message, sizeof(req->message), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	memcpy(req->message, text, sizeof(text));
 	return SIGNER_REPLY_ERROR;
 }
 

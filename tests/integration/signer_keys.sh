@@ -186,4 +186,18 @@ assert_equal "key-public thumbprint matches key-generate" \
 	"$(member "$(printf '%s\n' "$out" | grep '^result ')" thumbprint)" \
 	"$(member "$reply" thumbprint)"
 
+
+# A failed key generation reaches the broker with its reason. Without
+# write access to the token directory, SoftHSM2 cannot store the key.
+TOKEN_SUBDIR=$(find "$SOFTHSM_TOKEN_DIR" -mindepth 1 -maxdepth 1 -type d)
+chmod 0500 "$TOKEN_SUBDIR" || bail_out "chmod $TOKEN_SUBDIR failed"
+out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" request key-generate \
+	'{"purpose":"certificate","tenant":"lab","type":"ec-p256"}' 2>&1)
+chmod 0700 "$TOKEN_SUBDIR"
+reply=$(printf '%s\n' "$out" | grep '^error ')
+assert_contains "a failed generation is an hsm-failure" "$reply" \
+	'"code":"hsm-failure"'
+assert_contains "the hsm-failure reply gives the token's reason" "$reply" \
+	"\"message\":\"generating a ec-p256 key in token '$TOKEN_LABEL' failed: CKR 0x"
+
 tap_done

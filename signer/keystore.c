@@ -162,7 +162,8 @@ keygen_request_init(struct keygen_request *k, enum key_type type,
 		return -1;
 	label_len = strlen(k->label);
 
-	add_attr(k->pub, &k->pub_count, CKA_TOKEN, &k->yes, 1);
+	/* A session object: see signer/pubinfo.c. */
+	add_attr(k->pub, &k->pub_count, CKA_TOKEN, &k->no, 1);
 	add_attr(k->pub, &k->pub_count, CKA_PRIVATE, &k->no, 1);
 	add_attr(k->pub, &k->pub_count, CKA_VERIFY, &k->yes, 1);
 	add_attr(k->pub, &k->pub_count, CKA_ENCRYPT, &k->no, 1);
@@ -218,6 +219,12 @@ token_generate_key(struct signer_token *token, enum key_type type,
 	if (rv == CKR_OK) {
 		rv = token->p11->C_GenerateKeyPair(session, &k.mechanism,
 		    k.pub, k.pub_count, k.priv, k.priv_count, &pub, &priv);
+		if (rv == CKR_OK && token_store_public_info(token, session,
+		    pub, priv, type, id) != 0) {
+			token->p11->C_DestroyObject(session, priv);
+			rv = CKR_FUNCTION_FAILED;
+		}
+		/* Closing the session destroys the public key object. */
 		token->p11->C_CloseSession(session);
 	}
 	if (rv != CKR_OK) {
@@ -268,6 +275,11 @@ token_find_key(struct signer_token *token,
 	*out = PKCS11_get_private_key(&keys[i]);
 	if (*out == NULL)
 		return -EIO;
+	if (token_complete_public(token, id, *out) != 0) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+		return -EIO;
+	}
 	key_cache_put(&token->keys, id, *out,
 	    keys[i].label ? keys[i].label : "");
 	return 0;

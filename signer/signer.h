@@ -53,6 +53,12 @@ struct signer_token {
 	CK_FUNCTION_LIST *p11;		/* that module's function list */
 	char *label;			/* token label, for messages */
 	struct key_cache keys;
+	/*
+	 * The public half of the key generated last, so that its first
+	 * lookup need not read it back from the token (signer/pubinfo.c).
+	 */
+	unsigned char fresh_id[KEY_ID_BYTES];
+	EVP_PKEY *fresh_public;
 };
 
 /* An IPC_ERROR reply: a short code word and a one-line message. */
@@ -96,6 +102,11 @@ int key_label_parse(const char *label, const char *hex,
 int token_generate_key(struct signer_token *token, enum key_type type,
     const struct key_binding *binding, int extractable,
     unsigned char id[KEY_ID_BYTES], char *err, size_t errlen);
+int token_store_public_info(struct signer_token *token,
+    CK_SESSION_HANDLE session, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
+    enum key_type type, const unsigned char id[KEY_ID_BYTES]);
+int token_complete_public(struct signer_token *token,
+    const unsigned char id[KEY_ID_BYTES], EVP_PKEY *pkey);
 int token_find_key(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], EVP_PKEY **out, char *label,
     size_t labellen);

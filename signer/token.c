@@ -331,6 +331,8 @@ void
 token_close(struct signer_token *token)
 {
 	key_cache_clear(&token->keys);
+	EVP_PKEY_free(token->fresh_public);
+	token->fresh_public = NULL;
 	if (token->slots != NULL)
 		PKCS11_release_all_slots(token->ctx, token->slots,
 		    token->slot_count);

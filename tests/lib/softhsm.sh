@@ -80,9 +80,12 @@ softhsm_private_key_count() {
 }
 
 # Usage: softhsm_public_key_der ID OUTPUT-FILE
-# Writes the DER SubjectPublicKeyInfo of the public-key object whose
-# CKA_ID is ID (hex) to OUTPUT-FILE.
+# Writes the DER SubjectPublicKeyInfo of the key whose CKA_ID is ID (hex)
+# to OUTPUT-FILE: that of its public key object, or, for a key that the
+# signer made without one, its private key's CKA_PUBLIC_KEY_INFO.
 softhsm_public_key_der() {
-	softhsm_tool --read-object --type pubkey --id "$1" \
-		--output-file "$2" >/dev/null 2>&1
+	"$CUSTOS_BUILD_DIR/tests/p11probe" "$SOFTHSM_MODULE" "$SOFTHSM_LABEL" \
+		"$SOFTHSM_PIN_FILE" "$1" "$2.pem" >/dev/null 2>&1 &&
+		openssl pkey -pubin -in "$2.pem" -outform DER -out "$2" \
+			2>/dev/null
 }

@@ -9,9 +9,11 @@
  * sign, decrypt, unwrap and derive (each 0 or 1). Then come value, the
  * result of reading the secret (CKA_VALUE of an EC key,
  * CKA_PRIVATE_EXPONENT of an RSA key), and set_extractable, the result of
- * setting CKA_EXTRACTABLE to true. Last come verify, encrypt and wrap for
- * the public key. With
- * PUBKEY-PEM-OUT it writes the public key as a PEM SubjectPublicKeyInfo.
+ * setting CKA_EXTRACTABLE to true. Then public_object is 1 when the token
+ * holds a public key object with the same CKA_ID, and verify, encrypt and
+ * wrap for that object follow. With PUBKEY-PEM-OUT it
+ * writes the public key as a PEM SubjectPublicKeyInfo: the public key
+ * object's, or else the private key's CKA_PUBLIC_KEY_INFO.
  * Exits 0 when every line was printed, 1 otherwise.
  */
 #include <dlfcn.h>
@@ -283,6 +285,30 @@ write_public(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
 	return rc;
 }
 
+/* Writes the private key's CKA_PUBLIC_KEY_INFO as PEM to path. */
+static int
+write_public_info(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
+    const char *path)
+{
+	unsigned char der[4096];
+	CK_ATTRIBUTE attr = { CKA_PUBLIC_KEY_INFO, der, sizeof(der) };
+	const unsigned char *p = der;
+	EVP_PKEY *pkey = NULL;
+	FILE *out;
+	int rc = -1;
+
+	if (p11->C_GetAttributeValue(session, key, &attr, 1) == CKR_OK &&
+	    attr.ulValueLen > 0)
+		pkey = d2i_PUBKEY(NULL, &p, (long)attr.ulValueLen);
+	out = pkey ? fopen(path, "w") : NULL;
+	if (out != NULL) {
+		rc = PEM_write_PUBKEY(out, pkey) == 1 ? 0 : -1;
+		fclose(out);
+	}
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
 static int
 parse_id(const char *hex, unsigned char *id, size_t *len)
 {
@@ -305,6 +331,7 @@ main(int argc, char **argv)
 {
 	CK_OBJECT_HANDLE priv, pub;
 	CK_SESSION_HANDLE session;
+	int has_public;
 	unsigned char id[64];
 	size_t id_len;
 	CK_SLOT_ID slot;
@@ -322,16 +349,22 @@ main(int argc, char **argv)
 	    p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
 	    NULL, NULL, &session) != CKR_OK || login(session, argv[3]) != 0)
 		return 1;
-	if (find_object(session, CKO_PRIVATE_KEY, id, id_len, &priv) != 0 ||
-	    find_object(session, CKO_PUBLIC_KEY, id, id_len, &pub) != 0) {
-		fprintf(stderr, "p11probe: no key pair with id %s\n", argv[4]);
+	if (find_object(session, CKO_PRIVATE_KEY, id, id_len, &priv) != 0) {
+		fprintf(stderr, "p11probe: no private key with id %s\n",
+		    argv[4]);
 		return 1;
 	}
+	has_public = find_object(session, CKO_PUBLIC_KEY, id, id_len,
+	    &pub) == 0;
 	probe_private(session, priv);
-	print_bool(session, pub, "verify", CKA_VERIFY);
-	print_bool(session, pub, "encrypt", CKA_ENCRYPT);
-	print_bool(session, pub, "wrap", CKA_WRAP);
-	if (argc == 6 && write_public(session, pub, argv[5]) != 0) {
+	printf("public_object=%d\n", has_public);
+	if (has_public) {
+		print_bool(session, pub, "verify", CKA_VERIFY);
+		print_bool(session, pub, "encrypt", CKA_ENCRYPT);
+		print_bool(session, pub, "wrap", CKA_WRAP);
+	}
+	if (argc == 6 && (has_public ? write_public(session, pub, argv[5]) :
+	    write_public_info(session, priv, argv[5])) != 0) {
 		fprintf(stderr, "p11probe: cannot write %s\n", argv[5]);
 		return 1;
 	}

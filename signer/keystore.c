@@ -188,6 +188,28 @@ keygen_request_init(struct keygen_request *k, enum key_type type,
 }
 
 /*
+ * Caches a new EC key as a key that signs through its object handle, so
+ * that its first lookup need not search the token (signer/handlekey.c).
+ * Without it, the lookup goes through libp11 as for any other key.
+ */
+static void
+cache_handle_key(struct signer_token *token, CK_OBJECT_HANDLE priv,
+    const unsigned char id[KEY_ID_BYTES], const char *label)
+{
+	EVP_PKEY *pkey;
+
+	if (token->fresh_public == NULL ||
+	    memcmp(token->fresh_id, id, KEY_ID_BYTES) != 0 ||
+	    !EVP_PKEY_is_a(token->fresh_public, "EC"))
+		return;
+	pkey = token_handle_key(token, priv, token->fresh_public);
+	if (pkey == NULL)
+		return;
+	key_cache_put(&token->keys, id, pkey, label);
+	EVP_PKEY_free(pkey);
+}
+
+/*
  * Generates a key pair in the token. The private key can only sign and is
  * sensitive. It is not extractable unless extractable is set, which only
  * a certificate key for wrapped export gets: C_WrapKey can then export it
@@ -234,6 +256,7 @@ token_generate_key(struct signer_token *token, enum key_type type,
 		return -1;
 	}
 	key_cache_forget(&token->keys, id);
+	cache_handle_key(token, priv, id, k.label);
 	return 0;
 }
 

@@ -28,7 +28,12 @@
 #define KEY_LABEL_MAX (15 + 2 * KEY_NAME_MAX + 2 + 2 * KEY_ID_BYTES + 1)
 
 /* The keys that token_find_key() has found, by CKA_ID (keycache.c). */
-#define KEY_CACHE_SIZE 32
+/*
+ * Room for the new keys of 64 orders in flight, twice the daemon's
+ * default concurrency, so that a new key is usually still cached when its
+ * order builds the CSR. A key that was dropped is found through libp11.
+ */
+#define KEY_CACHE_SIZE 128
 
 struct key_cache_entry {
 	unsigned char id[KEY_ID_BYTES];
@@ -59,6 +64,8 @@ struct signer_token {
 	 */
 	unsigned char fresh_id[KEY_ID_BYTES];
 	EVP_PKEY *fresh_public;
+	/* Signs for keys of token_handle_key(); opened at its first use. */
+	CK_SESSION_HANDLE sign_session;
 };
 
 /* An IPC_ERROR reply: a short code word and a one-line message. */
@@ -105,6 +112,8 @@ int token_generate_key(struct signer_token *token, enum key_type type,
 int token_store_public_info(struct signer_token *token,
     CK_SESSION_HANDLE session, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
     enum key_type type, const unsigned char id[KEY_ID_BYTES]);
+EVP_PKEY *token_handle_key(struct signer_token *token,
+    CK_OBJECT_HANDLE handle, EVP_PKEY *pub);
 int token_complete_public(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], EVP_PKEY *pkey);
 int token_find_key(struct signer_token *token,

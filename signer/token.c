@@ -333,6 +333,9 @@ token_close(struct signer_token *token)
 	key_cache_clear(&token->keys);
 	EVP_PKEY_free(token->fresh_public);
 	token->fresh_public = NULL;
+	if (token->sign_session != CK_INVALID_HANDLE && token->p11 != NULL)
+		token->p11->C_CloseSession(token->sign_session);
+	token->sign_session = CK_INVALID_HANDLE;
 	if (token->slots != NULL)
 		PKCS11_release_all_slots(token->ctx, token->slots,
 		    token->slot_count);

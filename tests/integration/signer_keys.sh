@@ -187,6 +187,28 @@ assert_equal "key-public thumbprint matches key-generate" \
 	"$(member "$reply" thumbprint)"
 
 
+# A new process finds a certificate key without a public key object
+# through libp11 and takes its public half from CKA_PUBLIC_KEY_INFO. Its
+# CSR must contain the public key that the key's maker described.
+reply=$(generate certificate ec-p256)
+id=$(member "$reply" key_id)
+# shellcheck disable=SC2059 # The template is a format string.
+out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" \
+	request csr-build "$(printf "$CSR_TEMPLATE" "$id")" 2>&1)
+b64url_to_file "$(member "$(grep '^result {"csr"' <<<"$out")" csr)" \
+	"$LAB_DIR/later.csr"
+check "a later process's CSR verifies" \
+	openssl req -inform DER -in "$LAB_DIR/later.csr" -verify -noout
+"$PROBE" "$SOFTHSM_MODULE" "$TOKEN_LABEL" "$SOFTHSM_PIN_FILE" "$id" \
+	"$LAB_DIR/later.pem" >/dev/null 2>&1
+assert_equal "a later process's CSR holds the key's public key" \
+	"$(openssl req -inform DER -in "$LAB_DIR/later.csr" -pubkey \
+		-noout 2>&1)" "$(cat "$LAB_DIR/later.pem")"
+assert_contains "a later process describes the key as its maker did" \
+	"$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" request key-public \
+		"{\"key_id\":\"$id\"}" 2>&1)" \
+	"\"thumbprint\":\"$(member "$reply" thumbprint)\""
+
 # A failed key generation reaches the broker with its reason. Without
 # write access to the token directory, SoftHSM2 cannot store the key.
 TOKEN_SUBDIR=$(find "$SOFTHSM_TOKEN_DIR" -mindepth 1 -maxdepth 1 -type d)

@@ -150,6 +150,16 @@ int audit_record_from(const char *source, const char *action,
  */
 int audit_record_many(const struct audit_entry *entries, size_t count);
 
+/*
+ * Between these two calls, the calling thread's policy decisions are kept
+ * and then appended together, with one write and one fsync, instead of
+ * one each. Release before acting on the decisions, so that they are on
+ * disk first. Release returns -1 when the append failed (audit_status()
+ * then reports it).
+ */
+void audit_hold_decisions(void);
+int audit_release_decisions(void);
+
 /* Records a broker policy decision; fits policy_decision_hook. */
 void audit_record_decision(const struct policy_tenant *tenant,
     const char *subject, const struct policy_decision *decision,

@@ -6,11 +6,27 @@
 #include "broker/audit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+/* Maximum decisions held; a further one appends those held first. */
+#define HELD_MAX 32
 
 static struct audit_log *current_log;
 static char first_error[AUDIT_ERR_MAX];
+
+/*
+ * Decisions of this thread between audit_hold_decisions() and
+ * audit_release_decisions(), appended together with one write.
+ */
+struct held_decision {
+	json_t *object;
+	const char *outcome;
+	char *reason;
+};
+static _Thread_local struct held_decision held[HELD_MAX];
+static _Thread_local size_t held_count;
+static _Thread_local int holding;
 
 void
 audit_set_current(struct audit_log *log)
@@ -76,6 +92,50 @@ audit_record_event(const char *action, json_t *object, const char *outcome,
 }
 
 void
+audit_hold_decisions(void)
+{
+	holding = 1;
+}
+
+int
+audit_release_decisions(void)
+{
+	struct audit_entry entries[HELD_MAX];
+	int rc = 0;
+
+	holding = 0;
+	for (size_t i = 0; i < held_count; i++)
+		entries[i] = (struct audit_entry){ "broker",
+		    "policy.decision", held[i].object, held[i].outcome,
+		    held[i].reason };
+	if (held_count > 0)
+		rc = audit_record_many(entries, held_count);
+	for (size_t i = 0; i < held_count; i++) {
+		json_decref(held[i].object);
+		free(held[i].reason);
+	}
+	held_count = 0;
+	return rc;
+}
+
+/* Keeps one decision for the release; returns -1 when it cannot. */
+static int
+hold(json_t *object, const char *outcome, const char *reason)
+{
+	char *copy;
+
+	if (held_count == HELD_MAX) {
+		audit_release_decisions();
+		holding = 1;
+	}
+	copy = strdup(reason);
+	if (copy == NULL)
+		return -1;
+	held[held_count++] = (struct held_decision){ object, outcome, copy };
+	return 0;
+}
+
+void
 audit_record_decision(const struct policy_tenant *tenant,
     const char *subject, const struct policy_decision *decision,
     void *arg)
@@ -96,6 +156,10 @@ audit_record_decision(const struct policy_tenant *tenant,
 		    decision->origin.column);
 		json_object_set_new(object, "rule", json_string(origin));
 	}
+	if (holding && current_log != NULL &&
+	    hold(object, decision->allowed ? "allowed" : "denied",
+	    decision->reason) == 0)
+		return;
 	audit_record_event("policy.decision", object,
 	    decision->allowed ? "allowed" : "denied", decision->reason);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/audit.h"
 #include "broker/certificate.h"
 #include "broker/challenge_http.h"
 #include "broker/http.h"
@@ -191,7 +192,7 @@ check_limits(struct run *r, struct gate_request *request)
  * held.
  */
 static int
-check_policy(struct run *r)
+check_policy_now(struct run *r)
 {
 	struct gate_request request = { 0 };
 	enum key_type type;
@@ -214,6 +215,22 @@ check_policy(struct run *r)
 	if (gate_check_request(r->tenant, &request, log_denial, r) > 0)
 		return fail(r, "the tenant's policy denies the request");
 	return 0;
+}
+
+/*
+ * Runs check_policy_now() with its decisions appended to the audit log
+ * together, before anything is sent to the CA. A failed append is kept
+ * for audit_status(), as for a single decision.
+ */
+static int
+check_policy(struct run *r)
+{
+	int rc;
+
+	audit_hold_decisions();
+	rc = check_policy_now(r);
+	audit_release_decisions();
+	return rc;
 }
 
 /* Returns 1 when the file at path contains exactly expected. */

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "broker/audit.h"
+#include "policy/policy.h"
 #include "tests/unit/check.h"
 
 #define ZERO_HASH \
@@ -357,6 +358,65 @@ test_batch_appends_in_order_and_chains(void)
 	CHECK_STR(error, "");
 	for (int i = 0; i < 3; i++)
 		json_decref(objects[i]);
+	audit_close(log);
+	remove_dir();
+}
+
+/* Records one allowed broker decision about subject through the hook. */
+static void
+decide(const char *subject)
+{
+	struct policy_decision decision = { .allowed = 1 };
+
+	snprintf(decision.reason, sizeof(decision.reason), "%s: allowed",
+	    subject);
+	audit_record_decision(NULL, subject, &decision, NULL);
+}
+
+static void
+test_held_decisions_append_at_release(void)
+{
+	struct audit_log *log;
+	char error[1024], subject[32], *text, *line;
+
+	make_dir();
+	log = open_log(0);
+	audit_set_current(log);
+	audit_hold_decisions();
+	decide("first");
+	decide("second");
+	CHECK_INT(count_lines(), 0);
+	CHECK_INT(audit_release_decisions(), 0);
+	CHECK_INT(count_lines(), 2);
+	text = read_text(path);
+	line = text ? line_of(text, 2) : NULL;
+	CHECK(line != NULL);
+	if (line != NULL)
+		CHECK(strstr(line, "\"subject\":\"second\"") != NULL);
+	free(line);
+	free(text);
+	/* After the release, each decision is appended at once again. */
+	decide("third");
+	CHECK_INT(count_lines(), 3);
+	/* Past the maximum of 32 held, the held ones are appended first. */
+	audit_hold_decisions();
+	for (int i = 0; i < 40; i++) {
+		snprintf(subject, sizeof(subject), "many %d", i);
+		decide(subject);
+	}
+	CHECK_INT(count_lines(), 35);
+	CHECK_INT(audit_release_decisions(), 0);
+	CHECK_INT(count_lines(), 43);
+	text = read_text(path);
+	line = text ? line_of(text, 43) : NULL;
+	CHECK(line != NULL);
+	if (line != NULL)
+		CHECK(strstr(line, "\"subject\":\"many 39\"") != NULL);
+	free(line);
+	free(text);
+	CHECK_INT(verify_path(error, sizeof(error)), 0);
+	CHECK_STR(error, "");
+	audit_set_current(NULL);
 	audit_close(log);
 	remove_dir();
 }
@@ -1176,6 +1236,7 @@ main(int argc, char **argv)
 	RUN(test_forged_checkpoint_head);
 	RUN(test_rotation_keeps_chain);
 	RUN(test_rotation_by_size);
+	RUN(test_held_decisions_append_at_release);
 	RUN(test_concurrent_appends);
 	RUN(test_signer_record_checks);
 	RUN(test_reply_after_batch_of_records);

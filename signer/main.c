@@ -80,6 +80,18 @@ parse_descriptor(const char *option, const char *text, int *fd)
 	return 0;
 }
 
+/*
+ * A second descriptor would replace the first without a word, and the
+ * broker would wait forever for replies on the first.
+ */
+static int
+repeated(const char *option)
+{
+	log_error("%s is given twice: the signer serves one connection, on "
+	    "the descriptor of a single %s", option, option);
+	return -1;
+}
+
 /* Returns 0 to go on, 1 to exit with status 0, -1 on a usage error. */
 static int
 parse_args(int argc, char **argv, struct options *opts)
@@ -108,6 +120,8 @@ parse_args(int argc, char **argv, struct options *opts)
 			opts->config_path = optarg;
 			break;
 		case 'f':
+			if (opts->fd >= 0)
+				return repeated("--fd");
 			errno = 0;
 			fd = strtol(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || end == optarg ||
@@ -119,6 +133,8 @@ parse_args(int argc, char **argv, struct options *opts)
 			opts->fd = (int)fd;
 			break;
 		case 'A':
+			if (opts->audit_fd >= 0)
+				return repeated("--audit-fd");
 			if (parse_descriptor("--audit-fd", optarg,
 			    &opts->audit_fd) != 0)
 				return -1;

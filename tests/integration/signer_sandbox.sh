@@ -253,6 +253,14 @@ fi
 out=$("$CUSTOS_SIGNER" --config "$CONF" --fd 0 </dev/null 2>&1)
 assert_contains "descriptor that is not a socket" "$out" \
 	"--fd 0 is not an open socket"
+out=$("$CUSTOS_SIGNER" --config "$CONF" --fd 3 --fd 4 2>&1)
+assert_equal "a second --fd is rejected" "$out" \
+	"custos-signer: error: --fd is given twice: the signer serves one"\
+" connection, on the descriptor of a single --fd"
+out=$("$CUSTOS_SIGNER" --config "$CONF" --fd 3 --audit-fd 4 --audit-fd 5 \
+	2>&1)
+assert_contains "a second --audit-fd is rejected" "$out" \
+	"error: --audit-fd is given twice"
 out=$("$CUSTOS_SIGNER" --fd 3 2>&1)
 assert_equal "missing --config" "$out" \
 	"custos-signer: error: missing --config FILE or --fd N (see --help)"

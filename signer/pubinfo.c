@@ -21,7 +21,10 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
+
+#include "logging/log.h"
 
 /* Reads one attribute of obj into a new buffer; NULL when it fails. */
 static unsigned char *
@@ -236,13 +239,43 @@ set_ec_point(EVP_PKEY *pkey, EVP_PKEY *pub)
 	return rc;
 }
 
+/*
+ * Checks that the token's private key pkey and the public key pub are one
+ * pair, with one signature in the token. Any user of the token may
+ * rewrite CKA_PUBLIC_KEY_INFO, so it may hold another key on the same
+ * curve, and a JWK or CSR must never carry that key.
+ */
+static int
+check_pair(EVP_PKEY *pkey, EVP_PKEY *pub)
+{
+	unsigned char digest[32], sig[160];
+	size_t siglen = sizeof(sig);
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	if (RAND_bytes(digest, sizeof(digest)) != 1)
+		return -1;
+	ctx = EVP_PKEY_CTX_new(pkey, NULL);
+	ok = ctx != NULL && EVP_PKEY_sign_init(ctx) == 1 &&
+	    EVP_PKEY_sign(ctx, sig, &siglen, digest, sizeof(digest)) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	if (!ok)
+		return -1;
+	ctx = EVP_PKEY_CTX_new(pub, NULL);
+	ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
+	    EVP_PKEY_verify(ctx, sig, siglen, digest, sizeof(digest)) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
 int
 token_complete_public(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], EVP_PKEY *pkey)
 {
+	char hex[2 * KEY_ID_BYTES + 1];
 	EC_KEY *ec;
 	EVP_PKEY *pub;
-	int missing, rc;
+	int missing, stored = 0, rc;
 
 	if (!EVP_PKEY_is_a(pkey, "EC"))
 		return 0;
@@ -259,10 +292,25 @@ token_complete_public(struct signer_token *token,
 		token->fresh_public = NULL;
 	} else {
 		pub = public_from_info(token, id);
+		stored = 1;
 	}
-	if (pub == NULL)
+	key_id_to_hex(id, hex);
+	if (pub == NULL) {
+		log_error("key %s in token '%s' has no public key object and "
+		    "no valid CKA_PUBLIC_KEY_INFO", hex, token->label);
 		return -1;
-	rc = EVP_PKEY_is_a(pub, "EC") ? set_ec_point(pkey, pub) : -1;
+	}
+	/*
+	 * The key just generated came from its own public key object. The
+	 * check comes first because libp11 hands out the same EVP_PKEY on
+	 * every lookup, so a point once set would stay after a failure.
+	 */
+	rc = EVP_PKEY_is_a(pub, "EC") && (!stored ||
+	    check_pair(pkey, pub) == 0) ? set_ec_point(pkey, pub) : -1;
 	EVP_PKEY_free(pub);
+	if (rc != 0)
+		log_error("the CKA_PUBLIC_KEY_INFO of key %s in token '%s' is "
+		    "not the public key of its private key", hex,
+		    token->label);
 	return rc;
 }

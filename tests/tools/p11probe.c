@@ -334,8 +334,8 @@ set_public_info(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
 	fclose(in);
 	rv = p11->C_SetAttributeValue(session, key, &attr, 1);
 	if (rv != CKR_OK) {
-		fprintf(stderr, "p11probe: setting CKA_PUBLIC_KEY_INFO: %s\n",
-		    rv_name(rv));
+		fprintf(stderr, "p11probe: setting CKA_PUBLIC_KEY_INFO "
+		    "failed: %s\n", rv_name(rv));
 		return -1;
 	}
 	return 0;

@@ -1,0 +1,138 @@
+#!/bin/bash
+# A key without a public key object takes its public half from the
+# private key's CKA_PUBLIC_KEY_INFO. Any user of the token can write
+# a wrong value there: nothing, bytes that are not DER, a cut DER, a key
+# of another curve or algorithm, or another key on the same curve. The
+# signer must then reply with an error, and never a JWK or CSR that
+# carries a public key the token's private key does not match.
+set -uo pipefail
+# shellcheck source=tests/lib/lab.sh
+source "$(dirname "$0")/../lib/lab.sh"
+
+CLIENT=$CUSTOS_BUILD_DIR/tests/signer_client
+PROBE=$CUSTOS_BUILD_DIR/tests/p11probe
+TOKEN_LABEL=custos-pubinfo
+
+for program in "$CUSTOS_SIGNER" "$CLIENT" "$PROBE"; do
+	[ -x "$program" ] || bail_out "$program is missing; run make first"
+done
+if [ "$(id -u)" -eq 0 ] &&
+	! id "$CUSTOS_SIGNER_USER" >/dev/null 2>&1; then
+	useradd --system --no-create-home --shell /usr/sbin/nologin \
+		"$CUSTOS_SIGNER_USER" || bail_out "useradd failed"
+fi
+lab_tmpdir custos-signer-pubinfo ||
+	bail_out "cannot make a temporary directory"
+softhsm_init "$LAB_DIR" "$TOKEN_LABEL" || bail_out "cannot make a token"
+
+CONF=$LAB_DIR/signer.conf
+cat >"$CONF" <<EOF2
+hsm {
+	module "$SOFTHSM_MODULE"
+	token-label "$TOKEN_LABEL"
+	pin-file "$SOFTHSM_PIN_FILE"
+}
+signer {
+	user $CUSTOS_SIGNER_USER
+}
+issuer pebble {
+	directory "https://127.0.0.1:14000/dir"
+}
+policy {
+	file "$LAB_DIR/policy.conf"
+}
+EOF2
+cat >"$LAB_DIR/policy.conf" <<EOF2
+tenant lab {
+	allow .test
+	issuers pebble
+	accounts pebble
+	key-types ec-p256 ec-p384 rsa-2048
+}
+EOF2
+chmod 0644 "$LAB_DIR/policy.conf"
+
+# Usage: member JSON-LINE NAME
+member() {
+	printf '%s\n' "${1#result }" |
+		sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p"
+}
+
+# Usage: generate TYPE
+# Generates a certificate key for tenant lab and prints its id.
+generate() {
+	member "$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" request key-generate \
+		"{\"purpose\":\"certificate\",\"tenant\":\"lab\",\"type\":\"$1\"}" \
+		2>&1 | grep '^result ')" key_id
+}
+
+# Usage: set_info ID FILE
+set_info() {
+	"$PROBE" "$SOFTHSM_MODULE" "$TOKEN_LABEL" "$SOFTHSM_PIN_FILE" "$1" \
+		--set-info "$2"
+}
+
+CSR_TEMPLATE='{"key_id":"%s","tenant":"lab","names":["a.test"]}'
+
+# Usage: check_rejected CASE ID
+# A new signer process, which finds the key through libp11, must reply
+# with an error to key-public and csr-build for key ID, and exit 0.
+check_rejected() {
+	local out
+
+	# shellcheck disable=SC2059 # The template is a format string.
+	out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" \
+		request key-public "{\"key_id\":\"$2\"}" \
+		request csr-build "$(printf "$CSR_TEMPLATE" "$2")" 2>&1)
+	assert_equal "$1: no result" \
+		"$(printf '%s\n' "$out" | grep -c '^result ')" 0
+	assert_equal "$1: key-public is an hsm-failure" \
+		"$(printf '%s\n' "$out" | grep '^error ' | sed -n 1p |
+			grep -o '"code":"[a-z-]*"')" '"code":"hsm-failure"'
+	assert_equal "$1: csr-build is an hsm-failure" \
+		"$(printf '%s\n' "$out" | grep '^error ' | sed -n 2p |
+			grep -o '"code":"[a-z-]*"')" '"code":"hsm-failure"'
+	assert_equal "$1: signer exits 0" \
+		"$(printf '%s\n' "$out" | tail -n 1)" "exit 0"
+}
+
+other=$(generate ec-p256)
+p384=$(generate ec-p384)
+rsa=$(generate rsa-2048)
+for id in "$other" "$p384" "$rsa"; do
+	softhsm_public_key_der "$id" "$LAB_DIR/$id.der" ||
+		bail_out "cannot read the public key of $id"
+done
+
+: >"$LAB_DIR/empty.der"
+printf 'not DER at all' >"$LAB_DIR/text.der"
+head -c 40 "$LAB_DIR/$other.der" >"$LAB_DIR/cut.der"
+
+victim=$(generate ec-p256)
+set_info "$victim" "$LAB_DIR/$other.der" ||
+	bail_out "cannot set CKA_PUBLIC_KEY_INFO"
+check_rejected "another P-256 key's info" "$victim"
+
+for case in empty text cut; do
+	victim=$(generate ec-p256)
+	set_info "$victim" "$LAB_DIR/$case.der" ||
+		bail_out "cannot set CKA_PUBLIC_KEY_INFO"
+	check_rejected "$case info" "$victim"
+done
+
+victim=$(generate ec-p256)
+set_info "$victim" "$LAB_DIR/$p384.der" ||
+	bail_out "cannot set CKA_PUBLIC_KEY_INFO"
+check_rejected "a P-384 key's info on a P-256 key" "$victim"
+
+victim=$(generate ec-p384)
+set_info "$victim" "$LAB_DIR/$other.der" ||
+	bail_out "cannot set CKA_PUBLIC_KEY_INFO"
+check_rejected "a P-256 key's info on a P-384 key" "$victim"
+
+victim=$(generate ec-p256)
+set_info "$victim" "$LAB_DIR/$rsa.der" ||
+	bail_out "cannot set CKA_PUBLIC_KEY_INFO"
+check_rejected "an RSA key's info on a P-256 key" "$victim"
+
+tap_done

@@ -4,7 +4,9 @@
 # a wrong value there: nothing, bytes that are not DER, a cut DER, a key
 # of another curve or algorithm, or another key on the same curve. The
 # signer must then reply with an error, and never a JWK or CSR that
-# carries a public key the token's private key does not match.
+# carries a public key the token's private key does not match. RSA keys
+# and keys with a public key object, as made before the signer dropped
+# those objects, do not read the attribute and must still work.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -72,6 +74,15 @@ set_info() {
 		--set-info "$2"
 }
 
+# Usage: b64url_to_file TEXT FILE
+b64url_to_file() {
+	local text=$1 pad
+
+	pad=$(( (4 - ${#text} % 4) % 4 ))
+	text=$text$(printf '%*s' "$pad" '' | tr ' ' '=')
+	printf '%s' "$text" | tr -- '-_' '+/' | base64 -d >"$2"
+}
+
 CSR_TEMPLATE='{"key_id":"%s","tenant":"lab","names":["a.test"]}'
 
 # Usage: check_rejected CASE ID
@@ -134,5 +145,54 @@ victim=$(generate ec-p256)
 set_info "$victim" "$LAB_DIR/$rsa.der" ||
 	bail_out "cannot set CKA_PUBLIC_KEY_INFO"
 check_rejected "an RSA key's info on a P-256 key" "$victim"
+
+# Usage: check_csr CASE ID PEM-FILE
+# A new signer process must build a CSR for key ID that verifies and
+# contains the public key in PEM-FILE.
+check_csr() {
+	local out
+
+	# shellcheck disable=SC2059 # The template is a format string.
+	out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" \
+		request csr-build "$(printf "$CSR_TEMPLATE" "$2")" 2>&1)
+	b64url_to_file "$(member "$(grep '^result {"csr"' <<<"$out")" csr)" \
+		"$LAB_DIR/$2.csr"
+	check "$1: CSR verifies" \
+		openssl req -inform DER -in "$LAB_DIR/$2.csr" -verify -noout
+	assert_equal "$1: CSR contains the key's public key" \
+		"$(openssl req -inform DER -in "$LAB_DIR/$2.csr" -pubkey \
+			-noout 2>&1)" "$(cat "$3")"
+}
+
+# libp11 reads an RSA key's public half from the private key object, so
+# a wrong CKA_PUBLIC_KEY_INFO does not matter for it.
+victim=$(generate rsa-2048)
+softhsm_public_key_der "$victim" "$LAB_DIR/$victim.der" ||
+	bail_out "cannot read the public key of $victim"
+set_info "$victim" "$LAB_DIR/$other.der" ||
+	bail_out "cannot set CKA_PUBLIC_KEY_INFO"
+check_csr "an RSA key with a P-256 key's info" "$victim" \
+	"$LAB_DIR/$victim.der.pem"
+
+# Keys made before the signer dropped public key objects keep theirs.
+# Such a key, with a wrong CKA_PUBLIC_KEY_INFO too, still signs with the
+# point of its public key object.
+for curve in prime256v1 secp384r1; do
+	id=$(openssl rand -hex 16)
+	softhsm_tool --keypairgen --key-type "EC:$curve" --id "$id" \
+		--label "custos/certificate/lab/$id" >/dev/null 2>&1 ||
+		bail_out "pkcs11-tool cannot make a $curve key"
+	# The signer runs as its own user, and the token files must be its.
+	if [ "$(id -u)" -eq 0 ]; then
+		chown -R "$SOFTHSM_SIGNER_USER:" "$SOFTHSM_TOKEN_DIR" ||
+			bail_out "chown $SOFTHSM_TOKEN_DIR failed"
+	fi
+	softhsm_public_key_der "$id" "$LAB_DIR/$id.der" ||
+		bail_out "cannot read the public key of $id"
+	set_info "$id" "$LAB_DIR/$other.der" ||
+		bail_out "cannot set CKA_PUBLIC_KEY_INFO"
+	check_csr "a $curve key with a public key object" "$id" \
+		"$LAB_DIR/$id.der.pem"
+done
 
 tap_done

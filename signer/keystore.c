@@ -264,8 +264,9 @@ token_generate_key(struct signer_token *token, enum key_type type,
  * Finds the private key with CKA_ID id and returns a new reference to
  * libp11's EVP_PKEY for it, and its CKA_LABEL when label is not NULL. A
  * key found once is kept in token->keys, so later lookups do not search
- * the token. Returns 0, -ENOENT when no such key exists, or -EIO when
- * the token cannot be read.
+ * the token. Returns 0, -ENOENT when no such key exists, -EBADMSG when
+ * an EC key has no public key object and no CKA_PUBLIC_KEY_INFO of its
+ * own, or -EIO when the token cannot be read.
  */
 int
 token_find_key(struct signer_token *token,
@@ -301,7 +302,7 @@ token_find_key(struct signer_token *token,
 	if (token_complete_public(token, id, *out) != 0) {
 		EVP_PKEY_free(*out);
 		*out = NULL;
-		return -EIO;
+		return -EBADMSG;
 	}
 	key_cache_put(&token->keys, id, *out,
 	    keys[i].label ? keys[i].label : "");

@@ -103,6 +103,9 @@ check_rejected() {
 	assert_equal "$1: csr-build is an hsm-failure" \
 		"$(printf '%s\n' "$out" | grep '^error ' | sed -n 2p |
 			grep -o '"code":"[a-z-]*"')" '"code":"hsm-failure"'
+	assert_contains "$1: the reply names the attribute" \
+		"$(printf '%s\n' "$out" | grep '^error ' | sed -n 1p)" \
+		"\"message\":\"key $2 in token '$TOKEN_LABEL' has no public key object, and its CKA_PUBLIC_KEY_INFO is missing, invalid or another key's (generate a new key)\""
 	assert_equal "$1: signer exits 0" \
 		"$(printf '%s\n' "$out" | tail -n 1)" "exit 0"
 }

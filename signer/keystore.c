@@ -265,8 +265,9 @@ token_generate_key(struct signer_token *token, enum key_type type,
  * libp11's EVP_PKEY for it, and its CKA_LABEL when label is not NULL. A
  * key found once is kept in token->keys, so later lookups do not search
  * the token. Returns 0, -ENOENT when no such key exists, -EBADMSG when
- * an EC key has no public key object and no CKA_PUBLIC_KEY_INFO of its
- * own, or -EIO when the token cannot be read.
+ * the public key that an EC key has in its public key object or
+ * CKA_PUBLIC_KEY_INFO is missing or not its own, or -EIO when the token
+ * cannot be read.
  */
 int
 token_find_key(struct signer_token *token,

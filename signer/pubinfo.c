@@ -166,7 +166,10 @@ token_store_public_info(struct signer_token *token, CK_SESSION_HANDLE session,
 	return 0;
 }
 
-/* Finds the private key object with CKA_ID id in session. */
+/*
+ * Finds the private key object with CKA_ID id in session. Two objects
+ * with that id are an error, because libp11 may sign with the other one.
+ */
 static int
 find_private(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE session,
     const unsigned char id[KEY_ID_BYTES], CK_OBJECT_HANDLE *obj)
@@ -176,15 +179,19 @@ find_private(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE session,
 		{ CKA_CLASS, &class, sizeof(class) },
 		{ CKA_ID, (void *)id, KEY_ID_BYTES },
 	};
+	CK_OBJECT_HANDLE found[2];
 	CK_ULONG count = 0;
 	CK_RV rv;
 
 	rv = p11->C_FindObjectsInit(session, query, 2);
 	if (rv != CKR_OK)
 		return -1;
-	rv = p11->C_FindObjects(session, obj, 1, &count);
+	rv = p11->C_FindObjects(session, found, 2, &count);
 	p11->C_FindObjectsFinal(session);
-	return rv == CKR_OK && count == 1 ? 0 : -1;
+	if (rv != CKR_OK || count != 1)
+		return -1;
+	*obj = found[0];
+	return 0;
 }
 
 /* Reads CKA_PUBLIC_KEY_INFO of the private key id; NULL when it fails. */
@@ -242,8 +249,8 @@ set_ec_point(EVP_PKEY *pkey, EVP_PKEY *pub)
 /*
  * Checks that the token's private key pkey and the public key pub are one
  * pair, with one signature in the token. Any user of the token may
- * rewrite CKA_PUBLIC_KEY_INFO, so it may hold another key on the same
- * curve, and a JWK or CSR must never carry that key.
+ * rewrite CKA_PUBLIC_KEY_INFO or add a public key object with the key's
+ * CKA_ID, and a JWK or CSR must never carry that other key.
  */
 static int
 check_pair(EVP_PKEY *pkey, EVP_PKEY *pub)
@@ -275,7 +282,7 @@ token_complete_public(struct signer_token *token,
 	char hex[2 * KEY_ID_BYTES + 1];
 	EC_KEY *ec;
 	EVP_PKEY *pub;
-	int missing, stored = 0, rc;
+	int missing, fresh = 0, rc;
 
 	if (!EVP_PKEY_is_a(pkey, "EC"))
 		return 0;
@@ -284,15 +291,16 @@ token_complete_public(struct signer_token *token,
 		return -1;
 	missing = EC_KEY_get0_public_key(ec) == NULL;
 	EC_KEY_free(ec);
-	if (!missing)
-		return 0;
-	if (token->fresh_public != NULL &&
+	if (!missing) {
+		/* libp11 took the point from a public key object. */
+		pub = key_public_copy(pkey);
+	} else if (token->fresh_public != NULL &&
 	    memcmp(token->fresh_id, id, KEY_ID_BYTES) == 0) {
 		pub = token->fresh_public;
 		token->fresh_public = NULL;
+		fresh = 1;
 	} else {
 		pub = public_from_info(token, id);
-		stored = 1;
 	}
 	key_id_to_hex(id, hex);
 	if (pub == NULL) {
@@ -301,16 +309,19 @@ token_complete_public(struct signer_token *token,
 		return -1;
 	}
 	/*
-	 * The key just generated came from its own public key object. The
-	 * check comes first because libp11 hands out the same EVP_PKEY on
-	 * every lookup, so a point once set would stay after a failure.
+	 * The key just generated needs no check, because its point came
+	 * from the public key object of its generation. The check comes
+	 * before set_ec_point(): libp11 hands out the same EVP_PKEY on every
+	 * lookup, so a point once set would stay after a failure.
 	 */
-	rc = EVP_PKEY_is_a(pub, "EC") && (!stored ||
-	    check_pair(pkey, pub) == 0) ? set_ec_point(pkey, pub) : -1;
+	rc = EVP_PKEY_is_a(pub, "EC") && (fresh ||
+	    check_pair(pkey, pub) == 0) ? 0 : -1;
+	if (rc == 0 && missing)
+		rc = set_ec_point(pkey, pub);
 	EVP_PKEY_free(pub);
 	if (rc != 0)
-		log_error("the CKA_PUBLIC_KEY_INFO of key %s in token '%s' is "
-		    "not the public key of its private key", hex,
-		    token->label);
+		log_error("the public key that key %s in token '%s' has in "
+		    "its public key object or CKA_PUBLIC_KEY_INFO is not that "
+		    "of its private key", hex, token->label);
 	return rc;
 }

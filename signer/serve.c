@@ -130,8 +130,9 @@ load_key(struct request *req, EVP_PKEY **pkey, unsigned char id[KEY_ID_BYTES],
 		    "token '%s'", hex, token->label);
 	if (rc == -EBADMSG)
 		return reply_error(req, "hsm-failure", "key %s in token '%s' "
-		    "has no public key object, and its CKA_PUBLIC_KEY_INFO is "
-		    "missing, invalid or another key's (generate a new key)",
+		    "has no valid public key: its public key object or "
+		    "CKA_PUBLIC_KEY_INFO is missing, invalid or another "
+		    "key's",
 		    hex, token->label);
 	if (rc != 0)
 		return reply_error(req, "hsm-failure", "reading key %s from "

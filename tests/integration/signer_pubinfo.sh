@@ -105,7 +105,7 @@ check_rejected() {
 			grep -o '"code":"[a-z-]*"')" '"code":"hsm-failure"'
 	assert_contains "$1: the reply names the attribute" \
 		"$(printf '%s\n' "$out" | grep '^error ' | sed -n 1p)" \
-		"\"message\":\"key $2 in token '$TOKEN_LABEL' has no public key object, and its CKA_PUBLIC_KEY_INFO is missing, invalid or another key's (generate a new key)\""
+		"\"message\":\"key $2 in token '$TOKEN_LABEL' has no valid public key: its public key object or CKA_PUBLIC_KEY_INFO is missing, invalid or another key's\""
 	assert_equal "$1: signer exits 0" \
 		"$(printf '%s\n' "$out" | tail -n 1)" "exit 0"
 }
@@ -166,6 +166,32 @@ check_csr() {
 		"$(openssl req -inform DER -in "$LAB_DIR/$2.csr" -pubkey \
 			-noout 2>&1)" "$(cat "$3")"
 }
+
+# A public key object with the key's CKA_ID gives libp11 the point of
+# another key. SoftHSM2 2.6.1 lets a session that is not logged in create
+# such a public object, so no PIN is needed to plant it.
+victim=$(generate ec-p256)
+softhsm_tool --write-object "$LAB_DIR/$other.der" --type pubkey \
+	--id "$victim" --label planted >/dev/null 2>&1 ||
+	bail_out "pkcs11-tool cannot write a public key object"
+if [ "$(id -u)" -eq 0 ]; then
+	chown -R "$SOFTHSM_SIGNER_USER:" "$SOFTHSM_TOKEN_DIR" ||
+		bail_out "chown $SOFTHSM_TOKEN_DIR failed"
+fi
+check_rejected "another key's public key object" "$victim"
+
+# A second private key with the same CKA_ID: libp11 may sign with either.
+victim=$(generate ec-p256)
+softhsm_tool --keypairgen --key-type EC:prime256v1 --id "$victim" \
+	--label second >/dev/null 2>&1 ||
+	bail_out "pkcs11-tool cannot make a P-256 key"
+softhsm_tool --delete-object --type pubkey --id "$victim" \
+	>/dev/null 2>&1 || bail_out "pkcs11-tool cannot delete an object"
+if [ "$(id -u)" -eq 0 ]; then
+	chown -R "$SOFTHSM_SIGNER_USER:" "$SOFTHSM_TOKEN_DIR" ||
+		bail_out "chown $SOFTHSM_TOKEN_DIR failed"
+fi
+check_rejected "two private keys with one id" "$victim"
 
 # libp11 reads an RSA key's public half from the private key object, so
 # a wrong CKA_PUBLIC_KEY_INFO does not matter for it.

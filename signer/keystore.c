@@ -276,6 +276,7 @@ token_find_key(struct signer_token *token,
 {
 	PKCS11_KEY *keys;
 	unsigned int i, count;
+	int rc;
 
 	*out = NULL;
 	if (token_key_destroyed(id))
@@ -300,10 +301,11 @@ token_find_key(struct signer_token *token,
 	*out = PKCS11_get_private_key(&keys[i]);
 	if (*out == NULL)
 		return -EIO;
-	if (token_complete_public(token, id, *out) != 0) {
+	rc = token_complete_public(token, id, *out);
+	if (rc != 0) {
 		EVP_PKEY_free(*out);
 		*out = NULL;
-		return -EBADMSG;
+		return rc;
 	}
 	key_cache_put(&token->keys, id, *out,
 	    keys[i].label ? keys[i].label : "");

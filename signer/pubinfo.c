@@ -13,6 +13,7 @@
 
 #include "signer.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,7 +249,8 @@ set_ec_point(EVP_PKEY *pkey, EVP_PKEY *pub)
 
 /*
  * Checks that the token's private key pkey and the public key pub are one
- * pair, with one signature in the token. Any user of the token may
+ * pair, with one signature in the token. Returns 0, -EIO when the token
+ * fails to sign, or -EBADMSG when pub does not verify the signature. Any user of the token may
  * rewrite CKA_PUBLIC_KEY_INFO or add a public key object with the key's
  * CKA_ID, and a JWK or CSR must never carry that other key.
  */
@@ -261,20 +263,26 @@ check_pair(EVP_PKEY *pkey, EVP_PKEY *pub)
 	int ok;
 
 	if (RAND_bytes(digest, sizeof(digest)) != 1)
-		return -1;
+		return -EIO;
 	ctx = EVP_PKEY_CTX_new(pkey, NULL);
 	ok = ctx != NULL && EVP_PKEY_sign_init(ctx) == 1 &&
 	    EVP_PKEY_sign(ctx, sig, &siglen, digest, sizeof(digest)) == 1;
 	EVP_PKEY_CTX_free(ctx);
 	if (!ok)
-		return -1;
+		return -EIO;
 	ctx = EVP_PKEY_CTX_new(pub, NULL);
 	ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
 	    EVP_PKEY_verify(ctx, sig, siglen, digest, sizeof(digest)) == 1;
 	EVP_PKEY_CTX_free(ctx);
-	return ok ? 0 : -1;
+	return ok ? 0 : -EBADMSG;
 }
 
+/*
+ * Checks the public point of an EC key that libp11 found, and sets it
+ * from CKA_PUBLIC_KEY_INFO when libp11 found none. Returns 0, -EBADMSG
+ * when the key has no public key of its own, or -EIO when the token
+ * fails to sign.
+ */
 int
 token_complete_public(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], EVP_PKEY *pkey)
@@ -288,7 +296,7 @@ token_complete_public(struct signer_token *token,
 		return 0;
 	ec = EVP_PKEY_get1_EC_KEY(pkey);
 	if (ec == NULL)
-		return -1;
+		return -EIO;
 	missing = EC_KEY_get0_public_key(ec) == NULL;
 	EC_KEY_free(ec);
 	if (!missing) {
@@ -306,7 +314,7 @@ token_complete_public(struct signer_token *token,
 	if (pub == NULL) {
 		log_error("key %s in token '%s' has no public key object and "
 		    "no valid CKA_PUBLIC_KEY_INFO", hex, token->label);
-		return -1;
+		return -EBADMSG;
 	}
 	/*
 	 * The key just generated needs no check, because its point came
@@ -314,12 +322,16 @@ token_complete_public(struct signer_token *token,
 	 * before set_ec_point(): libp11 hands out the same EVP_PKEY on every
 	 * lookup, so a point once set would stay after a failure.
 	 */
-	rc = EVP_PKEY_is_a(pub, "EC") && (fresh ||
-	    check_pair(pkey, pub) == 0) ? 0 : -1;
-	if (rc == 0 && missing)
-		rc = set_ec_point(pkey, pub);
+	rc = EVP_PKEY_is_a(pub, "EC") ? 0 : -EBADMSG;
+	if (rc == 0 && !fresh)
+		rc = check_pair(pkey, pub);
+	if (rc == 0 && missing && set_ec_point(pkey, pub) != 0)
+		rc = -EBADMSG;
 	EVP_PKEY_free(pub);
-	if (rc != 0)
+	if (rc == -EIO)
+		log_error("signing with key %s in token '%s' failed", hex,
+		    token->label);
+	else if (rc != 0)
 		log_error("the public key that key %s in token '%s' has in "
 		    "its public key object or CKA_PUBLIC_KEY_INFO is not that "
 		    "of its private key", hex, token->label);

@@ -193,6 +193,19 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 check_rejected "two private keys with one id" "$victim"
 
+# A key that the token will not sign with cannot be checked, and the
+# reply must then name a token failure, not the key's public key.
+victim=$(generate ec-p256)
+"$PROBE" "$SOFTHSM_MODULE" "$TOKEN_LABEL" "$SOFTHSM_PIN_FILE" "$victim" \
+	--forbid-sign || bail_out "cannot set CKA_SIGN"
+out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" \
+	request key-public "{\"key_id\":\"$victim\"}" 2>&1)
+assert_contains "a key that cannot sign: hsm-failure" \
+	"$(grep '^error ' <<<"$out")" \
+	"{\"code\":\"hsm-failure\",\"message\":\"reading key $victim from token '$TOKEN_LABEL' failed\"}"
+assert_equal "a key that cannot sign: signer exits 0" \
+	"$(printf '%s\n' "$out" | tail -n 1)" "exit 0"
+
 # libp11 reads an RSA key's public half from the private key object, so
 # a wrong CKA_PUBLIC_KEY_INFO does not matter for it.
 victim=$(generate rsa-2048)

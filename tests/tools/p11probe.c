@@ -22,6 +22,11 @@
  * the private key's CKA_PUBLIC_KEY_INFO, so that tests can give the signer
  * a key whose stored public key is wrong. It prints nothing and exits 0
  * when the token took the value.
+ *
+ *	p11probe MODULE TOKEN-LABEL PIN-FILE KEY-ID-HEX --forbid-sign
+ *
+ * sets the private key's CKA_SIGN to false, so that the token rejects
+ * every signature with it, and exits 0 when the token took the value.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -341,6 +346,22 @@ set_public_info(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
 	return 0;
 }
 
+/* Sets the private key's CKA_SIGN to false. */
+static int
+forbid_signing(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key)
+{
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE attr = { CKA_SIGN, &no, sizeof(no) };
+	CK_RV rv = p11->C_SetAttributeValue(session, key, &attr, 1);
+
+	if (rv != CKR_OK) {
+		fprintf(stderr, "p11probe: setting CKA_SIGN failed: %s\n",
+		    rv_name(rv));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_id(const char *hex, unsigned char *id, size_t *len)
 {
@@ -369,10 +390,12 @@ main(int argc, char **argv)
 	CK_SLOT_ID slot;
 
 	int set_info = argc == 7 && strcmp(argv[5], "--set-info") == 0;
+	int forbid_sign = argc == 6 && strcmp(argv[5], "--forbid-sign") == 0;
 
 	if (argc != 5 && argc != 6 && !set_info) {
 		fprintf(stderr, "usage: p11probe MODULE TOKEN-LABEL PIN-FILE "
-		    "KEY-ID-HEX [PUBKEY-PEM-OUT | --set-info DER-FILE]\n");
+		    "KEY-ID-HEX [PUBKEY-PEM-OUT | --set-info DER-FILE | "
+		    "--forbid-sign]\n");
 		return 2;
 	}
 	if (parse_id(argv[4], id, &id_len) != 0) {
@@ -390,6 +413,8 @@ main(int argc, char **argv)
 	}
 	if (set_info)
 		return set_public_info(session, priv, argv[6]) == 0 ? 0 : 1;
+	if (forbid_sign)
+		return forbid_signing(session, priv) == 0 ? 0 : 1;
 	has_public = find_object(session, CKO_PUBLIC_KEY, id, id_len,
 	    &pub) == 0;
 	probe_private(session, priv);

@@ -162,8 +162,16 @@ keygen_request_init(struct keygen_request *k, enum key_type type,
 		return -1;
 	label_len = strlen(k->label);
 
-	/* A session object: see signer/pubinfo.c. */
-	add_attr(k->pub, &k->pub_count, CKA_TOKEN, &k->no, 1);
+	/*
+	 * Only a certificate key keeps its public key object. Servers on the
+	 * nodes use that key through libp11's engine, which needs it: libp11
+	 * 0.4.12 does not read CKA_PUBLIC_KEY_INFO, and SoftHSM2 keeps no
+	 * EC point in a private key object. An account key is used by the
+	 * signer alone, so its public key is a session object
+	 * (signer/pubinfo.c).
+	 */
+	add_attr(k->pub, &k->pub_count, CKA_TOKEN,
+	    binding->purpose == KEY_PURPOSE_CERTIFICATE ? &k->yes : &k->no, 1);
 	add_attr(k->pub, &k->pub_count, CKA_PRIVATE, &k->no, 1);
 	add_attr(k->pub, &k->pub_count, CKA_VERIFY, &k->yes, 1);
 	add_attr(k->pub, &k->pub_count, CKA_ENCRYPT, &k->no, 1);
@@ -246,7 +254,7 @@ token_generate_key(struct signer_token *token, enum key_type type,
 			token->p11->C_DestroyObject(session, priv);
 			rv = CKR_FUNCTION_FAILED;
 		}
-		/* Closing the session destroys the public key object. */
+		/* Closing the session destroys a session public key. */
 		token->p11->C_CloseSession(session);
 	}
 	if (rv != CKR_OK) {

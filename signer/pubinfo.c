@@ -1,9 +1,11 @@
 /*
  * The public half of a key that has no public key object in the token.
- * The signer keeps only the private key object, and writes the public
- * key to its CKA_PUBLIC_KEY_INFO (PKCS#11 2.40). To SoftHSM2 each object
- * is a file, and a second file per key raised the CPU time of one P-256
- * generation from 5.0 to 7.6 ms (bench/p11_rate --keygen, 100 keys).
+ * For an account key the signer keeps only the private key object, and
+ * writes the public key to its CKA_PUBLIC_KEY_INFO (PKCS#11 2.40). To
+ * SoftHSM2 each object is a file, and a second file per key raised the
+ * CPU time of one P-256 generation from 5.0 to 7.6 ms (bench/p11_rate
+ * --keygen, 100 keys). A certificate key keeps its public key object,
+ * which servers using the key through libp11's engine need.
  */
 /*
  * libp11 0.4.12 hands out legacy EC_KEYs; completing one needs the EC_KEY
@@ -249,10 +251,11 @@ set_ec_point(EVP_PKEY *pkey, EVP_PKEY *pub)
 
 /*
  * Checks that the token's private key pkey and the public key pub are one
- * pair, with one signature in the token. Returns 0, -EIO when the token
- * fails to sign, or -EBADMSG when pub does not verify the signature. Any user of the token may
+ * pair, with one signature in the token. Any user of the token may
  * rewrite CKA_PUBLIC_KEY_INFO or add a public key object with the key's
- * CKA_ID, and a JWK or CSR must never carry that other key.
+ * CKA_ID, and a JWK or CSR must never carry that other key. Returns 0,
+ * -EIO when the token fails to sign, or -EBADMSG when pub does not verify
+ * the signature.
  */
 static int
 check_pair(EVP_PKEY *pkey, EVP_PKEY *pub)

@@ -60,11 +60,15 @@ member() {
 		sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p"
 }
 
-# Usage: generate TYPE
-# Generates a certificate key for tenant lab and prints its id.
+# Usage: generate TYPE [certificate]
+# Generates an account key, or a certificate key, for tenant lab and
+# prints its id. Only account keys lack a public key object.
 generate() {
+	local purpose='"purpose":"account","issuer":"pebble"'
+
+	[ "${2:-}" = certificate ] && purpose='"purpose":"certificate"'
 	member "$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" request key-generate \
-		"{\"purpose\":\"certificate\",\"tenant\":\"lab\",\"type\":\"$1\"}" \
+		"{$purpose,\"tenant\":\"lab\",\"type\":\"$1\"}" \
 		2>&1 | grep '^result ')" key_id
 }
 
@@ -84,23 +88,27 @@ b64url_to_file() {
 }
 
 CSR_TEMPLATE='{"key_id":"%s","tenant":"lab","names":["a.test"]}'
+JWS_TEMPLATE='{"key_id":"%s","tenant":"lab",'
+JWS_TEMPLATE+='"url":"https://127.0.0.1:14000/new-order",'
+JWS_TEMPLATE+='"nonce":"abc-_1","kid":"https://127.0.0.1:14000/acct/1",'
+JWS_TEMPLATE+='"payload":"{}"}'
 
 # Usage: check_rejected CASE ID
-# A new signer process, which finds the key through libp11, must reply
-# with an error to key-public and csr-build for key ID, and exit 0.
+# A new signer process, which finds the account key through libp11, must
+# reply with an error to key-public and jws-sign for key ID, and exit 0.
 check_rejected() {
 	local out
 
 	# shellcheck disable=SC2059 # The template is a format string.
 	out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" \
 		request key-public "{\"key_id\":\"$2\"}" \
-		request csr-build "$(printf "$CSR_TEMPLATE" "$2")" 2>&1)
+		request jws-sign "$(printf "$JWS_TEMPLATE" "$2")" 2>&1)
 	assert_equal "$1: no result" \
 		"$(printf '%s\n' "$out" | grep -c '^result ')" 0
 	assert_equal "$1: key-public is an hsm-failure" \
 		"$(printf '%s\n' "$out" | grep '^error ' | sed -n 1p |
 			grep -o '"code":"[a-z-]*"')" '"code":"hsm-failure"'
-	assert_equal "$1: csr-build is an hsm-failure" \
+	assert_equal "$1: jws-sign is an hsm-failure" \
 		"$(printf '%s\n' "$out" | grep '^error ' | sed -n 2p |
 			grep -o '"code":"[a-z-]*"')" '"code":"hsm-failure"'
 	assert_contains "$1: the reply names the attribute" \
@@ -208,7 +216,7 @@ assert_equal "a key that cannot sign: signer exits 0" \
 
 # libp11 reads an RSA key's public half from the private key object, so
 # a wrong CKA_PUBLIC_KEY_INFO does not matter for it.
-victim=$(generate rsa-2048)
+victim=$(generate rsa-2048 certificate)
 softhsm_public_key_der "$victim" "$LAB_DIR/$victim.der" ||
 	bail_out "cannot read the public key of $victim"
 set_info "$victim" "$LAB_DIR/$other.der" ||

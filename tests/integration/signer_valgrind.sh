@@ -2,8 +2,8 @@
 # The signer's test build under valgrind's leak checker, one session per
 # key type (EC P-256, EC P-384 and RSA-2048): key-generate (certificate and account key),
 # key-public, jws-sign, csr-build, then end of file. A last session uses
-# P-256 keys made by an earlier process, one of them with another key's
-# CKA_PUBLIC_KEY_INFO. valgrind cannot run under the
+# P-256 keys made by an earlier process, one account key with another
+# key's CKA_PUBLIC_KEY_INFO. valgrind cannot run under the
 # seccomp filter (it maps translated code with PROT_EXEC), so the test
 # build's --test-no-sandbox-filter skips Landlock and the filter, and
 # the rlimits, which valgrind refuses to set; the privilege drop stays.
@@ -142,12 +142,12 @@ generate() {
 		grep '^result ')" key_id
 }
 
-# A later process finds P-256 keys through libp11 and reads their public
-# keys from CKA_PUBLIC_KEY_INFO, which for the key "wrong" is another
-# key's, so the signer rejects it after one signature.
+# A later process finds P-256 keys through libp11 and checks each public
+# key with one signature. Account keys take theirs from
+# CKA_PUBLIC_KEY_INFO, which for the key "wrong" is another key's.
 cert=$(generate '"purpose":"certificate"')
 account=$(generate '"purpose":"account","issuer":"pebble"')
-wrong=$(generate '"purpose":"certificate"')
+wrong=$(generate '"purpose":"account","issuer":"pebble"')
 softhsm_public_key_der "$cert" "$LAB_DIR/cert.der" ||
 	bail_out "cannot read the public key of $cert"
 "$VALGRIND_BUILD_DIR/tests/p11probe" "$SOFTHSM_MODULE" "$TOKEN_LABEL" \
@@ -161,8 +161,7 @@ out=$(VALGRIND_LOG=$log SIGNER_CLIENT_TIMEOUT=$CLIENT_TIMEOUT \
 	'{"key_id":"'"$account"'","tenant":"lab","url":"https://127.0.0.1:14000/new-order","nonce":"abc-_1","kid":"https://127.0.0.1:14000/acct/1","payload":"{}"}' \
 	request csr-build \
 	"{\"key_id\":\"$cert\",\"tenant\":\"lab\",\"names\":[\"a.test\"]}" \
-	request csr-build \
-	"{\"key_id\":\"$wrong\",\"tenant\":\"lab\",\"names\":[\"a.test\"]}" \
+	request key-public "{\"key_id\":\"$wrong\"}" \
 	2>&1)
 assert_equal "later process: three requests succeed" \
 	"$(printf '%s\n' "$out" | grep -c '^result ')" 3

@@ -11,11 +11,9 @@
  *
  * With --keygen it measures what the token spends on each new
  * certificate key instead. Each run of C_GenerateKeyPair makes a P-256
- * key pair with the attributes that the signer sets: a sign-only,
+ * token key pair with the attributes that the signer sets: a sign-only,
  * sensitive private key that cannot be extracted, a verify-only public
- * key, a random CKA_ID and a label. As in the signer, only the private
- * key is a token object, and the public key's SubjectPublicKeyInfo is
- * written to its CKA_PUBLIC_KEY_INFO.
+ * key, a random CKA_ID and a label.
  *
  * Prints one line of NAME=VALUE words: key_type, count, seconds,
  * per_second and cpu_s. Exit status 0, or 1 with a message.
@@ -195,35 +193,7 @@ sign_once(struct token *t, const unsigned char *message)
 	return 0;
 }
 
-/*
- * Writes the SubjectPublicKeyInfo of the P-256 public key object pub to
- * the private key's CKA_PUBLIC_KEY_INFO: a fixed header, then the point.
- */
-static int
-store_public_info(struct token *t, CK_OBJECT_HANDLE pub,
-    CK_OBJECT_HANDLE priv)
-{
-	static const CK_BYTE header[] = {
-		0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce,
-		0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-		0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-	};
-	CK_BYTE point[67], info[sizeof(header) + 65];
-	CK_ATTRIBUTE get = { CKA_EC_POINT, point, sizeof(point) };
-	CK_ATTRIBUTE set = { CKA_PUBLIC_KEY_INFO, info, sizeof(info) };
-
-	/* CKA_EC_POINT is an OCTET STRING: 0x04, length 65, the point. */
-	if (t->p11->C_GetAttributeValue(t->session, pub, &get, 1) != CKR_OK ||
-	    get.ulValueLen != sizeof(point) || point[0] != 0x04 ||
-	    point[1] != 65)
-		return -1;
-	memcpy(info, header, sizeof(header));
-	memcpy(info + sizeof(header), point + 2, 65);
-	return t->p11->C_SetAttributeValue(t->session, priv, &set, 1) ==
-	    CKR_OK ? 0 : -1;
-}
-
-/* Generates one P-256 key pair as the signer does. */
+/* Generates one P-256 token key pair as the signer does. */
 static int
 generate_once(struct token *t, long n)
 {
@@ -235,13 +205,12 @@ generate_once(struct token *t, long n)
 	CK_BYTE id[16];
 	char label[64];
 	CK_OBJECT_HANDLE pub, priv;
-	int rc;
 
 	for (size_t i = 0; i < sizeof(id); i++)
 		id[i] = (CK_BYTE)(rand() & 0xff);
 	snprintf(label, sizeof(label), "bench/keygen/%ld", n);
 	CK_ATTRIBUTE pub_attrs[] = {
-		{ CKA_TOKEN, &no, 1 },
+		{ CKA_TOKEN, &yes, 1 },
 		{ CKA_PRIVATE, &no, 1 },
 		{ CKA_VERIFY, &yes, 1 },
 		{ CKA_ENCRYPT, &no, 1 },
@@ -264,15 +233,10 @@ generate_once(struct token *t, long n)
 		{ CKA_LABEL, label, strlen(label) },
 	};
 
-	if (t->p11->C_GenerateKeyPair(t->session, &mech, pub_attrs,
+	return t->p11->C_GenerateKeyPair(t->session, &mech, pub_attrs,
 	    sizeof(pub_attrs) / sizeof(pub_attrs[0]), priv_attrs,
-	    sizeof(priv_attrs) / sizeof(priv_attrs[0]), &pub, &priv) !=
-	    CKR_OK)
-		return -1;
-	rc = store_public_info(t, pub, priv);
-	/* The signer's session ends here, which destroys the public key. */
-	t->p11->C_DestroyObject(t->session, pub);
-	return rc;
+	    sizeof(priv_attrs) / sizeof(priv_attrs[0]), &pub, &priv) ==
+	    CKR_OK ? 0 : -1;
 }
 
 static double

@@ -130,6 +130,12 @@ load_new_key(struct request *req, EVP_PKEY **pkey,
 	if (rc == -ENOENT)
 		return reply_error(req, "unknown-key", "no key with id %s in "
 		    "token '%s'", hex, req->ctx->token->label);
+	if (rc == -EBADMSG)
+		return reply_error(req, "hsm-failure", "key %s in token '%s' "
+		    "has no valid public key: its public key object or "
+		    "CKA_PUBLIC_KEY_INFO is missing, invalid or another "
+		    "key's",
+		    hex, req->ctx->token->label);
 	if (rc != 0)
 		return reply_error(req, "hsm-failure", "reading key %s from "
 		    "token '%s' failed", hex, req->ctx->token->label);

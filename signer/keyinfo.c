@@ -21,8 +21,8 @@
  * out legacy keys whose parameters OpenSSL 3 cannot always query, but their
  * SubjectPublicKeyInfo encodes normally.
  */
-static EVP_PKEY *
-public_copy(EVP_PKEY *pkey)
+EVP_PKEY *
+key_public_copy(EVP_PKEY *pkey)
 {
 	unsigned char *der = NULL;
 	const unsigned char *p;
@@ -97,7 +97,7 @@ key_type_of(EVP_PKEY *pkey, enum key_type *type)
 
 	if (classify(pkey, type) == 0)
 		return 0;
-	pub = public_copy(pkey);
+	pub = key_public_copy(pkey);
 	if (pub == NULL)
 		return -1;
 	rc = classify(pub, type);
@@ -200,7 +200,7 @@ key_jwk(EVP_PKEY *pkey)
 
 	if (key_type_of(pkey, &type) != 0)
 		return NULL;
-	pub = public_copy(pkey);
+	pub = key_public_copy(pkey);
 	if (pub == NULL)
 		return NULL;
 	if (type == KEY_TYPE_EC_P256 || type == KEY_TYPE_EC_P384)

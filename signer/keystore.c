@@ -162,8 +162,16 @@ keygen_request_init(struct keygen_request *k, enum key_type type,
 		return -1;
 	label_len = strlen(k->label);
 
-	/* A session object: see signer/pubinfo.c. */
-	add_attr(k->pub, &k->pub_count, CKA_TOKEN, &k->no, 1);
+	/*
+	 * Only a certificate key keeps its public key object. Servers on the
+	 * nodes use that key through libp11's engine, which needs it: libp11
+	 * 0.4.12 does not read CKA_PUBLIC_KEY_INFO, and SoftHSM2 keeps no
+	 * EC point in a private key object. An account key is used by the
+	 * signer alone, so its public key is a session object
+	 * (signer/pubinfo.c).
+	 */
+	add_attr(k->pub, &k->pub_count, CKA_TOKEN,
+	    binding->purpose == KEY_PURPOSE_CERTIFICATE ? &k->yes : &k->no, 1);
 	add_attr(k->pub, &k->pub_count, CKA_PRIVATE, &k->no, 1);
 	add_attr(k->pub, &k->pub_count, CKA_VERIFY, &k->yes, 1);
 	add_attr(k->pub, &k->pub_count, CKA_ENCRYPT, &k->no, 1);
@@ -246,7 +254,7 @@ token_generate_key(struct signer_token *token, enum key_type type,
 			token->p11->C_DestroyObject(session, priv);
 			rv = CKR_FUNCTION_FAILED;
 		}
-		/* Closing the session destroys the public key object. */
+		/* Closing the session destroys a session public key. */
 		token->p11->C_CloseSession(session);
 	}
 	if (rv != CKR_OK) {
@@ -264,8 +272,10 @@ token_generate_key(struct signer_token *token, enum key_type type,
  * Finds the private key with CKA_ID id and returns a new reference to
  * libp11's EVP_PKEY for it, and its CKA_LABEL when label is not NULL. A
  * key found once is kept in token->keys, so later lookups do not search
- * the token. Returns 0, -ENOENT when no such key exists, or -EIO when
- * the token cannot be read.
+ * the token. Returns 0, -ENOENT when no such key exists, -EBADMSG when
+ * the public key that an EC key has in its public key object or
+ * CKA_PUBLIC_KEY_INFO is missing or not its own, or -EIO when the token
+ * cannot be read.
  */
 int
 token_find_key(struct signer_token *token,
@@ -274,6 +284,7 @@ token_find_key(struct signer_token *token,
 {
 	PKCS11_KEY *keys;
 	unsigned int i, count;
+	int rc;
 
 	*out = NULL;
 	if (token_key_destroyed(id))
@@ -298,10 +309,11 @@ token_find_key(struct signer_token *token,
 	*out = PKCS11_get_private_key(&keys[i]);
 	if (*out == NULL)
 		return -EIO;
-	if (token_complete_public(token, id, *out) != 0) {
+	rc = token_complete_public(token, id, *out);
+	if (rc != 0) {
 		EVP_PKEY_free(*out);
 		*out = NULL;
-		return -EIO;
+		return rc;
 	}
 	key_cache_put(&token->keys, id, *out,
 	    keys[i].label ? keys[i].label : "");

@@ -1,9 +1,11 @@
 /*
  * The public half of a key that has no public key object in the token.
- * The signer keeps only the private key object, and writes the public
- * key to its CKA_PUBLIC_KEY_INFO (PKCS#11 2.40). To SoftHSM2 each object
- * is a file, and a second file per key raised the CPU time of one P-256
- * generation from 5.0 to 7.6 ms (bench/p11_rate --keygen, 100 keys).
+ * For an account key the signer keeps only the private key object, and
+ * writes the public key to its CKA_PUBLIC_KEY_INFO (PKCS#11 2.40). To
+ * SoftHSM2 each object is a file, and a second file per key raised the
+ * CPU time of one P-256 generation from 5.0 to 7.6 ms (bench/p11_rate
+ * --keygen, 100 keys). A certificate key keeps its public key object,
+ * which servers using the key through libp11's engine need.
  */
 /*
  * libp11 0.4.12 hands out legacy EC_KEYs; completing one needs the EC_KEY
@@ -13,6 +15,7 @@
 
 #include "signer.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,10 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
+
+#include "logging/log.h"
 
 /* Reads one attribute of obj into a new buffer; NULL when it fails. */
 static unsigned char *
@@ -163,7 +169,10 @@ token_store_public_info(struct signer_token *token, CK_SESSION_HANDLE session,
 	return 0;
 }
 
-/* Finds the private key object with CKA_ID id in session. */
+/*
+ * Finds the private key object with CKA_ID id in session. Two objects
+ * with that id are an error, because libp11 may sign with the other one.
+ */
 static int
 find_private(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE session,
     const unsigned char id[KEY_ID_BYTES], CK_OBJECT_HANDLE *obj)
@@ -173,15 +182,19 @@ find_private(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE session,
 		{ CKA_CLASS, &class, sizeof(class) },
 		{ CKA_ID, (void *)id, KEY_ID_BYTES },
 	};
+	CK_OBJECT_HANDLE found[2];
 	CK_ULONG count = 0;
 	CK_RV rv;
 
 	rv = p11->C_FindObjectsInit(session, query, 2);
 	if (rv != CKR_OK)
 		return -1;
-	rv = p11->C_FindObjects(session, obj, 1, &count);
+	rv = p11->C_FindObjects(session, found, 2, &count);
 	p11->C_FindObjectsFinal(session);
-	return rv == CKR_OK && count == 1 ? 0 : -1;
+	if (rv != CKR_OK || count != 1)
+		return -1;
+	*obj = found[0];
+	return 0;
 }
 
 /* Reads CKA_PUBLIC_KEY_INFO of the private key id; NULL when it fails. */
@@ -236,33 +249,94 @@ set_ec_point(EVP_PKEY *pkey, EVP_PKEY *pub)
 	return rc;
 }
 
+/*
+ * Checks that the token's private key pkey and the public key pub are one
+ * pair, with one signature in the token. Any user of the token may
+ * rewrite CKA_PUBLIC_KEY_INFO or add a public key object with the key's
+ * CKA_ID, and a JWK or CSR must never carry that other key. Returns 0,
+ * -EIO when the token fails to sign, or -EBADMSG when pub does not verify
+ * the signature.
+ */
+static int
+check_pair(EVP_PKEY *pkey, EVP_PKEY *pub)
+{
+	unsigned char digest[32], sig[160];
+	size_t siglen = sizeof(sig);
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	if (RAND_bytes(digest, sizeof(digest)) != 1)
+		return -EIO;
+	ctx = EVP_PKEY_CTX_new(pkey, NULL);
+	ok = ctx != NULL && EVP_PKEY_sign_init(ctx) == 1 &&
+	    EVP_PKEY_sign(ctx, sig, &siglen, digest, sizeof(digest)) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	if (!ok)
+		return -EIO;
+	ctx = EVP_PKEY_CTX_new(pub, NULL);
+	ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
+	    EVP_PKEY_verify(ctx, sig, siglen, digest, sizeof(digest)) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	return ok ? 0 : -EBADMSG;
+}
+
+/*
+ * Checks the public point of an EC key that libp11 found, and sets it
+ * from CKA_PUBLIC_KEY_INFO when libp11 found none. Returns 0, -EBADMSG
+ * when the key has no public key of its own, or -EIO when the token
+ * fails to sign.
+ */
 int
 token_complete_public(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], EVP_PKEY *pkey)
 {
+	char hex[2 * KEY_ID_BYTES + 1];
 	EC_KEY *ec;
 	EVP_PKEY *pub;
-	int missing, rc;
+	int missing, fresh = 0, rc;
 
 	if (!EVP_PKEY_is_a(pkey, "EC"))
 		return 0;
 	ec = EVP_PKEY_get1_EC_KEY(pkey);
 	if (ec == NULL)
-		return -1;
+		return -EIO;
 	missing = EC_KEY_get0_public_key(ec) == NULL;
 	EC_KEY_free(ec);
-	if (!missing)
-		return 0;
-	if (token->fresh_public != NULL &&
+	if (!missing) {
+		/* libp11 took the point from a public key object. */
+		pub = key_public_copy(pkey);
+	} else if (token->fresh_public != NULL &&
 	    memcmp(token->fresh_id, id, KEY_ID_BYTES) == 0) {
 		pub = token->fresh_public;
 		token->fresh_public = NULL;
+		fresh = 1;
 	} else {
 		pub = public_from_info(token, id);
 	}
-	if (pub == NULL)
-		return -1;
-	rc = EVP_PKEY_is_a(pub, "EC") ? set_ec_point(pkey, pub) : -1;
+	key_id_to_hex(id, hex);
+	if (pub == NULL) {
+		log_error("key %s in token '%s' has no public key object and "
+		    "no valid CKA_PUBLIC_KEY_INFO", hex, token->label);
+		return -EBADMSG;
+	}
+	/*
+	 * The key just generated needs no check, because its point came
+	 * from the public key object of its generation. The check comes
+	 * before set_ec_point(): libp11 hands out the same EVP_PKEY on every
+	 * lookup, so a point once set would stay after a failure.
+	 */
+	rc = EVP_PKEY_is_a(pub, "EC") ? 0 : -EBADMSG;
+	if (rc == 0 && !fresh)
+		rc = check_pair(pkey, pub);
+	if (rc == 0 && missing && set_ec_point(pkey, pub) != 0)
+		rc = -EBADMSG;
 	EVP_PKEY_free(pub);
+	if (rc == -EIO)
+		log_error("signing with key %s in token '%s' failed", hex,
+		    token->label);
+	else if (rc != 0)
+		log_error("the public key that key %s in token '%s' has in "
+		    "its public key object or CKA_PUBLIC_KEY_INFO is not that "
+		    "of its private key", hex, token->label);
 	return rc;
 }

@@ -128,6 +128,12 @@ load_key(struct request *req, EVP_PKEY **pkey, unsigned char id[KEY_ID_BYTES],
 	if (rc == -ENOENT)
 		return reply_error(req, "unknown-key", "no key with id %s in "
 		    "token '%s'", hex, token->label);
+	if (rc == -EBADMSG)
+		return reply_error(req, "hsm-failure", "key %s in token '%s' "
+		    "has no valid public key: its public key object or "
+		    "CKA_PUBLIC_KEY_INFO is missing, invalid or another "
+		    "key's",
+		    hex, token->label);
 	if (rc != 0)
 		return reply_error(req, "hsm-failure", "reading key %s from "
 		    "token '%s' failed", hex, token->label);

@@ -145,6 +145,7 @@ void key_cache_clear(struct key_cache *cache);
 
 /* keyinfo.c: public-key facts that work with any EVP_PKEY. */
 int key_type_of(EVP_PKEY *pkey, enum key_type *type);
+EVP_PKEY *key_public_copy(EVP_PKEY *pkey);
 json_t *key_jwk(EVP_PKEY *pkey);
 int key_thumbprint(const json_t *jwk, char *out, size_t outlen);
 int key_uri(const char *token_label, const unsigned char id[KEY_ID_BYTES],

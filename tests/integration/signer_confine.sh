@@ -161,10 +161,11 @@ assert_equal "confined signer generates, signs and builds CSRs" \
 	"$(grep -o '^result {"[a-z_]*"' <<<"$out" | cut -d '"' -f 2 |
 		tr '\n' ' ')" "key_id key_id protected csr key_id "
 assert_equal "no request failed" "$(grep -c '^error ' <<<"$out")" 0
-# Each key keeps one object, its private key, in the token.
+# The account key keeps its private key object in the token, and the
+# certificate key its private and public key objects.
 assert_equal "new objects are on the token" \
 	"$(find "$TOKEN_SUBDIR" -name '*.object' ! -name token.object |
-		wc -l)" 2
+		wc -l)" 3
 assert_equal "signer exits 0 after the key requests" \
 	"$(tail -n 1 <<<"$out")" "exit 0"
 

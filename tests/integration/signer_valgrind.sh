@@ -1,7 +1,9 @@
 #!/bin/bash
 # The signer's test build under valgrind's leak checker, one session per
 # key type (EC P-256, EC P-384 and RSA-2048): key-generate (certificate and account key),
-# key-public, jws-sign, csr-build, then end of file. valgrind cannot run under the
+# key-public, jws-sign, csr-build, then end of file. A last session uses
+# P-256 keys made by an earlier process, one account key with another
+# key's CKA_PUBLIC_KEY_INFO. valgrind cannot run under the
 # seccomp filter (it maps translated code with PROT_EXEC), so the test
 # build's --test-no-sandbox-filter skips Landlock and the filter, and
 # the rlimits, which valgrind refuses to set; the privilege drop stays.
@@ -125,5 +127,52 @@ run_session() {
 for type in ec-p256 ec-p384 rsa-2048; do
 	run_session "$type"
 done
+
+# Usage: member JSON-LINE NAME
+member() {
+	printf '%s\n' "${1#result }" |
+		sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p"
+}
+
+# Usage: generate PURPOSE-MEMBERS
+# Generates a P-256 key outside valgrind and prints its id.
+generate() {
+	member "$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" request key-generate \
+		"{$1,\"tenant\":\"lab\",\"type\":\"ec-p256\"}" 2>&1 |
+		grep '^result ')" key_id
+}
+
+# A later process finds P-256 keys through libp11 and checks each public
+# key with one signature. Account keys take theirs from
+# CKA_PUBLIC_KEY_INFO, which for the key "wrong" is another key's.
+cert=$(generate '"purpose":"certificate"')
+account=$(generate '"purpose":"account","issuer":"pebble"')
+wrong=$(generate '"purpose":"account","issuer":"pebble"')
+softhsm_public_key_der "$cert" "$LAB_DIR/cert.der" ||
+	bail_out "cannot read the public key of $cert"
+"$VALGRIND_BUILD_DIR/tests/p11probe" "$SOFTHSM_MODULE" "$TOKEN_LABEL" \
+	"$SOFTHSM_PIN_FILE" "$wrong" --set-info "$LAB_DIR/cert.der" ||
+	bail_out "cannot set CKA_PUBLIC_KEY_INFO of $wrong"
+log=$LAB_DIR/valgrind-later.log
+out=$(VALGRIND_LOG=$log SIGNER_CLIENT_TIMEOUT=$CLIENT_TIMEOUT \
+	"$CLIENT" "$WRAPPER" "$CONF" \
+	request key-public "{\"key_id\":\"$cert\"}" \
+	request jws-sign \
+	'{"key_id":"'"$account"'","tenant":"lab","url":"https://127.0.0.1:14000/new-order","nonce":"abc-_1","kid":"https://127.0.0.1:14000/acct/1","payload":"{}"}' \
+	request csr-build \
+	"{\"key_id\":\"$cert\",\"tenant\":\"lab\",\"names\":[\"a.test\"]}" \
+	request key-public "{\"key_id\":\"$wrong\"}" \
+	2>&1)
+assert_equal "later process: three requests succeed" \
+	"$(printf '%s\n' "$out" | grep -c '^result ')" 3
+assert_contains "later process: another key's info is rejected" \
+	"$(printf '%s\n' "$out" | grep '^error ')" '"code":"hsm-failure"'
+assert_equal "later process: valgrind exit status is 0, not 99" \
+	"$(printf '%s\n' "$out" | tail -n 1)" "exit 0"
+assert_equal "later process: definitely lost is 0 bytes" \
+	"$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' "$log" |
+		tr -d ,)" 0
+assert_equal "later process: no valgrind error in the log" \
+	"$(grep -c 'Invalid \|uninitialised\|definitely lost in' "$log")" 0
 
 tap_done

@@ -15,6 +15,18 @@
  * writes the public key as a PEM SubjectPublicKeyInfo: the public key
  * object's, or else the private key's CKA_PUBLIC_KEY_INFO.
  * Exits 0 when every line was printed, 1 otherwise.
+ *
+ *	p11probe MODULE TOKEN-LABEL PIN-FILE KEY-ID-HEX --set-info DER-FILE
+ *
+ * writes the bytes of DER-FILE, which may be empty or not DER at all, to
+ * the private key's CKA_PUBLIC_KEY_INFO, so that tests can give the signer
+ * a key whose stored public key is wrong. It prints nothing and exits 0
+ * when the token took the value.
+ *
+ *	p11probe MODULE TOKEN-LABEL PIN-FILE KEY-ID-HEX --forbid-sign
+ *
+ * sets the private key's CKA_SIGN to false, so that the token rejects
+ * every signature with it, and exits 0 when the token took the value.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -309,6 +321,47 @@ write_public_info(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
 	return rc;
 }
 
+/* Writes the bytes of path to the private key's CKA_PUBLIC_KEY_INFO. */
+static int
+set_public_info(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
+    const char *path)
+{
+	unsigned char der[4096];
+	CK_ATTRIBUTE attr = { CKA_PUBLIC_KEY_INFO, der, 0 };
+	FILE *in = fopen(path, "rb");
+	CK_RV rv;
+
+	if (in == NULL) {
+		fprintf(stderr, "p11probe: cannot read %s\n", path);
+		return -1;
+	}
+	attr.ulValueLen = fread(der, 1, sizeof(der), in);
+	fclose(in);
+	rv = p11->C_SetAttributeValue(session, key, &attr, 1);
+	if (rv != CKR_OK) {
+		fprintf(stderr, "p11probe: setting CKA_PUBLIC_KEY_INFO "
+		    "failed: %s\n", rv_name(rv));
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets the private key's CKA_SIGN to false. */
+static int
+forbid_signing(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key)
+{
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE attr = { CKA_SIGN, &no, sizeof(no) };
+	CK_RV rv = p11->C_SetAttributeValue(session, key, &attr, 1);
+
+	if (rv != CKR_OK) {
+		fprintf(stderr, "p11probe: setting CKA_SIGN failed: %s\n",
+		    rv_name(rv));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_id(const char *hex, unsigned char *id, size_t *len)
 {
@@ -336,9 +389,13 @@ main(int argc, char **argv)
 	size_t id_len;
 	CK_SLOT_ID slot;
 
-	if (argc != 5 && argc != 6) {
+	int set_info = argc == 7 && strcmp(argv[5], "--set-info") == 0;
+	int forbid_sign = argc == 6 && strcmp(argv[5], "--forbid-sign") == 0;
+
+	if (argc != 5 && argc != 6 && !set_info) {
 		fprintf(stderr, "usage: p11probe MODULE TOKEN-LABEL PIN-FILE "
-		    "KEY-ID-HEX [PUBKEY-PEM-OUT]\n");
+		    "KEY-ID-HEX [PUBKEY-PEM-OUT | --set-info DER-FILE | "
+		    "--forbid-sign]\n");
 		return 2;
 	}
 	if (parse_id(argv[4], id, &id_len) != 0) {
@@ -354,6 +411,10 @@ main(int argc, char **argv)
 		    argv[4]);
 		return 1;
 	}
+	if (set_info)
+		return set_public_info(session, priv, argv[6]) == 0 ? 0 : 1;
+	if (forbid_sign)
+		return forbid_signing(session, priv) == 0 ? 0 : 1;
 	has_public = find_object(session, CKO_PUBLIC_KEY, id, id_len,
 	    &pub) == 0;
 	probe_private(session, priv);

@@ -136,6 +136,29 @@ read_public(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE session,
 	return pkey;
 }
 
+/*
+ * For a module that rejects CKA_PUBLIC_KEY_INFO on a private key: copies
+ * a session public key object into the token, where libp11 finds it.
+ * NOTE: SoftHSM2 2.6.1 accepts the attribute, so no test reaches this.
+ */
+static CK_RV
+keep_public_object(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE session,
+    CK_OBJECT_HANDLE pub)
+{
+	CK_BBOOL on_token = CK_FALSE, yes = CK_TRUE;
+	CK_ATTRIBUTE get = { CKA_TOKEN, &on_token, sizeof(on_token) };
+	CK_ATTRIBUTE set = { CKA_TOKEN, &yes, sizeof(yes) };
+	CK_OBJECT_HANDLE copy;
+	CK_RV rv;
+
+	rv = p11->C_GetAttributeValue(session, pub, &get, 1);
+	if (rv != CKR_OK || on_token)
+		return rv;
+	log_warn("the token rejected CKA_PUBLIC_KEY_INFO on a private key; "
+	    "keeping the public key object instead");
+	return p11->C_CopyObject(session, pub, &set, 1, &copy);
+}
+
 int
 token_store_public_info(struct signer_token *token, CK_SESSION_HANDLE session,
     CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv, enum key_type type,
@@ -159,6 +182,8 @@ token_store_public_info(struct signer_token *token, CK_SESSION_HANDLE session,
 	attr.ulValueLen = (CK_ULONG)len;
 	rv = token->p11->C_SetAttributeValue(session, priv, &attr, 1);
 	OPENSSL_free(der);
+	if (rv != CKR_OK)
+		rv = keep_public_object(token->p11, session, pub);
 	if (rv != CKR_OK) {
 		EVP_PKEY_free(pkey);
 		return -1;

@@ -249,8 +249,10 @@ token_generate_key(struct signer_token *token, enum key_type type,
 	if (rv == CKR_OK) {
 		rv = token->p11->C_GenerateKeyPair(session, &k.mechanism,
 		    k.pub, k.pub_count, k.priv, k.priv_count, &pub, &priv);
+		/* A certificate key's public key object keeps its point. */
 		if (rv == CKR_OK && token_store_public_info(token, session,
-		    pub, priv, type, id) != 0) {
+		    pub, priv, type, id,
+		    binding->purpose != KEY_PURPOSE_CERTIFICATE) != 0) {
 			token->p11->C_DestroyObject(session, priv);
 			rv = CKR_FUNCTION_FAILED;
 		}

@@ -162,7 +162,7 @@ keep_public_object(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE session,
 int
 token_store_public_info(struct signer_token *token, CK_SESSION_HANDLE session,
     CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv, enum key_type type,
-    const unsigned char id[KEY_ID_BYTES])
+    const unsigned char id[KEY_ID_BYTES], int write_info)
 {
 	CK_ATTRIBUTE attr = { CKA_PUBLIC_KEY_INFO, NULL, 0 };
 	unsigned char *der = NULL;
@@ -180,7 +180,9 @@ token_store_public_info(struct signer_token *token, CK_SESSION_HANDLE session,
 	}
 	attr.pValue = der;
 	attr.ulValueLen = (CK_ULONG)len;
-	rv = token->p11->C_SetAttributeValue(session, priv, &attr, 1);
+	/* Each attribute written is one more rewrite of a SoftHSM2 file. */
+	rv = write_info ? token->p11->C_SetAttributeValue(session, priv,
+	    &attr, 1) : CKR_OK;
 	OPENSSL_free(der);
 	if (rv != CKR_OK)
 		rv = keep_public_object(token->p11, session, pub);

@@ -111,7 +111,7 @@ int token_generate_key(struct signer_token *token, enum key_type type,
     unsigned char id[KEY_ID_BYTES], char *err, size_t errlen);
 int token_store_public_info(struct signer_token *token,
     CK_SESSION_HANDLE session, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
-    enum key_type type, const unsigned char id[KEY_ID_BYTES]);
+    enum key_type type, const unsigned char id[KEY_ID_BYTES], int write_info);
 EVP_PKEY *token_handle_key(struct signer_token *token,
     CK_OBJECT_HANDLE handle, EVP_PKEY *pub);
 int token_complete_public(struct signer_token *token,

@@ -141,21 +141,47 @@ remember_destroyed(const unsigned char id[KEY_ID_BYTES])
 	memcpy(destroyed_ids[destroyed_count++], id, KEY_ID_BYTES);
 }
 
+/* Maximum rounds of KEYCHANGE_FOUND_MAX objects in one destroy. */
+#define DESTROY_ROUNDS_MAX 16
+
 /*
- * Destroys the private and public objects with CKA_ID id. SoftHSM
- * unlinks their object files, which the seccomp filter allows (unlink,
- * getdents64). Returns 0, -ENOENT when no object has that id, or -1;
- * err is set.
+ * Destroys up to KEYCHANGE_FOUND_MAX objects with CKA_ID id in session;
+ * *count is how many it found.
+ */
+static CK_RV
+destroy_round(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE session,
+    const unsigned char id[KEY_ID_BYTES], CK_ULONG *count)
+{
+	CK_ATTRIBUTE query[] = { { CKA_ID, (void *)id, KEY_ID_BYTES } };
+	CK_OBJECT_HANDLE found[KEYCHANGE_FOUND_MAX];
+	CK_RV rv;
+
+	*count = 0;
+	rv = p11->C_FindObjectsInit(session, query, 1);
+	if (rv != CKR_OK)
+		return rv;
+	rv = p11->C_FindObjects(session, found, KEYCHANGE_FOUND_MAX, count);
+	p11->C_FindObjectsFinal(session);
+	for (CK_ULONG i = 0; rv == CKR_OK && i < *count; i++)
+		rv = p11->C_DestroyObject(session, found[i]);
+	return rv;
+}
+
+/*
+ * Destroys every object with CKA_ID id: the private key, its public key
+ * object if any, and any object planted with the same id, which SoftHSM2
+ * lets a session without login create. SoftHSM unlinks their object
+ * files, which the seccomp filter allows (unlink, getdents64). Returns 0,
+ * -ENOENT when no object has that id, or -1; err is set.
  */
 int
 token_destroy_key(struct signer_token *token,
     const unsigned char id[KEY_ID_BYTES], char *err, size_t errlen)
 {
-	CK_ATTRIBUTE query[] = { { CKA_ID, (void *)id, KEY_ID_BYTES } };
-	CK_OBJECT_HANDLE found[KEYCHANGE_FOUND_MAX];
 	CK_FUNCTION_LIST *p11 = token->p11;
 	CK_SESSION_HANDLE session;
-	CK_ULONG count = 0, i;
+	CK_ULONG count = 0, total = 0;
+	int round = 0;
 	CK_RV rv;
 
 	if (p11 == NULL) {
@@ -166,14 +192,11 @@ token_destroy_key(struct signer_token *token,
 	rv = p11->C_OpenSession(token->slot_id,
 	    CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session);
 	if (rv == CKR_OK) {
-		rv = p11->C_FindObjectsInit(session, query, 1);
-		if (rv == CKR_OK) {
-			rv = p11->C_FindObjects(session, found,
-			    KEYCHANGE_FOUND_MAX, &count);
-			p11->C_FindObjectsFinal(session);
-		}
-		for (i = 0; rv == CKR_OK && i < count; i++)
-			rv = p11->C_DestroyObject(session, found[i]);
+		do {
+			rv = destroy_round(p11, session, id, &count);
+			total += count;
+		} while (rv == CKR_OK && count > 0 &&
+		    ++round < DESTROY_ROUNDS_MAX);
 		p11->C_CloseSession(session);
 	}
 	if (rv != CKR_OK) {
@@ -181,7 +204,14 @@ token_destroy_key(struct signer_token *token,
 		    "failed: CKR 0x%lx", token->label, (unsigned long)rv);
 		return -1;
 	}
-	if (count == 0) {
+	if (count > 0) {
+		snprintf(err, errlen, "token '%s' still has objects with the "
+		    "key's id after %lu were destroyed; remove them with "
+		    "pkcs11-tool and check who writes to the token",
+		    token->label, (unsigned long)total);
+		return -1;
+	}
+	if (total == 0) {
 		snprintf(err, errlen, "no key objects with that id in token "
 		    "'%s'", token->label);
 		return -ENOENT;

@@ -65,7 +65,7 @@ sign_digest(struct handle_key *hk, const unsigned char *dgst, int dlen,
 	    (CK_BYTE_PTR)dgst, (CK_ULONG)dlen, out, outlen) == CKR_OK ? 0 : -1;
 }
 
-/* The sign_sig of the method: r and s from the token's raw signature. */
+/* Signs dgst in the token and returns r and s of its raw signature. */
 static ECDSA_SIG *
 sign_sig(const unsigned char *dgst, int dlen, const BIGNUM *kinv,
     const BIGNUM *r_in, EC_KEY *ec)

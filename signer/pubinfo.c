@@ -137,8 +137,8 @@ read_public(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE session,
 }
 
 /*
- * For a module that rejects CKA_PUBLIC_KEY_INFO on a private key: copies
- * a session public key object into the token, where libp11 finds it.
+ * Copies a session public key object into the token, where libp11 finds
+ * it, for a module that rejects CKA_PUBLIC_KEY_INFO on a private key.
  * NOTE: SoftHSM2 2.6.1 accepts the attribute, so no test reaches this.
  */
 static CK_RV

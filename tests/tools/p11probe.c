@@ -10,7 +10,7 @@
  * result of reading the secret (CKA_VALUE of an EC key,
  * CKA_PRIVATE_EXPONENT of an RSA key), and set_extractable, the result of
  * setting CKA_EXTRACTABLE to true. Then public_object is 1 when the token
- * holds a public key object with the same CKA_ID, and verify, encrypt and
+ * has a public key object with the same CKA_ID, and verify, encrypt and
  * wrap for that object follow. With PUBKEY-PEM-OUT it
  * writes the public key as a PEM SubjectPublicKeyInfo: the public key
  * object's, or else the private key's CKA_PUBLIC_KEY_INFO.

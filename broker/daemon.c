@@ -6,6 +6,7 @@
 #include "broker/daemon.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +297,23 @@ checkpoint(struct daemon_worker *w)
 	daemon_count_signer_requests(w, "");
 }
 
+/*
+ * Database connections that the order threads share. Each costs about
+ * 60 KiB, and an order uses the database for a few milliseconds between
+ * requests to the CA and the signer that take far longer, so 64 threads
+ * with one each held 4 MiB that a few serve as well. The writes of all
+ * threads wait for one another anyway (write_lock in state_db.c).
+ */
+#define ORDER_DB_CONNECTIONS 8
+
+/*
+ * glibc gives threads up to 8 malloc arenas per core, and each keeps
+ * freed memory for its threads. The order threads spend their time
+ * waiting for the CA and the signer, so four arenas serve them without
+ * contention, and 64 threads peak about 1.5 MiB lower than with 16.
+ */
+#define ORDER_MALLOC_ARENAS 4
+
 /* One order thread and the certificate whose task it runs. */
 struct order_thread {
 	struct order_pool *pool;
@@ -315,6 +333,7 @@ struct order_pool {
 	pthread_cond_t work;		/* a task was handed out, or stop */
 	pthread_cond_t done;		/* a thread finished its task */
 	struct order_thread *threads;
+	struct state_pool *db;		/* the threads' database connections */
 	int count;
 	int busy;			/* threads with a task */
 	int busy_max;			/* the max busy at once */
@@ -356,9 +375,6 @@ static int
 order_thread_init(struct order_thread *t, struct daemon_worker *w,
     char *err, size_t errlen)
 {
-	char *path;
-	int rc;
-
 	t->w = *w;
 	t->w.api = NULL;
 	t->w.unfinished = NULL;
@@ -366,12 +382,7 @@ order_thread_init(struct order_thread *t, struct daemon_worker *w,
 	t->w.signer_counted = 0;
 	t->w.state = NULL;
 	signer_client_share(&w->signer, &t->w.signer);
-	path = daemon_state_path(w->config);
-	if (path == NULL)
-		return snprintf(err, errlen, "out of memory"), -1;
-	rc = state_open(path, &t->w.state, err, errlen);
-	free(path);
-	return rc;
+	return state_open_pooled(t->pool->db, &t->w.state, err, errlen);
 }
 
 /* Stops and joins the threads, which finish or park their tasks first. */
@@ -391,6 +402,8 @@ pool_stop(struct order_pool *pool)
 	}
 	free(pool->threads);
 	pool->threads = NULL;
+	state_pool_close(pool->db);
+	pool->db = NULL;
 	pthread_cond_destroy(&pool->work);
 	pthread_cond_destroy(&pool->done);
 	pthread_mutex_destroy(&pool->lock);
@@ -400,7 +413,8 @@ static int
 pool_start(struct order_pool *pool, struct daemon_worker *w, char *err,
     size_t errlen)
 {
-	int i;
+	char *path;
+	int i, rc;
 
 	memset(pool, 0, sizeof(*pool));
 	pthread_mutex_init(&pool->lock, NULL);
@@ -412,6 +426,15 @@ pool_start(struct order_pool *pool, struct daemon_worker *w, char *err,
 		pool->count = 0;
 		return snprintf(err, errlen, "out of memory"), -1;
 	}
+	mallopt(M_ARENA_MAX, ORDER_MALLOC_ARENAS);
+	path = daemon_state_path(w->config);
+	if (path == NULL)
+		return snprintf(err, errlen, "out of memory"), -1;
+	rc = state_pool_open(path, pool->count < ORDER_DB_CONNECTIONS ?
+	    pool->count : ORDER_DB_CONNECTIONS, &pool->db, err, errlen);
+	free(path);
+	if (rc != 0)
+		return -1;
 	for (i = 0; i < pool->count; i++) {
 		pool->threads[i].pool = pool;
 		if (order_thread_init(&pool->threads[i], w, err, errlen) != 0)

@@ -14,11 +14,86 @@
 /* How long a writer waits for another process's lock, in milliseconds. */
 #define STATE_BUSY_TIMEOUT 10000
 
+/*
+ * A handle from state_open_pooled() has no connection of its own. Each
+ * public function that gets it borrows one of the pool's connections for
+ * its whole run (STATE_USE), so a transaction never spans two.
+ */
 struct state {
-	sqlite3 *db;
+	sqlite3 *db;		/* NULL while a pooled handle holds none */
 	char *path;		/* a copy, because callers free theirs */
 	int writing;		/* 1 while this connection holds write_lock */
+	struct state_pool *pool;	/* NULL: db is the handle's own */
+	int depth;		/* nested STATE_USE of a pooled handle */
 };
+
+struct state_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t returned;
+	struct state **conns;	/* every connection of the pool */
+	sqlite3 **idle;		/* those not lent, the last returned on top */
+	int size;
+	int idle_count;
+};
+
+struct state_use {
+	struct state *st;
+};
+
+static void rollback(struct state *st);
+
+static sqlite3 *
+pool_take(struct state_pool *pool)
+{
+	sqlite3 *db;
+
+	pthread_mutex_lock(&pool->lock);
+	while (pool->idle_count == 0)
+		pthread_cond_wait(&pool->returned, &pool->lock);
+	db = pool->idle[--pool->idle_count];
+	pthread_mutex_unlock(&pool->lock);
+	return db;
+}
+
+static void
+pool_give(struct state_pool *pool, sqlite3 *db)
+{
+	pthread_mutex_lock(&pool->lock);
+	pool->idle[pool->idle_count++] = db;
+	pthread_cond_signal(&pool->returned);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+/* Lends st a connection of its pool, unless it has one already. */
+static struct state_use
+state_use(struct state *st)
+{
+	if (st->pool != NULL && st->depth++ == 0)
+		st->db = pool_take(st->pool);
+	return (struct state_use){ st };
+}
+
+/*
+ * Gives the connection back when the outermost function returns. Every
+ * function ends its transaction before it returns. One that did not is
+ * rolled back here, so the next borrower starts clean.
+ */
+static void
+state_unuse(struct state_use *use)
+{
+	struct state *st = use->st;
+
+	if (st->pool == NULL || --st->depth > 0)
+		return;
+	if (!sqlite3_get_autocommit(st->db))
+		rollback(st);
+	pool_give(st->pool, st->db);
+	st->db = NULL;
+}
+
+#define STATE_USE(st) \
+	struct state_use use_ \
+	    __attribute__((cleanup(state_unuse), unused)) = state_use(st)
 
 /*
  * Serialises the writes of this process's connections, one per daemon
@@ -404,6 +479,7 @@ state_open(const char *path, struct state **out, char *err, size_t errlen)
 int
 state_schema_version(struct state *st)
 {
+	STATE_USE(st);
 	char err[256];
 	int version;
 
@@ -411,11 +487,87 @@ state_schema_version(struct state *st)
 	    version : -1;
 }
 
+int
+state_pool_open(const char *path, int size, struct state_pool **out,
+    char *err, size_t errlen)
+{
+	struct state_pool *pool;
+
+	*out = NULL;
+	if (size < 1) {
+		snprintf(err, errlen, "a pool of %d connections is below 1",
+		    size);
+		return -1;
+	}
+	pool = calloc(1, sizeof(*pool));
+	if (pool == NULL ||
+	    (pool->conns = calloc((size_t)size, sizeof(*pool->conns))) ==
+	    NULL ||
+	    (pool->idle = calloc((size_t)size, sizeof(*pool->idle))) ==
+	    NULL) {
+		state_pool_close(pool);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->returned, NULL);
+	for (; pool->size < size; pool->size++) {
+		if (state_open(path, &pool->conns[pool->size], err,
+		    errlen) != 0) {
+			state_pool_close(pool);
+			return -1;
+		}
+		pool->idle[pool->idle_count++] = pool->conns[pool->size]->db;
+	}
+	*out = pool;
+	return 0;
+}
+
+int
+state_open_pooled(struct state_pool *pool, struct state **out, char *err,
+    size_t errlen)
+{
+	struct state *st;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL || (st->path = strdup(pool->conns[0]->path)) ==
+	    NULL) {
+		free(st);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	st->pool = pool;
+	*out = st;
+	return 0;
+}
+
+void
+state_pool_close(struct state_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	if (pool->conns != NULL && pool->idle != NULL) {
+		for (int i = 0; i < pool->size; i++)
+			state_close(pool->conns[i]);
+		pthread_cond_destroy(&pool->returned);
+		pthread_mutex_destroy(&pool->lock);
+	}
+	free(pool->conns);
+	free(pool->idle);
+	free(pool);
+}
+
 void
 state_close(struct state *st)
 {
 	if (st == NULL)
 		return;
+	if (st->pool != NULL) {
+		free(st->path);
+		free(st);
+		return;
+	}
 	sqlite3_close(st->db);
 	free(st->path);
 	free(st);
@@ -504,6 +656,7 @@ int
 state_cert_import(struct state *st, const struct state_cert *cert,
     struct state_version *v, int64_t *id, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	if (begin(st, err, errlen) != 0)
 		return -1;
 	if (insert_cert(st, cert, 1, id, err, errlen) != 0)
@@ -527,6 +680,7 @@ int
 state_cert_add(struct state *st, const struct state_cert *cert,
     int64_t due, int64_t *id, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	if (begin(st, err, errlen) != 0)
 		return -1;
 	if (insert_cert(st, cert, 0, id, err, errlen) != 0)
@@ -546,6 +700,7 @@ int
 state_cert_get(struct state *st, int64_t id, struct state_cert *cert,
     char *err, size_t errlen)
 {
+	STATE_USE(st);
 	char sql[1024];
 	sqlite3_stmt *stmt;
 	int rc;
@@ -575,6 +730,7 @@ state_cert_list(struct state *st,
     void (*fn)(const struct state_cert *cert, void *arg), void *arg,
     char *err, size_t errlen)
 {
+	STATE_USE(st);
 	struct state_cert cert;
 	char sql[1024];
 	sqlite3_stmt *stmt;
@@ -649,6 +805,7 @@ int
 state_cert_unfinished(struct state *st, int64_t **ids, size_t *count,
     char *err, size_t errlen)
 {
+	STATE_USE(st);
 	/* Both subqueries walk the partial indexes of schema version 6. */
 	return collect_ids(st, prepare(st, err, errlen, "SELECT id FROM"
 	    " certificates WHERE removed = 0 AND id IN"
@@ -662,6 +819,7 @@ int
 state_cert_wrapped(struct state *st, int64_t **ids, size_t *count,
     char *err, size_t errlen)
 {
+	STATE_USE(st);
 	/* CASE keeps json_extract() away from settings that are not JSON. */
 	return collect_ids(st, prepare(st, err, errlen, "SELECT id FROM"
 	    " certificates WHERE removed = 0 AND CASE WHEN"
@@ -688,6 +846,7 @@ change_cert(struct state *st, sqlite3_stmt *stmt, int64_t id,
 int
 state_cert_remove(struct state *st, int64_t id, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	int rc;
 
 	if (begin(st, err, errlen) != 0)
@@ -710,6 +869,7 @@ int
 state_cert_reissue(struct state *st, int64_t id, int64_t now, char *err,
     size_t errlen)
 {
+	STATE_USE(st);
 	int rc;
 
 	if (begin(st, err, errlen) != 0)
@@ -733,6 +893,7 @@ int
 state_task_next(struct state *st, int64_t *cert_id, int64_t *due,
     char *err, size_t errlen)
 {
+	STATE_USE(st);
 	return state_task_next_skip(st, NULL, 0, cert_id, due, err, errlen);
 }
 
@@ -751,6 +912,7 @@ state_task_next_skip(struct state *st, const int64_t *skip,
     size_t skip_count, int64_t *cert_id, int64_t *due, char *err,
     size_t errlen)
 {
+	STATE_USE(st);
 	sqlite3_stmt *stmt;
 	int rc;
 
@@ -787,6 +949,7 @@ int
 state_task_set(struct state *st, int64_t cert_id, int64_t due,
     int failures, const char *error, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	return run(st, prepare(st, err, errlen, "INSERT OR REPLACE INTO tasks"
 	    " (cert_id, due, failures, last_error) VALUES (?, ?, ?, ?)",
 	    "iiis", cert_id, due, (int64_t)(error != NULL ? failures : 0),
@@ -797,6 +960,7 @@ int
 state_task_retry(struct state *st, int64_t cert_id, int64_t generation,
     int64_t due, int failures, const char *error, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	return run(st, prepare(st, err, errlen, "INSERT OR REPLACE INTO tasks"
 	    " (cert_id, due, failures, last_error) SELECT ?, ?, ?, ? WHERE"
 	    " (SELECT generation FROM certificates WHERE id = ?) = ?",
@@ -822,6 +986,7 @@ int
 state_order_open(struct state *st, int64_t cert_id, int64_t generation,
     struct state_order *order, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	sqlite3_stmt *stmt;
 	int rc;
 
@@ -850,6 +1015,7 @@ int
 state_order_save(struct state *st, struct state_order *order, char *err,
     size_t errlen)
 {
+	STATE_USE(st);
 	if (order->id != 0)
 		return run(st, prepare(st, err, errlen, "UPDATE orders SET"
 		    " url = ?, key_id = ?, status = ? WHERE id = ?", "sssi",
@@ -877,6 +1043,7 @@ int
 state_attempt_begin(struct state *st, int64_t cert_id, int64_t now,
     int64_t *attempt_id, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	if (run(st, prepare(st, err, errlen, "INSERT INTO attempts (cert_id,"
 	    " started, result) VALUES (?, ?, 'running')", "ii", cert_id, now),
 	    "record an attempt", err, errlen) != 0)
@@ -889,6 +1056,7 @@ int
 state_attempt_end(struct state *st, int64_t attempt_id, int64_t now,
     const char *result, const char *error, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	return run(st, prepare(st, err, errlen, "UPDATE attempts SET"
 	    " finished = ?, result = ?, error = ? WHERE id = ?", "issi", now,
 	    result, error, attempt_id), "finish an attempt", err, errlen);
@@ -898,6 +1066,7 @@ int
 state_recover(struct state *st, int64_t now, int *count, char *err,
     size_t errlen)
 {
+	STATE_USE(st);
 	if (run(st, prepare(st, err, errlen, "UPDATE attempts SET"
 	    " finished = ?, result = 'interrupted' WHERE result = 'running'",
 	    "i", now), "recover attempts", err, errlen) != 0)
@@ -965,6 +1134,7 @@ state_version_activate(struct state *st, const struct state_version *v,
     const struct state_renewal *renewal, int64_t renew_due, char *err,
     size_t errlen)
 {
+	STATE_USE(st);
 	if (begin(st, err, errlen) != 0)
 		return -1;
 	if (demote_current(st, v->cert_id, err, errlen) != 0 ||
@@ -995,6 +1165,7 @@ int
 state_version_mark(struct state *st, int64_t cert_id, int64_t id,
     const char *status, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	if (begin(st, err, errlen) != 0)
 		return -1;
 	if ((strcmp(status, VERSION_CURRENT) == 0 &&
@@ -1013,6 +1184,7 @@ int
 state_version_restore(struct state *st, int64_t cert_id, int64_t restore_id,
     int64_t replaced_id, const char *status, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	if (begin(st, err, errlen) != 0)
 		return -1;
 	if (demote_current(st, cert_id, err, errlen) != 0 ||
@@ -1036,6 +1208,7 @@ int
 state_version_deployed(struct state *st, int64_t id, char *err,
     size_t errlen)
 {
+	STATE_USE(st);
 	return run(st, prepare(st, err, errlen, "UPDATE versions SET"
 	    " deploy_pending = ? WHERE id = ?", "ii", (int64_t)DEPLOY_NONE,
 	    id), "record a deploy", err, errlen);
@@ -1080,6 +1253,7 @@ state_version_list(struct state *st, int64_t cert_id,
     void (*fn)(const struct state_version *v, void *arg), void *arg,
     char *err, size_t errlen)
 {
+	STATE_USE(st);
 	struct state_version v;
 	char sql[512];
 	sqlite3_stmt *stmt;
@@ -1109,6 +1283,7 @@ int
 state_version_current(struct state *st, int64_t cert_id,
     struct state_version *v, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	char sql[512];
 	sqlite3_stmt *stmt;
 	int rc;
@@ -1137,6 +1312,7 @@ state_job_add(struct state *st, const char *kind, const char *tenant,
     int64_t cert_id, const char *request, int64_t now, int64_t *id,
     char *err, size_t errlen)
 {
+	STATE_USE(st);
 	/* Finished jobs are kept for a day, for anyone who debugs one. */
 	if (run(st, prepare(st, err, errlen, "DELETE FROM jobs WHERE status"
 	    " IN ('" JOB_DONE "', '" JOB_CANCELLED "') AND created < ?", "i",
@@ -1204,6 +1380,7 @@ int
 state_job_next(struct state *st, struct state_job *job, char *err,
     size_t errlen)
 {
+	STATE_USE(st);
 	int rc;
 
 	err[0] = '\0';
@@ -1233,6 +1410,7 @@ int
 state_job_finish(struct state *st, int64_t id, int http_status,
     const char *response, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	return run(st, prepare(st, err, errlen, "UPDATE jobs SET status ="
 	    " '" JOB_DONE "', http_status = ?, response = ? WHERE id = ?",
 	    "isi", (int64_t)http_status, response, id), "finish a job", err,
@@ -1243,6 +1421,7 @@ int
 state_job_get(struct state *st, int64_t id, struct state_job *job,
     char *err, size_t errlen)
 {
+	STATE_USE(st);
 	int rc;
 
 	err[0] = '\0';
@@ -1255,6 +1434,7 @@ state_job_get(struct state *st, int64_t id, struct state_job *job,
 int
 state_job_cancel(struct state *st, int64_t id, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	if (run(st, prepare(st, err, errlen, "UPDATE jobs SET status ="
 	    " '" JOB_CANCELLED "' WHERE id = ? AND status = '" JOB_PENDING
 	    "'", "i", id), "cancel a job", err, errlen) != 0)
@@ -1304,6 +1484,7 @@ state_count_list(struct state *st, enum state_count_kind kind,
     void (*fn)(const struct state_count *row, void *arg), void *arg,
     char *err, size_t errlen)
 {
+	STATE_USE(st);
 	struct state_count row;
 	sqlite3_stmt *stmt;
 	int rc;
@@ -1330,6 +1511,7 @@ int
 state_counter_add(struct state *st, const char *name, const char *tenant,
     int64_t delta, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	return run(st, prepare(st, err, errlen, "INSERT INTO counters"
 	    " (name, tenant, value) VALUES (?, ?, ?) ON CONFLICT (name, tenant)"
 	    " DO UPDATE SET value = value + excluded.value", "ssi", name,
@@ -1340,6 +1522,7 @@ int
 state_renewal_get(struct state *st, int64_t cert_id,
     struct state_renewal *r, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	sqlite3_stmt *stmt;
 	int rc;
 
@@ -1376,6 +1559,7 @@ int
 state_renewal_set(struct state *st, const struct state_renewal *r,
     int64_t due, char *err, size_t errlen)
 {
+	STATE_USE(st);
 	if (begin(st, err, errlen) != 0)
 		return -1;
 	/*
@@ -1405,6 +1589,7 @@ int
 state_wrapped_put(struct state *st, const struct state_wrapped_key *wk,
     char *err, size_t errlen)
 {
+	STATE_USE(st);
 	return run(st, prepare(st, err, errlen, "INSERT OR REPLACE INTO"
 	    " wrapped_keys (version_id, node, recipient, oaep_hash, key_type,"
 	    " data, created) VALUES (?, ?, ?, ?, ?, ?, ?)", "isssssi",
@@ -1418,6 +1603,7 @@ state_wrapped_get(struct state *st, int64_t version_id, const char *node,
     const char *recipient, struct state_wrapped_key *wk, char *err,
     size_t errlen)
 {
+	STATE_USE(st);
 	sqlite3_stmt *stmt;
 	int rc;
 
@@ -1470,6 +1656,7 @@ int
 state_version_key_id(struct state *st, int64_t version_id, char **key_id,
     char *err, size_t errlen)
 {
+	STATE_USE(st);
 	sqlite3_stmt *stmt;
 	int rc;
 

@@ -2,6 +2,7 @@
  * The SQLite state: migrations from an older schema, certificates, tasks,
  * orders, attempts and versions.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -1071,6 +1072,166 @@ test_migrate_from_version_four(void)
 	state_close(st);
 }
 
+/*
+ * Sixteen handles of a pool of one connection each make a call, one
+ * after another from one thread. That only finishes when each handle
+ * gives the connection back on return, and SQLite's memory grows by one
+ * connection's pages, not sixteen connections'.
+ */
+static void
+test_pool_handles_share_connections(void)
+{
+	struct state_pool *pool = NULL;
+	struct state *handles[16] = { NULL };
+	struct state_cert c = sample_cert("shared.demo.test"), got;
+	sqlite3_int64 before;
+	int64_t id = 0;
+
+	fresh_path();
+	CHECK_INT(state_pool_open(path, 1, &pool, err, sizeof(err)), 0);
+	before = sqlite3_memory_used();
+	for (int i = 0; i < 16; i++)
+		CHECK_INT(state_open_pooled(pool, &handles[i], err,
+		    sizeof(err)), 0);
+	CHECK_INT(state_cert_add(handles[0], &c, 10, &id, err, sizeof(err)),
+	    0);
+	for (int i = 1; i < 16; i++) {
+		memset(&got, 0, sizeof(got));
+		CHECK_INT(state_cert_get(handles[i], id, &got, err,
+		    sizeof(err)), 0);
+		CHECK_STR(got.label, "shared.demo.test");
+		state_cert_clear(&got);
+	}
+	printf("# %lld bytes for 16 pooled handles\n",
+	    (long long)(sqlite3_memory_used() - before));
+	CHECK(sqlite3_memory_used() - before < 64 * 1024);
+	for (int i = 0; i < 16; i++)
+		state_close(handles[i]);
+	state_pool_close(pool);
+}
+
+struct nested {
+	struct state *st;
+	int64_t id;
+	int found;
+};
+
+static void
+get_listed(const struct state_cert *cert, void *arg)
+{
+	struct nested *n = arg;
+	struct state_cert got = { 0 };
+
+	if (state_cert_get(n->st, cert->id, &got, err, sizeof(err)) == 0 &&
+	    got.id == n->id)
+		n->found++;
+	state_cert_clear(&got);
+}
+
+/*
+ * A handle's callback may call the same handle again: the inner call
+ * keeps the connection that the outer one borrowed, even in a pool of
+ * one, where borrowing a second would wait for ever.
+ */
+static void
+test_pool_nested_call_keeps_connection(void)
+{
+	struct state_pool *pool = NULL;
+	struct state_cert c = sample_cert("nested.demo.test");
+	struct nested n = { 0 };
+
+	fresh_path();
+	CHECK_INT(state_pool_open(path, 1, &pool, err, sizeof(err)), 0);
+	CHECK_INT(state_open_pooled(pool, &n.st, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(n.st, &c, 10, &n.id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_list(n.st, get_listed, &n, err, sizeof(err)),
+	    0);
+	CHECK_INT(n.found, 1);
+	state_close(n.st);
+	state_pool_close(pool);
+}
+
+#define POOL_THREADS 8
+#define POOL_ADDS 20
+
+struct adder {
+	pthread_t thread;
+	struct state *st;
+	int index;
+	int added;
+	int read_back;
+};
+
+static void *
+add_many(void *arg)
+{
+	struct adder *a = arg;
+	char label[64], e[256];
+	struct state_cert c, got;
+	int64_t id;
+
+	for (int i = 0; i < POOL_ADDS; i++) {
+		snprintf(label, sizeof(label), "t%d-%d.demo.test", a->index,
+		    i);
+		c = sample_cert(label);
+		if (state_cert_add(a->st, &c, 10 + i, &id, e, sizeof(e)) != 0)
+			continue;
+		a->added++;
+		memset(&got, 0, sizeof(got));
+		if (state_cert_get(a->st, id, &got, e, sizeof(e)) == 0 &&
+		    got.label != NULL && strcmp(got.label, label) == 0)
+			a->read_back++;
+		state_cert_clear(&got);
+	}
+	return NULL;
+}
+
+/*
+ * Eight threads with a handle each share two connections. Every write
+ * lands and every thread reads back its own rows, so no call ran on a
+ * connection that another thread held.
+ */
+static void
+test_pool_threads_share_two_connections(void)
+{
+	struct state_pool *pool = NULL;
+	struct adder adders[POOL_THREADS];
+	int added = 0, read_back = 0;
+
+	fresh_path();
+	CHECK_INT(state_pool_open(path, 2, &pool, err, sizeof(err)), 0);
+	memset(adders, 0, sizeof(adders));
+	for (int i = 0; i < POOL_THREADS; i++) {
+		adders[i].index = i;
+		CHECK_INT(state_open_pooled(pool, &adders[i].st, err,
+		    sizeof(err)), 0);
+		CHECK_INT(pthread_create(&adders[i].thread, NULL, add_many,
+		    &adders[i]), 0);
+	}
+	for (int i = 0; i < POOL_THREADS; i++) {
+		pthread_join(adders[i].thread, NULL);
+		added += adders[i].added;
+		read_back += adders[i].read_back;
+		state_close(adders[i].st);
+	}
+	CHECK_INT(added, POOL_THREADS * POOL_ADDS);
+	CHECK_INT(read_back, POOL_THREADS * POOL_ADDS);
+	CHECK_INT(query_int("SELECT count(*) FROM certificates"),
+	    POOL_THREADS * POOL_ADDS);
+	state_pool_close(pool);
+}
+
+static void
+test_pool_size_checked(void)
+{
+	struct state_pool *pool = (struct state_pool *)&pool;
+
+	fresh_path();
+	CHECK_INT(state_pool_open(path, 0, &pool, err, sizeof(err)), -1);
+	CHECK(pool == NULL);
+	CHECK_STR(err, "a pool of 0 connections is below 1");
+}
+
 int
 main(void)
 {
@@ -1083,6 +1244,10 @@ main(void)
 	}
 	RUN(test_connection_memory_is_small);
 	RUN(test_open_new_database);
+	RUN(test_pool_handles_share_connections);
+	RUN(test_pool_nested_call_keeps_connection);
+	RUN(test_pool_threads_share_two_connections);
+	RUN(test_pool_size_checked);
 	RUN(test_renewal_schedule);
 	RUN(test_reissue_during_poll);
 	RUN(test_migrate_from_version_four);

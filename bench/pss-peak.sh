@@ -1,17 +1,15 @@
 #!/bin/bash
-# A BENCH_PROFILE command that samples the worker's and the signer's
-# memory every 50 ms during a throughput batch. At the end it prints the
-# resident and proportional sizes of both (Rss and Pss of
-# /proc/PID/smaps_rollup, in KiB) at the sample where their Pss together
-# was highest.
+# Samples the worker's and the signer's memory every 50 ms during a
+# throughput batch, which starts it with "WORKER,SIGNER" (their pids).
+# At the end it prints the resident and proportional sizes of both (Rss
+# and Pss of /proc/PID/smaps_rollup, in KiB) at the sample where their
+# Pss together was highest. The batch's pss.log in the bench's lab
+# directory keeps the line, and the throughput row shows it as
+# pss_peak_mib and pss_sum_mib.
 #
-#	BENCH_PROFILE=bench/pss-peak.sh BENCH_PEERS= \
-#	    make bench BENCH_ARGS=throughput
-#
-# The output goes to the batch's profile.log in the bench's lab
-# directory, which CUSTOS_KEEP_TMP=1 keeps. Summing Rss counts the pages
-# of the libraries that both processes map twice; Pss divides each
-# shared page among the processes that map it.
+# Summing Rss counts twice the pages of the libraries that both
+# processes map. Pss divides each shared page among the processes that
+# map it.
 set -u
 
 worker=${1%,*}

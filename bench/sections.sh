@@ -76,11 +76,14 @@ wait_current() {
 # --- 1. Issuance throughput ----------------------------------------------
 
 # Usage: throughput_profile DIR
-# Starts BENCH_PROFILE once the worker and the signer are known, with
-# "WORKER,SIGNER" (their pids) as its last argument and its output in
-# DIR/profile.log. throughput_custos stops it with SIGTERM when the batch
-# is done. For example, BENCH_PROFILE="strace -c -f -p" counts the system
-# calls of both processes, and "perf record -g -o FILE -p" samples them.
+# Waits until the worker and the signer are known, then starts two
+# commands with "WORKER,SIGNER" (their pids) as the last argument:
+# bench/pss-peak.sh, which samples their proportional memory into
+# DIR/pss.log, and BENCH_PROFILE, when set, with its output in
+# DIR/profile.log. throughput_custos stops both with SIGTERM when the
+# batch is done. For example, BENCH_PROFILE="strace -c -f -p" counts the
+# system calls of both processes, and "perf record -g -o FILE -p"
+# samples them.
 throughput_profile() {
 	local deadline=$((SECONDS + 10)) worker= signer=
 
@@ -90,9 +93,32 @@ throughput_profile() {
 		[ -n "$worker" ] && [ -n "$signer" ] && break
 		sleep 0.01
 	done
+	"$BENCH_DIR/pss-peak.sh" "$worker,$signer" >"$1/pss.log" 2>&1 &
+	PSS_PID=$!
+	[ -n "${BENCH_PROFILE:-}" ] || return 0
 	# shellcheck disable=SC2086 # BENCH_PROFILE is a command with options.
 	$BENCH_PROFILE "$worker,$signer" >"$1/profile.log" 2>&1 &
 	PROFILE_PID=$!
+}
+
+# Usage: pss_figure DIR
+# Prints "worker:W+signer:S total:T", the proportional sizes in MiB at
+# the sample of DIR/pss.log where their sum was highest.
+pss_figure() {
+	awk '{
+		for (i = 1; i <= NF; i++) {
+			split($i, kv, "=")
+			v[kv[1]] = kv[2]
+		}
+	} END {
+		if (v["pss_total_kib"] == "")
+			print "none"
+		else
+			printf "worker:%.1f+signer:%.1f total:%.1f\n",
+			    v["worker_pss_kib"] / 1024,
+			    v["signer_pss_kib"] / 1024,
+			    v["pss_total_kib"] / 1024
+	}' "$1/pss.log"
 }
 
 # Usage: throughput_custos CONCURRENCY
@@ -101,7 +127,7 @@ throughput_profile() {
 throughput_custos() {
 	local concurrency=$1 n=$BENCH_CERTS i start wall pebble0
 	local dir=$LAB_DIR/tput-custos-$1 super worker signer cpu_w cpu_s
-	local in_flight requests connections peak pebble_cpu load
+	local in_flight requests connections peak pebble_cpu load pss pid
 
 	bench_lab "$dir" "custos-tput-$concurrency" "$(printf '%s\n%s' \
 		'	poll-interval 1s' "	concurrency $concurrency")" || return 1
@@ -114,7 +140,7 @@ throughput_custos() {
 	pebble0=$(proc_cpu "$PEBBLE_PID")
 	start=$(bench_now)
 	daemon_start
-	[ -z "${BENCH_PROFILE:-}" ] || throughput_profile "$dir"
+	throughput_profile "$dir"
 	if ! wait_current "$n" $((n * 20)); then
 		echo "throughput: the daemon did not finish; see $DAEMON_LOG" >&2
 	fi
@@ -129,11 +155,13 @@ throughput_custos() {
 	pebble_cpu=$(awk -v a="$pebble0" -v b="$(proc_cpu "$PEBBLE_PID")" \
 		'BEGIN { printf "%.2f", b - a }')
 	load=$(bench_load)
-	if [ -n "${PROFILE_PID:-}" ]; then
-		kill -TERM "$PROFILE_PID" 2>/dev/null
-		wait "$PROFILE_PID"
-		PROFILE_PID=
-	fi
+	for pid in ${PSS_PID:-} ${PROFILE_PID:-}; do
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid"
+	done
+	PSS_PID=''
+	PROFILE_PID=''
+	pss=$(pss_figure "$dir")
 	# The counters are read after the stop, when every run has added to
 	# them.
 	daemon_stop
@@ -150,7 +178,8 @@ throughput_custos() {
 		cpu_s="worker:$cpu_w+signer:$cpu_s" \
 		cpu_per_cert="$(awk -v a="$cpu_w" -v b="$cpu_s" -v n="$n" \
 			'BEGIN { printf "%.4f", (a + b) / n }')" \
-		peak_mib="$peak" pebble_cpu_s="$pebble_cpu" \
+		peak_mib="$peak" pss_peak_mib="${pss% *}" \
+		pss_sum_mib="${pss#* total:}" pebble_cpu_s="$pebble_cpu" \
 		in_flight_max="${in_flight:-1}" \
 		acme_requests="${requests:-0}" \
 		acme_connections="${connections:-0}" token_fs="$BENCH_TOKEN_FS" \

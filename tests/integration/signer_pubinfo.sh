@@ -6,7 +6,8 @@
 # signer must then reply with an error, and never a JWK or CSR that
 # carries a public key the token's private key does not match. RSA keys
 # and keys with a public key object, as made before the signer dropped
-# those objects, do not read the attribute and must still work.
+# those objects, do not read the attribute and must still work. A
+# key-destroy must remove every object with the key's CKA_ID.
 set -uo pipefail
 # shellcheck source=tests/lib/lab.sh
 source "$(dirname "$0")/../lib/lab.sh"
@@ -244,5 +245,42 @@ for curve in prime256v1 secp384r1; do
 	check_csr "a $curve key with a public key object" "$id" \
 		"$LAB_DIR/$id.der.pem"
 done
+
+# A key-destroy must remove every object with the key's CKA_ID, however
+# many there are, and one search returns at most 4. The signer only
+# destroys a certificate key that it made itself, so the objects are
+# planted while the process that made the key waits. They are five
+# copies of the key's own public key, so the key still loads: 7 objects
+# with its id in all.
+plant='id=@K@; '
+plant+="p11=\"$CUSTOS_BUILD_DIR/tests/p11probe\"; "
+plant+="\"\$p11\" '$SOFTHSM_MODULE' '$TOKEN_LABEL' '$SOFTHSM_PIN_FILE' "
+plant+="\$id '$LAB_DIR/planted.pem' >/dev/null && "
+plant+="openssl pkey -pubin -in '$LAB_DIR/planted.pem' -outform DER "
+plant+="-out '$LAB_DIR/planted.der' && "
+plant+='for n in 1 2 3 4 5; do '
+plant+="SOFTHSM_PIN=\$(cat '$SOFTHSM_PIN_FILE') "
+plant+="pkcs11-tool --module '$SOFTHSM_MODULE' "
+plant+="--token-label '$TOKEN_LABEL' --pin env:SOFTHSM_PIN "
+plant+="--write-object '$LAB_DIR/planted.der' --type pubkey --id \$id "
+# shellcheck disable=SC2016 # $n belongs to the shell step's loop.
+plant+='--label planted$n >/dev/null 2>&1 || exit 1; done'
+if [ "$(id -u)" -eq 0 ]; then
+	plant+=" && chown -R '$SOFTHSM_SIGNER_USER:' '$SOFTHSM_TOKEN_DIR'"
+fi
+out=$("$CLIENT" "$CUSTOS_SIGNER" "$CONF" \
+	request key-generate \
+	'{"purpose":"certificate","tenant":"lab","type":"ec-p256"}' \
+	keep K key_id \
+	shell "$plant" \
+	request key-destroy '{"key_id":"@K@","tenant":"lab"}' 2>&1)
+victim=$(member "$(grep '^result ' <<<"$out" | head -n 1)" key_id)
+assert_equal "planted objects: planting succeeds" \
+	"$(grep -c '^failed: ' <<<"$out")" 0
+mapfile -t replies < <(grep -E '^(result|error) ' <<<"$out")
+assert_equal "planted objects: key-destroy succeeds" \
+	"$(printf '%s' "${replies[1]:-}" | cut -c1-7)" "result "
+assert_equal "planted objects: no object with the key's id is left" \
+	"$(softhsm_tool --list-objects 2>/dev/null | grep -c "ID: *$victim")" 0
 
 tap_done

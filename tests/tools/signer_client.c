@@ -20,6 +20,9 @@
  *	keep NAME MEMBER	store string MEMBER of the last result as
  *				NAME; later JSON text has each @NAME@
  *				replaced by it
+ *	shell COMMAND		run COMMAND, with each @NAME@ replaced, with
+ *				/bin/sh while the signer waits; prints
+ *				"failed: shell status N" unless it exits 0
  *
  * TYPE is a name (key-generate, key-public, jws-sign, csr-build,
  * key-wrap, key-destroy, test-forbidden-syscall, test-open-file,
@@ -258,6 +261,19 @@ run_step(int fd, pid_t pid, int argc, char **argv)
 	}
 	if (strcmp(argv[0], "keep") == 0 && argc >= 3)
 		return keep_member(argv[1], argv[2]) == 0 ? 3 : -1;
+	if (strcmp(argv[0], "shell") == 0 && argc >= 2) {
+		char *command = expand_vars(argv[1]);
+		int status;
+
+		if (command == NULL)
+			return -1;
+		fflush(stdout);
+		status = system(command);
+		free(command);
+		if (status != 0)
+			printf("failed: shell status %d\n", status);
+		return 2;
+	}
 	if (strcmp(argv[0], "raw") == 0 && argc >= 2) {
 		if (send_hex(fd, argv[1]) != 0)
 			return -1;

@@ -585,9 +585,13 @@ run_worker(struct daemon_worker *w)
 	int rc;
 
 	recover_deploys(w);
+	/* pool_stop() reads the pool, so it runs only after pool_start(). */
 	if (http_share_init(w->config->daemon.connections, err,
-	    sizeof(err)) != 0 ||
-	    pool_start(&pool, w, err, sizeof(err)) != 0) {
+	    sizeof(err)) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (pool_start(&pool, w, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		daemon_stop = 1;
 		pool_stop(&pool);

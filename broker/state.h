@@ -137,6 +137,9 @@ int state_pool_open(const char *path, int size, struct state_pool **out,
  * Makes a handle that borrows a connection of pool during each call that
  * it is passed to, waiting while all are lent. A handle belongs to one
  * thread at a time. Close handles with state_close() before the pool.
+ * A callback of a list function may call the same handle again, which
+ * keeps its connection. It must not call another handle of the same
+ * pool: when no connection is idle, that call waits for ever.
  */
 int state_open_pooled(struct state_pool *pool, struct state **out,
     char *err, size_t errlen);

@@ -2,9 +2,12 @@
  * The SQLite state: migrations from an older schema, certificates, tasks,
  * orders, attempts and versions.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include <sys/resource.h>
 
 #include <sqlite3.h>
 
@@ -1221,6 +1224,143 @@ test_pool_threads_share_two_connections(void)
 	state_pool_close(pool);
 }
 
+/*
+ * A call that fails inside its transaction gives back a connection with
+ * no transaction open and the process's write lock free. So in a pool
+ * of one, the next handle's write and a separate connection's write
+ * both succeed.
+ */
+static void
+test_pool_failed_call_leaves_connection_clean(void)
+{
+	struct state_pool *pool = NULL;
+	struct state *first = NULL, *second = NULL, *own = NULL;
+	struct state_cert c = sample_cert("clash.demo.test");
+	struct state_cert other = sample_cert("other.demo.test");
+	struct state_cert third = sample_cert("third.demo.test");
+	int64_t id = 0;
+
+	fresh_path();
+	CHECK_INT(state_pool_open(path, 1, &pool, err, sizeof(err)), 0);
+	CHECK_INT(state_open_pooled(pool, &first, err, sizeof(err)), 0);
+	CHECK_INT(state_open_pooled(pool, &second, err, sizeof(err)), 0);
+	CHECK_INT(state_open(path, &own, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(first, &c, 10, &id, err, sizeof(err)), 0);
+	CHECK_INT(state_cert_add(first, &c, 10, &id, err, sizeof(err)), -1);
+	CHECK(strstr(err, "already has a certificate stored as "
+	    "clash.demo.test") != NULL);
+	CHECK_INT(state_cert_add(second, &other, 10, &id, err, sizeof(err)),
+	    0);
+	CHECK_INT(state_cert_add(own, &third, 10, &id, err, sizeof(err)), 0);
+	CHECK_INT(query_int("SELECT count(*) FROM certificates"), 3);
+	state_close(own);
+	state_close(second);
+	state_close(first);
+	state_pool_close(pool);
+}
+
+struct lock_holder {
+	sqlite3 *db;
+	int committed;
+};
+
+/* Ends the other connection's write transaction after 300 ms. */
+static void *
+commit_later(void *arg)
+{
+	struct lock_holder *holder = arg;
+
+	usleep(300 * 1000);
+	holder->committed = sqlite3_exec(holder->db, "COMMIT", NULL, NULL,
+	    NULL) == SQLITE_OK;
+	return NULL;
+}
+
+/*
+ * While another process's connection holds the write lock, a pooled
+ * write waits in SQLite's busy handler and lands once the lock is free,
+ * and the connection then serves a read of another handle.
+ */
+static void
+test_pool_waits_for_other_writer(void)
+{
+	struct state_pool *pool = NULL;
+	struct state *writer = NULL, *reader = NULL;
+	struct state_cert c = sample_cert("busy.demo.test"), got;
+	struct lock_holder holder = { 0 };
+	pthread_t thread;
+	int64_t id = 0;
+
+	fresh_path();
+	CHECK_INT(state_pool_open(path, 1, &pool, err, sizeof(err)), 0);
+	CHECK_INT(state_open_pooled(pool, &writer, err, sizeof(err)), 0);
+	CHECK_INT(state_open_pooled(pool, &reader, err, sizeof(err)), 0);
+	CHECK_INT(sqlite3_open(path, &holder.db), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(holder.db, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	CHECK_INT(pthread_create(&thread, NULL, commit_later, &holder), 0);
+	CHECK_INT(state_cert_add(writer, &c, 10, &id, err, sizeof(err)), 0);
+	pthread_join(thread, NULL);
+	CHECK_INT(holder.committed, 1);
+	memset(&got, 0, sizeof(got));
+	CHECK_INT(state_cert_get(reader, id, &got, err, sizeof(err)), 0);
+	CHECK_STR(got.label, "busy.demo.test");
+	state_cert_clear(&got);
+	sqlite3_close(holder.db);
+	state_close(reader);
+	state_close(writer);
+	state_pool_close(pool);
+}
+
+/* Returns the number of open file descriptors of this process. */
+static int
+count_open_fds(void)
+{
+	DIR *fds = opendir("/proc/self/fd");
+	struct dirent *entry;
+	int count = 0;
+
+	if (fds == NULL)
+		return -1;
+	while ((entry = readdir(fds)) != NULL)
+		if (entry->d_name[0] != '.')
+			count++;
+	closedir(fds);
+	/* The directory stream's own descriptor was listed too. */
+	return count - 1;
+}
+
+/*
+ * With room for the first connection's files only, the pool fails at
+ * its second connection. The open names the database, leaves *out NULL
+ * and closes the first connection, so no descriptor stays open.
+ */
+static void
+test_pool_open_fails_part_way(void)
+{
+	struct state_pool *pool = (struct state_pool *)&pool;
+	struct state *st = NULL;
+	struct rlimit saved, tight;
+	int open_fds, rc;
+
+	fresh_path();
+	/* The database and its WAL and shared memory files exist. */
+	CHECK_INT(state_open(path, &st, err, sizeof(err)), 0);
+	state_close(st);
+	open_fds = count_open_fds();
+	CHECK(open_fds > 0);
+	CHECK_INT(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	tight = saved;
+	tight.rlim_cur = (rlim_t)open_fds + 3;
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &tight), 0);
+	rc = state_pool_open(path, 4, &pool, err, sizeof(err));
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	CHECK_INT(rc, -1);
+	CHECK(pool == NULL);
+	CHECK(strstr(err, path) != NULL);
+	CHECK_INT(count_open_fds(), open_fds);
+}
+
 static void
 test_pool_size_checked(void)
 {
@@ -1247,6 +1387,9 @@ main(void)
 	RUN(test_pool_handles_share_connections);
 	RUN(test_pool_nested_call_keeps_connection);
 	RUN(test_pool_threads_share_two_connections);
+	RUN(test_pool_failed_call_leaves_connection_clean);
+	RUN(test_pool_waits_for_other_writer);
+	RUN(test_pool_open_fails_part_way);
 	RUN(test_pool_size_checked);
 	RUN(test_renewal_schedule);
 	RUN(test_reissue_during_poll);

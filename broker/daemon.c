@@ -298,11 +298,12 @@ checkpoint(struct daemon_worker *w)
 }
 
 /*
- * Database connections that the order threads share. Each costs about
- * 60 KiB, and an order uses the database for a few milliseconds between
- * requests to the CA and the signer that take far longer, so 64 threads
- * with one each held 4 MiB that a few serve as well. The writes of all
- * threads wait for one another anyway (write_lock in state_db.c).
+ * Database connections that the order threads share, about 60 KiB each.
+ * An order uses the database for a few milliseconds between requests to
+ * the CA and the signer that take far longer. With a connection per
+ * thread, 64 threads held 4 MiB for what a few connections serve. The
+ * writes of all threads wait for one another anyway (write_lock in
+ * state_db.c).
  */
 #define ORDER_DB_CONNECTIONS 8
 

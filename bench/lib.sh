@@ -64,6 +64,26 @@ bench_load() {
 	cut -d ' ' -f 1 /proc/loadavg
 }
 
+# Usage: bench_settle
+# Waits until the 1-minute load average is below BENCH_QUIET_LOAD, for at
+# most BENCH_SETTLE_MAX seconds. A timed run then does not start while
+# the machine is still busy with the work before it: a build, the
+# previous batch, or the `cert add` runs of this one.
+bench_settle() {
+	local waited=0
+
+	while [ "$waited" -lt "$BENCH_SETTLE_MAX" ] &&
+		awk -v l="$(bench_load)" -v q="$BENCH_QUIET_LOAD" \
+			'BEGIN { exit !(l >= q) }'; do
+		sleep 5
+		waited=$((waited + 5))
+	done
+	if [ "$waited" -gt 0 ]; then
+		echo "  waited $waited s for the load average to fall to" \
+			"$(bench_load)"
+	fi
+}
+
 # Usage: median VALUE ...
 median() {
 	printf '%s\n' "$@" | sort -g |

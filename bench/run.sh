@@ -27,6 +27,9 @@
 #                     ("1000 10000 100000")
 #   BENCH_OUT         directory for the figures and logs
 #                     (BUILD/bench/results)
+#   BENCH_QUIET_LOAD  the 1-minute load average below which a timed run
+#                     starts (0.5)
+#   BENCH_SETTLE_MAX  seconds a timed run waits for it at most (120)
 set -uo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -72,6 +75,8 @@ BENCH_SIGN_EC=${BENCH_SIGN_EC:-2000}
 BENCH_SIGN_RSA=${BENCH_SIGN_RSA:-500}
 BENCH_SCALE=${BENCH_SCALE:-1000 10000 100000}
 BENCH_OUT=${BENCH_OUT:-$BUILD/bench/results}
+BENCH_QUIET_LOAD=${BENCH_QUIET_LOAD:-0.5}
+BENCH_SETTLE_MAX=${BENCH_SETTLE_MAX:-120}
 
 main() {
 	local sections=("$@") section

@@ -137,6 +137,7 @@ throughput_custos() {
 			>/dev/null || return 1
 	done
 	DAEMON_LOG=$dir/daemon.log
+	bench_settle
 	pebble0=$(proc_cpu "$PEBBLE_PID")
 	start=$(bench_now)
 	daemon_start
@@ -194,6 +195,7 @@ throughput_custos() {
 throughput_peer() {
 	local client=$1 mode=$2 n=$3 line wall per pebble0
 
+	bench_settle
 	pebble0=$(proc_cpu "$PEBBLE_PID")
 	line=$(peer_batch "$client" "$LAB_DIR/tput-$client" "$client" "$n" \
 		"${4:-1}")
@@ -300,6 +302,7 @@ signer_type() {
 	local ipc_cpu=() direct_cpu=()
 
 	for ((run = 1; run <= BENCH_RUNS; run++)); do
+		bench_settle
 		line=$("$CUSTOS_BUILD_DIR/bench/signer_rate" "$CUSTOS_SIGNER" \
 			"$dir/signer.conf" "$BENCH_TENANT" \
 			"$BENCH_SIGNER_ORIGIN" "$type" "$count" \

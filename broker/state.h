@@ -120,8 +120,8 @@ int state_open_schema(const char *path, int target, struct state **out,
     char *err, size_t errlen);
 int state_schema_version(struct state *st);
 /*
- * Closes st. A handle from state_open_pooled() goes, and its pool's
- * connections stay open.
+ * Closes st. For a handle from state_open_pooled(), only the handle is
+ * freed, and its pool's connections stay open.
  */
 void state_close(struct state *st);
 

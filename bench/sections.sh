@@ -85,7 +85,7 @@ wait_current() {
 # system calls of both processes, and "perf record -g -o FILE -p"
 # samples them.
 throughput_profile() {
-	local deadline=$((SECONDS + 10)) worker= signer=
+	local deadline=$((SECONDS + 10)) worker='' signer=''
 
 	while [ "$SECONDS" -lt "$deadline" ]; do
 		worker=$(daemon_worker_pid)
@@ -422,13 +422,14 @@ scale_start() {
 # at rest, the scheduler query and a second start (a restart).
 scale_one() {
 	local n=$1 dir=$LAB_DIR/scale-$1 ready restart rss super worker signer
+	local flush
 
 	bench_lab "$dir" "custos-scale-$n" '	poll-interval 60s' || return 1
 	"$CUSTOS" cert add --config "$CUSTOS_CONF" --tenant "$BENCH_TENANT" \
 		s1.bench.test >/dev/null || return 1
 	scale_fill "$n" || return 1
 	DAEMON_LOG=$dir/daemon.log
-	sync
+	flush=$(bench_flush_fs "$dir") || return 1
 	scale_start || {
 		daemon_stop
 		return 1
@@ -446,7 +447,8 @@ scale_one() {
 	restart=$SCALE_READY
 	daemon_stop
 	bench_record scale custos "$n-certificates" \
-		start_s="$ready" restart_s="$restart" rss_mib="$rss" \
+		flush_s="$flush" start_s="$ready" restart_s="$restart" \
+		rss_mib="$rss" \
 		pass_cpu_ms="$(scale_pass_ms)" \
 		db_mib="$(du -m "$CUSTOS_STATE/custos.db" | cut -f 1)" \
 		load="$(bench_load)"

@@ -325,10 +325,34 @@ signer_type() {
 		vs_direct="$(awk -v a="$(median "${ipc[@]}")" \
 			-v b="$(median "${direct[@]}")" \
 			'BEGIN { printf "%.2f", a / b }')" \
+		best_ratio="$(awk -v d="$(median "${direct[@]}")" \
+			-v f="$SIGNER_FLOOR_US" \
+			'BEGIN { printf "%.2f", 1 / (1 + d * f / 1e6) }')" \
 		runs="$BENCH_RUNS" load="$(bench_load)"
 	bench_record signer direct "$type,C_Sign" \
 		per_s="$(median "${direct[@]}")" \
 		cpu_us_per_sig="$(median "${direct_cpu[@]}")" \
+		runs="$BENCH_RUNS" load="$(bench_load)"
+}
+
+# Usage: signer_floor
+# Sets SIGNER_FLOOR_US to the median microseconds of a bare round trip
+# between two processes (bench/ipc_floor), with frames of about the
+# size of a jws-sign request and its reply, and records it.
+signer_floor() {
+	local run line us=() rate=()
+
+	for ((run = 1; run <= BENCH_RUNS; run++)); do
+		bench_settle
+		line=$("$CUSTOS_BUILD_DIR/bench/ipc_floor" 256 384 100000) ||
+			return 1
+		us+=("$(field us_per_round_trip "$line")")
+		rate+=("$(field per_second "$line")")
+	done
+	SIGNER_FLOOR_US=$(median "${us[@]}")
+	bench_record signer floor "round-trip,socketpair" \
+		per_s="$(median "${rate[@]}")" \
+		us_per_round_trip="$SIGNER_FLOOR_US" \
 		runs="$BENCH_RUNS" load="$(bench_load)"
 }
 
@@ -338,6 +362,7 @@ section_signer() {
 	mkdir -p "$dir" && chmod 0755 "$dir" || return 1
 	softhsm_init "$dir" custos-sign || bail_out "cannot make a token"
 	signer_config "$dir"
+	signer_floor || return 1
 	signer_type "$dir" ec-p256 "$BENCH_SIGN_EC"
 	signer_type "$dir" rsa-2048 "$BENCH_SIGN_RSA"
 }

@@ -630,6 +630,7 @@ shared_clear(struct daemon_shared *shared)
 	for (size_t i = 0; i < shared->reservation_count; i++)
 		free(shared->reservations[i].tenant);
 	free(shared->reservations);
+	store_usage_cache_free(shared->usage_cache);
 	pthread_mutex_destroy(&shared->usage_lock);
 	pthread_mutex_destroy(&shared->signer_lock);
 	pthread_mutex_destroy(&shared->account_lock);

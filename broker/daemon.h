@@ -18,6 +18,7 @@
 #include "broker/challenge.h"
 #include "broker/signer_client.h"
 #include "broker/state.h"
+#include "broker/store_usage.h"
 #include "config/config.h"
 #include "policy/policy.h"
 
@@ -76,6 +77,8 @@ struct daemon_shared {
 	pthread_mutex_t usage_lock;
 	struct daemon_reservation *reservations;
 	size_t reservation_count;
+	/* What the counts read from the store, made at the first count. */
+	struct store_usage_cache *usage_cache;
 	/* The account thumbprints whose webroot files were cleaned. */
 	pthread_mutex_t webroot_lock;
 	char **webroot_cleaned;

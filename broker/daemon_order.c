@@ -159,15 +159,19 @@ unreserve(struct run *r)
 static int
 check_limits(struct run *r, struct gate_request *request)
 {
-	pthread_mutex_t *lock = &r->w->shared->usage_lock;
+	struct daemon_shared *shared = r->w->shared;
+	pthread_mutex_t *lock = &shared->usage_lock;
 	struct store_usage usage;
 	time_t now = time(NULL);
 	int denied;
 
 	pthread_mutex_lock(lock);
-	if (store_usage_count(r->w->config->store.directory, r->cert->tenant,
-	    r->cert->label, now, &usage, r->acme.err,
-	    sizeof(r->acme.err)) != 0) {
+	/* Without memory for the cache, the count reads the whole store. */
+	if (shared->usage_cache == NULL)
+		shared->usage_cache = store_usage_cache_new();
+	if (store_usage_count_cached(shared->usage_cache,
+	    r->w->config->store.directory, r->cert->tenant, r->cert->label,
+	    now, &usage, r->acme.err, sizeof(r->acme.err)) != 0) {
 		pthread_mutex_unlock(lock);
 		return -1;
 	}

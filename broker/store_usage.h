@@ -27,6 +27,36 @@ int store_usage_count(const char *store_dir, const char *tenant,
     size_t errlen);
 
 /*
+ * A memory of what each LABEL directory contributed to earlier counts,
+ * so that a count reads again only the directories and certificates
+ * whose identity or mtime changed. Not locked: the daemon keeps one
+ * under its usage lock.
+ */
+struct store_usage_cache;
+
+/* Reads done by the counts of one cache, for tests and benchmarks. */
+struct store_usage_stats {
+	long dir_reads;		/* LABEL directories listed */
+	long cert_reads;	/* current/cert.pem files parsed */
+};
+
+struct store_usage_cache *store_usage_cache_new(void);
+void store_usage_cache_free(struct store_usage_cache *cache);
+void store_usage_cache_stats(const struct store_usage_cache *cache,
+    struct store_usage_stats *stats);
+
+/*
+ * Counts as store_usage_count does, with the readings of cache, which
+ * may be NULL. A reading is used again only when the file's device,
+ * inode, size, mtime and ctime are unchanged. Its mtime must also have
+ * been at least 2 s old when it was read, because a change within the
+ * same timestamp tick can leave the mtime as it was.
+ */
+int store_usage_count_cached(struct store_usage_cache *cache,
+    const char *store_dir, const char *tenant, const char *label,
+    time_t now, struct store_usage *usage, char *err, size_t errlen);
+
+/*
  * Returns 1 when STORE/TENANT/LABEL has a current version that has not
  * expired at now, so that it counts in held.
  */

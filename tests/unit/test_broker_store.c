@@ -4,8 +4,13 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "broker/names.h"
 #include "broker/store.h"
@@ -387,6 +392,222 @@ test_store_usage_counts(void)
 	remove_tree(dir);
 }
 
+/* Writes path as a self-signed P-256 certificate valid until not_after. */
+static int
+write_cert(const char *path, time_t not_after)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *cert = X509_new();
+	FILE *f = NULL;
+	int rc = -1;
+
+	if (key == NULL || cert == NULL ||
+	    ASN1_TIME_set(X509_getm_notBefore(cert), not_after - 7776000) ==
+	    NULL || ASN1_TIME_set(X509_getm_notAfter(cert), not_after) ==
+	    NULL || X509_set_pubkey(cert, key) != 1 ||
+	    X509_sign(cert, key, EVP_sha256()) == 0)
+		goto out;
+	f = fopen(path, "w");
+	if (f != NULL && PEM_write_X509(f, cert) == 1)
+		rc = 0;
+out:
+	if (f != NULL)
+		fclose(f);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* Sets the access and modification times of path to 10 s ago. */
+static void
+backdate(const char *path)
+{
+	struct timespec times[2];
+
+	times[0].tv_sec = time(NULL) - 10;
+	times[0].tv_nsec = 0;
+	times[1] = times[0];
+	CHECK_INT(utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+/*
+ * Makes STORE/t1/LABEL/cur holding a certificate valid until not_after,
+ * and the symlink LABEL/current to it.
+ */
+static void
+make_current(const char *dir, const char *label, time_t not_after)
+{
+	char path[PATH_MAX + 128];
+
+	snprintf(path, sizeof(path), "%s/t1/%s/cur", dir, label);
+	CHECK_INT(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/t1/%s/cur/cert.pem", dir, label);
+	CHECK_INT(write_cert(path, not_after), 0);
+	snprintf(path, sizeof(path), "%s/t1/%s/current", dir, label);
+	CHECK_INT(symlink("cur", path), 0);
+}
+
+/* Sets the times of every file and folder of STORE/t1 to 10 s ago. */
+static void
+backdate_store(const char *dir)
+{
+	const char *paths[] = { "a.test", "b.test", "b.test/cur",
+	    "b.test/cur/cert.pem", "c.test", "c.test/cur",
+	    "c.test/cur/cert.pem" };
+	char path[PATH_MAX + 128];
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		snprintf(path, sizeof(path), "%s/t1/%s", dir, paths[i]);
+		backdate(path);
+	}
+}
+
+/* Checks that the cached count at now matches the uncached one. */
+static void
+check_same_as_uncached(const char *dir, time_t now,
+    const struct store_usage *cached)
+{
+	struct store_usage usage;
+	char err[512] = "";
+
+	CHECK_INT(store_usage_count(dir, "t1", "a.test", now, &usage, err,
+	    sizeof(err)), 0);
+	CHECK_INT(cached->held, usage.held);
+	CHECK_INT(cached->last_hour, usage.last_hour);
+	CHECK_INT(cached->last_day, usage.last_day);
+}
+
+/* A second count reads nothing that has not changed since the first. */
+static void
+test_store_usage_cache_reuses(void)
+{
+	const time_t now = 1800000000;
+	char dir[PATH_MAX], err[512] = "";
+	struct store_usage_cache *cache = store_usage_cache_new();
+	struct store_usage_stats stats;
+	struct store_usage usage;
+
+	CHECK(cache != NULL);
+	if (cache == NULL || make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a cache and a temporary directory");
+		store_usage_cache_free(cache);
+		return;
+	}
+	make_version(dir, "a.test", 10);
+	make_version(dir, "a.test", 3599);
+	make_version(dir, "b.test", 3600);
+	make_version(dir, "b.test", 86399);
+	make_version(dir, "c.test", 86400);
+	make_current(dir, "b.test", now + 1000);
+	make_current(dir, "c.test", now - 1);
+	backdate_store(dir);
+
+	CHECK_INT(store_usage_count_cached(cache, dir, "t1", "a.test", now,
+	    &usage, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK_INT(usage.last_hour, 2);
+	CHECK_INT(usage.last_day, 4);
+	CHECK_INT(usage.held, 1);
+	store_usage_cache_stats(cache, &stats);
+	CHECK_INT(stats.dir_reads, 3);
+	CHECK_INT(stats.cert_reads, 2);
+
+	CHECK_INT(store_usage_count_cached(cache, dir, "t1", "a.test", now,
+	    &usage, err, sizeof(err)), 0);
+	CHECK_INT(usage.last_hour, 2);
+	CHECK_INT(usage.last_day, 4);
+	CHECK_INT(usage.held, 1);
+	store_usage_cache_stats(cache, &stats);
+	CHECK_INT(stats.dir_reads, 3);
+	CHECK_INT(stats.cert_reads, 2);
+	check_same_as_uncached(dir, now, &usage);
+
+	/* An hour later, the same readings give the moved windows. */
+	CHECK_INT(store_usage_count_cached(cache, dir, "t1", "a.test",
+	    now + 3600, &usage, err, sizeof(err)), 0);
+	CHECK_INT(usage.last_hour, 0);
+	CHECK_INT(usage.last_day, 3);
+	/* b.test's certificate expired at now + 1000. */
+	CHECK_INT(usage.held, 0);
+	store_usage_cache_stats(cache, &stats);
+	CHECK_INT(stats.dir_reads, 3);
+	check_same_as_uncached(dir, now + 3600, &usage);
+
+	/* A count at an earlier now lists the versions again. */
+	CHECK_INT(store_usage_count_cached(cache, dir, "t1", "a.test",
+	    now - 10, &usage, err, sizeof(err)), 0);
+	CHECK_INT(usage.last_hour, 3);
+	store_usage_cache_stats(cache, &stats);
+	CHECK_INT(stats.dir_reads, 6);
+	check_same_as_uncached(dir, now - 10, &usage);
+	store_usage_cache_free(cache);
+	remove_tree(dir);
+}
+
+/* New versions, changed certificates and removed labels are seen. */
+static void
+test_store_usage_cache_changes(void)
+{
+	const time_t now = 1800000000;
+	char dir[PATH_MAX], path[PATH_MAX + 64], err[512] = "";
+	struct store_usage_cache *cache = store_usage_cache_new();
+	struct store_usage_stats stats;
+	struct store_usage usage;
+
+	CHECK(cache != NULL);
+	if (cache == NULL || make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a cache and a temporary directory");
+		store_usage_cache_free(cache);
+		return;
+	}
+	make_version(dir, "a.test", 10);
+	make_version(dir, "b.test", 3600);
+	make_version(dir, "c.test", 86400);
+	make_current(dir, "b.test", now + 1000);
+	make_current(dir, "c.test", now + 1000);
+	backdate_store(dir);
+	CHECK_INT(store_usage_count_cached(cache, dir, "t1", "a.test", now,
+	    &usage, err, sizeof(err)), 0);
+	CHECK_INT(usage.last_hour, 1);
+	CHECK_INT(usage.held, 2);
+
+	/* A new version changes the folder's mtime, so it is listed again. */
+	make_version(dir, "a.test", 20);
+	CHECK_INT(store_usage_count_cached(cache, dir, "t1", "a.test", now,
+	    &usage, err, sizeof(err)), 0);
+	CHECK_INT(usage.last_hour, 2);
+	store_usage_cache_stats(cache, &stats);
+	CHECK_INT(stats.dir_reads, 4);
+	check_same_as_uncached(dir, now, &usage);
+
+	/* A certificate rewritten in place, with no folder changed. */
+	snprintf(path, sizeof(path), "%s/t1/b.test/cur/cert.pem", dir);
+	CHECK_INT(write_cert(path, now - 1), 0);
+	CHECK_INT(store_usage_count_cached(cache, dir, "t1", "a.test", now,
+	    &usage, err, sizeof(err)), 0);
+	CHECK_INT(usage.held, 1);
+	store_usage_cache_stats(cache, &stats);
+	CHECK_INT(stats.cert_reads, 3);
+	check_same_as_uncached(dir, now, &usage);
+
+	/* A removed label no longer counts. */
+	snprintf(path, sizeof(path), "%s/t1/c.test", dir);
+	remove_tree(path);
+	CHECK_INT(store_usage_count_cached(cache, dir, "t1", "a.test", now,
+	    &usage, err, sizeof(err)), 0);
+	CHECK_INT(usage.held, 0);
+	CHECK_INT(usage.last_day, 3);
+	check_same_as_uncached(dir, now, &usage);
+
+	/* Another tenant of the same cache starts from nothing. */
+	CHECK_INT(store_usage_count_cached(cache, dir, "t2", "a.test", now,
+	    &usage, err, sizeof(err)), 0);
+	CHECK_INT(usage.last_day, 0);
+	CHECK_INT(usage.held, 0);
+	store_usage_cache_free(cache);
+	remove_tree(dir);
+}
+
 int
 main(void)
 {
@@ -401,5 +622,7 @@ main(void)
 	RUN(test_store_check_writable);
 	RUN(test_store_check_missing);
 	RUN(test_store_usage_counts);
+	RUN(test_store_usage_cache_reuses);
+	RUN(test_store_usage_cache_changes);
 	return check_done();
 }

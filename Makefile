@@ -133,6 +133,12 @@ $(BUILD)/bench/%: $(call obj,bench/%.c) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
 
+# The count of a tenant's store, as the broker makes it.
+$(BUILD)/bench/usage_count: $(call obj,bench/usage_count.c \
+    broker/store_usage.c) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIGNER_LIBS)
+
 .PHONY: bench
 bench: $(PROGRAMS) $(BENCH_BIN)
 	BUILD=$(BUILD) bench/run.sh $(BENCH_ARGS)

@@ -371,8 +371,9 @@ section_signer() {
 
 # Usage: scale_fill COUNT
 # Adds synthetic certificates 2..COUNT next to certificate 1, which
-# `cert add` made, each with a current version whose store folder and
-# `current` symlink exist. Lifetimes are 90 days with notBefore spread
+# `cert add` made, each with a current version whose store folder,
+# `current` symlink and cert.pem (one self-signed certificate for all)
+# exist. Lifetimes are 90 days with notBefore spread
 # over the last 90 days, so renewals (at 2/3 of the lifetime) fall over
 # the next 90 days and none is due within the first hour.
 scale_fill() {
@@ -397,12 +398,20 @@ scale_fill() {
 		INSERT INTO tasks (cert_id, due, failures)
 		SELECT cert_id, not_before + 5184000, 0 FROM versions
 		WHERE cert_id > 1;" >/dev/null || return 1
-	python3 - "$CUSTOS_STORE/$BENCH_TENANT" "$n" <<'PY'
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-nodes -subj /CN=scale.bench.test -days 90 -keyout /dev/null \
+		-out "$LAB_DIR/scale-cert.pem" 2>/dev/null || return 1
+	python3 - "$CUSTOS_STORE/$BENCH_TENANT" "$n" \
+		"$LAB_DIR/scale-cert.pem" <<'PY'
 import os, sys
 root, n = sys.argv[1], int(sys.argv[2])
+with open(sys.argv[3]) as f:
+    pem = f.read()
 for i in range(2, n + 1):
     d = os.path.join(root, "s%d.bench.test" % i)
     os.makedirs(os.path.join(d, "v1"), exist_ok=True)
+    with open(os.path.join(d, "v1", "cert.pem"), "w") as f:
+        f.write(pem)
     if not os.path.islink(os.path.join(d, "current")):
         os.symlink("v1", os.path.join(d, "current"))
 PY
@@ -444,10 +453,12 @@ scale_start() {
 
 # Usage: scale_one COUNT
 # Records the first start after the certificates were added, the memory
-# at rest, the scheduler query and a second start (a restart).
+# at rest, the scheduler query, a second start (a restart), and the
+# count that a tenant with max-certificates or rate pays before each
+# order, without and with the daemon's cache (bench/usage_count).
 scale_one() {
 	local n=$1 dir=$LAB_DIR/scale-$1 ready restart rss super worker signer
-	local flush
+	local flush usage
 
 	bench_lab "$dir" "custos-scale-$n" '	poll-interval 60s' || return 1
 	"$CUSTOS" cert add --config "$CUSTOS_CONF" --tenant "$BENCH_TENANT" \
@@ -471,10 +482,14 @@ scale_one() {
 	scale_start
 	restart=$SCALE_READY
 	daemon_stop
+	usage=$("$CUSTOS_BUILD_DIR/bench/usage_count" "$CUSTOS_STORE" \
+		"$BENCH_TENANT" 3) || return 1
 	bench_record scale custos "$n-certificates" \
 		flush_s="$flush" start_s="$ready" restart_s="$restart" \
 		rss_mib="$rss" \
 		pass_cpu_ms="$(scale_pass_ms)" \
+		count_ms="$(field uncached_ms "$usage")" \
+		count_cached_ms="$(field cached_ms "$usage")" \
 		db_mib="$(du -m "$CUSTOS_STATE/custos.db" | cut -f 1)" \
 		load="$(bench_load)"
 }

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,18 +128,18 @@ read_not_after(const char *path, time_t *not_after)
 
 /*
  * Reads LABEL_DIR/current/cert.pem into entry, unless the entry already
- * read the same settled file.
+ * read the same settled file. tenant_fd is LABEL_DIR's parent.
  */
 static void
-update_cert(struct label_entry *entry, const char *label_dir,
+update_cert(struct label_entry *entry, int tenant_fd, const char *label_dir,
     time_t clock, struct store_usage_stats *stats)
 {
 	char path[USAGE_PATH_MAX + 32];
 	struct file_id id;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/current/cert.pem", label_dir);
-	if (stat(path, &st) != 0) {
+	snprintf(path, sizeof(path), "%s/current/cert.pem", entry->label);
+	if (fstatat(tenant_fd, path, &st, 0) != 0) {
 		memset(&entry->cert, 0, sizeof(entry->cert));
 		entry->cert_valid = 0;
 		entry->cert_settled = 0;
@@ -148,6 +149,7 @@ update_cert(struct label_entry *entry, const char *label_dir,
 	if (entry->cert_settled && file_id_equal(&id, &entry->cert))
 		return;
 	stats->cert_reads++;
+	snprintf(path, sizeof(path), "%s/current/cert.pem", label_dir);
 	entry->cert = id;
 	entry->cert_settled = file_id_settled(&id, clock);
 	entry->cert_valid = read_not_after(path, &entry->not_after) == 0;
@@ -342,7 +344,8 @@ store_usage_count_cached(struct store_usage_cache *cache,
 		n = snprintf(label_dir, sizeof(label_dir), "%s/%s",
 		    tenant_dir, item->d_name);
 		if (n < 0 || (size_t)n >= sizeof(label_dir) ||
-		    stat(label_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		    fstatat(dirfd(d), item->d_name, &st, 0) != 0 ||
+		    !S_ISDIR(st.st_mode))
 			continue;
 		entry = take_entry(old, item->d_name);
 		if (entry == NULL && (entry = entry_new(item->d_name)) == NULL)
@@ -353,7 +356,7 @@ store_usage_count_cached(struct store_usage_cache *cache,
 			pending = entry;
 			goto oom;
 		}
-		update_cert(entry, label_dir, clock, stats);
+		update_cert(entry, dirfd(d), label_dir, clock, stats);
 		add_entry(entry, label, now, usage);
 		if (cache == NULL) {
 			entry_free(entry);

@@ -490,6 +490,7 @@ scale_one() {
 		pass_cpu_ms="$(scale_pass_ms)" \
 		count_ms="$(field uncached_ms "$usage")" \
 		count_cached_ms="$(field cached_ms "$usage")" \
+		count_cache_kib="$(field cache_kib "$usage")" \
 		db_mib="$(du -m "$CUSTOS_STATE/custos.db" | cut -f 1)" \
 		load="$(bench_load)"
 }

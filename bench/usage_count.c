@@ -9,9 +9,11 @@
  * Prints one line of NAME=VALUE words: held, uncached_ms (median of RUNS
  * counts), cached_first_ms, cached_ms (median of RUNS counts after the
  * first), dir_reads and cert_reads (of the cached counts after the
- * first). Exit status 0, or 1 with a message.
+ * first), and cache_kib, the heap that the filled cache holds (glibc's
+ * mallinfo2). Exit status 0, or 1 with a message.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -71,6 +73,7 @@ main(int argc, char **argv)
 	struct store_usage_cache *cache;
 	struct store_usage_stats before, after;
 	struct store_usage usage;
+	size_t heap_before, heap_after;
 	double first;
 	char *end;
 	long runs;
@@ -90,6 +93,7 @@ main(int argc, char **argv)
 		if ((uncached[i] = timed_count(NULL, argv[1], argv[2],
 		    &usage)) < 0)
 			return 1;
+	heap_before = mallinfo2().uordblks;
 	cache = store_usage_cache_new();
 	if (cache == NULL) {
 		fprintf(stderr, "usage_count: out of memory\n");
@@ -102,13 +106,15 @@ main(int argc, char **argv)
 		    &usage)) < 0)
 			first = -1;
 	store_usage_cache_stats(cache, &after);
+	heap_after = mallinfo2().uordblks;
 	store_usage_cache_free(cache);
 	if (first < 0)
 		return 1;
 	printf("held=%ld uncached_ms=%.2f cached_first_ms=%.2f cached_ms=%.2f "
-	    "dir_reads=%ld cert_reads=%ld\n", usage.held,
+	    "dir_reads=%ld cert_reads=%ld cache_kib=%zu\n", usage.held,
 	    median(uncached, runs), first, median(cached, runs),
 	    after.dir_reads - before.dir_reads,
-	    after.cert_reads - before.cert_reads);
+	    after.cert_reads - before.cert_reads,
+	    heap_after > heap_before ? (heap_after - heap_before) / 1024 : 0);
 	return 0;
 }

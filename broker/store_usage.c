@@ -128,7 +128,7 @@ read_not_after(const char *path, time_t *not_after)
 
 /*
  * Reads LABEL_DIR/current/cert.pem into entry, unless the entry already
- * read the same settled file. tenant_fd is LABEL_DIR's parent.
+ * parsed the same settled file. tenant_fd is LABEL_DIR's parent.
  */
 static void
 update_cert(struct label_entry *entry, int tenant_fd, const char *label_dir,
@@ -151,8 +151,12 @@ update_cert(struct label_entry *entry, int tenant_fd, const char *label_dir,
 	stats->cert_reads++;
 	snprintf(path, sizeof(path), "%s/current/cert.pem", label_dir);
 	entry->cert = id;
-	entry->cert_settled = file_id_settled(&id, clock);
 	entry->cert_valid = read_not_after(path, &entry->not_after) == 0;
+	/*
+	 * A failed read is not kept, because it can pass while the file
+	 * stays the same (no file descriptor or memory left).
+	 */
+	entry->cert_settled = entry->cert_valid && file_id_settled(&id, clock);
 }
 
 /*

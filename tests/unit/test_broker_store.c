@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -608,7 +609,7 @@ test_store_usage_cache_changes(void)
 	remove_tree(dir);
 }
 
-/* Runs a shell command in dir, which every sequence step below uses. */
+/* Runs command through the shell in dir. */
 static void
 run_in(const char *dir, const char *command)
 {
@@ -756,7 +757,7 @@ test_store_usage_cache_sequence(void)
 	    &usage);
 	CHECK_INT(usage.held, 0);
 
-	/* cert.pem rewritten in place with its earlier content. */
+	/* cert.pem rewritten in place with a later notAfter. */
 	snprintf(path, sizeof(path), "%s/t1/b.test/current/cert.pem", dir);
 	CHECK_INT(write_cert(path, now + 2000), 0);
 	backdate_tree(dir);
@@ -846,6 +847,53 @@ test_store_usage_cache_sequence(void)
 	remove_tree(dir);
 }
 
+/*
+ * A certificate that cannot be opened for a moment, here because the
+ * process has no file descriptor left, counts as held once it can be
+ * opened again, although nothing in the store changed.
+ */
+static void
+test_store_usage_cache_read_failure(void)
+{
+	const time_t now = 1800000000;
+	char dir[PATH_MAX], err[512] = "";
+	struct store_usage_cache *cache = store_usage_cache_new();
+	struct store_usage usage;
+	struct rlimit saved, low;
+	int next_fd, rc;
+
+	CHECK(cache != NULL);
+	if (cache == NULL || make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a cache and a temporary directory");
+		store_usage_cache_free(cache);
+		return;
+	}
+	make_stored(dir, "t1", "b.test", 100, now + 1000);
+	point_current(dir, "t1", "b.test", 100);
+	backdate_tree(dir);
+
+	/* Leaves one descriptor, which the tenant's folder takes. */
+	next_fd = dup(0);
+	CHECK(next_fd >= 0);
+	close(next_fd);
+	CHECK_INT(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low = saved;
+	low.rlim_cur = (rlim_t)next_fd + 1;
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	rc = store_usage_count_cached(cache, dir, "t1", "a.test", now, &usage,
+	    err, sizeof(err));
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	CHECK_INT(rc, 0);
+	CHECK_INT(usage.held, 0);
+
+	check_cached_count(cache, dir, "t1", "a.test", now,
+	    "a failed open", &usage);
+	CHECK_INT(usage.held, 1);
+	CHECK_INT(usage.last_hour, 1);
+	store_usage_cache_free(cache);
+	remove_tree(dir);
+}
+
 int
 main(void)
 {
@@ -863,5 +911,6 @@ main(void)
 	RUN(test_store_usage_cache_reuses);
 	RUN(test_store_usage_cache_changes);
 	RUN(test_store_usage_cache_sequence);
+	RUN(test_store_usage_cache_read_failure);
 	return check_done();
 }

@@ -84,7 +84,13 @@ file_id_equal(const struct file_id *a, const struct file_id *b)
 	    a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-/* Returns 1 when id's mtime is at least SETTLE_SECONDS before clock. */
+/*
+ * Returns 1 when id's mtime is at least SETTLE_SECONDS before clock.
+ * NOTE: the ctime is not checked. A file whose mtime was set back (cp -p,
+ * tar, touch -d) has a recent ctime, and where the kernel keeps coarse
+ * per-tick timestamps, a rewrite that sets the mtime back again within
+ * that tick leaves the whole identity unchanged.
+ */
 static int
 file_id_settled(const struct file_id *id, time_t clock)
 {
@@ -128,7 +134,7 @@ read_not_after(const char *path, time_t *not_after)
 
 /*
  * Reads LABEL_DIR/current/cert.pem into entry, unless the entry already
- * read the same settled file. tenant_fd is LABEL_DIR's parent.
+ * parsed the same settled file. tenant_fd is LABEL_DIR's parent.
  */
 static void
 update_cert(struct label_entry *entry, int tenant_fd, const char *label_dir,
@@ -151,8 +157,12 @@ update_cert(struct label_entry *entry, int tenant_fd, const char *label_dir,
 	stats->cert_reads++;
 	snprintf(path, sizeof(path), "%s/current/cert.pem", label_dir);
 	entry->cert = id;
-	entry->cert_settled = file_id_settled(&id, clock);
 	entry->cert_valid = read_not_after(path, &entry->not_after) == 0;
+	/*
+	 * A failed read is not kept, because it can pass while the file
+	 * stays the same (no file descriptor or memory left).
+	 */
+	entry->cert_settled = entry->cert_valid && file_id_settled(&id, clock);
 }
 
 /*
@@ -184,6 +194,10 @@ update_versions(struct label_entry *entry, const char *label_dir,
 	d = opendir(label_dir);
 	if (d == NULL)
 		return 0;
+	/*
+	 * NOTE: a readdir error ends the list like its end does, so the
+	 * versions read until then are kept until the folder changes.
+	 */
 	while ((item = readdir(d)) != NULL) {
 		if (item->d_name[0] == '.' ||
 		    (when = version_time(item->d_name)) == (time_t)-1 ||

@@ -50,7 +50,8 @@ void store_usage_cache_stats(const struct store_usage_cache *cache,
  * may be NULL. A reading is used again only when the file's device,
  * inode, size, mtime and ctime are unchanged. Its mtime must also have
  * been at least 2 s old when it was read, because a change within the
- * same timestamp tick can leave the mtime as it was.
+ * same timestamp tick can leave the mtime as it was. A certificate that
+ * could not be read or parsed is read again at every count.
  */
 int store_usage_count_cached(struct store_usage_cache *cache,
     const char *store_dir, const char *tenant, const char *label,

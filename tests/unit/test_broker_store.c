@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -608,6 +609,291 @@ test_store_usage_cache_changes(void)
 	remove_tree(dir);
 }
 
+/* Runs command through the shell in dir. */
+static void
+run_in(const char *dir, const char *command)
+{
+	char cmd[PATH_MAX + 512];
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && %s", dir, command);
+	CHECK_INT(system(cmd), 0);
+}
+
+/*
+ * Sets the times of everything under dir to 10 s ago, so that the
+ * cache trusts its next readings.
+ */
+static void
+backdate_tree(const char *dir)
+{
+	run_in(dir, "find . -exec touch -h -d @$(($(date +%s) - 10)) {} +");
+}
+
+/*
+ * Counts tenant's store with cache and without it at now, and checks
+ * that the two counts match. Returns the cached count in usage.
+ */
+static void
+check_cached_count(struct store_usage_cache *cache, const char *dir,
+    const char *tenant, const char *label, time_t now, const char *step,
+    struct store_usage *usage)
+{
+	struct store_usage plain;
+	char err[512] = "";
+
+	CHECK_INT(store_usage_count_cached(cache, dir, tenant, label, now,
+	    usage, err, sizeof(err)), 0);
+	CHECK_INT(store_usage_count(dir, tenant, label, now, &plain, err,
+	    sizeof(err)), 0);
+	if (usage->held != plain.held || usage->last_hour != plain.last_hour ||
+	    usage->last_day != plain.last_day)
+		printf("#   after %s (%s, now %lld): cached %ld/%ld/%ld, "
+		    "uncached %ld/%ld/%ld (held/hour/day)\n", step, tenant,
+		    (long long)now, usage->held, usage->last_hour,
+		    usage->last_day, plain.held, plain.last_hour,
+		    plain.last_day);
+	CHECK_INT(usage->held, plain.held);
+	CHECK_INT(usage->last_hour, plain.last_hour);
+	CHECK_INT(usage->last_day, plain.last_day);
+}
+
+/* Writes STORE/TENANT/LABEL/VERSION/cert.pem, valid until not_after. */
+static void
+make_stored(const char *dir, const char *tenant, const char *label,
+    time_t age, time_t not_after)
+{
+	char path[PATH_MAX + 256], version[64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, tenant);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, tenant, label);
+	mkdir(path, 0755);
+	CHECK_INT(store_version_name(1800000000 - age, "0a", version,
+	    sizeof(version)), 0);
+	snprintf(path, sizeof(path), "%s/%s/%s/%s", dir, tenant, label,
+	    version);
+	CHECK_INT(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/%s/%s/%s/cert.pem", dir, tenant,
+	    label, version);
+	CHECK_INT(write_cert(path, not_after), 0);
+}
+
+/*
+ * Points STORE/TENANT/LABEL/current at the version stored age seconds
+ * ago, through a symlink renamed into place as the store does it.
+ */
+static void
+point_current(const char *dir, const char *tenant, const char *label,
+    time_t age)
+{
+	char link[PATH_MAX + 256], tmp[PATH_MAX + 256], version[64];
+
+	CHECK_INT(store_version_name(1800000000 - age, "0a", version,
+	    sizeof(version)), 0);
+	snprintf(link, sizeof(link), "%s/%s/%s/current", dir, tenant, label);
+	snprintf(tmp, sizeof(tmp), "%s/%s/%s/.current.tmp", dir, tenant,
+	    label);
+	CHECK_INT(symlink(version, tmp), 0);
+	CHECK_INT(rename(tmp, link), 0);
+}
+
+/*
+ * Every change to the store below is made with all times set back to
+ * 10 s ago, so that the cache would reuse a reading it failed to see
+ * change. After each, the cached count must match the uncached one.
+ */
+static void
+test_store_usage_cache_sequence(void)
+{
+	const time_t now = 1800000000;
+	const char *odd[] = { "A.test", "a.test", "_wildcard.a.test",
+	    "a.test-", "a-.test", "\xc3\xa9.test", "\xff", "0" };
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	struct store_usage_cache *cache = store_usage_cache_new();
+	struct store_usage usage;
+
+	CHECK(cache != NULL);
+	if (cache == NULL || make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a cache and a temporary directory");
+		store_usage_cache_free(cache);
+		return;
+	}
+	make_stored(dir, "t1", "a.test", 10, now + 1000);
+	make_stored(dir, "t1", "b.test", 100, now + 1000);
+	point_current(dir, "t1", "b.test", 100);
+	make_stored(dir, "t2", "b.test", 200, now + 1000);
+	point_current(dir, "t2", "b.test", 200);
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now, "first count",
+	    &usage);
+	CHECK_INT(usage.held, 1);
+	CHECK_INT(usage.last_hour, 2);
+	check_cached_count(cache, dir, "t2", "a.test", now, "first count",
+	    &usage);
+	CHECK_INT(usage.held, 1);
+
+	/* A new version whose current expires before now. */
+	make_stored(dir, "t1", "b.test", 50, now - 5);
+	point_current(dir, "t1", "b.test", 50);
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now, "new version",
+	    &usage);
+	CHECK_INT(usage.held, 0);
+	CHECK_INT(usage.last_hour, 3);
+
+	/* current swapped back to the older version. */
+	point_current(dir, "t1", "b.test", 100);
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now, "current swapped",
+	    &usage);
+	CHECK_INT(usage.held, 1);
+
+	/* cert.pem replaced by rename with one that has expired. */
+	snprintf(path, sizeof(path), "%s/t1/b.test/current/cert.tmp", dir);
+	CHECK_INT(write_cert(path, now - 1), 0);
+	run_in(dir, "cd t1/b.test/current && mv cert.tmp cert.pem");
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now, "cert renamed",
+	    &usage);
+	CHECK_INT(usage.held, 0);
+
+	/* cert.pem rewritten in place with a later notAfter. */
+	snprintf(path, sizeof(path), "%s/t1/b.test/current/cert.pem", dir);
+	CHECK_INT(write_cert(path, now + 2000), 0);
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now,
+	    "cert rewritten", &usage);
+	CHECK_INT(usage.held, 1);
+
+	/* The label removed and made again with the same name. */
+	run_in(dir, "rm -rf t1/b.test");
+	make_stored(dir, "t1", "b.test", 7000, now - 1);
+	point_current(dir, "t1", "b.test", 7000);
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now, "label remade",
+	    &usage);
+	CHECK_INT(usage.held, 0);
+	CHECK_INT(usage.last_hour, 1);
+	CHECK_INT(usage.last_day, 2);
+
+	/* The label turned into a file, then back into a folder. */
+	run_in(dir, "rm -rf t1/b.test && touch t1/b.test");
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now, "label a file",
+	    &usage);
+	CHECK_INT(usage.last_day, 1);
+	run_in(dir, "rm t1/b.test");
+	make_stored(dir, "t1", "b.test", 30, now + 1);
+	point_current(dir, "t1", "b.test", 30);
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now, "label a folder",
+	    &usage);
+	CHECK_INT(usage.held, 1);
+
+	/* A dangling current, then its version made. */
+	point_current(dir, "t1", "b.test", 40);
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now, "dangling current",
+	    &usage);
+	CHECK_INT(usage.held, 0);
+	make_stored(dir, "t1", "b.test", 40, now + 1);
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now, "current made",
+	    &usage);
+	CHECK_INT(usage.held, 1);
+
+	/* Labels whose names sort in odd orders, in both tenants. */
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		make_stored(dir, "t1", odd[i], 60 + (time_t)i, now + 1);
+		point_current(dir, "t1", odd[i], 60 + (time_t)i);
+		make_stored(dir, "t2", odd[i], 60 + (time_t)i, now + 1);
+	}
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now, "odd labels",
+	    &usage);
+	CHECK_INT(usage.held, 8);
+	check_cached_count(cache, dir, "t2", "\xff", now, "odd labels",
+	    &usage);
+	CHECK_INT(usage.held, 1);
+	run_in(dir, "rm -rf t1/_wildcard.a.test t1/0");
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "\xff", now, "odd labels gone",
+	    &usage);
+	CHECK_INT(usage.held, 6);
+
+	/* now a day later, then an hour back, then before every version. */
+	check_cached_count(cache, dir, "t1", "a.test", now + 86400,
+	    "a day later", &usage);
+	CHECK_INT(usage.last_day, 0);
+	check_cached_count(cache, dir, "t1", "a.test", now + 3600,
+	    "now back", &usage);
+	check_cached_count(cache, dir, "t1", "a.test", now - 86400,
+	    "now before the versions", &usage);
+	check_cached_count(cache, dir, "t2", "a.test", now + 50,
+	    "other tenant", &usage);
+
+	/* The tenant's folder removed and made again. */
+	run_in(dir, "rm -rf t1");
+	check_cached_count(cache, dir, "t1", "a.test", now, "tenant gone",
+	    &usage);
+	CHECK_INT(usage.last_day, 0);
+	make_stored(dir, "t1", "b.test", 30, now + 1);
+	point_current(dir, "t1", "b.test", 30);
+	backdate_tree(dir);
+	check_cached_count(cache, dir, "t1", "a.test", now, "tenant remade",
+	    &usage);
+	CHECK_INT(usage.held, 1);
+	store_usage_cache_free(cache);
+	remove_tree(dir);
+}
+
+/*
+ * A certificate that cannot be opened for a moment, here because the
+ * process has no file descriptor left, counts as held once it can be
+ * opened again, although nothing in the store changed.
+ */
+static void
+test_store_usage_cache_read_failure(void)
+{
+	const time_t now = 1800000000;
+	char dir[PATH_MAX], err[512] = "";
+	struct store_usage_cache *cache = store_usage_cache_new();
+	struct store_usage usage;
+	struct rlimit saved, low;
+	int next_fd, rc;
+
+	CHECK(cache != NULL);
+	if (cache == NULL || make_store(dir, sizeof(dir)) != 0) {
+		CHECK(!"cannot make a cache and a temporary directory");
+		store_usage_cache_free(cache);
+		return;
+	}
+	make_stored(dir, "t1", "b.test", 100, now + 1000);
+	point_current(dir, "t1", "b.test", 100);
+	backdate_tree(dir);
+
+	/* Leaves one descriptor, which the tenant's folder takes. */
+	next_fd = dup(0);
+	CHECK(next_fd >= 0);
+	close(next_fd);
+	CHECK_INT(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low = saved;
+	low.rlim_cur = (rlim_t)next_fd + 1;
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	rc = store_usage_count_cached(cache, dir, "t1", "a.test", now, &usage,
+	    err, sizeof(err));
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	CHECK_INT(rc, 0);
+	CHECK_INT(usage.held, 0);
+
+	check_cached_count(cache, dir, "t1", "a.test", now,
+	    "a failed open", &usage);
+	CHECK_INT(usage.held, 1);
+	CHECK_INT(usage.last_hour, 1);
+	store_usage_cache_free(cache);
+	remove_tree(dir);
+}
+
 int
 main(void)
 {
@@ -624,5 +910,7 @@ main(void)
 	RUN(test_store_usage_counts);
 	RUN(test_store_usage_cache_reuses);
 	RUN(test_store_usage_cache_changes);
+	RUN(test_store_usage_cache_sequence);
+	RUN(test_store_usage_cache_read_failure);
 	return check_done();
 }

@@ -478,22 +478,36 @@ check_same_as_uncached(const char *dir, time_t now,
 	CHECK_INT(cached->last_day, usage.last_day);
 }
 
+/*
+ * Makes a count cache and a fresh store directory into dir. Returns the
+ * cache, or NULL after a failed check.
+ */
+static struct store_usage_cache *
+new_cache_and_store(char *dir, size_t len)
+{
+	struct store_usage_cache *cache = store_usage_cache_new();
+
+	CHECK(cache != NULL);
+	if (cache != NULL && make_store(dir, len) == 0)
+		return cache;
+	CHECK(!"cannot make a cache and a temporary directory");
+	store_usage_cache_free(cache);
+	return NULL;
+}
+
 /* A second count reads nothing that has not changed since the first. */
 static void
 test_store_usage_cache_reuses(void)
 {
 	const time_t now = 1800000000;
 	char dir[PATH_MAX], err[512] = "";
-	struct store_usage_cache *cache = store_usage_cache_new();
+	struct store_usage_cache *cache;
 	struct store_usage_stats stats;
 	struct store_usage usage;
 
-	CHECK(cache != NULL);
-	if (cache == NULL || make_store(dir, sizeof(dir)) != 0) {
-		CHECK(!"cannot make a cache and a temporary directory");
-		store_usage_cache_free(cache);
+	cache = new_cache_and_store(dir, sizeof(dir));
+	if (cache == NULL)
 		return;
-	}
 	make_version(dir, "a.test", 10);
 	make_version(dir, "a.test", 3599);
 	make_version(dir, "b.test", 3600);
@@ -551,16 +565,13 @@ test_store_usage_cache_changes(void)
 {
 	const time_t now = 1800000000;
 	char dir[PATH_MAX], path[PATH_MAX + 64], err[512] = "";
-	struct store_usage_cache *cache = store_usage_cache_new();
+	struct store_usage_cache *cache;
 	struct store_usage_stats stats;
 	struct store_usage usage;
 
-	CHECK(cache != NULL);
-	if (cache == NULL || make_store(dir, sizeof(dir)) != 0) {
-		CHECK(!"cannot make a cache and a temporary directory");
-		store_usage_cache_free(cache);
+	cache = new_cache_and_store(dir, sizeof(dir));
+	if (cache == NULL)
 		return;
-	}
 	make_version(dir, "a.test", 10);
 	make_version(dir, "b.test", 3600);
 	make_version(dir, "c.test", 86400);
@@ -709,15 +720,12 @@ test_store_usage_cache_sequence(void)
 	const char *odd[] = { "A.test", "a.test", "_wildcard.a.test",
 	    "a.test-", "a-.test", "\xc3\xa9.test", "\xff", "0" };
 	char dir[PATH_MAX], path[PATH_MAX + 256];
-	struct store_usage_cache *cache = store_usage_cache_new();
+	struct store_usage_cache *cache;
 	struct store_usage usage;
 
-	CHECK(cache != NULL);
-	if (cache == NULL || make_store(dir, sizeof(dir)) != 0) {
-		CHECK(!"cannot make a cache and a temporary directory");
-		store_usage_cache_free(cache);
+	cache = new_cache_and_store(dir, sizeof(dir));
+	if (cache == NULL)
 		return;
-	}
 	make_stored(dir, "t1", "a.test", 10, now + 1000);
 	make_stored(dir, "t1", "b.test", 100, now + 1000);
 	point_current(dir, "t1", "b.test", 100);
@@ -857,17 +865,14 @@ test_store_usage_cache_read_failure(void)
 {
 	const time_t now = 1800000000;
 	char dir[PATH_MAX], err[512] = "";
-	struct store_usage_cache *cache = store_usage_cache_new();
+	struct store_usage_cache *cache;
 	struct store_usage usage;
 	struct rlimit saved, low;
 	int next_fd, rc;
 
-	CHECK(cache != NULL);
-	if (cache == NULL || make_store(dir, sizeof(dir)) != 0) {
-		CHECK(!"cannot make a cache and a temporary directory");
-		store_usage_cache_free(cache);
+	cache = new_cache_and_store(dir, sizeof(dir));
+	if (cache == NULL)
 		return;
-	}
 	make_stored(dir, "t1", "b.test", 100, now + 1000);
 	point_current(dir, "t1", "b.test", 100);
 	backdate_tree(dir);

@@ -194,11 +194,12 @@ update_versions(struct label_entry *entry, const char *label_dir,
 	d = opendir(label_dir);
 	if (d == NULL)
 		return 0;
-	/*
-	 * NOTE: a readdir error ends the list like its end does, so the
-	 * versions read until then are kept until the folder changes.
-	 */
-	while ((item = readdir(d)) != NULL) {
+	for (;;) {
+		/* readdir returns NULL at the end and on an error alike. */
+		errno = 0;
+		item = readdir(d);
+		if (item == NULL)
+			break;
 		if (item->d_name[0] == '.' ||
 		    (when = version_time(item->d_name)) == (time_t)-1 ||
 		    now - when >= DAY_SECONDS)
@@ -214,8 +215,10 @@ update_versions(struct label_entry *entry, const char *label_dir,
 		}
 		entry->recent[entry->recent_count++] = when;
 	}
+	/* A list cut short by an error is used once, not kept. */
+	if (errno == 0)
+		entry->dir_settled = file_id_settled(dir, clock);
 	closedir(d);
-	entry->dir_settled = file_id_settled(dir, clock);
 	return 0;
 }
 

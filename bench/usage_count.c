@@ -9,7 +9,7 @@
  * Prints one line of NAME=VALUE words: held, uncached_ms (median of RUNS
  * counts), cached_first_ms, cached_ms (median of RUNS counts after the
  * first), dir_reads and cert_reads (of the cached counts after the
- * first), and cache_kib, the heap that the filled cache holds (glibc's
+ * first), and cache_kib, the heap that the filled cache uses (glibc's
  * mallinfo2). Exit status 0, or 1 with a message.
  */
 #include <errno.h>

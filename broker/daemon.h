@@ -77,7 +77,7 @@ struct daemon_shared {
 	pthread_mutex_t usage_lock;
 	struct daemon_reservation *reservations;
 	size_t reservation_count;
-	/* What the counts read from the store, made at the first count. */
+	/* The limit counts' store readings, made at the first count. */
 	struct store_usage_cache *usage_cache;
 	/* The account thumbprints whose webroot files were cleaned. */
 	pthread_mutex_t webroot_lock;

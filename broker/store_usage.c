@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +36,7 @@ struct file_id {
 struct label_entry {
 	struct file_id dir;
 	struct file_id cert;	/* of LABEL/current/cert.pem, all zero when
-				 * it was missing or could not be read */
+				 * it was missing */
 	int dir_settled;	/* dir's mtime was SETTLE_SECONDS old */
 	int cert_settled;
 	int cert_valid;		/* cert.pem parsed, so not_after is set */
